@@ -1,0 +1,70 @@
+"""The one interface behind which workflows run: OSMO (``osmo`` CLI) or local (embedded executor).
+
+Steps take ``backend: Backend`` and never know which one they hold. Every method raises only
+:class:`skill.errors.SkillError` subclasses (``BackendUnavailable``, ``BackendTimeout``,
+``RateLimited``, ``CommandFailed``, ``NotFound``, ``InputError``), already redacted.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
+
+from skill.models import CredentialInfo, PoolInfo, WorkflowStatus
+from skill.render import RenderedSpec
+
+__all__ = ["Backend", "BackendName", "CredentialType"]
+
+BackendName = Literal["local", "osmo"]
+CredentialType = Literal["REGISTRY", "DATA", "GENERIC"]
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What a place that runs VDA workflows must offer."""
+
+    name: BackendName
+
+    def submit(self, spec: RenderedSpec, *, pool: str | None = None) -> str:
+        """Submit a rendered spec (its template + ``spec.values`` for OSMO); return the workflow id."""
+        ...
+
+    def query(self, workflow_id: str) -> WorkflowStatus:
+        """Workflow status with its groups and tasks (OSMO's statuses)."""
+        ...
+
+    def logs(self, workflow_id: str, *, task: str | None = None, last_n: int = 200) -> str:
+        """The last ``last_n`` log lines, in OSMO's line format ``YYYY/MM/DD HH:MM:SS [task] line``."""
+        ...
+
+    def cancel(self, workflow_id: str) -> None:
+        """Ask the workflow to stop; it ends as FAILED_CANCELED."""
+        ...
+
+    def data_list(self, url: str) -> list[str]:
+        """Object keys under a storage URL (empty list when there are none)."""
+        ...
+
+    def data_download(self, url: str, dest: Path) -> list[Path]:
+        """Copy the objects under ``url`` into ``dest`` (keys relative to the URL); return local files."""
+        ...
+
+    def data_upload(self, url: str, paths: list[Path]) -> None:
+        """Upload files flat under ``url`` (``osmo data upload url dir/*`` semantics)."""
+        ...
+
+    def pools(self) -> list[PoolInfo]:
+        """Pools with their status and the platform labels they offer."""
+        ...
+
+    def credentials(self) -> list[CredentialInfo]:
+        """Credentials stored for the user (names, types, profiles; never values)."""
+        ...
+
+    def set_credential(self, name: str, type: CredentialType, payload: dict[str, str]) -> None:
+        """Create or replace a credential."""
+        ...
+
+    def config_show(self, kind: str) -> dict:
+        """Service configuration of one kind (e.g. POD_TEMPLATE) as JSON."""
+        ...

@@ -1,0 +1,281 @@
+"""Pydantic types shared by every step, backend, adapter and test.
+
+Naming: requests are ``<Step>Request``, results ``<Step>Result`` (those live next to their step);
+this module holds the vocabulary they share: names and patterns, submit values, statuses,
+checks, policy decisions and the error model.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+__all__ = [
+    "ALIASES",
+    "COOKBOOKS",
+    "FAILED_STATES",
+    "FLOWS",
+    "RUN_ID_PATTERN",
+    "TERMINAL_WORKFLOW_STATES",
+    "Check",
+    "CheckStatus",
+    "CookbookName",
+    "CredentialInfo",
+    "DatasetName",
+    "Decision",
+    "FlowName",
+    "GroupStatus",
+    "PoolInfo",
+    "RunId",
+    "StepError",
+    "SubmitValues",
+    "TaskState",
+    "TaskStatus",
+    "VideoStem",
+    "Violation",
+    "WorkflowFile",
+    "WorkflowState",
+    "WorkflowStatus",
+    "is_terminal",
+]
+
+# --- names ----------------------------------------------------------------------------------
+
+FlowName = Literal["auto_labeling", "augmentation_and_al", "e2e", "e2e_super_resolution"]
+WorkflowFile = Literal[
+    "auto_labeling", "augmentation_and_al", "e2e", "e2e_super_resolution", "setup_model_cache", "augmentation_and_pl"
+]
+FLOWS: tuple[str, ...] = ("auto_labeling", "augmentation_and_al", "e2e", "e2e_super_resolution")
+ALIASES: dict[str, str] = {"augmentation_and_pl": "augmentation_and_al"}
+
+CookbookName = Literal["city_traffic", "piazza", "warehouse", "robot_assembly", "trailer_dashcam"]
+COOKBOOKS: tuple[str, ...] = ("city_traffic", "piazza", "warehouse", "robot_assembly", "trailer_dashcam")
+
+RUN_ID_PATTERN = r"^run-[0-9a-f]{8}$"
+RunId = Annotated[
+    str,
+    StringConstraints(pattern=RUN_ID_PATTERN),
+    Field(description="Fresh id per submit: 'run-' + 8 lowercase hex, e.g. run-1a2b3c4d."),
+]
+DatasetName = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-zA-Z]([a-zA-Z0-9_-]*[a-zA-Z0-9])?$", max_length=128),
+    Field(description="Dataset folder name under <storage_url>/datasets/, e.g. vda-demo."),
+]
+VideoStem = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=200),
+    Field(description="Video file stem: no folder, no extension, e.g. 03_IllegalOccupation_020_10FPS."),
+]
+
+
+# --- errors and checks ------------------------------------------------------------------------
+
+
+class StepError(BaseModel):
+    """A failure as data: stable code, one sentence, the next move, and the policy rule if any."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    code: str = Field(description="Stable kebab-case code, or a POLICY.md rule id.")
+    message: str
+    remedy: str | None = None
+    rule: str | None = None
+
+
+CheckStatus = Literal["ok", "warn", "fail", "skipped", "user_input_required"]
+
+
+class Check(BaseModel):
+    """One named check in a report (preflight, guard)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    status: CheckStatus
+    detail: str = ""
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class Violation(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    rule: str = Field(description="Rule id from POLICY.md, e.g. single-set-string.")
+    message: str = Field(description="One sentence: what was wrong.")
+    remedy: str = Field(description="The canonical call or command to make instead.")
+
+
+class Decision(BaseModel):
+    """The policy's answer: allowed, or the violations (each with rule id, reason, remedy)."""
+
+    model_config = ConfigDict(extra="forbid")
+    allowed: bool
+    violations: list[Violation] = Field(default_factory=list)
+
+    @classmethod
+    def allow(cls) -> Decision:
+        return cls(allowed=True)
+
+    @classmethod
+    def of(cls, violations: list[Violation]) -> Decision:
+        return cls(allowed=not violations, violations=violations)
+
+
+# --- submit values ----------------------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class SubmitValues(BaseModel):
+    """Every value of the canonical submit, in the order the single --set-string carries them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    dataset: DatasetName
+    run_id: RunId
+    storage_url: str = Field(description="Backend prefix in front of /datasets/<dataset>, e.g. s3://bucket/prefix.")
+    gpu_platform: str = Field(description="Platform label the live pool list shows ONLINE, e.g. gpu.")
+    video: VideoStem
+    cosmos_model_cache_url: str | None = Field(
+        default=None, description="<storage_url>/data/models/cosmos_transfer; required by flows that augment."
+    )
+    auto_labeling_model_cache_url: str = Field(description="<storage_url>/data/models/auto_labeling.")
+    skills_dir: str = Field(description="Absolute path of the skill checkout on the submitting host.")
+    cookbook: CookbookName | None = None
+    vlm_url: str | None = None
+    llm_url: str | None = None
+
+    @field_validator("storage_url", "gpu_platform", "skills_dir", "cosmos_model_cache_url", "auto_labeling_model_cache_url", "vlm_url", "llm_url")
+    @classmethod
+    def _single_line(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or _CONTROL.search(value) or " " in value):
+            raise ValueError("must be one non-empty token with no spaces or control characters")
+        return value
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """(key, value) pairs in canonical order, optional ones only when set."""
+        return [(k, v) for k, v in self.model_dump().items() if v is not None]
+
+    def set_string_args(self) -> list[str]:
+        """``["k=v", ...]``: what follows the one ``--set-string``."""
+        return [f"{k}={v}" for k, v in self.pairs()]
+
+
+# --- statuses (OSMO's enums, osmo.md §2.12) ---------------------------------------------------
+
+WorkflowState = Literal[
+    "PENDING",
+    "RUNNING",
+    "WAITING",
+    "COMPLETED",
+    "FAILED",
+    "FAILED_SUBMISSION",
+    "FAILED_SERVER_ERROR",
+    "FAILED_EXEC_TIMEOUT",
+    "FAILED_QUEUE_TIMEOUT",
+    "FAILED_CANCELED",
+    "FAILED_BACKEND_ERROR",
+    "FAILED_IMAGE_PULL",
+    "FAILED_EVICTED",
+    "FAILED_START_ERROR",
+    "FAILED_START_TIMEOUT",
+    "FAILED_PREEMPTED",
+]
+TaskState = Literal[
+    "SUBMITTING",
+    "WAITING",
+    "PROCESSING",
+    "SCHEDULING",
+    "INITIALIZING",
+    "RUNNING",
+    "COMPLETED",
+    "RESCHEDULED",
+    "FAILED",
+    "FAILED_CANCELED",
+    "FAILED_SERVER_ERROR",
+    "FAILED_BACKEND_ERROR",
+    "FAILED_EXEC_TIMEOUT",
+    "FAILED_QUEUE_TIMEOUT",
+    "FAILED_IMAGE_PULL",
+    "FAILED_UPSTREAM",
+    "FAILED_EVICTED",
+    "FAILED_START_ERROR",
+    "FAILED_START_TIMEOUT",
+    "FAILED_PREEMPTED",
+]
+TERMINAL_WORKFLOW_STATES = frozenset(
+    {"COMPLETED"} | {s for s in WorkflowState.__args__ if s.startswith("FAILED")}  # type: ignore[attr-defined]
+)
+FAILED_STATES = frozenset(s for s in TaskState.__args__ if s.startswith("FAILED"))  # type: ignore[attr-defined]
+
+
+def is_terminal(state: str) -> bool:
+    """OSMO's rule: anything that is not PENDING, RUNNING or WAITING is terminal."""
+    return state not in ("PENDING", "RUNNING", "WAITING")
+
+
+class TaskStatus(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: str
+    status: TaskState
+    exit_code: int | None = None
+    lead: bool = False
+    retry_id: int = 0
+    start_time: str | None = None
+    end_time: str | None = None
+    failure_message: str | None = None
+
+
+class GroupStatus(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: str
+    status: TaskState
+    start_time: str | None = None
+    end_time: str | None = None
+    failure_message: str | None = None
+    tasks: list[TaskStatus] = Field(default_factory=list)
+
+
+class WorkflowStatus(BaseModel):
+    """What ``query`` returns on every backend: the workflow state, its groups and their tasks."""
+
+    model_config = ConfigDict(extra="ignore")
+    workflow_id: str
+    status: WorkflowState
+    groups: list[GroupStatus] = Field(default_factory=list)
+    submit_time: str | None = None
+    start_time: str | None = None
+    end_time: str | None = None
+    duration: float | None = Field(default=None, description="Seconds, as OSMO reports it.")
+    pool: str | None = None
+    overview: str | None = None
+
+    @property
+    def tasks(self) -> list[TaskStatus]:
+        return [task for group in self.groups for task in group.tasks]
+
+    @property
+    def terminal(self) -> bool:
+        return is_terminal(self.status)
+
+    @property
+    def failed(self) -> bool:
+        return self.terminal and self.status != "COMPLETED"
+
+
+# --- cluster facts ------------------------------------------------------------------------------
+
+
+class PoolInfo(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: str
+    status: Literal["ONLINE", "OFFLINE", "MAINTENANCE"]
+    platforms: list[str] = Field(default_factory=list)
+    default_platform: str | None = None
+    gpu_free: int | None = Field(default=None, description="min(quota_free, total_free) when known.")
+    description: str = ""
+
+
+class CredentialInfo(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: str
+    type: str
+    profile: str | None = None
