@@ -1,0 +1,77 @@
+"""The ``vda`` command. Each subcommand lives in ``tools/commands/<name>.py`` with two functions:
+``add_parser(subparsers)`` and ``run(args) -> int``. This module only dispatches, prints errors
+(one place, like huggingface_hub's CLI) and sets exit codes: 0 ok, 1 failure, 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+
+from skill.errors import SkillError
+from tools.output import emit_error
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+COMMANDS: tuple[str, ...] = (
+    "run",
+    "flow",
+    "render",
+    "policy",
+    "preflight",
+    "guard",
+    "submit",
+    "poll",
+    "stage",
+    "compare",
+    "demo",
+    "upload",
+    "nim",
+    "logs",
+    "mcp",
+    "chat",
+    "eval",
+)
+
+
+def _command_modules():
+    for name in COMMANDS:
+        try:
+            yield importlib.import_module(f"tools.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"tools.commands.{name}":
+                raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vda",
+        description="Video data augmentation and auto-labeling workflows, on OSMO or on this machine.",
+    )
+    parser.add_argument("--log-level", default=os.environ.get("VDA_LOG_LEVEL", "WARNING"), help="stderr log level")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module in _command_modules():
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.WARNING), stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.handler(args) or 0)
+    except SkillError as exc:
+        emit_error(exc, as_json=getattr(args, "json", False))
+        return 1
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

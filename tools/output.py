@@ -1,0 +1,47 @@
+"""The one sink for CLI output: results on stdout (JSON with --json), errors and hints on stderr,
+everything redacted on the way out."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+from pydantic import BaseModel
+
+from skill.errors import SkillError
+from skill.secrets import redact, redact_obj
+
+__all__ = ["emit", "emit_error", "say"]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    return value
+
+
+def emit(result: Any, *, as_json: bool, text: str | None = None) -> None:
+    """Print a result: JSON on stdout for machines, else ``text`` (or the JSON, indented)."""
+    if as_json or text is None:
+        print(json.dumps(redact_obj(_plain(result)), indent=None if as_json else 2, ensure_ascii=False))
+    else:
+        print(redact(text))
+
+
+def say(message: str) -> None:
+    """A progress line or hint for people: stderr, redacted."""
+    print(redact(message), file=sys.stderr, flush=True)
+
+
+def emit_error(exc: SkillError, *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"error": exc.to_model().model_dump(mode="json")}, ensure_ascii=False))
+    print(f"Error: {exc}", file=sys.stderr)
+    if not os.environ.get("VDA_DEBUG"):
+        print("Set VDA_DEBUG=1 for details.", file=sys.stderr)
+    else:
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
