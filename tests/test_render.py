@@ -1,0 +1,178 @@
+"""The renderer follows OSMO's rules and never lets a value change the workflow's structure."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from skill.errors import InputError, UndefinedVariable
+from skill.paths import workflow_path
+from skill.render import parse_set_pairs, render_text, render_workflow, split_sections
+
+FULL = {
+    "dataset": "vda-demo",
+    "run_id": "run-1a2b3c4d",
+    "storage_url": "s3://bucket/prefix",
+    "gpu_platform": "gpu",
+    "video": "clip",
+    "skills_dir": "/abs/skill",
+    "cosmos_model_cache_url": "s3://bucket/prefix/data/models/cosmos_transfer",
+    "auto_labeling_model_cache_url": "s3://bucket/prefix/data/models/auto_labeling",
+}
+
+SIMPLE = """\
+workflow:
+  name: "{{name}}"
+  groups:
+  - name: first
+    tasks:
+    - name: make
+      image: ubuntu
+      command: [bash]
+      args: ["-c", "echo {{greeting}} > {{output}}/x"]
+      environment:
+        WHO: "{{ who }}"
+  - name: second
+    tasks:
+    - name: use
+      image: ubuntu
+      command: [bash]
+      args: ["-c", "cat {{input:0}}/x"]
+      inputs:
+      - task: make
+default-values:
+  name: demo
+  greeting: hello
+  who: world
+"""
+
+
+def test_defaults_then_set_then_set_string_precedence():
+    spec = render_text(SIMPLE, set_values=["who=42"], set_string=["greeting=hi"])
+    make = spec.task("make")
+    assert make.args[1] == "echo hi > {{output}}/x"
+    assert make.environment["WHO"] == "42"
+    assert spec.name == "demo"
+
+
+def test_runtime_tokens_are_left_for_the_executor():
+    spec = render_text(SIMPLE)
+    assert "{{output}}" in spec.task("make").args[1]
+    assert spec.task("use").args[1] == "cat {{input:0}}/x"
+
+
+def test_undefined_variable_is_named():
+    text = SIMPLE.replace("  who: world\n", "")
+    with pytest.raises(UndefinedVariable) as err:
+        render_text(text)
+    assert err.value.variable == "who"
+    assert "'who'" in err.value.message and err.value.code == "undefined-variable"
+
+
+def test_runtime_token_with_spaces_is_an_undefined_variable_as_on_osmo():
+    with pytest.raises(UndefinedVariable) as err:
+        render_text(SIMPLE.replace("{{output}}", "{{ output }}"))
+    assert err.value.variable == "output"
+
+
+def test_set_pairs_split_on_first_equals_and_reject_missing_equals():
+    assert parse_set_pairs(["url=s3://b/p?x=1"], flag="--set-string") == {"url": "s3://b/p?x=1"}
+    with pytest.raises(InputError):
+        parse_set_pairs(["novalue"], flag="--set-string")
+
+
+@pytest.mark.parametrize(
+    "mutation, message",
+    [
+        (lambda t: t.replace("  groups:", "  tasks: [{name: a, image: u, command: [x]}]\n  groups:"), "both groups and tasks"),
+        (lambda t: t.replace("    - name: use\n", "    - name: other\n      image: u\n      command: [x]\n    - name: use\n"), "0 leader(s)"),
+        (lambda t: t.replace("name: use", "name: MAKE"), "used twice"),
+        (lambda t: t.replace("- task: make", "- task: later"), "does not exist before"),
+        (lambda t: t.replace("name: demo", "name: 9bad"), "not a valid name"),
+        (lambda t: "extra: 1\n" + t, "unknown top-level key"),
+    ],
+)
+def test_validation_errors(mutation, message):
+    with pytest.raises(InputError) as err:
+        render_text(mutation(SIMPLE))
+    assert message in str(err.value)
+
+
+def test_input_from_own_group_is_rejected():
+    text = SIMPLE.replace("  - name: second\n    tasks:\n", "").replace("    - name: make\n", "    - name: make\n      lead: true\n")
+    with pytest.raises(InputError, match="own group"):
+        render_text(text)
+
+
+def test_flat_tasks_become_task_groups_with_leads():
+    text = "workflow:\n  name: w\n  tasks:\n  - name: a\n    image: u\n    command: [x]\n  - name: b\n    image: u\n    command: [x]\n    inputs:\n    - task: a\n"
+    spec = render_text(text)
+    assert [g.name for g in spec.groups] == ["a-group", "b-group"]
+    assert all(g.tasks[0].lead for g in spec.groups) and spec.flat_tasks
+
+
+def test_sections_reject_duplicates_and_require_workflow():
+    with pytest.raises(InputError, match="repeats"):
+        split_sections("workflow:\n  a: 1\nworkflow:\n  b: 2\n")
+    with pytest.raises(InputError, match="no workflow"):
+        split_sections("default-values:\n  a: 1\n")
+
+
+def test_templated_default_is_named_not_passed_through():
+    with pytest.raises(InputError) as err:
+        render_workflow(workflow_path("augmentation_and_al"), set_string={k: v for k, v in FULL.items() if k != "cosmos_model_cache_url"})
+    assert err.value.code == "unrendered-default" and err.value.rule == "explicit-cache-urls"
+    assert "cosmos_model_cache_url" in err.value.message
+
+
+def test_fan_out_builds_one_worker_per_slot_with_a_single_lead():
+    spec = render_workflow(workflow_path("augmentation_and_al"), set_string={**FULL, "workers": "3"})
+    group = next(g for g in spec.groups if g.name == "augmentation_group")
+    assert [t.name for t in group.tasks] == ["cosmos_worker_0", "cosmos_worker_1", "cosmos_worker_2"]
+    assert [t.lead for t in group.tasks] == [True, False, False]
+    assert spec.task("pl_augmented_worker_2").inputs[1].task == "cosmos_worker_2"
+
+
+def test_text_is_sorted_yaml_of_the_rendered_spec():
+    spec = render_workflow(workflow_path("augmentation_and_al"), set_string=FULL)
+    loaded = yaml.safe_load(spec.text)
+    assert loaded["workflow"]["name"] == "vda-demo"
+    assert list(loaded["workflow"]) == sorted(loaded["workflow"])
+
+
+_ODD = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    min_size=0,
+    max_size=40,
+) | st.sampled_from(['a"b', "a'b", "x; rm -rf /", "$(id)", "`id`", "a: b", "- x", "{{7*7}}", "{% raw %}", "#c", "ü✓🎥", "a\nb: c", "&anchor", "*ref", "!!python/object"])
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(value=_ODD)
+def test_odd_values_arrive_literally_or_are_rejected(value):
+    try:
+        spec = render_workflow(workflow_path("augmentation_and_al"), set_string={**FULL, "video": value, "dataset": "ds"})
+    except InputError as err:
+        # the only acceptable refusal: a line break / control character
+        assert err.code == "invalid-value"
+        assert any(ch in value for ch in [chr(c) for c in range(32) if c != 9] + ["\x7f"])
+        return
+    env = spec.task("cosmos_worker_0").environment
+    assert env["VIDEO_NAME"] == value
+    # the structure is untouched: same tasks, same keys
+    assert [t.name for t in spec.tasks] == ["setup", "cosmos_worker_0", "pl_augmented_worker_0"]
+    assert set(env) == {
+        "VIDEO_NAME", "WORKER_ID", "NUM_WORKERS", "VLM_URL", "LLM_URL", "SETUP_DIR", "VIDEO_INPUT",
+        "HF_HUB_CACHE", "OUTPUT_DIR", "COSMOS_BARRIER_RANK", "COSMOS_BARRIER_NUM_NODES", "COSMOS_BARRIER_HOST",
+    }
+
+
+@settings(max_examples=60, deadline=None)
+@given(value=st.text(alphabet=string.printable.replace("\n", "").replace("\r", "").replace("\x0b", "").replace("\x0c", ""), max_size=30))
+def test_storage_url_values_are_never_executed_or_split(value):
+    spec = render_workflow(workflow_path("augmentation_and_al"), set_string={**FULL, "storage_url": value})
+    assert spec.task("setup").inputs[0].url == f"{value}/datasets/vda-demo"
