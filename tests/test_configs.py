@@ -1,0 +1,252 @@
+"""Config generation: contract shape, determinism, per-clip independence, weight validation, CLI."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import yaml
+
+from skill.engines import configs as cg
+from skill.errors import InputError
+
+REPO = Path(__file__).resolve().parent.parent
+CONFIGS_PY = REPO / "skill" / "engines" / "configs.py"
+
+BASE_AUG = {
+    "data": [
+        {
+            "inputs": {"rgb": "/app/in.mp4", "controls": {"edge": None, "depth": None}},
+            "output": {"video": "/app/out.mp4", "caption": "/app/out.txt", "metadata": "/app/meta.json"},
+        }
+    ],
+    "captioning": {
+        "vlm": {"parser": "instruct", "parameters": {"fps": 4.0}},
+        "llm": {"variables": {"weather_condition": ["clear_sky", "raining", "fog"], "road_condition": ["dry", "puddles"]}},
+    },
+    "augmentation": {
+        "parameters": {"sigma": 90, "seed": None, "guidance": 3, "num_steps": 35, "inference_name": "cosmos_transfer_inference"},
+        "modalities": {"edge": 1.0},
+    },
+}
+
+
+def make_cookbook(root: Path, variables: object | None = None, *, n_aug: int = 1, name: str = "city_traffic") -> Path:
+    cfg = root / "configs"
+    (cfg / "augmentation").mkdir(parents=True)
+    if variables is None:
+        variables = {
+            "weather": {"clear": 0.35, "overcast": 0.35, "rain": 0.30},
+            "time_of_day": {"morning": 0.35, "midday": 0.35, "evening": 0.30},
+        }
+    pipeline = {"cookbook": name, "augmentation": {"config": "augmentation/augmentation.yaml", "n_augmentations": n_aug, "variables": variables}}
+    (cfg / "workflow_config.yaml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
+    (cfg / "augmentation" / "augmentation.yaml").write_text(yaml.safe_dump(BASE_AUG, sort_keys=False))
+    return cfg
+
+
+def make_videos(root: Path, names: list[str]) -> Path:
+    videos = root / "videos"
+    videos.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (videos / name).write_bytes(b"\x00not-decoded-here")
+    return videos
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_contract_shape_of_configs_and_manifest(tmp_path: Path) -> None:
+    cfg = make_cookbook(tmp_path)
+    videos = make_videos(tmp_path, ["b.mp4", "a.MP4", "c.mkv", "notes.txt"])
+    manifest = cg.generate_configs(videos, cfg, cfg, log=lambda _line: None)
+    assert manifest["total"] == 3
+    assert [e["video_name"] for e in manifest["configs"]] == ["a", "b", "c"]
+    on_disk = yaml.safe_load((cfg / "manifest.yaml").read_text())
+    assert on_disk == manifest
+    assert (cfg / "manifest.tsv").read_text().splitlines() == ["a_aug0.yaml\ta\t0", "b_aug0.yaml\tb\t0", "c_aug0.yaml\tc\t0"]
+    entry = manifest["configs"][1]
+    assert set(entry) == {"video", "video_name", "aug_idx", "config", "sampled_vars"}
+    assert entry["video"] == str((videos / "b.mp4").resolve())
+    conf = yaml.safe_load((cfg / "b_aug0.yaml").read_text())
+    data = conf["data"]
+    assert len(data) == 1
+    assert data[0]["inputs"]["rgb"] == entry["video"]
+    assert data[0]["inputs"]["controls"] == {"edge": None, "depth": None}  # kept from the cookbook by the deep merge
+    assert set(data[0]["output"]) == {"video", "caption", "metadata"}
+    assert data[0]["output"]["video"].endswith("b/aug_0/output.mp4")
+    assert (cfg / "b" / "aug_0").is_dir()
+    params = conf["augmentation"]["parameters"]
+    assert isinstance(params["seed"], int) and 0 <= params["seed"] < 2**31
+    assert params["inference_name"] == "b_aug0"
+    assert params["sigma"] == 90 and params["guidance"] == 3  # untouched knobs survive
+    # the vocabulary is REPLACED by the sampled values only
+    assert conf["captioning"]["llm"]["variables"] == {k: [v] for k, v in entry["sampled_vars"].items()}
+    assert conf["captioning"]["vlm"]["parser"] == "instruct"
+    assert conf["vda"] == {
+        "video_name": "b",
+        "aug_idx": 0,
+        "sampled_vars": entry["sampled_vars"],
+        "seed": params["seed"],
+        "cookbook": "city_traffic",
+    }
+    assert params["seed"] == cg.clip_seed("city_traffic", "b", 0) % 2**31
+
+
+def test_same_inputs_give_byte_identical_files(tmp_path: Path) -> None:
+    cfg = make_cookbook(tmp_path, n_aug=2)
+    videos = make_videos(tmp_path, ["x.mp4", "y.mp4", "z.avi"])
+    cg.generate_configs(videos, cfg, tmp_path / "out", log=lambda _line: None)
+    first = snapshot(tmp_path / "out")
+    shutil.rmtree(tmp_path / "out")
+    cg.generate_configs(videos, cfg, tmp_path / "out", log=lambda _line: None)
+    assert snapshot(tmp_path / "out") == first
+    assert len([n for n in first if n.endswith(".yaml") and "_aug" in n]) == 6
+
+
+def test_adding_a_video_never_changes_another_videos_variables(tmp_path: Path) -> None:
+    cfg = make_cookbook(tmp_path, n_aug=3)
+    small = make_videos(tmp_path / "small", [f"v{i:02d}.mp4" for i in range(0, 20, 2)])
+    large = make_videos(tmp_path / "large", [f"v{i:02d}.mp4" for i in range(20)])
+    m_small = cg.generate_configs(small, cfg, tmp_path / "o1", log=lambda _line: None)
+    m_large = cg.generate_configs(large, cfg, tmp_path / "o2", log=lambda _line: None)
+    by_key = {(e["video_name"], e["aug_idx"]): e["sampled_vars"] for e in m_large["configs"]}
+    assert len(m_small["configs"]) == 30
+    for entry in m_small["configs"]:
+        assert entry["sampled_vars"] == by_key[(entry["video_name"], entry["aug_idx"])]
+    # and the seeds too
+    for entry in m_small["configs"]:
+        a = yaml.safe_load((tmp_path / "o1" / entry["config"]).read_text())["vda"]["seed"]
+        b = yaml.safe_load((tmp_path / "o2" / entry["config"]).read_text())["vda"]["seed"]
+        assert a == b
+    # the draws are not all the same value (the generator really is per clip, not constant)
+    assert len({tuple(v.items()) for v in by_key.values()}) > 3
+
+
+def test_cookbook_name_changes_the_draws(tmp_path: Path) -> None:
+    cfg = make_cookbook(tmp_path)
+    videos = make_videos(tmp_path, [f"v{i}.mp4" for i in range(30)])
+    one = cg.generate_configs(videos, cfg, tmp_path / "a", cookbook="piazza", log=lambda _line: None)
+    two = cg.generate_configs(videos, cfg, tmp_path / "b", cookbook="trailer_dashcam", log=lambda _line: None)
+    assert [e["sampled_vars"] for e in one["configs"]] != [e["sampled_vars"] for e in two["configs"]]
+    assert yaml.safe_load((tmp_path / "a" / "v0_aug0.yaml").read_text())["vda"]["cookbook"] == "piazza"
+
+
+def test_sampling_follows_the_weights_and_never_picks_zero(tmp_path: Path) -> None:
+    variables = cg.parse_variables({"w": {"a": 0.7, "never": 0.0, "b": 0.3}})
+    counts = Counter(cg.sample_variables(variables, cg.clip_seed("cb", f"v{i}", 0))["w"] for i in range(3000))
+    assert counts["never"] == 0
+    assert 0.65 < counts["a"] / 3000 < 0.75
+
+
+@pytest.mark.parametrize(
+    ("variables", "fragment"),
+    [
+        ({"weather": {"clear": 0.5, "rain": 0.4}}, "weather"),
+        ({"weather": {"clear": 0.5, "rain": "half"}}, "weather"),
+        ({"time_of_day": {"day": 1.5, "night": -0.5}}, "time_of_day"),
+        ({"lighting": {"on": True, "off": 0}}, "lighting"),
+        ({"surface": {}}, "surface"),
+        ({"surface": 3}, "surface"),
+    ],
+)
+def test_bad_weights_are_rejected_naming_the_variable(tmp_path: Path, variables: dict, fragment: str) -> None:
+    cfg = make_cookbook(tmp_path, variables)
+    videos = make_videos(tmp_path, ["a.mp4"])
+    with pytest.raises(cg.ConfigGenError) as err:
+        cg.generate_configs(videos, cfg, cfg, log=lambda _line: None)
+    assert f"'{fragment}'" in err.value.message
+    assert isinstance(err.value, InputError)  # inside the package it is part of the SkillError tree
+    assert err.value.remedy
+
+
+def test_weights_within_tolerance_and_lists_are_accepted() -> None:
+    parsed = cg.parse_variables({"w": {"a": 0.1, "b": 0.2, "c": 0.7000004}, "l": ["x", "y"]})
+    assert parsed["l"] == {"x": 0.5, "y": 0.5}
+
+
+def test_duplicate_video_names_and_missing_inputs_are_errors(tmp_path: Path) -> None:
+    cfg = make_cookbook(tmp_path)
+    videos = make_videos(tmp_path, ["a.mp4"])
+    (videos / "sub").mkdir()
+    (videos / "sub" / "a.avi").write_bytes(b"x")
+    with pytest.raises(cg.ConfigGenError, match="share the name"):
+        cg.generate_configs(videos, cfg, cfg, log=lambda _line: None)
+    with pytest.raises(cg.ConfigGenError, match="does not exist"):
+        cg.generate_configs(tmp_path / "missing", cfg, cfg, log=lambda _line: None)
+    (videos / "sub" / "a.avi").unlink()
+    with pytest.raises(cg.ConfigGenError, match="No pipeline config"):
+        cg.generate_configs(videos, tmp_path / "videos", cfg, log=lambda _line: None)
+
+
+def test_n_augmentations_override_and_json_pipeline_config(tmp_path: Path) -> None:
+    cfg = tmp_path / "cfg"
+    (cfg / "augmentation").mkdir(parents=True)
+    (cfg / "augmentation" / "augmentation.yaml").write_text(yaml.safe_dump(BASE_AUG))
+    (cfg / "input_config.json").write_text('{"augmentation": {"variables": {"lighting": {"dim": 1.0}}}}')
+    videos = make_videos(tmp_path, ["only.mp4"])
+    manifest = cg.generate_configs(videos, cfg, tmp_path / "o", n_augmentations=3, log=lambda _line: None)
+    assert [e["config"] for e in manifest["configs"]] == ["only_aug0.yaml", "only_aug1.yaml", "only_aug2.yaml"]
+    assert all(e["sampled_vars"] == {"lighting": "dim"} for e in manifest["configs"])
+    assert yaml.safe_load((tmp_path / "o" / "only_aug2.yaml").read_text())["vda"]["cookbook"] == "custom"
+
+
+def _run_standalone(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run a copy of configs.py with an isolated interpreter: no skill package, as in the container."""
+    staged = tmp_path / "stage" / "generate_configs.py"
+    staged.parent.mkdir(exist_ok=True)
+    shutil.copy(CONFIGS_PY, staged)
+    return subprocess.run(
+        [sys.executable, "-I", str(staged), *args], capture_output=True, text=True, cwd=tmp_path / "stage", timeout=60
+    )
+
+
+def test_cli_usage_errors_exit_1(tmp_path: Path) -> None:
+    for argv in ([], ["only-one"], ["a", "b"], ["a", "b", "c", "d"], ["a", "b", "c", "--n-augmentations", "0"]):
+        proc = _run_standalone(tmp_path, *argv)
+        assert proc.returncode == 1, (argv, proc.stderr)
+        assert "usage:" in proc.stderr
+
+
+def test_cli_runs_standalone_and_prints_upstream_lines(tmp_path: Path) -> None:
+    cfg = make_cookbook(tmp_path)
+    videos = make_videos(tmp_path, ["a.mp4", "b.mp4"])
+    proc = _run_standalone(tmp_path, str(videos), str(cfg), str(cfg))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "Found 2 videos"
+    assert lines[1].startswith("Generated: a_aug0.yaml (") and lines[2].startswith("Generated: b_aug0.yaml (")
+    assert lines[-1] == "Generated 2 config files"
+    # same bytes as the in-package function
+    standalone = snapshot(cfg)
+    cg.generate_configs(videos, cfg, cfg, log=lambda _line: None)
+    assert snapshot(cfg) == standalone
+
+
+def test_cli_reports_bad_weights_without_a_traceback(tmp_path: Path) -> None:
+    cfg = make_cookbook(tmp_path, {"weather": {"clear": 0.9}})
+    videos = make_videos(tmp_path, ["a.mp4"])
+    proc = _run_standalone(tmp_path, str(videos), str(cfg), str(cfg))
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("ERROR: [config-generation-failed]") and "'weather'" in proc.stderr
+
+
+@pytest.mark.parametrize("scene", ["city_traffic", "warehouse", "robot_assembly", "piazza", "trailer_dashcam"])
+def test_repository_cookbooks_generate(tmp_path: Path, scene: str) -> None:
+    source = REPO / "assets" / "cookbooks" / scene
+    if not (source / "workflow_config.yaml").is_file():
+        pytest.skip(f"cookbook {scene} not in this checkout yet")
+    cfg = tmp_path / "configs"
+    shutil.copytree(source, cfg)
+    videos = make_videos(tmp_path, ["03_IllegalOccupation_020_10FPS.mp4", "goal_0086_0hz_6sec.mp4"])
+    manifest = cg.generate_configs(videos, cfg, cfg, log=lambda _line: None)
+    assert manifest["total"] >= 2
+    conf = yaml.safe_load((cfg / manifest["configs"][0]["config"]).read_text())
+    assert conf["vda"]["cookbook"] == scene
+    assert set(conf["captioning"]["llm"]["variables"]) == set(manifest["configs"][0]["sampled_vars"])
