@@ -1,0 +1,577 @@
+#!/usr/bin/env python3
+"""A faithful double of the ``osmo`` 6.3.1 CLI, for contract tests of the OSMO backend.
+
+It is a standalone script (stdlib only, so it starts fast) that prints the real output shapes of
+osmo.md §2: payload and error text on stdout, warnings on stderr, the CLI's exit codes (1
+submission, 2 usage/4xx, 10 server, 75 rate limited). Tests drive it with a scenario JSON file
+named by the ``OSMO_DOUBLE_SCENARIO`` environment variable; :func:`install` writes the scenario and
+a tiny ``osmo`` shim that execs this script (so a timeout kills the double itself).
+
+Scenario keys (all optional)::
+
+    stderr_warning   printed on stderr on every call ("WARNING: New client 6.4.0 available ...")
+    service_url      base of overview/log URLs (default https://osmo.example.com)
+    submit_name      workflow name to use instead of the file's rendered ``workflow.name``
+    workflows        {id: {status, pool, groups: [{name, status, tasks: [{name, status, exit_code, lead}]}]}}
+    statuses         {id: [state, state, ...]}  successive query states (the last one sticks)
+    logs             {id: [[task, line], ...]}
+    streaming        [id, ...]  logs of these ids print, then hang like a live stream
+    pools            [{name, status, platforms: [..], default_platform, quota_free, total_free, description}]
+    credentials      [{cred_name, cred_type, profile}]
+    objects          {"s3://bucket/key": "content", ...}
+    configs          {KIND: json}
+    version          {"client": "6.3.1", "service": "6.3.1"}
+    legacy_data_list true -> ``--no-pager`` is an unknown flag
+    responses        {"workflow query": [response, ...]}  consumed one per call, then the built-in answer
+    always           {"workflow query": response}          every call
+
+A response is ``{"exit": int, "error": str, "code": int, "stdout": str, "stderr": str, "sleep": float}``:
+``error`` prints the CLI's error format (JSON with ``--format-type json``, else the two
+``Error message:``/``Error code:`` lines); ``stdout``/``stderr`` are printed raw; ``sleep`` happens
+after printing (a hang). Every argv is appended to a JSONL log; mutable state (submissions, call
+counters, credentials set, uploads) lives in a JSON state file next to the scenario.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["OsmoDouble", "install", "main"]
+
+_DEFAULT_CODE = {1: 1, 2: 400, 10: 503, 75: 429}
+_RUNTIME = re.compile(r"\{\{\s*(uuid|workflow_id|output|input:[^}]+|host:[^}]+)\s*\}\}")
+
+
+# --- test-side helper ---------------------------------------------------------------------------------
+
+
+class OsmoDouble:
+    """A scenario on disk plus an ``osmo`` shim that runs this script with it."""
+
+    def __init__(self, root: Path, scenario: dict[str, Any] | None = None) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.scenario_path = self.root / "osmo_scenario.json"
+        self.log_path = self.root / "osmo_calls.jsonl"
+        self.state_path = self.root / "osmo_state.json"
+        self.executable = str(self.root / "osmo")
+        self.write(scenario or {})
+        shim = (
+            "#!/bin/sh\n"
+            f'OSMO_DOUBLE_SCENARIO="${{OSMO_DOUBLE_SCENARIO:-{self.scenario_path}}}"\n'
+            "export OSMO_DOUBLE_SCENARIO\n"
+            f'exec "{sys.executable}" "{Path(__file__).resolve()}" "$@"\n'
+        )
+        Path(self.executable).write_text(shim, encoding="utf-8")
+        os.chmod(self.executable, 0o755)
+
+    def write(self, scenario: dict[str, Any]) -> None:
+        data = {"log": str(self.log_path), "state": str(self.state_path), **scenario}
+        self.scenario_path.write_text(json.dumps(data), encoding="utf-8")
+
+    def update(self, **changes: Any) -> None:
+        data = json.loads(self.scenario_path.read_text(encoding="utf-8"))
+        data.update(changes)
+        self.scenario_path.write_text(json.dumps(data), encoding="utf-8")
+
+    def calls(self) -> list[list[str]]:
+        if not self.log_path.exists():
+            return []
+        return [json.loads(line)["argv"] for line in self.log_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+    def state(self) -> dict[str, Any]:
+        return json.loads(self.state_path.read_text(encoding="utf-8")) if self.state_path.exists() else {}
+
+
+def install(root: Path, scenario: dict[str, Any] | None = None) -> OsmoDouble:
+    return OsmoDouble(root, scenario)
+
+
+# --- the double -----------------------------------------------------------------------------------
+
+
+class _Exit(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+class _Double:
+    def __init__(self, scenario_path: Path, argv: list[str]) -> None:
+        self.scenario = json.loads(scenario_path.read_text(encoding="utf-8"))
+        self.state_path = Path(self.scenario.get("state") or scenario_path.with_suffix(".state.json"))
+        self.log_path = Path(self.scenario.get("log") or scenario_path.with_suffix(".calls.jsonl"))
+        self.state: dict[str, Any] = json.loads(self.state_path.read_text(encoding="utf-8")) if self.state_path.exists() else {}
+        self.argv = argv
+        self.url = self.scenario.get("service_url", "https://osmo.example.com")
+        self.json_mode = False
+
+    # output helpers
+    def out(self, text: str) -> None:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
+
+    def err(self, text: str) -> None:
+        sys.stderr.write(text if text.endswith("\n") else text + "\n")
+        sys.stderr.flush()
+
+    def fail(self, message: str, exit_code: int, code: int | None = None, prefix: str = "") -> None:
+        code = code if code is not None else _DEFAULT_CODE.get(exit_code, exit_code)
+        if self.json_mode:
+            self.out(json.dumps({"message": message, "code": code}))
+        else:
+            self.out(f"{prefix}Error message: {message}\nError code: {code}")
+        raise _Exit(exit_code)
+
+    def usage_error(self, message: str) -> None:
+        self.err(f"usage: osmo [-h] [--log-level LOG_LEVEL] MODULE ...\nosmo: error: {message}")
+        raise _Exit(2)
+
+    def save(self) -> None:
+        self.state_path.write_text(json.dumps(self.state), encoding="utf-8")
+
+    # scripted responses
+    def scripted(self, key: str) -> dict[str, Any] | None:
+        counters = self.state.setdefault("calls", {})
+        index = counters.get(key, 0)
+        counters[key] = index + 1
+        self.save()
+        queue = (self.scenario.get("responses") or {}).get(key) or []
+        if index < len(queue):
+            return queue[index]
+        return (self.scenario.get("always") or {}).get(key)
+
+    def play(self, response: dict[str, Any]) -> int:
+        if response.get("stdout"):
+            self.out(response["stdout"])
+        if response.get("stderr"):
+            self.err(response["stderr"])
+        exit_code = int(response.get("exit", 1 if response.get("error") else 0))
+        if response.get("error"):
+            try:
+                self.fail(response["error"], exit_code, response.get("code"))
+            except _Exit:
+                pass
+        if response.get("sleep"):
+            time.sleep(float(response["sleep"]))
+        return exit_code
+
+    # argument helpers
+    @staticmethod
+    def options(args: list[str], spec: dict[str, str]) -> tuple[list[str], dict[str, Any]]:
+        """Tiny argparse: spec maps flag -> 'one' | 'many' (nargs='+', store: last wins) | 'flag'."""
+        positional: list[str] = []
+        found: dict[str, Any] = {}
+        i = 0
+        while i < len(args):
+            token = args[i]
+            name = token.split("=", 1)[0]
+            if name in spec:
+                kind = spec[name]
+                if kind == "flag":
+                    found[name] = True
+                    i += 1
+                elif "=" in token and kind == "one":
+                    found[name] = token.split("=", 1)[1]
+                    i += 1
+                elif kind == "one":
+                    if i + 1 >= len(args):
+                        raise ValueError(f"argument {name}: expected one argument")
+                    found[name] = args[i + 1]
+                    i += 2
+                else:
+                    values = []
+                    i += 1
+                    while i < len(args) and not (args[i].startswith("-") and len(args[i]) > 1):
+                        values.append(args[i])
+                        i += 1
+                    if not values:
+                        raise ValueError(f"argument {name}: expected at least one argument")
+                    found[name] = values
+            elif token.startswith("-") and len(token) > 1:
+                raise ValueError(f"unrecognized arguments: {token}")
+            else:
+                positional.append(token)
+                i += 1
+        return positional, found
+
+    def parse(self, args: list[str], spec: dict[str, str], aliases: dict[str, str] | None = None) -> tuple[list[str], dict[str, Any]]:
+        aliases = aliases or {}
+        args = [aliases.get(a, a) for a in args]
+        try:
+            positional, found = self.options(args, spec)
+        except ValueError as exc:
+            self.usage_error(str(exc))
+        fmt = found.get("--format-type")
+        if fmt not in (None, "json", "text"):
+            self.usage_error(f"argument --format-type/-t: invalid choice: '{fmt}'")
+        self.json_mode = fmt == "json" or self.json_mode
+        return positional, found
+
+    # --- dispatch ----------------------------------------------------------------------------
+    def run(self) -> int:
+        with self.log_path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"argv": self.argv}) + "\n")
+        if self.scenario.get("stderr_warning"):
+            self.err(self.scenario["stderr_warning"])
+        args = list(self.argv)
+        if args[:1] == ["--log-level"]:
+            args = args[2:]
+        if not args:
+            self.usage_error("the following arguments are required: MODULE")
+        module, rest = args[0], args[1:]
+        if module == "credential":
+            parent, rest = self.credential_parent(rest)
+            self.json_mode = parent == "json"
+        words = [w for w in rest if not w.startswith("-")][:1]
+        key = f"{module} {words[0]}" if words and module != "version" else module
+        response = self.scripted(key)
+        if response is not None:
+            return self.play(response)
+        handler = getattr(self, "cmd_" + key.replace(" ", "_"), None)
+        if handler is None:
+            self.usage_error(f"argument: invalid choice: '{key}'")
+        sub = rest[1:] if module != "version" else rest
+        return handler(sub) or 0
+
+    def credential_parent(self, rest: list[str]) -> tuple[str | None, list[str]]:
+        fmt = None
+        while rest and rest[0] in ("--format-type", "-t"):
+            if len(rest) < 2:
+                self.usage_error("argument --format-type/-t: expected one argument")
+            fmt, rest = rest[1], rest[2:]
+        return fmt, rest
+
+    # --- workflow ----------------------------------------------------------------------------
+    def cmd_workflow_submit(self, args: list[str]) -> int:
+        spec = {"--pool": "one", "--format-type": "one", "--set": "many", "--set-string": "many", "--set-env": "many",
+                "--dry-run": "flag", "--priority": "one", "--rsync": "one"}
+        positional, found = self.parse(args, spec, {"-p": "--pool", "-t": "--format-type"})
+        if len(positional) != 1:
+            self.usage_error("the following arguments are required: workflow_file")
+        path = Path(positional[0])
+        if not path.is_file():
+            self.fail(f"File {positional[0]} not found.", 2)
+        text = path.read_text(encoding="utf-8")
+        values: dict[str, str] = {}
+        for item in (found.get("--set") or []) + (found.get("--set-string") or []):
+            if "=" not in item:
+                self.fail(f"Data {item} is incorrectly formatted", 1)
+            k, v = item.split("=", 1)
+            values[k] = v
+        name = self.scenario.get("submit_name") or self.rendered_name(text, values)
+        counters = self.state.setdefault("names", {})
+        counters[name] = counters.get(name, 0) + 1
+        wid = f"{name}-{counters[name]}"
+        self.state.setdefault("submitted", []).append({"id": wid, "pool": found.get("--pool"), "values": values})
+        self.save()
+        if self.json_mode:
+            self.out(json.dumps({"name": wid, "overview": f"{self.url}/workflows/{wid}", "logs": f"{self.url}/api/workflow/{wid}/logs",
+                                 "spec": None, "dashboard_url": None}))
+        else:
+            self.out(f"Workflow submit successful.\nWorkflow ID        - {wid}\nWorkflow Overview  - {self.url}/workflows/{wid}\n")
+        return 0
+
+    def rendered_name(self, text: str, values: dict[str, str]) -> str:
+        found = re.search(r"^\s+name:\s*['\"]?([^'\"\n]+?)['\"]?\s*$", text, re.MULTILINE)
+        if not found:
+            self.fail("Workflow spec not found.", 1, prefix="Workflow submit failed:\n")
+        raw = found.group(1)
+        defaults = {}
+        block = re.search(r"^default-values:\s*\n((?:[ \t]+.*\n?)*)", text, re.MULTILINE)
+        if block:
+            for line in block.group(1).splitlines():
+                m = re.match(r"\s+([A-Za-z_][\w]*):\s*['\"]?([^'\"#]*?)['\"]?\s*(#.*)?$", line)
+                if m:
+                    defaults[m.group(1)] = m.group(2)
+        merged = {**defaults, **values}
+
+        def sub(match: re.Match[str]) -> str:
+            var = match.group(1).strip()
+            if var not in merged:
+                self.fail(f"Jinja Template Error: '{var}' is undefined", 1, prefix="Workflow submit failed:\n")
+            return merged[var]
+
+        return re.sub(r"\{\{\s*([A-Za-z_]\w*)\s*\}\}", sub, raw)
+
+    def workflow(self, wid: str) -> dict[str, Any] | None:
+        known = (self.scenario.get("workflows") or {}).get(wid)
+        if known is not None:
+            return dict(known)
+        for item in self.state.get("submitted", []):
+            if item["id"] == wid:
+                return {"status": "PENDING", "pool": item.get("pool"), "groups": []}
+        return None
+
+    def cmd_workflow_query(self, args: list[str]) -> int:
+        positional, _ = self.parse(args, {"--format-type": "one", "--verbose": "flag"}, {"-t": "--format-type", "-v": "--verbose"})
+        if len(positional) != 1:
+            self.usage_error("the following arguments are required: workflow_id")
+        wid = positional[0]
+        wf = self.workflow(wid)
+        if wf is None:
+            self.fail(f"Workflow {wid} not found.", 2, 404)
+        sequence = (self.scenario.get("statuses") or {}).get(wid)
+        if sequence:
+            seen = self.state.setdefault("queries", {})
+            n = seen.get(wid, 0)
+            seen[wid] = n + 1
+            self.save()
+            wf["status"] = sequence[min(n, len(sequence) - 1)]
+        if wid in self.state.get("canceled", []):
+            wf["status"] = "FAILED_CANCELED"
+        body = self.query_json(wid, wf)
+        if self.json_mode:
+            self.out(json.dumps(body, indent=2))
+        else:
+            lines = ["-" * 60, f"Workflow ID : {wid}", f"Status : {body['status']}", "User : tester",
+                     f"Submit Time : {body['submit_time']}", f"Overview : {body['overview']}", "",
+                     "Task Name    Start Time    Status", "=" * 40]
+            lines += [f"{t['name']}    -    {t['status']}" for g in body["groups"] for t in g["tasks"]]
+            self.out("\n".join(lines))
+        return 0
+
+    def query_json(self, wid: str, wf: dict[str, Any]) -> dict[str, Any]:
+        base = f"{self.url}/api/workflow/{wid}"
+        groups = []
+        for g in wf.get("groups") or []:
+            tasks = []
+            for t in g.get("tasks") or []:
+                tasks.append({
+                    "name": t["name"], "retry_id": t.get("retry_id", 0), "status": t.get("status", "WAITING"),
+                    "failure_message": t.get("failure_message", ""), "exit_code": t.get("exit_code"),
+                    "logs": f"{base}/logs?task_name={t['name']}&retry_id=0", "error_logs": f"{base}/error_logs?task_name={t['name']}",
+                    "events": f"{base}/events?task_name={t['name']}", "processing_start_time": "2026-06-01T10:00:00.5",
+                    "scheduling_start_time": "2026-06-01T10:00:01", "initializing_start_time": None,
+                    "start_time": t.get("start_time", "2026-06-01T10:00:05.123456"), "end_time": t.get("end_time"),
+                    "input_download_start_time": None, "input_download_end_time": None, "output_upload_start_time": None,
+                    "dashboard_url": None, "pod_name": f"{wid}-{t['name']}", "pod_ip": "10.0.0.7",
+                    "task_uuid": "0" * 32, "node_name": "node-a", "lead": t.get("lead", False),
+                })
+            groups.append({
+                "name": g["name"], "status": g.get("status", "WAITING"), "start_time": g.get("start_time"), "end_time": g.get("end_time"),
+                "processing_start_time": None, "scheduling_start_time": None, "initializing_start_time": None,
+                "remaining_upstream_groups": [], "downstream_groups": [], "failure_message": g.get("failure_message", ""), "tasks": tasks,
+            })
+        return {
+            "name": wid, "uuid": "f" * 32, "submitted_by": "tester", "cancelled_by": None,
+            "spec": f"{base}/spec", "template_spec": f"{base}/spec?use_template=true", "logs": f"{base}/logs",
+            "events": f"{base}/events", "overview": f"{self.url}/workflows/{wid}", "parent_name": None, "parent_job_id": None,
+            "dashboard_url": None, "grafana_url": None, "tags": [], "submit_time": wf.get("submit_time", "2026-06-01T09:59:58.12"),
+            "start_time": wf.get("start_time"), "end_time": wf.get("end_time"), "exec_timeout": 86400.0, "queue_timeout": 7200.0,
+            "duration": wf.get("duration"), "queued_time": 3.5, "status": wf.get("status", "PENDING"), "outputs": "",
+            "groups": groups, "pool": wf.get("pool", "default"), "backend": "default", "app_owner": None, "app_name": None,
+            "app_version": None, "plugins": {"rsync": False}, "priority": "NORMAL",
+        }
+
+    def cmd_workflow_logs(self, args: list[str]) -> int:
+        spec = {"--task": "one", "--retry-id": "one", "--error": "flag", "-n": "one"}
+        positional, found = self.parse(args, spec, {"-t": "--task", "-r": "--retry-id"})
+        if len(positional) != 1:
+            self.usage_error("the following arguments are required: workflow_id")
+        wid = positional[0]
+        if self.workflow(wid) is None:
+            self.fail(f"Workflow {wid} not found.", 2, 404)
+        lines = [(t, line) for t, line in (self.scenario.get("logs") or {}).get(wid, []) if found.get("--task") in (None, t)]
+        if "-n" in found:
+            lines = lines[-int(found["-n"]):]
+        self.out(f"Workflow {wid} has {'error ' if found.get('--error') else ''}logs:")
+        for i, (task, line) in enumerate(lines):
+            self.out(f"2026/06/01 10:{i // 60:02d}:{i % 60:02d} [{task}] {line}")
+        if wid in (self.scenario.get("streaming") or []):
+            time.sleep(3600)
+        return 0
+
+    def cmd_workflow_cancel(self, args: list[str]) -> int:
+        positional, _ = self.parse(args, {"--format-type": "one", "--message": "one", "--force": "flag"},
+                                   {"-t": "--format-type", "-m": "--message"})
+        if not positional:
+            self.usage_error("the following arguments are required: workflow_ids")
+        for wid in positional:
+            if self.workflow(wid) is None:
+                self.out(f"Workflow cancelation failed for workflow {wid}: Workflow {wid} not found.")
+                continue
+            self.state.setdefault("canceled", []).append(wid)
+            self.save()
+            self.out(json.dumps({"name": wid}) if self.json_mode else f"Cancel job for workflow {wid} is submitted!")
+        return 0
+
+    # --- pools, credentials, config, version ------------------------------------------------------
+    def cmd_pool_list(self, args: list[str]) -> int:
+        self.parse(args, {"--format-type": "one", "--mode": "one", "--pool": "many"}, {"-t": "--format-type", "-m": "--mode", "-p": "--pool"})
+        pools = []
+        for p in self.scenario.get("pools") or []:
+            qf, tf = str(p.get("quota_free", "0")), str(p.get("total_free", "0"))
+            pools.append({
+                "name": p["name"], "description": p.get("description", ""), "status": p.get("status", "ONLINE"),
+                "download_type": "download", "enable_maintenance": False, "backend": "default",
+                "default_platform": p.get("default_platform"), "default_exec_timeout": "24h", "default_queue_timeout": "2h",
+                "max_exec_timeout": "72h", "max_queue_timeout": "24h", "default_exit_actions": {},
+                "resources": {"gpu": {"guarantee": 0, "maximum": 8, "weight": 1}}, "topology_keys": [],
+                "platforms": {name: {"description": "", "host_network_allowed": False, "privileged_allowed": False,
+                                     "allowed_mounts": [], "default_mounts": []} for name in p.get("platforms", [])},
+                "resource_usage": {"quota_used": "0", "quota_free": qf, "quota_limit": "8", "total_usage": "0",
+                                   "total_capacity": "8", "total_free": tf},
+            })
+        if self.json_mode:
+            body = {"node_sets": [{"pools": pools}], "resource_sum": {"quota_used": "0", "quota_free": "0", "quota_limit": "0",
+                                                                    "total_usage": "0", "total_capacity": "0", "total_free": "0"}}
+            self.out(json.dumps(body, indent=2))
+        else:
+            rows = ["Pool      Description   Status   GPU [#] Quota Free   Total Free", "=" * 64]
+            rows += [f"{p['name']}   {p['description']}   {p['status']}   {p['resource_usage']['quota_free']}   {p['resource_usage']['total_free']}" for p in pools]
+            self.out("\n".join(rows))
+        return 0
+
+    def credentials(self) -> list[dict[str, Any]]:
+        stored = self.state.get("credentials")
+        return stored if stored is not None else list(self.scenario.get("credentials") or [])
+
+    def cmd_credential_list(self, args: list[str]) -> int:
+        if args:
+            self.usage_error(f"unrecognized arguments: {' '.join(args)}")
+        creds = sorted(self.credentials(), key=lambda c: (c["cred_type"], c["cred_name"]), reverse=False)
+        creds = sorted(creds, key=lambda c: c["cred_type"], reverse=True)
+        if self.json_mode:
+            self.out(json.dumps({"credentials": creds}))
+        else:
+            rows = ["Name        Type        Profile        Local", "=" * 48]
+            rows += [f"{c['cred_name']}   {c['cred_type']}   {c.get('profile') or '-'}   N/A" for c in creds]
+            self.out("\n".join(rows))
+        return 0
+
+    def cmd_credential_set(self, args: list[str]) -> int:
+        positional, found = self.parse(args, {"--type": "one", "--payload": "many", "--payload-file": "many"})
+        if len(positional) != 1:
+            self.usage_error("the following arguments are required: name")
+        name, kind = positional[0], found.get("--type", "GENERIC")
+        if not re.match(r"^[a-zA-Z]([a-zA-Z0-9_-]*[a-zA-Z0-9])?$", name):
+            self.fail(f"Credential name {name} is invalid.", 2)
+        payload = {}
+        for item in found.get("--payload") or []:
+            key, _, value = item.partition("=")
+            if not key or not value:
+                self.fail("Payload items must be key=value with a non-empty key and value.", 2)
+            payload[key] = value
+        if kind == "REGISTRY" and "auth" not in payload and "password" not in payload:
+            self.fail("REGISTRY credentials need auth.", 2)
+        profile = payload.get("registry") if kind == "REGISTRY" else payload.get("endpoint") if kind == "DATA" else None
+        creds = [c for c in self.credentials() if c["cred_name"] != name]
+        creds.append({"cred_name": name, "cred_type": kind, "profile": profile})
+        self.state["credentials"] = creds
+        self.state.setdefault("credential_sets", []).append({"name": name, "type": kind, "keys": sorted(payload)})
+        self.save()
+        self.out("null" if self.json_mode else f"Set {kind} credential {name}.")
+        return 0
+
+    def cmd_config_show(self, args: list[str]) -> int:
+        positional, _ = self.parse(args, {"--verbose": "flag"}, {"-v": "--verbose"})
+        if not positional:
+            self.usage_error("the following arguments are required: config_type")
+        kind = positional[0].split(":", 1)[0]
+        configs = self.scenario.get("configs") or {}
+        if kind not in configs:
+            self.fail(f"Config {kind} not found.", 2, 404)
+        self.out(json.dumps(configs[kind], indent=2))
+        return 0
+
+    def cmd_version(self, args: list[str]) -> int:
+        self.parse(args, {"--format-type": "one"}, {"-t": "--format-type"})
+        ver = self.scenario.get("version") or {"client": "6.3.1", "service": "6.3.1"}
+
+        def parts(v: str) -> dict[str, str]:
+            major, minor, revision = (v.split(".") + ["0", "0"])[:3]
+            return {"major": major, "minor": minor, "revision": revision, "hash": "abc1234"}
+
+        if self.json_mode:
+            self.out(json.dumps({"client": parts(ver["client"]), "service": parts(ver["service"])}))
+        else:
+            self.out(f"OSMO client version:  {ver['client']}\nOSMO service version: {ver['service']}")
+        return 0
+
+    # --- data ------------------------------------------------------------------------------------
+    def objects(self) -> dict[str, str]:
+        stored = self.state.get("objects")
+        return stored if stored is not None else dict(self.scenario.get("objects") or {})
+
+    @staticmethod
+    def bucket_root(url: str) -> str:
+        scheme, _, rest = url.partition("://")
+        depth = {"s3": 1, "gs": 1, "azure": 2, "tos": 2, "swift": 3}.get(scheme, 1)
+        return f"{scheme}://" + "/".join(rest.split("/")[:depth]) + "/"
+
+    def under(self, url: str) -> dict[str, str]:
+        prefix = url.rstrip("/") + "/"
+        return {k: v for k, v in self.objects().items() if k.startswith(prefix) or k == url}
+
+    def cmd_data_list(self, args: list[str]) -> int:
+        if self.scenario.get("legacy_data_list") and "--no-pager" in args:
+            self.usage_error("unknown flag: --no-pager")
+        positional, _ = self.parse(args, {"--no-pager": "flag", "--prefix": "one", "--recursive": "flag", "--regex": "one"},
+                                   {"-p": "--prefix", "-r": "--recursive", "-x": "--regex"})
+        if len(positional) != 1:
+            self.usage_error("the following arguments are required: remote_uri")
+        url = positional[0]
+        if "://" not in url:
+            self.fail("Invalid storage path", 2)
+        root = self.bucket_root(url)
+        keys = sorted(k[len(root):] for k in self.under(url))
+        for key in keys:
+            self.out(key)
+        self.out(f"\nTotal {len(keys)} objects found")
+        return 0
+
+    def cmd_data_download(self, args: list[str]) -> int:
+        positional, _ = self.parse(args, {"--regex": "one", "--resume": "flag", "--processes": "one", "--threads": "one"},
+                                   {"-x": "--regex", "-r": "--resume", "-p": "--processes", "-T": "--threads"})
+        if len(positional) != 2:
+            self.usage_error("the following arguments are required: remote_uri, local_path")
+        url, dest = positional
+        for key, content in self.under(url).items():
+            rel = Path(key).name if key == url else key[len(url.rstrip("/")) + 1:]
+            target = Path(dest) / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content, encoding="utf-8")
+        self.err("Data has been downloaded")
+        return 0
+
+    def cmd_data_upload(self, args: list[str]) -> int:
+        positional, _ = self.parse(args, {"--regex": "one"}, {"-x": "--regex"})
+        if len(positional) < 2:
+            self.usage_error("the following arguments are required: remote_uri, local_path")
+        url, paths = positional[0].rstrip("/"), positional[1:]
+        objects = self.objects()
+        for raw in paths:
+            path = Path(raw)
+            if path.is_dir():
+                for child in sorted(p for p in path.rglob("*") if p.is_file()):
+                    objects[f"{url}/{path.name}/{child.relative_to(path).as_posix()}"] = child.read_text(encoding="utf-8", errors="replace")
+            elif path.is_file():
+                objects[f"{url}/{path.name}"] = path.read_text(encoding="utf-8", errors="replace")
+            else:
+                self.fail(f"Path {raw} not found.", 2)
+        self.state["objects"] = objects
+        self.save()
+        self.err("Data has been uploaded")
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    scenario = os.environ.get("OSMO_DOUBLE_SCENARIO")
+    if not scenario:
+        sys.stderr.write("osmo double: OSMO_DOUBLE_SCENARIO is not set\n")
+        return 2
+    double = _Double(Path(scenario), list(sys.argv[1:] if argv is None else argv))
+    try:
+        return double.run()
+    except _Exit as done:
+        return done.code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
