@@ -1,0 +1,226 @@
+"""NIM health: are the VLM and LLM endpoints the workers call alive and serving a model?
+
+For each endpoint: normalise the URL as upstream's workers do (upstream-vda.md §2.5), find the
+first candidate base whose ``/models`` lists a model, then ask ``/v1/health/ready``. Both healthy
+-> ``reuse``; otherwise ``install``, with the one repair command as data:
+
+    NIM_SERVICES="qwen3-vl qwen25-14b" bash <infra-skill>/components/inference-nim-operator/scripts/install.sh
+
+The install script is idempotent (it skips Ready NIMs whose spec did not change). This module only
+reads: it has no way to scale, patch or remove a NIM (rule ``no-nim-scale-down``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx2
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from skill.secrets import redact_obj
+
+__all__ = [
+    "DEFAULT_LLM_URL",
+    "DEFAULT_VLM_URL",
+    "INSTALL_COMMAND",
+    "NIM_SERVICES",
+    "EndpointHealth",
+    "NimHealthRequest",
+    "NimHealthResult",
+    "candidate_bases",
+    "default_base",
+    "nim_health",
+    "normalize_url",
+]
+
+DEFAULT_VLM_URL = "http://qwen3-vl.osmo-nims.svc.cluster.local:8000/v1"
+DEFAULT_LLM_URL = "http://qwen25-14b.osmo-nims.svc.cluster.local:8000/v1"
+NIM_SERVICES: tuple[str, ...] = ("qwen3-vl", "qwen25-14b")
+INSTALL_COMMAND = (
+    f'NIM_SERVICES="{" ".join(NIM_SERVICES)}" bash {{infra_skill}}/components/inference-nim-operator/scripts/install.sh'
+)
+_SUFFIXES = (
+    "/v1/chat/completions", "/chat/completions", "/v1/completions", "/completions", "/v1/responses",
+    "/responses", "/v1/embeddings", "/embeddings", "/v1/models", "/models",
+)
+_IN_CLUSTER = re.compile(r"^([a-z0-9-]+)\.osmo-nims\.svc\.cluster\.local$")
+
+
+def _one_url(value: str) -> str:
+    if not value or not value.strip() or any(ch.isspace() or ord(ch) < 32 for ch in value.strip()):
+        raise ValueError("must be one URL with no spaces, e.g. http://host:8000/v1")
+    return value.strip()
+
+
+EndpointUrl = Annotated[str, AfterValidator(_one_url)]
+
+
+class NimHealthRequest(BaseModel):
+    """Which endpoints to check. The defaults are the in-cluster NIMs; external URLs only when the
+    user gave them (rule external-endpoints-opt-in)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    vlm_url: EndpointUrl = Field(default=DEFAULT_VLM_URL, description="VLM base URL, e.g. http://qwen3-vl.osmo-nims.svc.cluster.local:8000/v1.")
+    llm_url: EndpointUrl = Field(default=DEFAULT_LLM_URL, description="LLM base URL, e.g. http://qwen25-14b.osmo-nims.svc.cluster.local:8000/v1.")
+    infra_skill_dir: str | None = Field(default=None, description="Path of the infrastructure skill, filled into the install command.")
+    timeout: Annotated[float, Field(gt=0, le=60, description="Seconds per HTTP request.")] = 5.0
+
+
+class EndpointHealth(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["vlm", "llm"]
+    url: str = Field(description="The URL as given.")
+    base_url: str = Field(description="The base that answered /models, else the default base.")
+    service: str | None = Field(default=None, description="In-cluster NIM service name, e.g. qwen3-vl; None for external endpoints.")
+    healthy: bool
+    model_id: str | None = None
+    ready: bool | None = Field(default=None, description="/v1/health/ready answered 2xx; None when the endpoint has no such route (404).")
+    detail: str
+
+
+class NimHealthResult(BaseModel):
+    """``action`` is ``reuse`` (both healthy) or ``install`` (run ``command`` once, then recheck)."""
+
+    model_config = ConfigDict(extra="forbid")
+    endpoints: list[EndpointHealth]
+    action: Literal["reuse", "install"]
+    command: str | None = Field(default=None, description="The repair command when action is install.")
+    services: list[str] = Field(default_factory=lambda: list(NIM_SERVICES))
+    notes: list[str] = Field(default_factory=list)
+
+
+# --- URL handling (endpoint_common) ---------------------------------------------------------------------
+
+
+def normalize_url(raw: str) -> str:
+    """Add ``http://`` when there is no scheme, drop query/fragment/trailing ``/`` and strip API
+    suffixes such as ``/v1/chat/completions`` or ``/models`` until none is left."""
+    text = raw.strip()
+    if "://" not in text:
+        text = "http://" + text
+    parts = urlsplit(text)
+    path = parts.path.rstrip("/")
+    changed = True
+    while changed:
+        changed = False
+        for suffix in _SUFFIXES:
+            if path.endswith(suffix):
+                path = path[: -len(suffix)].rstrip("/")
+                changed = True
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def _toggle_v1(base: str) -> str:
+    return base[: -len("/v1")] if base.endswith("/v1") else base + "/v1"
+
+
+def candidate_bases(raw: str) -> list[str]:
+    """The base and ``scheme://host``, each followed by its ``/v1`` toggle, de-duplicated in order."""
+    base = normalize_url(raw)
+    parts = urlsplit(base)
+    origin = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+    out: list[str] = []
+    for seed in (base, origin):
+        for item in (seed, _toggle_v1(seed)):
+            if item not in out:
+                out.append(item)
+    return out
+
+
+def default_base(raw: str) -> str:
+    """The first candidate ending in ``/v1``, else the first candidate."""
+    candidates = candidate_bases(raw)
+    return next((c for c in candidates if c.endswith("/v1")), candidates[0])
+
+
+def _ready_url(base: str) -> str:
+    if base.endswith("/v1"):
+        return base + "/health/ready"
+    parts = urlsplit(base)
+    return urlunsplit((parts.scheme, parts.netloc, "/v1/health/ready", "", ""))
+
+
+# --- probes -------------------------------------------------------------------------------------------------
+
+
+def _models(http: httpx2.Client, raw: str) -> tuple[str | None, str | None, list[str]]:
+    """``(base that answered, first model id, what failed)``."""
+    tried: list[str] = []
+    for base in candidate_bases(raw):
+        try:
+            answer = http.get(base + "/models")
+        except httpx2.RequestError as exc:
+            tried.append(f"{base}/models ({type(exc).__name__})")
+            continue
+        if answer.status_code != 200:
+            tried.append(f"{base}/models (HTTP {answer.status_code})")
+            continue
+        try:
+            body = answer.json()
+        except ValueError:
+            tried.append(f"{base}/models (not JSON)")
+            continue
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            tried.append(f"{base}/models (no data list)")
+            continue
+        ids = [m.get("id") for m in data if isinstance(m, dict) and isinstance(m.get("id"), str) and m.get("id")]
+        return base, (ids[0] if ids else None), tried
+    return None, None, tried
+
+
+def _ready(http: httpx2.Client, base: str) -> tuple[bool | None, str]:
+    url = _ready_url(base)
+    try:
+        code = http.get(url).status_code
+    except httpx2.RequestError as exc:
+        return False, f"{url} unreachable ({type(exc).__name__})"
+    if 200 <= code < 300:
+        return True, f"{url} ready"
+    if code == 404:
+        return None, f"{url} not provided (HTTP 404)"
+    return False, f"{url} not ready (HTTP {code})"
+
+
+def _check(http: httpx2.Client, role: Literal["vlm", "llm"], raw: str) -> EndpointHealth:
+    host = urlsplit(normalize_url(raw)).hostname or ""
+    in_cluster = _IN_CLUSTER.match(host)
+    service = in_cluster.group(1) if in_cluster else None
+    base, model_id, tried = _models(http, raw)
+    if base is None:
+        return EndpointHealth(role=role, url=raw, base_url=default_base(raw), service=service, healthy=False,
+                              detail="No candidate base listed models: " + "; ".join(tried))
+    ready, ready_detail = _ready(http, base)
+    if model_id is None:
+        return EndpointHealth(role=role, url=raw, base_url=base, service=service, healthy=False, ready=ready,
+                              detail=f"{base}/models lists no model id; {ready_detail}.")
+    healthy = ready is not False
+    return EndpointHealth(role=role, url=raw, base_url=base, service=service, healthy=healthy, model_id=model_id, ready=ready,
+                          detail=f"{base}/models lists {model_id}; {ready_detail}.")
+
+
+def nim_health(req: NimHealthRequest, *, http: httpx2.Client | None = None) -> NimHealthResult:
+    """Check the VLM and LLM endpoints (read-only GETs). Reuse healthy NIMs; otherwise return the
+    install command to run once. Never suggests scaling down or deleting a NIM."""
+    own = http is None
+    client = http or httpx2.Client(timeout=httpx2.Timeout(req.timeout, connect=min(req.timeout, 3.0)), follow_redirects=True)
+    try:
+        endpoints = [_check(client, "vlm", req.vlm_url), _check(client, "llm", req.llm_url)]
+    finally:
+        if own:
+            client.close()
+    notes: list[str] = []
+    if all(e.healthy for e in endpoints):
+        result = NimHealthResult(endpoints=endpoints, action="reuse",
+                                 notes=["Both endpoints serve a model: reuse them as they are."])
+    else:
+        command = INSTALL_COMMAND.format(infra_skill=req.infra_skill_dir or "<infra-skill>")
+        external = [e.role for e in endpoints if not e.healthy and e.service is None]
+        if external:
+            notes.append(f"Unhealthy external endpoint(s) ({', '.join(external)}): the install command deploys in-cluster NIMs only; "
+                         "check the URL and key the user gave.")
+        notes.append("Run the install command once (it skips Ready NIMs), then check health again. Never scale down or delete a NIM.")
+        result = NimHealthResult(endpoints=endpoints, action="install", command=command, notes=notes)
+    return NimHealthResult.model_validate(redact_obj(result.model_dump(mode="json")))

@@ -1,0 +1,44 @@
+"""``vda nim health [--vlm-url U] [--llm-url U] [--infra-skill DIR] [--json]``: are the VLM/LLM
+endpoints serving? Exit 0 when both are healthy (reuse), 1 when the install command is needed."""
+
+from __future__ import annotations
+
+import argparse
+
+from pydantic import ValidationError
+
+from skill.errors import InputError
+from skill.steps.nim import DEFAULT_LLM_URL, DEFAULT_VLM_URL, NimHealthRequest, NimHealthResult, nim_health
+from tools.output import emit
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("nim", help="NIM endpoints: health (read-only)")
+    actions = p.add_subparsers(dest="nim_action", metavar="ACTION", required=True)
+    health = actions.add_parser("health", help="check /v1/models and /v1/health/ready of the VLM and LLM endpoints")
+    health.add_argument("--vlm-url", default=DEFAULT_VLM_URL, help=f"VLM base URL (default {DEFAULT_VLM_URL})")
+    health.add_argument("--llm-url", default=DEFAULT_LLM_URL, help=f"LLM base URL (default {DEFAULT_LLM_URL})")
+    health.add_argument("--infra-skill", default=None, help="path of the infrastructure skill, filled into the install command")
+    health.add_argument("--timeout", type=float, default=5.0, help="seconds per HTTP request (default 5)")
+    health.add_argument("--json", action="store_true", help="print the result as JSON")
+    health.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        req = NimHealthRequest(vlm_url=args.vlm_url, llm_url=args.llm_url, infra_skill_dir=args.infra_skill, timeout=args.timeout)
+    except ValidationError as exc:
+        fields = ", ".join(str(e["loc"][0]) for e in exc.errors() if e["loc"])
+        raise InputError(f"Invalid value for {fields or 'an argument'}.", remedy="Pass one URL per flag (no spaces) and a timeout between 0 and 60 s.") from exc
+    result = nim_health(req)
+    emit(result, as_json=args.json, text=_text(result))
+    return 0 if result.action == "reuse" else 1
+
+
+def _text(result: NimHealthResult) -> str:
+    lines = [f"{'OK' if e.healthy else 'UNHEALTHY'} {e.role}: {e.detail}" for e in result.endpoints]
+    lines.append(f"ACTION: {result.action}")
+    if result.command:
+        lines.append(f"COMMAND: {result.command}")
+    lines += [f"NOTE: {n}" for n in result.notes]
+    return "\n".join(lines)
