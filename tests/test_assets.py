@@ -119,6 +119,8 @@ def test_auto_labeling_needs_no_cosmos_cache():
     spec = render("auto_labeling")
     assert "cosmos_worker" not in spec.resources
     assert not any("cosmos" in (i.url or "") for t in spec.tasks for i in t.inputs)
+    assert "cosmos_model_cache_url" not in workflow_path("auto_labeling").read_text(encoding="utf-8")
+    assert "generate_configs.py" not in {f.path.rsplit("/", 1)[1] for f in spec.task("setup").files}
 
 
 def test_the_legacy_alias_is_byte_identical():
