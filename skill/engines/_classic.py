@@ -1,0 +1,380 @@
+"""The CPU ("classic") look: re-render a clip under target weather, time of day, lighting and surface.
+
+Per clip, a seeded generator fixes the look once (:func:`build_look`): colour matrix (white
+balance + saturation), a tone curve (exposure, gamma, contrast, kept highlights at night), and
+spatial maps (vignette, haze that thickens toward the top of the frame, warm sky glow, darker and
+glossier ground for wet surfaces, whitened ground for snow). Those are precomputed as ``uint8``
+maps, so each frame costs a handful of vectorised OpenCV calls.
+
+Particles move: rain streaks and snow flakes follow closed-form trajectories of time (position =
+start + velocity * t, wrapped, with a new lateral position on every wrap), so every frame shows
+them somewhere new, and any frame can be rendered on its own deterministically.
+
+Wet ground also gets a per-frame reflection: the scene above the horizon mirrored into the lower
+part of the frame at quarter resolution, with a slowly moving ripple.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import cv2
+import numpy as np
+
+from skill.engines._conditions import Conditions
+
+__all__ = ["ClassicRenderer", "Look", "ParticleField", "build_look"]
+
+_GOLDEN = 0.6180339887498949
+_LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class ParticleSpec:
+    kind: str  # "rain" | "snow"
+    count_per_mpx: float  # particles per megapixel visible at any time
+    speed: float  # fall speed, in frame heights per second
+    angle_deg: float  # slant from vertical (rain) / wind drift direction (snow)
+    length: float  # streak length in frame heights (rain); flake radius in pixels at 720p (snow)
+    intensity: int  # 0..255 added brightness
+    sway: float = 0.0  # snow: sideways sway amplitude in frame widths
+
+
+@dataclass(frozen=True)
+class Look:
+    """Everything that defines one clip's re-rendering. Fixed per clip; recorded in metadata."""
+
+    exposure: float = 1.0
+    gamma: float = 1.0
+    contrast: float = 1.0
+    pivot: float = 0.5
+    saturation: float = 1.0
+    white_balance: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    highlight_keep: float = 0.0
+    vignette: float = 0.1
+    haze_base: float = 0.0
+    haze_top: float = 0.0
+    haze_colour: tuple[int, int, int] = (200, 200, 200)
+    haze_patchiness: float = 0.0
+    glow: float = 0.0
+    glow_colour: tuple[int, int, int] = (255, 170, 90)
+    horizon: float = 0.5  # where the ground starts, as a fraction of the frame height
+    ground_darken: float = 0.0
+    gloss: float = 0.0
+    ground_white: float = 0.0
+    particles: tuple[ParticleSpec, ...] = field(default_factory=tuple)
+    conditions: dict[str, str] = field(default_factory=dict)
+
+    def as_parameters(self) -> dict[str, object]:
+        """JSON-friendly parameters (rounded) for metadata.json."""
+
+        def tidy(value: object) -> object:
+            if isinstance(value, float):
+                return round(value, 4)
+            if isinstance(value, (list, tuple)):
+                return [tidy(v) for v in value]
+            if isinstance(value, dict):
+                return {k: tidy(v) for k, v in value.items()}
+            return value
+
+        return {k: tidy(v) for k, v in asdict(self).items()}
+
+
+def _jitter(rng: np.random.Generator, value: float, spread: float) -> float:
+    return float(value * (1.0 + rng.uniform(-spread, spread)))
+
+
+def build_look(conditions: Conditions, seed: int) -> Look:
+    """Fix a clip's look from its conditions; the seed varies it within each condition's range."""
+    rng = np.random.default_rng(seed)
+    exposure, gamma, contrast, pivot, saturation = 1.0, 1.0, 1.0, 0.5, 1.0
+    wb = np.ones(3)
+    highlight_keep = 0.0
+    vignette = rng.uniform(0.08, 0.16)
+    haze_base = haze_top = patchiness = glow = 0.0
+    haze_colour = np.array([205.0, 208.0, 212.0])
+    horizon = rng.uniform(0.45, 0.55)
+    ground_darken = gloss = ground_white = 0.0
+    particles: list[ParticleSpec] = []
+
+    time_of_day = conditions.get("time_of_day")
+    if time_of_day == "morning":
+        exposure *= _jitter(rng, 1.0, 0.04)
+        wb *= (1.05, 1.0, 0.94)
+        haze_top += rng.uniform(0.04, 0.08)
+        haze_colour = np.array([235.0, 222.0, 205.0])
+        glow += rng.uniform(0.04, 0.08)
+    elif time_of_day == "midday":
+        exposure *= _jitter(rng, 1.1, 0.04)
+        contrast *= _jitter(rng, 1.1, 0.03)
+        saturation *= _jitter(rng, 1.08, 0.03)
+        wb *= (1.0, 1.0, 1.03)
+    elif time_of_day == "evening":
+        exposure *= _jitter(rng, 0.78, 0.05)
+        contrast *= _jitter(rng, 1.06, 0.03)
+        saturation *= _jitter(rng, 1.12, 0.04)
+        wb *= (1.14, 0.98, 0.8)
+        glow += rng.uniform(0.16, 0.26)
+    elif time_of_day == "night":
+        exposure *= _jitter(rng, 0.3, 0.08)
+        gamma *= _jitter(rng, 1.35, 0.05)
+        pivot = 0.25
+        saturation *= _jitter(rng, 0.7, 0.05)
+        wb *= (0.84, 0.93, 1.18)
+        highlight_keep = rng.uniform(0.55, 0.75)
+        vignette += rng.uniform(0.2, 0.3)
+        haze_colour = np.array([40.0, 48.0, 70.0])
+
+    lighting = conditions.get("lighting")
+    if lighting == "bright":
+        exposure *= _jitter(rng, 1.22, 0.04)
+        contrast *= _jitter(rng, 1.08, 0.03)
+        wb *= (0.98, 1.0, 1.03)
+    elif lighting == "moderate":
+        exposure *= _jitter(rng, 0.97, 0.03)
+        contrast *= _jitter(rng, 0.97, 0.02)
+    elif lighting == "dim":
+        exposure *= _jitter(rng, 0.48, 0.06)
+        gamma *= _jitter(rng, 1.15, 0.04)
+        pivot = min(pivot, 0.35)
+        saturation *= _jitter(rng, 0.82, 0.04)
+        wb *= (1.07, 1.0, 0.86)
+        highlight_keep = max(highlight_keep, rng.uniform(0.3, 0.45))
+        vignette += rng.uniform(0.25, 0.35)
+
+    weather = conditions.get("weather")
+    if weather == "clear":
+        saturation *= _jitter(rng, 1.08, 0.03)
+        contrast *= _jitter(rng, 1.06, 0.02)
+    elif weather == "overcast":
+        exposure *= _jitter(rng, 0.9, 0.03)
+        contrast *= _jitter(rng, 0.84, 0.03)
+        saturation *= _jitter(rng, 0.74, 0.04)
+        wb *= (0.97, 1.0, 1.04)
+        haze_top += rng.uniform(0.1, 0.16)
+        glow *= 0.3
+    elif weather == "rain":
+        exposure *= _jitter(rng, 0.78, 0.04)
+        contrast *= _jitter(rng, 0.8, 0.03)
+        saturation *= _jitter(rng, 0.68, 0.05)
+        wb *= (0.94, 0.98, 1.07)
+        haze_base += rng.uniform(0.04, 0.08)
+        haze_top += rng.uniform(0.12, 0.2)
+        glow *= 0.2
+        slant = rng.uniform(-14, 14)
+        particles.append(ParticleSpec("rain", rng.uniform(200, 280), rng.uniform(2.2, 3.0), slant, rng.uniform(0.05, 0.08), int(rng.integers(60, 85))))
+        particles.append(ParticleSpec("rain", rng.uniform(350, 450), rng.uniform(1.6, 2.1), slant, rng.uniform(0.02, 0.035), int(rng.integers(30, 45))))
+    elif weather == "fog":
+        exposure *= _jitter(rng, 0.96, 0.03)
+        contrast *= _jitter(rng, 0.72, 0.04)
+        saturation *= _jitter(rng, 0.6, 0.05)
+        haze_base += rng.uniform(0.22, 0.3)
+        haze_top += rng.uniform(0.3, 0.4)
+        patchiness = rng.uniform(0.08, 0.14)
+        glow *= 0.1
+    elif weather == "snow":
+        exposure *= _jitter(rng, 1.04, 0.03)
+        contrast *= _jitter(rng, 0.86, 0.03)
+        saturation *= _jitter(rng, 0.74, 0.04)
+        wb *= (0.95, 1.0, 1.07)
+        haze_base += rng.uniform(0.05, 0.09)
+        haze_top += rng.uniform(0.12, 0.18)
+        haze_colour = np.array([225.0, 230.0, 240.0]) if time_of_day != "night" else haze_colour
+        ground_white = max(ground_white, rng.uniform(0.22, 0.3))
+        drift = rng.uniform(-20, 20)
+        particles.append(ParticleSpec("snow", rng.uniform(500, 700), rng.uniform(0.12, 0.2), drift, rng.uniform(1.0, 1.6), int(rng.integers(150, 200)), sway=rng.uniform(0.006, 0.012)))
+        particles.append(ParticleSpec("snow", rng.uniform(120, 200), rng.uniform(0.22, 0.32), drift, rng.uniform(2.2, 3.2), int(rng.integers(170, 220)), sway=rng.uniform(0.01, 0.02)))
+
+    surface = conditions.get("surface") or ("wet" if weather == "rain" else None)
+    if surface == "wet":
+        ground_darken = rng.uniform(0.18, 0.28)
+        gloss = rng.uniform(0.2, 0.3)
+        saturation *= 1.04
+    elif surface == "snowy":
+        ground_white = max(ground_white, rng.uniform(0.3, 0.4))
+
+    return Look(
+        exposure=float(exposure),
+        gamma=float(gamma),
+        contrast=float(contrast),
+        pivot=float(pivot),
+        saturation=float(saturation),
+        white_balance=tuple(float(v) for v in wb),  # type: ignore[arg-type]
+        highlight_keep=float(highlight_keep),
+        vignette=float(min(vignette, 0.6)),
+        haze_base=float(min(haze_base, 0.45)),
+        haze_top=float(min(haze_top, 0.5)),
+        haze_colour=tuple(int(v) for v in haze_colour),  # type: ignore[arg-type]
+        haze_patchiness=float(patchiness),
+        glow=float(glow),
+        horizon=float(horizon),
+        ground_darken=float(ground_darken),
+        gloss=float(gloss),
+        ground_white=float(ground_white),
+        particles=tuple(particles),
+        conditions=dict(conditions.axes),
+    )
+
+
+# --- particles ---------------------------------------------------------------------------------
+
+
+class ParticleField:
+    """Rain streaks or snow flakes whose positions are a closed-form function of time."""
+
+    def __init__(self, spec: ParticleSpec, width: int, height: int, fps: float, seed: int) -> None:
+        self.spec, self.width, self.height, self.fps = spec, width, height, fps
+        rng = np.random.default_rng(seed)
+        count = max(8, int(round(spec.count_per_mpx * width * height / 1e6)))
+        self.scale = height / 720.0
+        self.span = height * (1.0 + (spec.length if spec.kind == "rain" else 0.02)) + 4
+        self.x0 = rng.uniform(0, width, count).astype(np.float32)
+        self.y0 = rng.uniform(0, self.span, count).astype(np.float32)
+        self.speed = (spec.speed * height * rng.uniform(0.8, 1.2, count)).astype(np.float32)  # px / s
+        self.phase = rng.uniform(0, 2 * math.pi, count).astype(np.float32)
+        self.size = rng.uniform(0.7, 1.3, count).astype(np.float32)
+        tan = math.tan(math.radians(spec.angle_deg))
+        self.dx_per_dy = tan if spec.kind == "rain" else 0.0
+        self.wind = (tan * spec.speed * height * 0.6) if spec.kind == "snow" else 0.0  # px / s sideways
+
+    def positions(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Head positions (x, y) of every particle at frame ``index``."""
+        t = index / self.fps
+        travelled = self.y0 + self.speed * t
+        cycle = np.floor(travelled / self.span)
+        y = travelled - cycle * self.span - (self.span - self.height)
+        shift = (cycle * _GOLDEN * self.width).astype(np.float32)
+        x = self.x0 + shift + self.dx_per_dy * (y + (self.span - self.height)) + self.wind * t
+        if self.spec.sway:
+            x = x + self.spec.sway * self.width * np.sin(self.phase + t * 2.2)
+        return np.mod(x, self.width), y
+
+    def mask(self, index: int) -> np.ndarray:
+        """A ``uint8`` brightness mask (h, w) of the particles at frame ``index``."""
+        x, y = self.positions(index)
+        canvas = np.zeros((self.height, self.width), np.uint8)
+        if self.spec.kind == "rain":
+            length = self.spec.length * self.height * self.size
+            heads = np.stack([x, y], axis=1)
+            tails = np.stack([x - self.dx_per_dy * length, y - length], axis=1)
+            lines = np.round(np.stack([heads, tails], axis=1)).astype(np.int32)
+            thickness = 2 if self.scale >= 1.4 and self.spec.intensity > 55 else 1
+            cv2.polylines(canvas, lines, False, int(self.spec.intensity), thickness, cv2.LINE_AA)
+            return canvas
+        inside = (y >= 0) & (y < self.height)
+        xi = np.clip(x[inside].astype(np.int32), 0, self.width - 1)
+        yi = y[inside].astype(np.int32)
+        canvas[yi, xi] = 255
+        radius = max(1, int(round(self.spec.length * self.scale)))
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+        canvas = cv2.dilate(canvas, kernel)
+        canvas = cv2.GaussianBlur(canvas, (0, 0), sigmaX=max(0.6, radius * 0.5))
+        return cv2.multiply(canvas, np.full_like(canvas, self.spec.intensity), scale=1 / 255.0)
+
+
+# --- the renderer ------------------------------------------------------------------------------
+
+
+def _smoothstep(edge0: float, edge1: float, x: np.ndarray) -> np.ndarray:
+    t = np.clip((x - edge0) / max(edge1 - edge0, 1e-6), 0.0, 1.0)
+    return t * t * (3 - 2 * t)
+
+
+class ClassicRenderer:
+    """Applies one :class:`Look` to frames of a fixed size; call :meth:`render` in frame order or not."""
+
+    def __init__(self, look: Look, width: int, height: int, fps: float, seed: int) -> None:
+        self.look, self.width, self.height, self.fps = look, width, height, fps
+        self._matrix = self._colour_matrix(look)
+        self._lut = self._tone_curve(look)
+        self._mul, self._add = self._spatial_maps(look, width, height, seed)
+        self._fields = [ParticleField(spec, width, height, fps, seed + 101 * (i + 1)) for i, spec in enumerate(look.particles)]
+        self._setup_reflection(look, width, height)
+
+    # per-clip precomputation
+
+    @staticmethod
+    def _colour_matrix(look: Look) -> np.ndarray:
+        s = look.saturation
+        sat = s * np.eye(3, dtype=np.float32) + (1 - s) * np.outer(np.ones(3, dtype=np.float32), _LUMA)
+        return (np.diag(np.asarray(look.white_balance, dtype=np.float32)) @ sat).astype(np.float32)
+
+    @staticmethod
+    def _tone_curve(look: Look) -> np.ndarray:
+        x = np.linspace(0.0, 1.0, 256, dtype=np.float64)
+        y = np.power(np.clip(x * look.exposure, 0, None), look.gamma)
+        y = (y - look.pivot * look.exposure) * look.contrast + look.pivot * look.exposure
+        if look.highlight_keep:
+            # light sources stay bright at night: pull the top of the range back toward the source
+            weight = _smoothstep(0.7, 0.98, x) * look.highlight_keep
+            y = y * (1 - weight) + x * weight
+        return np.clip(np.round(y * 255), 0, 255).astype(np.uint8)
+
+    def _spatial_maps(self, look: Look, width: int, height: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+        v = yy / max(height - 1, 1)  # 0 top .. 1 bottom
+        u = xx / max(width - 1, 1)
+        aspect = width / max(height, 1)
+        r2 = ((u - 0.5) * aspect) ** 2 + (v - 0.5) ** 2
+        r2 /= ((0.5 * aspect) ** 2 + 0.25)
+        vignette = 1.0 - look.vignette * r2
+        haze = look.haze_base + look.haze_top * np.clip(1.0 - v / max(look.horizon + 0.15, 0.1), 0, 1) ** 1.5
+        if look.haze_patchiness:
+            rng = np.random.default_rng(seed + 7)
+            coarse = rng.uniform(-1, 1, (6, 10)).astype(np.float32)
+            patches = cv2.resize(coarse, (width, height), interpolation=cv2.INTER_CUBIC)
+            haze = haze + look.haze_patchiness * patches
+        haze = np.clip(haze, 0.0, 0.85)
+        ground = _smoothstep(look.horizon, look.horizon + 0.15, v)
+        self._ground = ground
+        mul = vignette * (1.0 - haze) * (1.0 - look.ground_darken * ground) * (1.0 - 0.45 * look.ground_white * ground)
+        add = haze[..., None] * np.asarray(look.haze_colour, np.float32)[None, None, :]
+        if look.glow:
+            sky = np.clip(1.0 - v / max(look.horizon, 0.1), 0, 1) ** 2
+            add = add + (look.glow * sky)[..., None] * np.asarray(look.glow_colour, np.float32)
+        if look.ground_white:
+            add = add + (look.ground_white * ground * 235.0)[..., None]
+        mul3 = np.clip(np.round(np.repeat(mul[..., None], 3, axis=2) * 255), 0, 255).astype(np.uint8)
+        add3 = np.clip(np.round(add), 0, 255).astype(np.uint8)
+        return mul3, add3
+
+    def _setup_reflection(self, look: Look, width: int, height: int) -> None:
+        self._gloss = None
+        if look.gloss <= 0:
+            return
+        sw, sh = max(8, width // 4), max(8, height // 4)
+        horizon_small = look.horizon * sh
+        ys, xs = np.mgrid[0:sh, 0:sw].astype(np.float32)
+        self._refl_src_y = np.clip(2 * horizon_small - ys, 0, sh - 1).astype(np.float32)
+        self._refl_xs, self._refl_ys = xs, ys
+        self._small = (sw, sh)
+        self._row0 = int(look.horizon * height)
+        gloss = (look.gloss * self._ground[self._row0 :] * 255).astype(np.uint8)
+        self._gloss = cv2.merge([gloss, gloss, gloss])
+
+    # per frame
+
+    def render(self, frame: np.ndarray, index: int) -> np.ndarray:
+        """The re-rendered RGB ``uint8`` frame ``index`` (input is not modified)."""
+        out = cv2.transform(frame, self._matrix)
+        out = cv2.LUT(out, self._lut)
+        out = cv2.multiply(out, self._mul, scale=1 / 255.0)
+        out = cv2.add(out, self._add)
+        if self._gloss is not None:
+            out[self._row0 :] = cv2.add(out[self._row0 :], self._reflection(frame, index))
+        for particles in self._fields:
+            mask = particles.mask(index)
+            out = cv2.add(out, cv2.cvtColor(mask, cv2.COLOR_GRAY2RGB))
+        return out
+
+    def _reflection(self, frame: np.ndarray, index: int) -> np.ndarray:
+        sw, sh = self._small
+        small = cv2.resize(frame, (sw, sh), interpolation=cv2.INTER_AREA)
+        t = index / self.fps
+        ripple = (0.8 * np.sin(self._refl_ys * 0.9 + t * 3.0)).astype(np.float32)
+        mirrored = cv2.remap(small, self._refl_xs + ripple, self._refl_src_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+        mirrored = cv2.GaussianBlur(mirrored, (0, 0), 0.8)
+        first = min(int(self._row0 * sh / self.height), sh - 1)
+        lower = cv2.resize(mirrored[first:], (self.width, self.height - self._row0), interpolation=cv2.INTER_LINEAR)
+        return cv2.multiply(lower, self._gloss, scale=1 / 255.0)
