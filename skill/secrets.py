@@ -32,6 +32,8 @@ __all__ = [
     "discover_hf_token",
     "discover_ngc_key",
     "forget_secrets",
+    "is_secret_name",
+    "looks_like_secret",
     "redact",
     "redact_obj",
     "register_secret",
@@ -94,6 +96,26 @@ def forget_secrets() -> None:
 def _is_secret_name(name: str) -> bool:
     upper = name.upper()
     return upper in _ALWAYS_SECRET or bool(_SECRET_NAME.search(upper))
+
+
+def is_secret_name(name: str) -> bool:
+    """True when a variable or key name marks its value as a secret (``HF_TOKEN``, ``NGC_API_KEY``, ``auth``...)."""
+    return bool(name) and _is_secret_name(name)
+
+
+def looks_like_secret(text: str | None) -> bool:
+    """True when ``text`` holds a token-shaped string or a registered secret value.
+
+    Pure: reads no environment (the policy engine relies on that); values found by :func:`discover`
+    or :func:`register_secret` count, environment variables not registered do not.
+    """
+    if not text:
+        return False
+    if _TOKEN_SHAPES.search(text):
+        return True
+    with _lock:
+        registered = tuple(_registered)
+    return any(value in text for value in registered)
 
 
 def _known_values(env: Mapping[str, str] | None = None) -> list[str]:
