@@ -1,0 +1,177 @@
+"""Submit a flow once, with the canonical values, recorded in the run ledger.
+
+The canonical submit is the one upstream documents for every flow: the workflow file, ``--pool``,
+then ONE ``--set-string`` carrying every pair (rule ``single-set-string``), with both model-cache
+URLs explicit (rule ``explicit-cache-urls``) and ``skills_dir`` absolute.
+
+Idempotent per ``run_id`` (the ledger remembers each one):
+
+* same run id, same values, a workflow id recorded -> that workflow id, ``reused: true``;
+* same run id, other values or flow -> ``PolicyDenied("run-id-format")``: a new submit needs a fresh id;
+* a previous attempt timed out (or was interrupted) before a workflow id came back -> nothing is
+  submitted; ``status: "uncertain"`` says how to find out whether the workflow exists;
+* a previous attempt was refused by the backend (nothing runs) -> one new attempt is allowed.
+
+An interpolation failure (``... is undefined`` / Jinja) is resubmitted once with the same canonical
+shape, never more (rule ``single-interpolation-retry``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from skill.backends.base import Backend
+from skill.errors import BackendTimeout, CommandFailed, InputError, PolicyDenied, SkillError
+from skill.flows import resolve_workflow
+from skill.ledger import Ledger, RunRecord, values_hash
+from skill.models import CookbookName, DatasetName, FlowName, RunId, SubmitValues, VideoStem
+from skill.render import render_workflow
+from skill.secrets import redact, redact_obj
+from skill.steps.guard import canonical_pairs, new_run_id, video_problem
+from skill.storage import output_url
+
+__all__ = ["SubmitRequest", "SubmitResult", "is_interpolation_failure", "new_run_id", "submit"]
+
+Token = Annotated[str, StringConstraints(min_length=1, max_length=2048, strip_whitespace=True)]
+
+
+class SubmitRequest(BaseModel):
+    """One workflow submit. Use the values a passing pre_submit_guard checked (same run_id)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    flow: FlowName = Field(description="auto_labeling | augmentation_and_al | e2e | e2e_super_resolution, e.g. augmentation_and_al.")
+    dataset: DatasetName
+    run_id: RunId | None = Field(default=None, description="run-<8 hex>, e.g. run-1a2b3c4d; the guard's run_id. Omit for a fresh one.")
+    storage_url: Token = Field(description="Prefix in front of /datasets/<dataset>, e.g. azure://acct/osmo-workflows.")
+    gpu_platform: Token = Field(description="Platform label an ONLINE pool shows, e.g. gpu.")
+    video: VideoStem
+    pool: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=128)] | None = Field(
+        default=None, description="OSMO pool to submit to, e.g. default; omit for the profile's default pool."
+    )
+    skills_dir: Token | None = Field(default=None, description="Absolute skill checkout path; defaults to this installation.")
+    cosmos_model_cache_url: Token | None = Field(default=None, description="Defaults to <storage_url>/data/models/cosmos_transfer.")
+    auto_labeling_model_cache_url: Token | None = Field(default=None, description="Defaults to <storage_url>/data/models/auto_labeling.")
+    cookbook: CookbookName | None = Field(default=None, description="Scene profile; the workflow default is city_traffic.")
+    vlm_url: Token | None = Field(default=None, description="Only when the user asked for an external VLM, e.g. https://host/v1.")
+    llm_url: Token | None = Field(default=None, description="Only when the user asked for an external LLM, e.g. https://host/v1.")
+    workers: Annotated[int, Field(ge=1, le=64)] | None = Field(default=None, description="Worker tasks per stage (1-64); workflow default 1.")
+
+
+class SubmitResult(BaseModel):
+    """What was submitted (or found already submitted) and where its outputs will land."""
+
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["submitted", "uncertain"] = Field(
+        description="submitted: workflow_id is real; uncertain: a previous attempt timed out, follow remedy before anything else."
+    )
+    reused: bool = Field(description="True when this run_id was already submitted with the same values; nothing new was submitted.")
+    workflow_id: str | None = Field(description="OSMO workflow id, e.g. vda-demo-3; None when uncertain.")
+    run_id: str
+    flow: str
+    backend: str
+    pool: str | None = None
+    command: list[str] = Field(description="The equivalent `osmo workflow submit` argv, redacted, for display.")
+    values: dict[str, str] = Field(description="The canonical --set-string pairs, redacted.")
+    values_hash: str = Field(description="sha256 of the pairs; equals the guard's values_hash for the same values.")
+    output_url: str = Field(description="<storage_url>/datasets/<dataset>-outputs/<run_id>, where the run writes.")
+    attempts: int = Field(description="Backend submit calls made for this run id so far.")
+    message: str
+    remedy: str | None = None
+
+
+def is_interpolation_failure(exc: CommandFailed) -> bool:
+    """True when the backend refused the workflow because a template variable had no value."""
+    text = f"{exc.message}\n{exc.output_tail}"
+    return "is undefined" in text or "jinja" in text.lower()
+
+
+def submit(req: SubmitRequest, *, backend: Backend, ledger: Ledger, render=render_workflow) -> SubmitResult:
+    """Submit the flow with the canonical values; idempotent per run_id (see the module docs)."""
+    problem = video_problem(req.video)
+    if problem:
+        raise InputError(f"video must be a bare file stem, but {problem}.", remedy="Pass the basename without folder or extension.", code="video-basename", rule="video-basename")
+    run_id = req.run_id or new_run_id()
+    fields = req.model_dump(exclude={"flow", "pool"}) | {"run_id": run_id}
+    pairs = canonical_pairs(fields)
+    try:
+        SubmitValues.model_validate({k: v for k, v in pairs.items() if k != "workers"})
+    except ValidationError as exc:
+        names = sorted({".".join(str(p) for p in err["loc"]) for err in exc.errors()})
+        raise InputError(f"Some submit values are malformed: {', '.join(names)}.", remedy="Fix those values (see pre_submit_guard for details).", code="invalid-values") from exc
+    digest = values_hash(pairs)
+    path = Path(resolve_workflow(req.flow))
+    out = output_url(req.storage_url, req.dataset, run_id)
+    command = _command(path, req.pool, pairs)
+
+    def result(record: RunRecord, status: str, message: str, *, reused: bool = False, remedy: str | None = None) -> SubmitResult:
+        return SubmitResult(
+            status=status, reused=reused, workflow_id=record.workflow_id, run_id=run_id, flow=req.flow, backend=backend.name,
+            pool=req.pool, command=command, values=redact_obj(pairs), values_hash=digest, output_url=out,
+            attempts=record.attempts, message=redact(message), remedy=remedy,
+        )
+
+    record, created = ledger.begin(run_id, req.flow, backend.name, pairs)
+    if not created:
+        if record.values_hash != digest or record.flow != req.flow:
+            raise PolicyDenied(
+                "run-id-format",
+                f"run_id {run_id} was already used for a submit with other values; a run id is never reused for a new submit.",
+                remedy=f"Submit again with a fresh run_id, e.g. {new_run_id()}, after pre_submit_guard passes for it.",
+            )
+        if record.workflow_id:
+            return result(record, "submitted", f"Already submitted as {record.workflow_id}; nothing new was submitted.", reused=True)
+        if record.status in ("uncertain", "submitting"):
+            return result(record, "uncertain", f"An earlier submit of {run_id} did not confirm a workflow id; it was not submitted again.", remedy=_uncertain_remedy(req.dataset))
+        record = ledger.retry(run_id)
+
+    try:
+        spec = render(path, set_string=pairs)
+    except SkillError as exc:
+        ledger.mark(run_id, "failed", str(exc))
+        raise
+
+    retried = False
+    while True:
+        try:
+            workflow_id = backend.submit(spec, pool=req.pool)
+            break
+        except BackendTimeout as exc:
+            record = ledger.mark(run_id, "uncertain", str(exc))
+            return result(record, "uncertain", f"The submit of {run_id} timed out before a workflow id came back; a workflow may exist.", remedy=_uncertain_remedy(req.dataset))
+        except CommandFailed as exc:
+            if is_interpolation_failure(exc) and not retried:
+                retried = True  # one canonical resubmit, never more (rule single-interpolation-retry)
+                ledger.retry(run_id)
+                continue
+            ledger.mark(run_id, "failed", str(exc))
+            if is_interpolation_failure(exc):
+                raise CommandFailed(
+                    "The workflow was refused twice for an undefined template variable; no further resubmit is made.",
+                    argv=exc.argv, exit_code=exc.exit_code, output_tail=exc.output_tail,
+                    remedy="Run pre_submit_guard with the same values to see which variable is missing, then submit with a fresh run_id.",
+                    code="single-interpolation-retry",
+                ) from exc
+            raise
+        except SkillError as exc:
+            ledger.mark(run_id, "failed", str(exc))
+            raise
+    record = ledger.record_workflow(run_id, workflow_id)
+    return result(record, "submitted", f"Submitted {req.flow} as {workflow_id}; outputs go to {out}.")
+
+
+def _command(path: Path, pool: str | None, pairs: dict[str, str]) -> list[str]:
+    argv = ["osmo", "workflow", "submit", str(path)]
+    if pool:
+        argv += ["--pool", pool]
+    argv += ["--set-string", *(f"{k}={v}" for k, v in pairs.items())]
+    return [redact(a) for a in argv]
+
+
+def _uncertain_remedy(dataset: str) -> str:
+    return (
+        f"Look for a workflow named {dataset}-<N> submitted just now (osmo workflow list -n {dataset}) and poll it if it exists; "
+        f"otherwise submit again with a fresh run_id (e.g. {new_run_id()}) after pre_submit_guard passes for it."
+    )
