@@ -1,0 +1,43 @@
+"""The last lines of a workflow's (or one task's) log, redacted, with a troubleshooting hint."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from skill.backends.base import Backend
+from skill.secrets import redact
+from skill.triage import TriageHint, triage
+
+__all__ = ["LogsRequest", "LogsResult", "get_logs"]
+
+
+class LogsRequest(BaseModel):
+    """Which log to read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    workflow_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", max_length=200)] = Field(
+        description="Workflow id, e.g. vda-demo-3."
+    )
+    task: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", max_length=200)] | None = Field(
+        default=None, description="Task name, e.g. cosmos_worker_0; omit for the whole workflow."
+    )
+    last_n: int = Field(default=200, ge=1, le=10000, description="How many lines from the end (1-10000).")
+
+
+class LogsResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    workflow_id: str
+    task: str | None
+    lines: int = Field(description="Lines returned.")
+    text: str = Field(description="The log lines, secrets redacted.")
+    hint: TriageHint | None = Field(default=None, description="Matching section of references/troubleshooting.md, if any.")
+
+
+def get_logs(req: LogsRequest, *, backend: Backend) -> LogsResult:
+    """Read the last ``last_n`` log lines of the workflow or one task."""
+    text = redact(backend.logs(req.workflow_id, task=req.task, last_n=req.last_n))
+    lines = text.splitlines()[-req.last_n :]
+    body = "\n".join(lines)
+    return LogsResult(workflow_id=req.workflow_id, task=req.task, lines=len(lines), text=body, hint=triage(body))

@@ -1,0 +1,205 @@
+"""Poll a workflow: once, or until it ends, with heartbeats, backoff and a monotonic deadline.
+
+Modelled on huggingface_hub's ``wait_for_job``: the bounds are validated first (by the request
+model), the deadline is ``clock() + timeout_s``, any terminal status stops the loop, and a FAILED
+workflow is *returned* (with the failed tasks' log tails and a troubleshooting hint), not raised.
+Transient backend errors (unavailable, timeout, rate limited) are counted and survived up to
+``max_transient_errors`` in a row; one more raises the last of them. Running past the deadline
+returns ``timed_out: true`` naming the last state and the call to make next.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from skill.backends.base import Backend
+from skill.errors import BackendTimeout, BackendUnavailable, RateLimited, SkillError
+from skill.models import WorkflowStatus
+from skill.secrets import redact
+from skill.triage import TriageHint, triage
+
+__all__ = ["PollRequest", "PollResult", "ProgressEvent", "TaskReport", "poll"]
+
+_TRANSIENT = (BackendUnavailable, BackendTimeout, RateLimited)
+_BACKOFF = 1.5
+_MAX_LOGGED_TASKS = 3
+
+
+class PollRequest(BaseModel):
+    """Which workflow to poll and how long to wait for it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    workflow_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", max_length=200)] = Field(
+        description="Workflow id from submit, e.g. vda-demo-3."
+    )
+    wait: bool = Field(default=False, description="False: one status read. True: keep polling until a terminal status or timeout_s.")
+    timeout_s: float = Field(default=3600.0, ge=1, le=86400, description="Longest wait in seconds when wait is true (1-86400), e.g. 3600.")
+    interval_s: float = Field(default=15.0, ge=1, le=600, description="First pause between reads in seconds (1-600), e.g. 15.")
+    max_interval_s: float = Field(default=60.0, ge=1, le=600, description="Backoff cap in seconds (1-600); pauses grow x1.5 while nothing changes.")
+    heartbeat_s: float = Field(default=120.0, ge=1, le=120, description="A progress event at least this often in seconds (1-120).")
+    max_transient_errors: int = Field(default=5, ge=0, le=50, description="Consecutive transient backend errors survived (0-50) before failing.")
+    log_lines: int = Field(default=200, ge=1, le=5000, description="Log lines fetched per failed task (1-5000).")
+
+    @model_validator(mode="after")
+    def _cap_not_below_interval(self) -> PollRequest:
+        if self.max_interval_s < self.interval_s:
+            raise ValueError("max_interval_s must be at least interval_s")
+        return self
+
+
+class TaskReport(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    status: str
+    exit_code: int | None = None
+    failure_message: str | None = None
+
+
+class ProgressEvent(BaseModel):
+    """One update while polling: a status change, a heartbeat, or a transient error being retried."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["status", "heartbeat", "transient_error"]
+    workflow_id: str
+    status: str | None = Field(description="Last known workflow status, None before the first successful read.")
+    elapsed_s: float
+    message: str
+    tasks: list[TaskReport] = Field(default_factory=list)
+
+
+class PollResult(BaseModel):
+    """The workflow's state; on failure also the failed tasks' log tails and a troubleshooting hint."""
+
+    model_config = ConfigDict(extra="forbid")
+    workflow_id: str
+    status: str = Field(description="OSMO workflow status, e.g. RUNNING, COMPLETED, FAILED.")
+    terminal: bool = Field(description="True when the workflow will not change any more.")
+    failed: bool = Field(description="True when terminal and not COMPLETED.")
+    timed_out: bool = Field(default=False, description="True when wait ran out of time first; poll again.")
+    tasks: list[TaskReport]
+    failed_tasks: list[str] = Field(default_factory=list, description="Tasks that failed on their own (FAILED_UPSTREAM ones are left out).")
+    log_tail: dict[str, str] = Field(default_factory=dict, description="Task name -> its last log lines, redacted.")
+    hint: TriageHint | None = Field(default=None, description="The matching section of references/troubleshooting.md.")
+    elapsed_s: float
+    polls: int = Field(description="Successful status reads made.")
+    transient_errors: int = Field(description="Transient backend errors survived.")
+    message: str
+    next: str | None = Field(default=None, description="The call to make next, when there is one.")
+
+
+def poll(
+    req: PollRequest,
+    *,
+    backend: Backend,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> PollResult:
+    """Read the workflow status once, or (``wait``) until it is terminal or ``timeout_s`` passes."""
+    wid = req.workflow_id
+    start = clock()
+    deadline = start + req.timeout_s
+    last_event = start
+    interval = req.interval_s
+    status: WorkflowStatus | None = None
+    polls = transient_total = transient_run = 0
+    last_error: SkillError | None = None
+
+    def emit(kind: str, message: str) -> None:
+        nonlocal last_event
+        last_event = clock()
+        if on_progress is not None:
+            on_progress(ProgressEvent(
+                kind=kind, workflow_id=wid, status=status.status if status else None, elapsed_s=round(last_event - start, 3),
+                message=redact(message), tasks=_tasks(status) if status else [],
+            ))
+
+    while True:
+        try:
+            current = backend.query(wid)
+        except _TRANSIENT as exc:
+            transient_total += 1
+            transient_run += 1
+            last_error = exc
+            if transient_run > req.max_transient_errors:
+                raise exc
+            emit("transient_error", f"{type(exc).__name__} ({transient_run} in a row), retrying: {exc.message}")
+            interval = min(interval * _BACKOFF, req.max_interval_s)
+        else:
+            transient_run = 0
+            polls += 1
+            changed = status is None or current.status != status.status or _tasks(current) != _tasks(status)
+            status = current
+            if changed:
+                emit("status", _describe(current))
+                interval = req.interval_s
+            else:
+                interval = min(interval * _BACKOFF, req.max_interval_s)
+            if current.terminal or not req.wait:
+                break
+        now = clock()
+        if now - last_event >= req.heartbeat_s:
+            emit("heartbeat", f"{wid} still {status.status if status else 'unknown'} after {now - start:.0f}s")
+        if now >= deadline:
+            if status is None:
+                raise last_error if last_error else BackendTimeout(f"{wid} gave no status within {req.timeout_s:.0f}s.", remedy=f"call poll again with workflow_id={wid}")
+            return _result(req, backend, status, clock() - start, polls, transient_total, timed_out=True)
+        sleep(max(0.0, min(interval, deadline - now, req.heartbeat_s - (now - last_event))))
+    return _result(req, backend, status, clock() - start, polls, transient_total, timed_out=False)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+
+def _tasks(status: WorkflowStatus) -> list[TaskReport]:
+    return [
+        TaskReport(name=t.name, status=t.status, exit_code=t.exit_code, failure_message=redact(t.failure_message) if t.failure_message else None)
+        for t in status.tasks
+    ]
+
+
+def _describe(status: WorkflowStatus) -> str:
+    tasks = ", ".join(f"{t.name}={t.status}" for t in status.tasks)
+    return f"{status.workflow_id} is {status.status}" + (f" ({tasks})" if tasks else "")
+
+
+def _result(req: PollRequest, backend: Backend, status: WorkflowStatus, elapsed: float, polls: int, transient: int, *, timed_out: bool) -> PollResult:
+    wid = req.workflow_id
+    tasks = _tasks(status)
+    failed_tasks: list[str] = []
+    log_tail: dict[str, str] = {}
+    hint = None
+    if status.failed:
+        failed_tasks = [t.name for t in status.tasks if t.status.startswith("FAILED") and t.status != "FAILED_UPSTREAM"]
+        targets: list[str | None] = list(failed_tasks[:_MAX_LOGGED_TASKS]) or [None]
+        for task in targets:
+            try:
+                text = backend.logs(wid, task=task, last_n=req.log_lines)
+            except SkillError as exc:
+                text = f"(logs unavailable: {exc.message})"
+            log_tail[task or "workflow"] = redact(text)
+        evidence = "\n".join(
+            [*(t.failure_message or "" for t in status.tasks), *(g.failure_message or "" for g in status.groups), *log_tail.values()]
+        )
+        hint = triage(evidence)
+    if timed_out:
+        message = f"{wid} still {status.status} after {elapsed:.0f}s."
+        nxt = f"call poll again with workflow_id={wid}"
+    elif status.failed:
+        message = f"{wid} ended {status.status}" + (f"; failed task(s): {', '.join(failed_tasks)}." if failed_tasks else ".")
+        nxt = "Read log_tail and hint, fix the cause, then submit again with a fresh run_id."
+    elif status.terminal:
+        message = f"{wid} COMPLETED."
+        nxt = "call stage_artifacts for this run"
+    else:
+        message = _describe(status) + "."
+        nxt = f"call poll again with workflow_id={wid} (wait=true to wait)"
+    return PollResult(
+        workflow_id=wid, status=status.status, terminal=status.terminal, failed=status.failed, timed_out=timed_out,
+        tasks=tasks, failed_tasks=failed_tasks, log_tail=log_tail, hint=hint, elapsed_s=round(elapsed, 3),
+        polls=polls, transient_errors=transient, message=redact(message), next=nxt,
+    )
