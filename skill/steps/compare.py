@@ -1,0 +1,253 @@
+"""Render the input beside the augmented clip, for the evidence MEDIA line.
+
+Video: both clips scaled to height 720 (width from the display aspect, kept even, square
+pixels), stacked left|right, cut at the shorter one, no audio, H.264 (libx264 veryfast, CRF 20,
+yuv420p), written to ``<run_dir>/display/<dataset>_<video>_aug<i>_compare.mp4`` by the ffmpeg
+binary that imageio-ffmpeg ships (an argv list with a timeout, never a shell). A failed render is
+retried once; then a PNG contact sheet (four time points, input left, augmented right; a panel
+that cannot be decoded says so) takes its place. The MEDIA line always points inside the run folder.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from skill.errors import InputError, NotFound, SkillError
+from skill.models import DatasetName, VideoStem
+from skill.secrets import redact
+
+__all__ = [
+    "CompareRequest",
+    "CompareResult",
+    "build_ffmpeg_argv",
+    "ffmpeg_exe",
+    "find_augmented_video",
+    "render_side_by_side",
+    "report_lines",
+]
+
+HEIGHT = 720
+_SHEET_POINTS = 4
+_SHEET_HEIGHT = 360
+
+
+class CompareRequest(BaseModel):
+    """Which staged run to render, and which augmented clip."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    run_local_dir: str = Field(min_length=1, description="The local run folder stage_artifacts returned, e.g. /work/media/vda/runs/run-1a2b3c4d.")
+    dataset: DatasetName
+    video: VideoStem
+    aug_index: int = Field(default=0, ge=0, le=999, description="Which augmentation, <video>_aug<i>; 0 for the first.")
+    timeout_s: float = Field(default=600.0, ge=5, le=7200, description="Longest an ffmpeg render may take, in seconds.")
+
+
+class CompareResult(BaseModel):
+    """The rendered comparison and the MEDIA line to send, alone, in its own message."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["video", "png"] = Field(description="video: side-by-side mp4; png: contact-sheet fallback.")
+    path: str = Field(description="Absolute path inside the run folder.")
+    media_line: str = Field(description="Exactly MEDIA:/absolute/path; send it alone in one message.")
+    input_video: str
+    augmented_video: str
+    attempts: int = Field(description="ffmpeg renders tried (at most 2).")
+    notes: list[str] = Field(default_factory=list, description="Why a fallback was used, if it was.")
+
+
+def ffmpeg_exe() -> str:
+    try:
+        import imageio_ffmpeg
+
+        return imageio_ffmpeg.get_ffmpeg_exe()
+    except (ImportError, RuntimeError) as exc:
+        raise SkillError("No ffmpeg binary is available.", remedy="Install imageio-ffmpeg (pip install imageio-ffmpeg).", code="ffmpeg-missing") from exc
+
+
+def build_ffmpeg_argv(ffmpeg: str, left: Path, right: Path, out: Path) -> list[str]:
+    """The side-by-side render as an argv list (also the benchmark's baseline)."""
+    scale = f"scale=w='trunc({HEIGHT}*dar/2)*2':h={HEIGHT},setsar=1,format=yuv420p"
+    graph = f"[0:v]{scale}[l];[1:v]{scale}[r];[l][r]hstack=inputs=2:shortest=1[v]"
+    return [
+        ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+        "-i", str(left), "-i", str(right),
+        "-filter_complex", graph, "-map", "[v]", "-an",
+        "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
+        "-movflags", "+faststart", str(out),
+    ]
+
+
+def find_augmented_video(run_dir: Path, video: str, aug_index: int) -> Path:
+    folder = run_dir / "outputs" / "augmented" / f"{video}_aug{aug_index}"
+    if not folder.is_dir():
+        raise NotFound(f"No augmented output folder {folder.relative_to(run_dir)} in the run.", remedy="Run stage_artifacts for this run first (and check the flow augments).")
+    videos = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() == ".mp4")
+    if not videos:
+        raise NotFound(f"{folder.relative_to(run_dir)} holds no mp4.", remedy="Check the augmentation task's logs; stage again once it completed.")
+    return videos[0]
+
+
+def render_side_by_side(req: CompareRequest) -> CompareResult:
+    """Render input | augmented at 720p into the run's display folder; PNG contact sheet on failure."""
+    run_dir = Path(req.run_local_dir).expanduser().resolve()
+    if not run_dir.is_dir():
+        raise NotFound(f"The run folder {run_dir} does not exist.", remedy="Run stage_artifacts first and pass its local_run_dir.")
+    left = run_dir / "input" / f"{req.video}.mp4"
+    if not left.is_file():
+        raise NotFound(f"The input video input/{req.video}.mp4 is not in the run folder.", remedy="Run stage_artifacts first (it places the input under input/).")
+    right = find_augmented_video(run_dir, req.video, req.aug_index)
+    display = run_dir / "display"
+    display.mkdir(exist_ok=True)
+    stem = f"{req.dataset}_{req.video}_aug{req.aug_index}_compare"
+    out = display / f"{stem}.mp4"
+    ffmpeg = ffmpeg_exe()
+
+    notes: list[str] = []
+    attempts = 0
+    for attempts in (1, 2):
+        error = _run_ffmpeg(build_ffmpeg_argv(ffmpeg, left, right, out), req.timeout_s)
+        if error is None and _is_video(out):
+            return _result("video", out, run_dir, left, right, attempts, notes)
+        notes.append(f"render attempt {attempts} failed: {error or 'the output could not be read back'}")
+    out.unlink(missing_ok=True)
+    sheet = display / f"{stem}.png"
+    notes += _contact_sheet(left, right, sheet)
+    return _result("png", sheet, run_dir, left, right, attempts, notes)
+
+
+def _result(kind: str, path: Path, run_dir: Path, left: Path, right: Path, attempts: int, notes: list[str]) -> CompareResult:
+    path = path.resolve()
+    if not path.is_relative_to(run_dir):
+        raise InputError("The comparison would land outside the run folder.", remedy="Pass the run folder stage_artifacts returned.", code="media-line-format", rule="media-line-format")
+    return CompareResult(kind=kind, path=str(path), media_line=f"MEDIA:{path}", input_video=str(left), augmented_video=str(right), attempts=attempts, notes=notes)
+
+
+def _run_ffmpeg(argv: list[str], timeout_s: float) -> str | None:
+    """None on success, else a one-line reason (redacted)."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, encoding="utf-8", errors="replace", timeout=timeout_s, check=False)
+    except subprocess.TimeoutExpired:
+        return f"ffmpeg ran past {timeout_s:.0f}s"
+    except OSError as exc:
+        return f"ffmpeg could not start ({type(exc).__name__})"
+    if done.returncode != 0:
+        tail = " ".join((done.stderr or "").strip().splitlines()[-2:])
+        return redact(f"ffmpeg exited {done.returncode}: {tail}")[:400]
+    return None
+
+
+def _is_video(path: Path) -> bool:
+    import av
+
+    if not path.is_file() or path.stat().st_size == 0:
+        return False
+    try:
+        with av.open(str(path)) as container:
+            return bool(container.streams.video) and container.streams.video[0].height == HEIGHT
+    except (av.FFmpegError, OSError):
+        return False
+
+
+# --- PNG fallback ------------------------------------------------------------------------------
+
+
+def _frames(path: Path, points: int) -> tuple[list[np.ndarray], str | None]:
+    """``points`` RGB frames spread over the clip, or ([], reason) when it cannot be decoded."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return [], "no video stream"
+            stream = container.streams.video[0]
+            kept = _thinned(container.decode(stream), points)
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        return [], f"cannot be decoded ({type(exc).__name__})"
+    if not kept:
+        return [], "holds no frames"
+    picks = [kept[min(len(kept) - 1, int((k + 0.5) * len(kept) / points))] for k in range(points)]
+    return [frame.to_ndarray(format="rgb24") for frame in picks], None
+
+
+def _thinned(frames, points: int) -> list:
+    """Evenly spaced frames from a stream of unknown length in bounded memory: keep every
+    ``stride``-th frame and double the stride whenever more than ``8 * points`` are kept."""
+    kept: list = []
+    stride = 1
+    for index, frame in enumerate(frames):
+        if index % stride:
+            continue
+        kept.append((index, frame))
+        if len(kept) > 8 * points:
+            stride *= 2
+            kept = [(i, f) for i, f in kept if i % stride == 0]
+    return [f for _, f in kept]
+
+
+def _fit(frame: np.ndarray, height: int) -> np.ndarray:
+    import cv2
+
+    h, w = frame.shape[:2]
+    width = max(2, int(round(w * height / h / 2)) * 2)
+    return cv2.resize(frame, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def _placeholder(width: int, height: int, text: str) -> np.ndarray:
+    import cv2
+
+    panel = np.full((height, width, 3), 48, dtype=np.uint8)
+    cv2.putText(panel, text[:60], (12, height // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (230, 230, 230), 1, cv2.LINE_AA)
+    return panel
+
+
+def _contact_sheet(left: Path, right: Path, out: Path) -> list[str]:
+    import cv2
+
+    notes: list[str] = []
+    sides = []
+    for label, path in (("input", left), ("augmented", right)):
+        frames, reason = _frames(path, _SHEET_POINTS)
+        if reason:
+            notes.append(f"{label} video {reason}; its panels are placeholders")
+        sides.append(frames)
+    if not sides[0] and not sides[1]:
+        raise SkillError(
+            "Neither the input nor the augmented video can be decoded, so no comparison can be drawn.",
+            remedy="Stage the run again; if the files stay unreadable, check the augmentation task's logs.",
+            code="render-failed",
+        )
+    width = next(_fit(f[0], _SHEET_HEIGHT).shape[1] for f in sides if f)
+    rows = []
+    for k in range(_SHEET_POINTS):
+        panels = []
+        for label, frames in zip(("input", "augmented"), sides, strict=True):
+            panels.append(_fit(frames[k], _SHEET_HEIGHT) if frames else _placeholder(width, _SHEET_HEIGHT, f"{label}: unreadable"))
+        rows.append(np.hstack([_pad(p, max(x.shape[1] for x in panels)) for p in panels]))
+    sheet = np.vstack([_pad(r, max(x.shape[1] for x in rows)) for r in rows])
+    if not cv2.imwrite(str(out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
+        raise SkillError(f"The contact sheet could not be written to {out}.", remedy="Check that the run folder is writable.", code="render-failed")
+    return notes
+
+
+def _pad(image: np.ndarray, width: int) -> np.ndarray:
+    if image.shape[1] >= width:
+        return image
+    pad = np.zeros((image.shape[0], width - image.shape[1], 3), dtype=np.uint8)
+    return np.hstack([image, pad])
+
+
+# --- upstream-compatible report (scripts/render_side_by_side.sh) --------------------------------
+
+
+def report_lines(result: CompareResult) -> list[str]:
+    return [
+        f"COMPARE_VIDEO={result.path}",
+        f"INPUT_VIDEO={result.input_video}",
+        f"AUGMENTED_VIDEO={result.augmented_video}",
+        f"COMPARE_KIND={result.kind}",
+    ]
