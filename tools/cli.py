@@ -11,7 +11,9 @@ import logging
 import os
 import sys
 
-from skill.errors import SkillError
+from pydantic import ValidationError
+
+from skill.errors import InputError, SkillError
 from tools.output import emit_error
 
 __all__ = ["COMMANDS", "build_parser", "main"]
@@ -67,6 +69,14 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.handler(args) or 0)
     except SkillError as exc:
         emit_error(exc, as_json=getattr(args, "json", False))
+        return 1
+    except ValidationError as exc:  # a request model refused the arguments: name the fields, never the values
+        fields = sorted({".".join(str(p) for p in e["loc"]) or "arguments" for e in exc.errors()})
+        rules = "; ".join(sorted({f"{'.'.join(str(p) for p in e['loc']) or 'arguments'}: {e['msg']}" for e in exc.errors()}))
+        emit_error(
+            InputError(f"Invalid value for {', '.join(fields)}.", remedy=f"Fix the argument(s): {rules}.", code="invalid-arguments"),
+            as_json=getattr(args, "json", False),
+        )
         return 1
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
