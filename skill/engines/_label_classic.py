@@ -1,0 +1,502 @@
+"""The classic (CPU, offline) labeler: one streaming pass over the frames that finds moving objects,
+checks people with HOG, tracks everything, and measures the scene for the question bank.
+
+* Motion: MOG2 background subtraction on a downscaled grey frame, opening + closing, connected
+  components -> candidate boxes.
+* People: OpenCV's default HOG people detector run on crops around tall candidates every
+  ``hog_every`` frames (cheap: a crop, not the whole frame); a hit votes "person" for that box.
+* Classes: a HOG hit, the box's aspect ratio and its size relative to the frame pick person /
+  bicycle / motorcycle / car / truck / bus, restricted to the cookbook's class list.
+* Tracking: :class:`skill.engines._tracker.SortTracker`.
+* Measurements (for the MCQ answers): brightness, contrast, saturation, haze (dark channel), warmth,
+  specular glare and darkness of the lower half, foreground share (motion energy), on every
+  ``measure_every``-th frame at a small size.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from skill.engines._mcq import ClassicFacts
+from skill.engines._tracker import SortTracker, Track, iou_xyxy
+from skill.engines.video_io import VideoInfo, VideoNotFound, VideoReadError, probe
+
+__all__ = [
+    "CLASS_GROUPS",
+    "Analysis",
+    "ClassicSettings",
+    "SceneMeasures",
+    "analyze_video",
+    "classic_facts",
+    "classify_box",
+    "iter_video",
+    "proximity_events",
+]
+
+log = logging.getLogger(__name__)
+
+# Vehicle-like classes fall back inside their group when the cookbook does not list the first pick.
+CLASS_GROUPS: dict[str, tuple[str, ...]] = {
+    "person": ("person",),
+    "bicycle": ("bicycle", "motorcycle"),
+    "motorcycle": ("motorcycle", "bicycle"),
+    "car": ("car", "truck", "bus"),
+    "truck": ("truck", "car", "bus"),
+    "bus": ("bus", "truck", "car"),
+}
+_PROC_MAX_WIDTH = 480  # motion analysis runs at most this wide
+_MEASURE_SIZE = (160, 90)
+_PRIME_SECONDS = 2.0  # the background model starts from the median of this much video...
+_PRIME_MAX = 25  # ...but of at most this many frames
+
+
+# --- decoding (grey from the Y plane, colour only when asked) ------------------------------------------
+
+
+def _open_input(path: Path):
+    if not path.is_file():
+        raise VideoNotFound(f"Video {path.name} does not exist.", remedy="Check the --video path.")
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise VideoReadError(f"{path.name} is not a readable video ({type(exc).__name__}).",
+                             remedy="Pass an mp4/mkv/avi file that plays; re-export it if it was cut short.") from exc
+    if not container.streams.video:
+        container.close()
+        raise VideoReadError(f"{path.name} has no video stream.", remedy="Pass a video file, not audio or an image.")
+    return container
+
+
+_LUMA_FIRST = frozenset({"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21", "gray"})
+
+
+def _luma(frame: av.VideoFrame) -> np.ndarray:
+    """The grey picture: the Y plane itself for 8-bit YUV (no colour conversion), else a conversion."""
+    if frame.format.name in _LUMA_FIRST:
+        plane = frame.planes[0]
+        data = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+        return data[:, : plane.width].copy()
+    return frame.to_ndarray(format="gray")
+
+
+def iter_video(path: str | Path, *, color_every: int = 1) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+    """Decode once: ``(index, grey frame, RGB frame or None)``; RGB only on every ``color_every``-th frame.
+
+    A stream that breaks off mid-way raises ``video-unreadable`` (never a silent short read).
+    """
+    source = Path(path)
+    container = _open_input(source)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        index = 0
+        try:
+            for frame in container.decode(stream):
+                gray = _luma(frame)
+                rgb = frame.to_ndarray(format="rgb24") if color_every and index % color_every == 0 else None
+                yield index, gray, rgb
+                index += 1
+        except (av.FFmpegError, ValueError) as exc:
+            raise VideoReadError(f"{source.name} is damaged: decoding stopped after {index} frames.",
+                                 remedy="Re-copy the file or re-export it from the source.") from exc
+    finally:
+        container.close()
+
+
+# --- settings ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClassicSettings:
+    classes: tuple[str, ...] = ("car", "truck", "bus", "motorcycle", "bicycle", "person")
+    max_age: int = 30
+    min_hits: int = 3
+    iou_threshold: float = 0.3
+    min_track_frames: int = 5
+    hog_every: int = 3
+    measure_every: int = 5
+    max_gap: int = 10
+
+
+# --- detection -----------------------------------------------------------------------------------------
+
+
+class _MotionDetector:
+    """MOG2 on a downscaled grey frame. The model is primed with the per-pixel median of the first
+    frames (so objects present at the start are not learnt as background and leave no ghosts), then
+    learns slowly at a fixed rate (a time constant of about ten seconds)."""
+
+    def __init__(self, width: int, height: int, fps: float) -> None:
+        self.scale = min(1.0, _PROC_MAX_WIDTH / width)
+        self.size = (max(16, int(round(width * self.scale))), max(16, int(round(height * self.scale))))
+        self.subtractor = cv2.createBackgroundSubtractorMOG2(history=500, varThreshold=25, detectShadows=False)
+        self.learning_rate = min(0.02, 1.0 / (max(fps, 1.0) * 10.0))
+        k = max(3, int(round(self.size[1] / 60)) | 1)
+        self.open_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+        self.close_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+        self.min_area = max(12.0, 0.0012 * self.size[0] * self.size[1])
+        self.fg_share = 0.0
+
+    def shrink(self, gray: np.ndarray) -> np.ndarray:
+        small = cv2.resize(gray, self.size, interpolation=cv2.INTER_LINEAR) if self.scale < 1.0 else gray
+        return cv2.GaussianBlur(small, (3, 3), 0)
+
+    def prime(self, smalls: list[np.ndarray]) -> None:
+        """Start the background model from the median of ``smalls`` (already shrunk)."""
+        if not smalls:
+            return
+        median = np.median(np.stack(smalls), axis=0).astype(np.uint8) if len(smalls) > 2 else smalls[0]
+        for _ in range(3):
+            self.subtractor.apply(median, learningRate=1.0 if _ == 0 else 0.5)
+
+    def detect(self, small: np.ndarray) -> np.ndarray:
+        mask = self.subtractor.apply(small, learningRate=self.learning_rate)
+        mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self.open_kernel)
+        mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self.close_kernel, iterations=2)
+        self.fg_share = float(np.count_nonzero(mask)) / mask.size
+        count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        boxes = []
+        for i in range(1, count):
+            x, y, w, h, area = stats[i]
+            if area < self.min_area or w < 3 or h < 3:
+                continue
+            boxes.append((x, y, x + w, y + h))
+        if not boxes:
+            return np.zeros((0, 4))
+        return np.asarray(boxes, dtype=np.float64) / self.scale
+
+
+class _PersonCheck:
+    """HOG people detector on a crop around one candidate box."""
+
+    def __init__(self) -> None:
+        self.hog = cv2.HOGDescriptor()
+        self.hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+
+    def is_person(self, gray: np.ndarray, box: np.ndarray) -> bool:
+        x1, y1, x2, y2 = box
+        w, h = x2 - x1, y2 - y1
+        if h < 24 or w < 8:
+            return False
+        pad_x, pad_y = 0.35 * w + 4, 0.15 * h + 4
+        H, W = gray.shape[:2]
+        cx1, cy1 = int(max(0, x1 - pad_x)), int(max(0, y1 - pad_y))
+        cx2, cy2 = int(min(W, x2 + pad_x)), int(min(H, y2 + pad_y))
+        crop = gray[cy1:cy2, cx1:cx2]
+        if crop.size == 0:
+            return False
+        # The detector window is 64x128 with the person ~96 px tall inside it: scale the crop to match.
+        factor = 104.0 / max(h, 1.0)
+        crop = cv2.resize(crop, (max(72, int(crop.shape[1] * factor)), max(136, int(crop.shape[0] * factor))),
+                          interpolation=cv2.INTER_LINEAR)
+        found, weights = self.hog.detect(crop, hitThreshold=0.0, winStride=(8, 8), padding=(8, 8))
+        return len(found) > 0 and float(np.max(weights)) > 0.3
+
+
+def classify_box(box: np.ndarray, *, hog_hit: bool, frame_w: int, frame_h: int, allowed: tuple[str, ...]) -> str | None:
+    """Pick a COCO class for a motion box from the HOG hit, aspect ratio and size; ``None`` when the
+    shape points to a class the cookbook does not track."""
+    w, h = float(box[2] - box[0]), float(box[3] - box[1])
+    aspect = w / max(h, 1.0)
+    rel_area = (w * h) / float(frame_w * frame_h)
+    if hog_hit or aspect < 0.75:
+        pick = "person"
+    elif aspect < 1.25:
+        pick = "bicycle" if rel_area < 0.01 else "motorcycle" if rel_area < 0.03 else "car"
+    elif rel_area > 0.12 or (aspect > 3.2 and rel_area > 0.05):
+        pick = "bus" if aspect > 2.8 else "truck"
+    else:
+        pick = "car"
+    for candidate in CLASS_GROUPS.get(pick, (pick,)):
+        if candidate in allowed:
+            return candidate
+    return None
+
+
+# --- measurements --------------------------------------------------------------------------------------
+
+
+@dataclass
+class SceneMeasures:
+    """Scene statistics averaged over the sampled frames (0-255 scales unless stated)."""
+
+    brightness: float = 0.0
+    contrast: float = 0.0
+    saturation: float = 0.0  # 0..1
+    haze: float = 0.0  # dark-channel mean, 0..1
+    warmth: float = 0.0  # mean R - mean B
+    lower_specular: float = 0.0  # share of bright, colourless pixels in the lower half
+    lower_darkness: float = 0.0  # 1 - lower-half brightness / upper-half brightness
+    motion_energy: float = 0.0  # mean foreground share per frame
+    samples: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    moving_tracks: int = 0
+    collision: bool = False
+    near_miss: bool = False
+    proximity_note: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        out = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+        return out
+
+
+class _Measurer:
+    def __init__(self) -> None:
+        self.sums = np.zeros(7)
+        self.samples = 0
+
+    def add(self, rgb: np.ndarray) -> None:
+        small = cv2.resize(rgb, _MEASURE_SIZE, interpolation=cv2.INTER_AREA)
+        gray = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        hsv = cv2.cvtColor(small, cv2.COLOR_RGB2HSV)
+        sat = hsv[..., 1].astype(np.float32) / 255.0
+        dark = cv2.erode(small.min(axis=2), np.ones((5, 5), np.uint8)).astype(np.float32) / 255.0
+        half = small.shape[0] // 2
+        lower_hsv = hsv[half:]
+        specular = np.count_nonzero((lower_hsv[..., 2] > 225) & (lower_hsv[..., 1] < 40)) / lower_hsv[..., 0].size
+        upper_mean, lower_mean = float(gray[:half].mean()), float(gray[half:].mean())
+        self.sums += np.array([
+            gray.mean(), gray.std(), sat.mean(), dark.mean(),
+            float(small[..., 0].mean()) - float(small[..., 2].mean()), specular,
+            1.0 - lower_mean / max(upper_mean, 1.0),
+        ])
+        self.samples += 1
+
+    def result(self, motion_energy: float) -> SceneMeasures:
+        mean = self.sums / max(self.samples, 1)
+        return SceneMeasures(brightness=float(mean[0]), contrast=float(mean[1]), saturation=float(mean[2]),
+                             haze=float(mean[3]), warmth=float(mean[4]), lower_specular=float(mean[5]),
+                             lower_darkness=float(mean[6]), motion_energy=motion_energy, samples=self.samples)
+
+
+def proximity_events(tracks: list[Track], *, fps: float) -> tuple[bool, bool, str]:
+    """(collision, near_miss, note) from how tracks move near each other.
+
+    Boxes touching in the image is common (one object passes in front of another), so closeness
+    alone proves nothing. A collision is two boxes overlapping (IoU >= 0.2) on at least 2 frames
+    with one of the two nearly stopping within a second after; a near miss is a close approach (a
+    gap under a quarter of the smaller box) with one of the two braking hard (speed down by more
+    than half) or swerving (heading turned by more than 45 degrees) within a second of it.
+    """
+    window = max(2, int(round(fps)))
+    closest = math.inf
+    near_note = ""
+    for i, a in enumerate(tracks):
+        fa = dict(zip(a.frames, a.boxes, strict=True))
+        for b in tracks[i + 1 :]:
+            fb = dict(zip(b.frames, b.boxes, strict=True))
+            shared = [f for f in b.frames if f in fa]
+            overlap: list[int] = []
+            best_f, best_gap = -1, math.inf
+            for f in shared:
+                ba, bb = fa[f], fb[f]
+                if iou_xyxy(ba[None], bb[None])[0, 0] >= 0.2:
+                    overlap.append(f)
+                gap = math.hypot(max(0.0, max(ba[0], bb[0]) - min(ba[2], bb[2])),
+                                 max(0.0, max(ba[1], bb[1]) - min(ba[3], bb[3])))
+                rel = gap / max(min(ba[2] - ba[0], ba[3] - ba[1], bb[2] - bb[0], bb[3] - bb[1]), 1.0)
+                if rel < best_gap:
+                    best_f, best_gap = f, rel
+            closest = min(closest, best_gap)
+            names = f"{a.label}_{a.track_id} and {b.label}_{b.track_id}"
+            if len(overlap) >= 2 and any(_stops_after(t, overlap[-1], window) for t in (a, b)):
+                return True, False, f"{names} overlapped and one of them stopped right after"
+            if best_gap < 0.25 and not near_note and any(_evades(t, best_f, window) for t in (a, b)):
+                near_note = f"{names} came within {best_gap:.2f} box sizes and one braked or swerved"
+    if near_note:
+        return False, True, near_note
+    if math.isfinite(closest):
+        return False, False, f"no contact or evasive move; closest approach {closest:.2f} box sizes"
+    return False, False, "no two tracks were visible at the same time"
+
+
+def _velocity(track: Track, lo: int, hi: int) -> np.ndarray | None:
+    pts = [((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for f, b in zip(track.frames, track.boxes, strict=True) if lo <= f <= hi]
+    if len(pts) < 2:
+        return None
+    return (np.array(pts[-1]) - np.array(pts[0])) / (len(pts) - 1)
+
+
+def _stops_after(track: Track, frame: int, window: int) -> bool:
+    before, after = _velocity(track, frame - window, frame), _velocity(track, frame, frame + window)
+    if before is None or after is None:
+        return False
+    speed_before = float(np.linalg.norm(before))
+    return speed_before > 1.0 and float(np.linalg.norm(after)) < 0.2 * speed_before
+
+
+def _evades(track: Track, frame: int, window: int) -> bool:
+    before, after = _velocity(track, frame - window, frame), _velocity(track, frame, frame + window)
+    if before is None or after is None:
+        return False
+    sb, sa = float(np.linalg.norm(before)), float(np.linalg.norm(after))
+    if sb <= 1.0:
+        return False
+    if sa < 0.5 * sb:
+        return True
+    cos = float(np.dot(before, after)) / (sb * sa) if sa > 0 else 1.0
+    return cos < math.cos(math.radians(45))
+
+
+# --- the pass ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Analysis:
+    facts: VideoInfo
+    frames: int
+    tracks: list[Track]
+    measures: SceneMeasures
+    hog_checks: int = 0
+    hog_hits: int = 0
+
+
+def analyze_video(path: str | Path, settings: ClassicSettings, *, facts: VideoInfo | None = None) -> Analysis:
+    """Decode ``path`` once and return tracks and scene measurements."""
+    facts = facts or probe(path)
+    detector = _MotionDetector(facts.width, facts.height, facts.fps)
+    state = _PassState(settings=settings, facts=facts, detector=detector)
+    prime_frames = max(3, min(_PRIME_MAX, int(round(facts.fps * _PRIME_SECONDS))))
+    pending: list[tuple[int, np.ndarray, np.ndarray]] = []
+    n = 0
+    for index, gray, rgb in iter_video(path, color_every=settings.measure_every):
+        n = index + 1
+        if rgb is not None:
+            state.measurer.add(rgb)
+        small = detector.shrink(gray)
+        if pending is not None:
+            pending.append((index, gray, small))
+            if len(pending) < prime_frames:
+                continue
+            detector.prime([p[2] for p in pending])
+            for item in pending:
+                state.frame(*item)
+            pending = None
+            continue
+        state.frame(index, gray, small)
+    if pending:
+        detector.prime([p[2] for p in pending])
+        for item in pending:
+            state.frame(*item)
+    if n == 0:
+        raise VideoReadError(f"{Path(path).name} has no decodable frames.", remedy="Pass a video with at least one frame.")
+    if facts.frames and n < 0.9 * facts.frames - 1:
+        raise VideoReadError(f"{Path(path).name} is truncated: {n} of {facts.frames} frames decoded.",
+                             remedy="Re-copy the file or re-export it from the source.")
+    tracks = state.tracker.finish(min_track_frames=settings.min_track_frames)
+    measures = state.measurer.result(state.fg_total / n)
+    for track in tracks:
+        measures.counts[track.label] = measures.counts.get(track.label, 0) + 1
+    measures.moving_tracks = len(tracks)
+    measures.collision, measures.near_miss, measures.proximity_note = proximity_events(tracks, fps=facts.fps)
+    return Analysis(facts=facts, frames=n, tracks=tracks, measures=measures, hog_checks=state.hog_checks,
+                    hog_hits=state.hog_hits)
+
+
+class _PassState:
+    """Per-frame work of :func:`analyze_video`: detect, check people, classify, track."""
+
+    def __init__(self, *, settings: ClassicSettings, facts: VideoInfo, detector: _MotionDetector) -> None:
+        self.settings, self.facts, self.detector = settings, facts, detector
+        self.person = _PersonCheck()
+        self.tracker = SortTracker(max_age=settings.max_age, min_hits=settings.min_hits,
+                                   iou_threshold=settings.iou_threshold, max_gap=settings.max_gap,
+                                   frame_size=(facts.width, facts.height))
+        self.measurer = _Measurer()
+        self.fg_total = 0.0
+        self.hog_checks = self.hog_hits = 0
+        self.last_verdicts: list[tuple[np.ndarray, bool]] = []
+
+    def frame(self, index: int, gray: np.ndarray, small: np.ndarray) -> None:
+        settings = self.settings
+        boxes = self.detector.detect(small)
+        self.fg_total += self.detector.fg_share
+        hits = [False] * len(boxes)
+        if len(boxes):
+            if index % settings.hog_every == 0:
+                verdicts = []
+                for k, box in enumerate(boxes):
+                    w, h = box[2] - box[0], box[3] - box[1]
+                    if h > 0.9 * w and "person" in settings.classes:
+                        self.hog_checks += 1
+                        hits[k] = self.person.is_person(gray, box)
+                        self.hog_hits += int(hits[k])
+                    verdicts.append((box, hits[k]))
+                self.last_verdicts = verdicts
+            elif self.last_verdicts:
+                # Between checks a box inherits the verdict of the box it overlaps most.
+                prev = np.array([b for b, _ in self.last_verdicts])
+                overlap = iou_xyxy(boxes, prev)
+                for k in range(len(boxes)):
+                    j = int(np.argmax(overlap[k]))
+                    hits[k] = bool(overlap[k, j] > 0.3 and self.last_verdicts[j][1])
+        labels, weights, keep = [], [], []
+        for k, box in enumerate(boxes):
+            label = classify_box(box, hog_hit=hits[k], frame_w=self.facts.width, frame_h=self.facts.height,
+                                 allowed=settings.classes)
+            if label is None:
+                continue
+            keep.append(k)
+            labels.append(label)
+            weights.append(3.0 if hits[k] else 1.0)
+        self.tracker.step(index, boxes[keep] if keep else np.zeros((0, 4)), labels, weights)
+
+
+# --- from measurements to the facts the answer rules use ---------------------------------------------
+
+# Thresholds on mean luma (0-255) and the other measures; deliberately simple and stated in every reasoning.
+BRIGHT_LUMA = 140.0
+DIM_LUMA = 85.0
+
+
+def _categories(m: SceneMeasures) -> dict[str, tuple[str, str]]:
+    b = m.brightness
+    lighting = "bright" if b >= BRIGHT_LUMA else "dim" if b < DIM_LUMA else "moderate"
+    light_how = f"mean brightness {b:.0f}/255 (bright >= {BRIGHT_LUMA:.0f}, dim < {DIM_LUMA:.0f})"
+    if b < 80 or (m.warmth > 20 and b < 120):
+        tod = "evening"
+    elif b >= BRIGHT_LUMA:
+        tod = "midday"
+    else:
+        tod = "morning"
+    tod_how = f"mean brightness {b:.0f}/255 and warmth (red minus blue) {m.warmth:+.0f}"
+    if m.saturation < 0.15 and m.contrast < 40 and b < 120:
+        weather = "rain"
+    elif m.saturation < 0.2 or m.haze > 0.45:
+        weather = "overcast"
+    else:
+        weather = "clear"
+    weather_how = f"saturation {m.saturation:.2f}, contrast {m.contrast:.0f}, haze {m.haze:.2f}, brightness {b:.0f}"
+    surface = "wet" if m.lower_specular > 0.02 else "dry"
+    surface_how = f"{m.lower_specular:.1%} glare pixels in the lower half of the frame (wet above 2%)"
+    return {"lighting": (lighting, f"Measured {light_how}"), "time_of_day": (tod, f"Measured {tod_how}"),
+            "weather": (weather, f"Measured {weather_how}"), "surface_condition": (surface, f"Measured {surface_how}")}
+
+
+def classic_facts(analysis: Analysis) -> ClassicFacts:
+    """Everything the classic answer rules need, from one analysis pass."""
+    m = analysis.measures
+    frames = max(analysis.frames, 1)
+    concurrent: dict[str, float] = {}
+    for track in analysis.tracks:
+        concurrent[track.label] = concurrent.get(track.label, 0.0) + len(track.frames) / frames
+    busy = sum(concurrent.values())
+    if not analysis.tracks and m.motion_energy < 0.002:
+        level = 0
+    elif m.motion_energy > 0.05 or busy >= 6.0:
+        level = 2
+    else:
+        level = 1 if analysis.tracks else 0
+    note = (f"{m.motion_energy:.1%} of the frame moving on average, {len(analysis.tracks)} moving track(s), "
+            f"{busy:.1f} visible per frame")
+    return ClassicFacts(categories=_categories(m), counts=dict(m.counts), concurrent=concurrent, motion_level=level,
+                        motion_note=note, collision=m.collision, near_miss=m.near_miss,
+                        proximity_note=m.proximity_note)

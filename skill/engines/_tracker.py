@@ -1,0 +1,293 @@
+"""A SORT-style multi-object tracker: a constant-velocity Kalman filter per track, detections
+assigned to predicted boxes by IoU with the Hungarian algorithm.
+
+Offline refinements (the labeler sees the whole clip before it writes anything):
+
+* a track that reaches ``min_hits`` matched frames keeps its earlier frames too (SORT would only
+  report from the confirming frame on);
+* short gaps inside a track (missed detections, brief occlusions) are filled by linear
+  interpolation between the two observed boxes, up to ``max_gap`` frames;
+* tracks seen on fewer than ``min_track_frames`` frames, or that never move (background-model
+  ghosts), are dropped; the survivors are numbered 1.. in order of first appearance.
+
+Boxes are ``[x1, y1, x2, y2]`` float arrays in pixels.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+__all__ = ["SortTracker", "Track", "iou_xyxy"]
+
+
+def iou_xyxy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU between every row of ``a`` (N, 4) and ``b`` (M, 4), both ``x1, y1, x2, y2``."""
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
+    if not len(a) or not len(b):
+        return np.zeros((len(a), len(b)))
+    iw = np.clip(np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0]), 0, None)
+    ih = np.clip(np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1]), 0, None)
+    inter = iw * ih
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+
+
+# --- Kalman filter on (cx, cy, w, h) with constant velocity ------------------------------------------
+
+_F = np.eye(8)
+_F[:4, 4:] = np.eye(4)
+_H = np.eye(4, 8)
+
+
+class _Kalman:
+    def __init__(self, box: np.ndarray) -> None:
+        self.x = np.zeros(8)
+        self.x[:4] = _to_cxcywh(box)
+        size = max(self.x[2], self.x[3], 1.0)
+        self.P = np.diag([0.1, 0.1, 0.1, 0.1, 0.5, 0.5, 0.1, 0.1]) ** 2 * size**2
+
+    def _noise(self) -> tuple[np.ndarray, np.ndarray]:
+        w, h = max(self.x[2], 1.0), max(self.x[3], 1.0)
+        q = np.array([0.05 * w, 0.05 * h, 0.03 * w, 0.03 * h, 0.06 * w, 0.06 * h, 0.01 * w, 0.01 * h]) ** 2
+        r = np.array([0.08 * w, 0.08 * h, 0.12 * w, 0.12 * h]) ** 2
+        return np.diag(q), np.diag(r)
+
+    def predict(self) -> np.ndarray:
+        if self.x[2] + self.x[6] <= 1:
+            self.x[6] = 0.0
+        if self.x[3] + self.x[7] <= 1:
+            self.x[7] = 0.0
+        q, _ = self._noise()
+        self.x = _F @ self.x
+        self.P = _F @ self.P @ _F.T + q
+        return _to_xyxy(self.x[:4])
+
+    def update(self, box: np.ndarray) -> None:
+        _, r = self._noise()
+        z = _to_cxcywh(box)
+        s = _H @ self.P @ _H.T + r
+        k = self.P @ _H.T @ np.linalg.inv(s)
+        self.x = self.x + k @ (z - _H @ self.x)
+        self.P = (np.eye(8) - k @ _H) @ self.P
+
+    @property
+    def box(self) -> np.ndarray:
+        return _to_xyxy(self.x[:4])
+
+
+def _to_cxcywh(box: np.ndarray) -> np.ndarray:
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return np.array([(x1 + x2) / 2, (y1 + y2) / 2, max(x2 - x1, 1.0), max(y2 - y1, 1.0)])
+
+
+def _to_xyxy(state: np.ndarray) -> np.ndarray:
+    cx, cy, w, h = state[:4]
+    w, h = max(w, 1.0), max(h, 1.0)
+    return np.array([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2])
+
+
+# --- tracks ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Track:
+    """A finished track: its id, class, and one box per frame it covers (observed or interpolated)."""
+
+    track_id: int
+    label: str
+    frames: list[int]
+    boxes: list[np.ndarray]
+    observed: int = 0  # frames with a matched detection (the rest were interpolated)
+    votes: dict[str, float] = field(default_factory=dict)
+
+    def box_at(self, frame: int) -> np.ndarray | None:
+        try:
+            return self.boxes[self.frames.index(frame)]
+        except ValueError:
+            return None
+
+
+@dataclass
+class _Live:
+    kf: _Kalman
+    frames: list[int] = field(default_factory=list)
+    boxes: list[np.ndarray] = field(default_factory=list)
+    votes: Counter = field(default_factory=Counter)
+    hits: int = 0
+    streak: int = 0
+    misses: int = 0
+    confirmed: bool = False
+
+
+class SortTracker:
+    """Feed it one frame of detections at a time with :meth:`step`, then call :meth:`finish`."""
+
+    def __init__(self, *, max_age: int = 30, min_hits: int = 3, iou_threshold: float = 0.3, max_gap: int = 10,
+                 min_motion: float = 0.25, frame_size: tuple[int, int] | None = None) -> None:
+        if max_age < 1 or min_hits < 1 or not 0.0 < iou_threshold <= 1.0:
+            raise ValueError("max_age and min_hits must be >= 1 and iou_threshold in (0, 1]")
+        self.max_age, self.min_hits, self.iou_threshold = max_age, min_hits, iou_threshold
+        self.max_gap, self.min_motion, self.frame_size = max_gap, min_motion, frame_size
+        self._live: list[_Live] = []
+        self._done: list[_Live] = []
+        self._last_frame = -1
+
+    def step(self, frame: int, boxes: np.ndarray, labels: Sequence[str] | None = None,
+             weights: Sequence[float] | None = None) -> list[tuple[int, np.ndarray]]:
+        """Advance to ``frame`` with its detections. ``labels`` are class votes for each detection,
+        ``weights`` how much each vote counts. Returns ``(index into live tracks, box)`` of the
+        confirmed tracks matched in this frame (the live, SORT-style view)."""
+        if frame <= self._last_frame:
+            raise ValueError("frames must be fed in increasing order")
+        self._last_frame = frame
+        dets = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        labels = list(labels) if labels is not None else ["object"] * len(dets)
+        weights = list(weights) if weights is not None else [1.0] * len(dets)
+        predicted = np.array([t.kf.predict() for t in self._live]).reshape(-1, 4)
+        merged = self._merged(dets, predicted)
+        matches, unmatched_dets = self._associate(dets, predicted, skip=merged)
+        unmatched_dets = [d for d in unmatched_dets if d not in merged]
+        out = []
+        matched_tracks = set()
+        for t_idx, d_idx in matches:
+            track = self._live[t_idx]
+            track.kf.update(dets[d_idx])
+            track.frames.append(frame)
+            track.boxes.append(dets[d_idx].copy())
+            track.votes[labels[d_idx]] += weights[d_idx]
+            track.hits += 1
+            track.streak += 1
+            track.misses = 0
+            if track.streak >= self.min_hits:
+                track.confirmed = True
+            matched_tracks.add(t_idx)
+            if track.confirmed:
+                out.append((t_idx, dets[d_idx].copy()))
+        for t_idx, track in enumerate(self._live):
+            if t_idx not in matched_tracks:
+                track.misses += 1
+                track.streak = 0
+        for d_idx in unmatched_dets:
+            fresh = _Live(kf=_Kalman(dets[d_idx]))
+            fresh.frames.append(frame)
+            fresh.boxes.append(dets[d_idx].copy())
+            fresh.votes[labels[d_idx]] += weights[d_idx]
+            fresh.hits = fresh.streak = 1
+            fresh.confirmed = self.min_hits <= 1
+            self._live.append(fresh)
+        keep = []
+        for t_idx, track in enumerate(self._live):
+            gone = track.misses > self.max_age or (t_idx < len(predicted) and t_idx not in matched_tracks
+                                                   and self._outside(predicted[t_idx]))
+            (self._done if gone else keep).append(track)
+        self._live = keep
+        return out
+
+    def _outside(self, box: np.ndarray) -> bool:
+        """True when most of a predicted box has left the frame (the object walked or drove out)."""
+        if self.frame_size is None:
+            return False
+        w, h = self.frame_size
+        iw = max(0.0, min(box[2], w) - max(box[0], 0.0))
+        ih = max(0.0, min(box[3], h) - max(box[1], 0.0))
+        area = max((box[2] - box[0]) * (box[3] - box[1]), 1.0)
+        return iw * ih < 0.3 * area
+
+    def _merged(self, dets: np.ndarray, predicted: np.ndarray) -> set[int]:
+        """Detections that swallow two or more confirmed tracks (people crossing, a car passing in
+        front of a walker): they fit none of them, so the tracks coast through on prediction."""
+        confirmed = [i for i, t in enumerate(self._live) if t.confirmed and i < len(predicted)]
+        if len(confirmed) < 2 or not len(dets):
+            return set()
+        p = predicted[confirmed]
+        iw = np.clip(np.minimum(p[:, None, 2], dets[None, :, 2]) - np.maximum(p[:, None, 0], dets[None, :, 0]), 0, None)
+        ih = np.clip(np.minimum(p[:, None, 3], dets[None, :, 3]) - np.maximum(p[:, None, 1], dets[None, :, 1]), 0, None)
+        p_area = np.maximum((p[:, 2] - p[:, 0]) * (p[:, 3] - p[:, 1]), 1.0)
+        covered = (iw * ih) / p_area[:, None] >= 0.5
+        d_area = (dets[:, 2] - dets[:, 0]) * (dets[:, 3] - dets[:, 1])
+        out = set()
+        for d in range(len(dets)):
+            inside = np.nonzero(covered[:, d])[0]
+            if len(inside) >= 2 and d_area[d] > 1.3 * p_area[inside].max():
+                out.add(d)
+        return out
+
+    def _associate(self, dets: np.ndarray, predicted: np.ndarray,
+                   skip: set[int] = frozenset()) -> tuple[list[tuple[int, int]], list[int]]:
+        if not len(predicted) or not len(dets):
+            return [], list(range(len(dets)))
+        iou = iou_xyxy(predicted, dets)
+        if skip:
+            iou[:, sorted(skip)] = 0.0
+        rows, cols = linear_sum_assignment(-iou)
+        matches = [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if iou[r, c] >= self.iou_threshold]
+        used_t = {m[0] for m in matches}
+        used_d = {m[1] for m in matches}
+        # Second chance for fast or jittery objects: centre distance relative to the predicted size.
+        rest_t = [t for t in range(len(predicted)) if t not in used_t]
+        rest_d = [d for d in range(len(dets)) if d not in used_d]
+        if rest_t and rest_d:
+            p = predicted[rest_t]
+            d = dets[rest_d]
+            pc = (p[:, :2] + p[:, 2:]) / 2
+            dc = (d[:, :2] + d[:, 2:]) / 2
+            scale = np.maximum(np.hypot(p[:, 2] - p[:, 0], p[:, 3] - p[:, 1]), 1.0)
+            dist = np.linalg.norm(pc[:, None] - dc[None], axis=2) / scale[:, None]
+            pa = (p[:, 2] - p[:, 0]) * (p[:, 3] - p[:, 1])
+            da = (d[:, 2] - d[:, 0]) * (d[:, 3] - d[:, 1])
+            ratio = np.minimum(pa[:, None], da[None]) / np.maximum(np.maximum(pa[:, None], da[None]), 1.0)
+            cost = np.where((dist < 0.5) & (ratio > 0.5), dist, 1e6)
+            for k, det_index in enumerate(rest_d):
+                if det_index in skip:
+                    cost[:, k] = 1e6
+            r2, c2 = linear_sum_assignment(cost)
+            for r, c in zip(r2, c2, strict=True):
+                if cost[r, c] < 1e6:
+                    matches.append((rest_t[r], rest_d[c]))
+                    used_d.add(rest_d[c])
+        return matches, [d for d in range(len(dets)) if d not in used_d]
+
+    def finish(self, *, min_track_frames: int = 1) -> list[Track]:
+        """Close every track and return the kept ones, numbered 1.. by first appearance."""
+        candidates = [t for t in self._done + self._live if t.confirmed]
+        self._done, self._live = [], []
+        kept: list[Track] = []
+        for live in sorted(candidates, key=lambda t: (t.frames[0], t.boxes[0][0], t.boxes[0][1])):
+            if len(live.frames) < max(1, min_track_frames) or not self._moves(live):
+                continue
+            frames, boxes = self._fill_gaps(live.frames, live.boxes)
+            label = max(sorted(live.votes), key=lambda k: live.votes[k])
+            kept.append(Track(track_id=len(kept) + 1, label=label, frames=frames, boxes=boxes,
+                              observed=len(live.frames), votes=dict(live.votes)))
+        return kept
+
+    def _moves(self, live: _Live) -> bool:
+        if self.min_motion <= 0:
+            return True
+        centres = np.array([((b[0] + b[2]) / 2, (b[1] + b[3]) / 2) for b in live.boxes])
+        span = np.linalg.norm(centres.max(axis=0) - centres.min(axis=0))
+        first = live.boxes[0]
+        diag = float(np.hypot(first[2] - first[0], first[3] - first[1])) or 1.0
+        return span >= self.min_motion * diag
+
+    def _fill_gaps(self, frames: list[int], boxes: list[np.ndarray]) -> tuple[list[int], list[np.ndarray]]:
+        out_f, out_b = [frames[0]], [boxes[0]]
+        for f, b in zip(frames[1:], boxes[1:], strict=True):
+            gap = f - out_f[-1]
+            if 1 < gap <= self.max_gap + 1:
+                start = out_b[-1]
+                for k in range(1, gap):
+                    w = k / gap
+                    out_f.append(out_f[-1] + 1)
+                    out_b.append(start * (1 - w) + b * w)
+            out_f.append(f)
+            out_b.append(b)
+        return out_f, out_b

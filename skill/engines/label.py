@@ -1,0 +1,602 @@
+"""Auto-label one video into upstream's DAFT scene layout, on the CPU (``classic``) or with
+OpenAI-compatible VLM/LLM endpoints (``nim``).
+
+    python -m skill.engines.label --engine classic|nim --video IN.mp4 --output-dir DIR \\
+        --config AUTO_LABELING_CONFIG.yaml [--question-bank QB.json] [--sampled-vars VARS.json] \\
+        [--super-resolution true|false] [--vlm-url U] [--llm-url U] [--media-id ID]
+
+Stages, as upstream runs them: super-resolution (here: a Lanczos upscale to the configured height,
+720 by default, when the input is lower) -> detection + tracking (both engines use the classic
+CPU tracker) -> VLM JSON (not produced by these engines; recorded as skipped) -> MCQ generation
+(``classic``: answers from measurements and from the sampled augmentation variables; ``nim``: a
+VLM caption per window, mapped to the bank by the LLM, aggregated per video).
+
+Exit codes: 0 done (``completed`` or ``completed_degraded``), 1 failure (one ``Error:`` line on
+stderr), 2 usage. Everything is built in a staging folder inside DIR and moved into place at the
+end, so a failed run leaves no half-written scene that claims to be complete; only
+``logs/pipeline.log`` records the failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import cv2
+import httpx2
+import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from skill.engines import _daft
+from skill.engines._label_classic import Analysis, ClassicSettings, analyze_video, classic_facts
+from skill.engines._label_nim import (
+    NimSettings,
+    answer_counts,
+    api_key,
+    auth_headers,
+    iter_windows,
+    run_windows,
+    wait_for_models,
+)
+from skill.engines._mcq import Answer, QuestionBank, aggregate, answer_classic, load_bank, task_items
+from skill.engines.video_io import VideoInfo, VideoWriter, iter_frames, probe
+from skill.errors import InputError, SkillError
+from skill.secrets import redact
+
+__all__ = ["LabelConfig", "LabelRequest", "LabelResult", "label", "main"]
+
+log = logging.getLogger(__name__)
+
+Engine = Literal["classic", "nim"]
+
+
+# --- the auto-labeling config (upstream's file; keys we do not use are kept, never rejected) --------------
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _Pipeline(_Section):
+    empty_output_policy: str = "warn"
+
+
+class _SuperResolution(_Section):
+    enabled: bool = False
+    height: int = Field(default=720, ge=64)
+
+
+class _Tracking(_Section):
+    enabled: bool = True
+    classes: list[str] = Field(default_factory=lambda: ["car", "truck", "bus", "motorcycle", "bicycle", "person"])
+    iou_threshold: float = Field(default=0.3, gt=0.0, le=1.0)
+    max_age: int = Field(default=30, ge=1)
+    min_hits: int = Field(default=3, ge=1)
+    min_track_frames: int = Field(default=5, ge=1)
+    save_video: bool = False
+
+
+class _VlmJson(_Section):
+    enabled: bool = False
+
+
+class _Windowing(_Section):
+    question_bank_file: str | None = None
+    window_frames: int = Field(default=60, ge=1)
+    single_window: bool = False
+    sampling_fps: float = Field(default=6.0, gt=0.0)
+    resolution: int = Field(default=480, ge=32)
+    max_frames: int = Field(default=100, ge=1)
+    vlm_max_tokens: int = Field(default=8192, ge=1)
+    llm_max_tokens: int = Field(default=8192, ge=1)
+    timeout: float = Field(default=600.0, gt=0.0)
+    write_empty_mcq_marker: bool = True
+
+
+class _Mcq(_Section):
+    enabled: bool = True
+    window_metadata_extraction: _Windowing = Field(default_factory=_Windowing)
+
+
+class _Endpoint(_Section):
+    url: str | None = ""
+    model: str | None = ""
+
+
+class _Endpoints(_Section):
+    vlm: _Endpoint = Field(default_factory=_Endpoint)
+    llm: _Endpoint = Field(default_factory=_Endpoint)
+
+
+class LabelConfig(_Section):
+    """The parts of ``auto_labeling_config.yaml`` the engines read."""
+
+    pipeline: _Pipeline = Field(default_factory=_Pipeline)
+    super_resolution: _SuperResolution = Field(default_factory=_SuperResolution)
+    detection_and_tracking: _Tracking = Field(default_factory=_Tracking)
+    vlm_json: _VlmJson = Field(default_factory=_VlmJson)
+    mcq_generation: _Mcq = Field(default_factory=_Mcq)
+    endpoints: _Endpoints = Field(default_factory=_Endpoints)
+
+
+def _drop_nulls(value: Any) -> Any:
+    """YAML nulls mean "use the default", as they do upstream."""
+    if isinstance(value, dict):
+        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_nulls(v) for v in value]
+    return value
+
+
+def _load_config(path: Path) -> tuple[dict[str, Any], LabelConfig]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except OSError as exc:
+        raise InputError(f"Cannot read the config {path.name}.", remedy="Check the --config path.") from exc
+    except yaml.YAMLError as exc:
+        raise InputError(f"The config {path.name} is not valid YAML.", remedy="Fix the YAML syntax.") from exc
+    if not isinstance(raw, dict):
+        raise InputError(f"The config {path.name} must be a YAML mapping.", remedy="Use the cookbook's auto_labeling_config.yaml.")
+    try:
+        return raw, LabelConfig.model_validate(_drop_nulls(raw))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise InputError(f"The config {path.name} is invalid at {where}: {first['msg']}.",
+                         remedy="Compare it with the cookbook's auto_labeling_config.yaml.") from exc
+
+
+# --- request and result -----------------------------------------------------------------------------------
+
+
+class LabelRequest(BaseModel):
+    """One labeling job."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    engine: Engine
+    video: Path
+    output_dir: Path
+    config: Path
+    question_bank: Path | None = None
+    sampled_vars: dict[str, str] | None = Field(default=None, description="Known augmentation variables, e.g. {weather: rain}.")
+    super_resolution: bool | None = Field(default=None, description="None = the config's super_resolution.enabled.")
+    vlm_url: str | None = None
+    llm_url: str | None = None
+    media_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class LabelResult(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    output_dir: str
+    status: Literal["completed", "completed_degraded"]
+    engine: Engine
+    media_id: str
+    stem: str
+    frames: int
+    tracks: int
+    mcq_items: int
+    bcq_items: int
+    degraded_stages: list[str] = Field(default_factory=list)
+
+
+# --- the run ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Run:
+    """Mutable bookkeeping of one run: stages, fallbacks, log lines."""
+
+    req: LabelRequest
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    fallbacks: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+
+    def say(self, message: str) -> None:
+        line = f"{datetime.now(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')} {redact(message)}"
+        self.lines.append(line)
+        log.info("%s", message)
+
+    def degrade(self, stage: str, reason: str, message: str, *, fallback_input: str, downstream_input: str) -> None:
+        self.stages[stage].update({"status": "failed", "degraded": True, "failure_reason": reason})
+        self.fallbacks.append({"stage": stage, "policy": "warn", "reason": reason, "message": redact(message),
+                               "fallback_input": fallback_input, "downstream_input": downstream_input})
+        self.say(f"[{stage}] WARNING: {message}")
+
+
+def _check_video(path: Path) -> VideoInfo:
+    if not path.is_file():
+        raise InputError(f"Video {path.name} does not exist.", remedy="Check the --video path.")
+    if path.stat().st_size == 0:
+        raise InputError(f"Video {path.name} is empty (0 bytes).", remedy="Re-copy or re-download the video.")
+    return probe(path)
+
+
+def _resolve_bank(req: LabelRequest, cfg: LabelConfig) -> Path | None:
+    if req.question_bank is not None:
+        if not req.question_bank.is_file():
+            raise InputError(f"Question bank {req.question_bank.name} does not exist.", remedy="Check the --question-bank path.")
+        return req.question_bank
+    configured = cfg.mcq_generation.window_metadata_extraction.question_bank_file
+    for candidate in ([Path(configured)] if configured else []) + [req.config.parent / "question_bank.json"]:
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _super_resolve(src: Path, dst: Path, info: VideoInfo, target_h: int) -> tuple[int, int]:
+    target_w = int(round(info.width * target_h / info.height / 2.0)) * 2
+    with VideoWriter(dst, target_w, target_h, info.rate or info.fps, preset="veryfast") as writer:
+        for frame in iter_frames(src):
+            writer.write(cv2.resize(frame, (target_w, target_h), interpolation=cv2.INTER_LANCZOS4))
+    return target_w, target_h
+
+
+def _tracking_video(src: Path, dst: Path, info: VideoInfo, analysis: Analysis) -> None:
+    """Boxes and ids drawn over the analysed clip, at most 640 px wide (cheap to write and view)."""
+    scale = min(1.0, 640.0 / info.width)
+    w, h = max(2, int(round(info.width * scale / 2)) * 2), max(2, int(round(info.height * scale / 2)) * 2)
+    by_frame: dict[int, list[tuple[str, np.ndarray, list[int]]]] = {}
+    for track in analysis.tracks:
+        color = _daft.distinct_color(track.track_id)
+        for f, box in zip(track.frames, track.boxes, strict=True):
+            by_frame.setdefault(f, []).append((f"{track.label}_{track.track_id}", box * scale, color))
+    with VideoWriter(dst, w, h, info.rate or info.fps, preset="ultrafast", crf=28) as writer:
+        for index, frame in enumerate(iter_frames(src)):
+            img = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA) if scale < 1.0 else frame.copy()
+            for name, box, color in by_frame.get(index, ()):
+                p1, p2 = (int(box[0]), int(box[1])), (int(box[2]), int(box[3]))
+                cv2.rectangle(img, p1, p2, color, 2)
+                cv2.putText(img, name, (p1[0], max(10, p1[1] - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.4, color, 1, cv2.LINE_AA)
+            writer.write(img)
+
+
+def _link_raw(staging: Path, final: Path, target: Path, media_id: str) -> Path:
+    """``raw/<media_id>.<ext>`` -> the analysed video, as a link relative to where the scene will
+    live (a file inside the staging folder is addressed at its final place); a copy if links fail."""
+    raw_dir = staging / "raw"
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    link = raw_dir / f"{media_id}{target.suffix.lower() or '.mp4'}"
+    try:
+        final_target = final / target.resolve().relative_to(staging.resolve())
+    except ValueError:
+        final_target = target.resolve()
+    try:
+        link.symlink_to(os.path.relpath(final_target, (final / "raw").resolve()))
+    except OSError:
+        shutil.copy2(target, link)
+    return link
+
+
+def _effective_config(raw: dict[str, Any], req: LabelRequest, *, sr: bool, bank: Path | None,
+                      endpoints: dict[str, dict[str, str]]) -> dict[str, Any]:
+    out = copy.deepcopy(raw)
+    data = out.get("data") if isinstance(out.get("data"), list) and out.get("data") else [{}]
+    first = data[0] if isinstance(data[0], dict) else {}
+    first.setdefault("inputs", {})["video_path"] = str(req.video)
+    first.setdefault("output", {})["out_dir"] = str(req.output_dir)
+    data[0] = first
+    out["data"] = data
+    out.setdefault("super_resolution", {})["enabled"] = sr
+    if bank is not None:
+        out.setdefault("mcq_generation", {}).setdefault("window_metadata_extraction", {})["question_bank_file"] = str(bank)
+    for name, values in endpoints.items():
+        out.setdefault("endpoints", {}).setdefault(name, {}).update(values)
+    out["vda_label"] = {"engine": req.engine, "sampled_vars": dict(req.sampled_vars or {}),
+                        "media_id": req.media_id or req.video.stem}
+    return out
+
+
+def _publish(staging: Path, final: Path) -> None:
+    """Move every top-level entry of ``staging`` into ``final`` (replacing), then drop ``staging``."""
+    for child in sorted(staging.iterdir()):
+        target = final / child.name
+        if target.is_symlink() or target.is_file():
+            target.unlink()
+        elif target.is_dir():
+            shutil.rmtree(target)
+        child.rename(target)
+    staging.rmdir()
+
+
+def label(req: LabelRequest, *, client: httpx2.Client | None = None,
+          sleep: Callable[[float], None] = time.sleep) -> LabelResult:
+    """Run every stage for one video and write the scene into ``req.output_dir``."""
+    info = _check_video(req.video)
+    raw_cfg, cfg = _load_config(req.config)
+    bank_path = _resolve_bank(req, cfg) if cfg.mcq_generation.enabled else None
+    bank = load_bank(bank_path) if bank_path else None
+    out = req.output_dir
+    out.mkdir(parents=True, exist_ok=True)
+    staging = out / f".staging-{os.getpid()}"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir()
+    run = _Run(req=req)
+    try:
+        result = _run_stages(run, req, info, raw_cfg, cfg, bank, bank_path, staging, client=client, sleep=sleep)
+        _publish(staging, out)
+        return result
+    except SkillError as exc:
+        run.say(f"[pipeline] FAILED: {exc.message}")
+        _append_log(out, run.lines)
+        raise
+    except OSError as exc:
+        run.say(f"[pipeline] FAILED: could not write outputs ({type(exc).__name__})")
+        _append_log(out, run.lines)
+        raise SkillError(f"Writing the labels into {out.name} failed ({type(exc).__name__}).",
+                         remedy="Check free disk space and that the output folder is writable.", code="label-write-failed") from exc
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _append_log(out: Path, lines: Sequence[str]) -> None:
+    try:
+        (out / "logs").mkdir(parents=True, exist_ok=True)
+        with (out / "logs" / "pipeline.log").open("a", encoding="utf-8") as handle:
+            handle.write("\n".join(lines) + "\n")
+    except OSError as exc:
+        log.warning("could not write the pipeline log: %s", type(exc).__name__)
+
+
+def _run_stages(run: _Run, req: LabelRequest, info: VideoInfo, raw_cfg: dict[str, Any], cfg: LabelConfig,
+                bank: QuestionBank | None, bank_path: Path | None, staging: Path, *,
+                client: httpx2.Client | None, sleep: Callable[[float], None]) -> LabelResult:
+    media_id = req.media_id or req.video.stem
+    sidecars = staging / "sidecars"
+    sidecars.mkdir(parents=True)
+    run.say(f"[pipeline] engine={req.engine} video={req.video.name} {info.width}x{info.height} "
+            f"{info.fps:g} fps {info.frames} frames")
+
+    # 1. super-resolution
+    sr_on = cfg.super_resolution.enabled if req.super_resolution is None else req.super_resolution
+    target_h = cfg.super_resolution.height
+    analysed, analysed_info, stem = req.video, info, req.video.stem
+    run.stages["super_resolution"] = {"enabled": sr_on, "status": "skipped", "degraded": False}
+    if sr_on and info.height < target_h:
+        sr_path = sidecars / "sr_output.mp4"
+        try:
+            w, h = _super_resolve(req.video, sr_path, info, target_h)
+        except SkillError as exc:
+            run.degrade("super_resolution", type(exc).__name__, f"super-resolution failed ({exc.message}); "
+                        "labeling the original video", fallback_input=str(req.video), downstream_input=str(req.video))
+        else:
+            analysed, stem = sr_path, "sr_output"
+            analysed_info = probe(sr_path)
+            run.stages["super_resolution"].update({"status": "completed", "engine": "lanczos",
+                                                   "input": str(req.video), "output": "sidecars/sr_output.mp4"})
+            run.say(f"[super_resolution] upscaled {info.width}x{info.height} -> {w}x{h} (Lanczos)")
+    elif sr_on:
+        run.stages["super_resolution"]["reason"] = f"input is already {info.height} px high (target {target_h})"
+        run.say(f"[super_resolution] skipped: input already {info.height} px high")
+    else:
+        run.stages["super_resolution"]["reason"] = "disabled"
+
+    # 2. detection + tracking (one pass; it also measures the scene for the classic answers)
+    det = cfg.detection_and_tracking
+    settings = ClassicSettings(classes=tuple(det.classes), max_age=det.max_age, min_hits=det.min_hits,
+                               iou_threshold=det.iou_threshold, min_track_frames=det.min_track_frames)
+    analysis = analyze_video(analysed, settings, facts=analysed_info)
+    tracking_on = det.enabled
+    run.stages["tracking"] = {"enabled": tracking_on, "status": "skipped", "degraded": False}
+    if tracking_on:
+        run.stages["tracking"].update({"status": "completed", "engine": "classic", "input": str(analysed),
+                                       "tracks": len(analysis.tracks)})
+        on = datetime.now(timezone.utc).date()
+        _daft.write_json(staging / "contextual" / "instances.json", _daft.instances_payload(analysis.tracks, on=on))
+        _daft.write_json(staging / "contextual" / "objects.json",
+                         _daft.objects_payload(analysis.tracks, video_id=media_id, stem=stem, num_frames=analysis.frames,
+                                               width=analysed_info.width, height=analysed_info.height, on=on))
+        run.say(f"[tracking] {len(analysis.tracks)} track(s) over {analysis.frames} frames "
+                f"({', '.join(f'{k}={v}' for k, v in sorted(analysis.measures.counts.items())) or 'no objects'})")
+        if det.save_video:
+            _tracking_video(analysed, sidecars / f"{stem}_tracking.mp4", analysed_info, analysis)
+            run.stages["tracking"]["output_video"] = f"sidecars/{stem}_tracking.mp4"
+    else:
+        run.stages["tracking"]["reason"] = "disabled"
+
+    # 3. VLM JSON (events / scene metadata): not produced by these engines
+    vlm_reason = ("CPU engine" if req.engine == "classic" else
+                  "the vda nim engine does not run the VLM JSON stage" if cfg.vlm_json.enabled else "disabled")
+    run.stages["vlm_json"] = {"enabled": cfg.vlm_json.enabled, "status": "skipped", "degraded": False, "reason": vlm_reason}
+
+    # 4. MCQ generation
+    mcq_on = cfg.mcq_generation.enabled
+    run.stages["mcq_generation"] = {"enabled": mcq_on, "status": "skipped", "degraded": False, "engine": req.engine}
+    endpoints: dict[str, dict[str, str]] = {}
+    windows_meta: list[dict[str, Any]] = []
+    answers: dict[str, Answer] = {}
+    skipped: list[dict[str, str]] = []
+    win = cfg.mcq_generation.window_metadata_extraction
+    if mcq_on and bank is None:
+        run.stages["mcq_generation"]["reason"] = "no question bank (pass --question-bank)"
+        run.say("[mcq_generation] skipped: no question bank")
+    elif mcq_on and bank is not None:
+        run.stages["mcq_generation"]["input"] = str(analysed)
+        if req.engine == "classic":
+            got, missed = answer_classic(bank, classic_facts(analysis), req.sampled_vars)
+            answers = got
+            skipped = [{"id": s.id, "reason": s.reason} for s in missed]
+            windows_meta = [{"start_s": 0.0, "end_s": round(analysis.frames / analysed_info.fps, 3), "start_frame": 0,
+                             "end_frame": analysis.frames - 1, "vlm_caption": "",
+                             "llm_enhanced_caption": {k: v.answer for k, v in got.items()},
+                             "measurements": analysis.measures.as_dict()}]
+            run.stages["mcq_generation"]["status"] = "completed"
+        else:
+            answers, windows_meta, endpoints = _nim_answers(run, req, cfg, bank, analysed, analysed_info,
+                                                            client=client, sleep=sleep)
+        run.stages["mcq_generation"]["items"] = len(answers)
+        run.say(f"[mcq_generation] {len(answers)} answered, {len(skipped)} skipped ({req.engine})")
+
+    items = task_items(bank, answers) if bank else []
+    mcq_payload, bcq_payload = _daft.task_payloads(items, video_id=media_id)
+    if mcq_payload:
+        _daft.write_json(staging / "task" / "mcq.json", mcq_payload)
+    if bcq_payload:
+        _daft.write_json(staging / "task" / "bcq.json", bcq_payload)
+    if mcq_on and bank is not None and not items and win.write_empty_mcq_marker:
+        _daft.write_json(sidecars / "mcq.empty.json", {"version": "2.0", "video_id": media_id, "mcq": [],
+                                                       "_error": "zero_task_items"})
+
+    # sidecars, config, raw, log
+    duration = round(analysis.frames / analysed_info.fps, 3) if analysed_info.fps else analysed_info.duration
+    _daft.write_json(sidecars / "metadata.json", {
+        "video_id": media_id, "source_video": str(req.video), "duration_span": [0.0, duration],
+        "width": analysed_info.width, "height": analysed_info.height, "framerate": round(analysed_info.fps, 3),
+        "num_frames": analysis.frames, "engine": req.engine,
+        "windowing": {"window_mode": "clip" if req.engine == "classic" else ("single" if win.single_window else "frames"),
+                      "window_frames": analysis.frames if req.engine == "classic" else win.window_frames,
+                      "window_seconds": None, "single_window": req.engine == "classic" or win.single_window,
+                      "sampling_fps": win.sampling_fps, "resolution": win.resolution, "max_frames": win.max_frames,
+                      "caption_key": "vlm_caption", "enhanced_caption_key": "llm_enhanced_caption"},
+        "windows": windows_meta, "filtered_windows": sum(1 for w in windows_meta if w.get("_errors")),
+        "valid": bool(windows_meta) and any(not w.get("_errors") for w in windows_meta),
+        "has_caption": any(w.get("vlm_caption") for w in windows_meta),
+        "sampled_vars": dict(req.sampled_vars or {}),
+        "answers": {k: {"answer": v.answer, "reasoning": v.reasoning} for k, v in answers.items()},
+        "skipped_questions": skipped,
+        "question_bank": bank.name if bank else None,
+    })
+    effective = _effective_config(raw_cfg, req, sr=sr_on, bank=bank_path, endpoints=endpoints)
+    (staging / "config.yaml").write_text(yaml.safe_dump(effective, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    _link_raw(staging, req.output_dir.resolve(), analysed, media_id)
+    status = _daft.pipeline_status_payload(run.stages, run.fallbacks)
+    run.say(f"[pipeline] {status['status']}")
+    _daft.write_json(sidecars / "pipeline_status.json", status)
+    (staging / "logs").mkdir(exist_ok=True)
+    (staging / "logs" / "pipeline.log").write_text("\n".join(run.lines) + "\n", encoding="utf-8")
+    return LabelResult(output_dir=str(req.output_dir), status=status["status"], engine=req.engine, media_id=media_id,
+                       stem=stem, frames=analysis.frames, tracks=len(analysis.tracks),
+                       mcq_items=len(mcq_payload["items"]) if mcq_payload else 0,
+                       bcq_items=len(bcq_payload["items"]) if bcq_payload else 0,
+                       degraded_stages=status["degraded_stages"])
+
+
+def _nim_answers(run: _Run, req: LabelRequest, cfg: LabelConfig, bank: QuestionBank, analysed: Path, info: VideoInfo,
+                 *, client: httpx2.Client | None,
+                 sleep: Callable[[float], None]) -> tuple[dict[str, Answer], list[dict[str, Any]], dict[str, dict[str, str]]]:
+    vlm_url = req.vlm_url or cfg.endpoints.vlm.url or ""
+    llm_url = req.llm_url or cfg.endpoints.llm.url or ""
+    if not vlm_url or not llm_url:
+        raise InputError("The nim engine needs a VLM URL and an LLM URL.",
+                         remedy="Pass --vlm-url and --llm-url (OpenAI-compatible base URLs such as http://host:8000/v1).")
+    win = cfg.mcq_generation.window_metadata_extraction
+    settings = NimSettings.from_env(window_frames=win.window_frames, single_window=win.single_window,
+                                    sampling_fps=win.sampling_fps, resolution=win.resolution, max_frames=win.max_frames,
+                                    vlm_max_tokens=win.vlm_max_tokens, llm_max_tokens=win.llm_max_tokens,
+                                    request_timeout=win.timeout)
+    own = client is None
+    http = client or httpx2.Client(follow_redirects=True)
+    try:
+        vlm = wait_for_models(http, "VLM", vlm_url, auth_headers(api_key("vlm")), settings, sleep=sleep)
+        llm = wait_for_models(http, "LLM", llm_url, auth_headers(api_key("llm")), settings, sleep=sleep)
+        run.say(f"[mcq_generation] VLM {vlm.model} at {vlm.base_url}; LLM {llm.model} at {llm.base_url}")
+        windows = iter_windows(iter_frames(analysed), fps=info.fps, settings=settings, total_frames=info.frames)
+        results = run_windows(http, vlm, llm, windows, bank, settings, sleep=sleep)
+    finally:
+        if own:
+            http.close()
+    endpoints = {"vlm": {"url": vlm.base_url, "model": vlm.model}, "llm": {"url": llm.base_url, "model": llm.model}}
+    good = [r for r in results if r.error is None]
+    for r in results:
+        if r.error:
+            run.say(f"[mcq_generation] window {r.window.index} failed: {r.error}")
+    if not good:
+        reason = results[0].error if results else "no frames"
+        run.degrade("mcq_generation", "all_windows_failed", f"no window was answered ({reason})",
+                    fallback_input=str(analysed), downstream_input=str(analysed))
+        return {}, [r.sidecar() for r in results], endpoints
+    final = aggregate(bank, [r.answers for r in good])
+    answers = {}
+    for qid, value in final.items():
+        counts = answer_counts(qid, good)
+        rule = bank.by_id()[qid].rule().type
+        answers[qid] = Answer(qid, value, f"VLM captions of {len(good)} window(s) mapped to the bank by the LLM; "
+                              f"{counts.get(value, 0)} of {sum(counts.values())} window answer(s) chose it ({rule}).")
+    run.stages["mcq_generation"]["status"] = "completed"
+    run.stages["mcq_generation"]["windows"] = len(results)
+    return answers, [r.sidecar() for r in results], endpoints
+
+
+# --- command line -------------------------------------------------------------------------------------
+
+
+def _bool(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("true", "1", "yes", "on"):
+        return True
+    if value in ("false", "0", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError("expected true or false")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m skill.engines.label",
+                                     description="Auto-label one video into the DAFT scene layout.")
+    parser.add_argument("--engine", choices=("classic", "nim"), required=True)
+    parser.add_argument("--video", type=Path, required=True)
+    parser.add_argument("--output-dir", type=Path, required=True)
+    parser.add_argument("--config", type=Path, required=True, help="auto_labeling_config.yaml")
+    parser.add_argument("--question-bank", type=Path)
+    parser.add_argument("--sampled-vars", type=Path, help="JSON object of the known augmentation variables")
+    parser.add_argument("--super-resolution", type=_bool, metavar="true|false")
+    parser.add_argument("--vlm-url")
+    parser.add_argument("--llm-url")
+    parser.add_argument("--media-id")
+    return parser
+
+
+def _read_sampled(path: Path | None) -> dict[str, str] | None:
+    if path is None:
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"Cannot read the sampled variables file {path.name}.", remedy="Check the --sampled-vars path.") from exc
+    except json.JSONDecodeError as exc:
+        raise InputError(f"The sampled variables file {path.name} is not valid JSON.", remedy="Pass a JSON object such as {\"weather\": \"rain\"}.") from exc
+    if not isinstance(data, dict) or not all(isinstance(v, (str, int, float, bool)) for v in data.values()):
+        raise InputError(f"The sampled variables file {path.name} must be a flat JSON object.",
+                         remedy="Pass a JSON object such as {\"weather\": \"rain\"}.")
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=os.environ.get("VDA_LOG_LEVEL", "WARNING").upper(), stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        req = LabelRequest(engine=args.engine, video=args.video, output_dir=args.output_dir, config=args.config,
+                           question_bank=args.question_bank, sampled_vars=_read_sampled(args.sampled_vars),
+                           super_resolution=args.super_resolution, vlm_url=args.vlm_url, llm_url=args.llm_url,
+                           media_id=args.media_id)
+    except ValidationError as exc:
+        print(f"Error: invalid argument {'.'.join(map(str, exc.errors()[0]['loc']))}: {exc.errors()[0]['msg']}",
+              file=sys.stderr)
+        return 2
+    except SkillError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        result = label(req)
+    except SkillError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(result.model_dump(mode="json")))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
