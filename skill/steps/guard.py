@@ -144,6 +144,7 @@ class GuardRequest(BaseModel):
     vlm_url: Token | None = Field(default=None, description="Only when the user asked for an external VLM, e.g. https://host/v1.")
     llm_url: Token | None = Field(default=None, description="Only when the user asked for an external LLM, e.g. https://host/v1.")
     workers: Annotated[int, Field(ge=1, le=64)] | None = Field(default=None, description="Worker tasks per stage (1-64); workflow default 1.")
+    n_augmentations: Annotated[int, Field(ge=1, le=16)] | None = Field(default=None, description="Augmentations per video (1-16); default the cookbook's n_augmentations.")
 
     def value_fields(self) -> dict[str, Any]:
         return self.model_dump(exclude={"flow"})

@@ -58,6 +58,7 @@ class SubmitRequest(BaseModel):
     vlm_url: Token | None = Field(default=None, description="Only when the user asked for an external VLM, e.g. https://host/v1.")
     llm_url: Token | None = Field(default=None, description="Only when the user asked for an external LLM, e.g. https://host/v1.")
     workers: Annotated[int, Field(ge=1, le=64)] | None = Field(default=None, description="Worker tasks per stage (1-64); workflow default 1.")
+    n_augmentations: Annotated[int, Field(ge=1, le=16)] | None = Field(default=None, description="Augmentations per video (1-16); default the cookbook's n_augmentations.")
 
 
 class SubmitResult(BaseModel):
@@ -97,7 +98,7 @@ def submit(req: SubmitRequest, *, backend: Backend, ledger: Ledger, render=rende
     fields = req.model_dump(exclude={"flow", "pool"}) | {"run_id": run_id}
     pairs = canonical_pairs(fields)
     try:
-        SubmitValues.model_validate({k: v for k, v in pairs.items() if k != "workers"})
+        SubmitValues.model_validate({k: v for k, v in pairs.items() if k not in ("workers", "n_augmentations")})
     except ValidationError as exc:
         names = sorted({".".join(str(p) for p in err["loc"]) for err in exc.errors()})
         raise InputError(f"Some submit values are malformed: {', '.join(names)}.", remedy="Fix those values (see pre_submit_guard for details).", code="invalid-values") from exc

@@ -1,0 +1,93 @@
+"""``vda run``: the main job. Select flow, preflight, guard, submit, poll (with progress), stage,
+render the side-by-side, and print the MEDIA line(s) and the summaries."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from skill.ledger import Ledger
+from skill.pipeline import RunEvent, RunRequest, RunResult, run_pipeline
+from tools.backends import BACKEND_NAMES, default_backend_name, make_backend
+from tools.output import emit, say
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="run a whole VDA job (default: local backend, CPU engines)")
+    src = p.add_argument_group("input (with none, the VDA demo dataset is used)")
+    src.add_argument("--video", dest="videos", nargs="+", default=[], metavar="PATH", help="local video files")
+    src.add_argument("--folder", help="local folder of videos")
+    src.add_argument("--dataset-url", help="an existing dataset on storage: <prefix>/datasets/<name>")
+    src.add_argument("--sample", action="store_true", help="generate a short synthetic street clip (offline) and use it")
+    p.add_argument("--flow", help="auto_labeling | augmentation_and_al (default) | e2e | e2e_super_resolution")
+    p.add_argument("--request", dest="text", help="the request in words, used to pick the flow, e.g. 'label only'")
+    p.add_argument("--cookbook", help="scene profile (default city_traffic)")
+    p.add_argument("--dataset", help="dataset name for uploaded videos (default local-videos)")
+    p.add_argument("--augmentations", type=int, help="augmentations per video (default: the cookbook's)")
+    p.add_argument("--batch-size", type=int, default=4, help="configs per worker task (default 4)")
+    p.add_argument("--backend", choices=BACKEND_NAMES, default=default_backend_name())
+    p.add_argument("--pool", help="OSMO pool (osmo backend)")
+    p.add_argument("--gpu-platform", help="platform label (default: the first ONLINE pool's)")
+    p.add_argument("--timeout", type=float, default=3600.0, help="longest wait for the workflow, seconds")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(handler=run)
+
+
+def _sample_clip() -> str:
+    from skill.engines.synthetic import make_scene
+    from skill.paths import workspace_dir
+
+    path = workspace_dir() / "media" / "vda" / "samples" / "street_sample.mp4"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        make_scene(path, width=640, height=360, fps=10, seconds=4, seed=7, background="road")
+    say(f"Using a generated synthetic street clip: {path}")
+    return str(path)
+
+
+def label_headline(summary) -> str:
+    tracks = ", ".join(f"{n} {cls}" for cls, n in sorted(summary.tracks_by_class.items())) or "no tracks"
+    qa = "; ".join(f"{p.question} -> {p.answer}" for p in summary.sample_qa[:3])
+    text = f"{summary.tracks_total} tracks ({tracks}); {summary.mcq_items} MCQ, {summary.bcq_items} yes/no items"
+    if summary.events is not None:
+        text += f"; {summary.events} events"
+    return text + (f"; e.g. {qa}" if qa else "")
+
+
+def summary_lines(result: RunResult) -> list[str]:
+    lines = [f"{result.flow} on {result.backend}: {result.status} (workflow {result.workflow_id}, {result.run_id})."]
+    if result.local_run_dir:
+        lines.append(f"Run folder: {result.local_run_dir}")
+    for name, variables in sorted(result.sampled_vars.items()):
+        lines.append(f"{name}: sampled " + ", ".join(f"{k}={v}" for k, v in sorted(variables.items())))
+    for title, labels in (("augmented", result.augmented_labels), ("original", result.original_labels)):
+        for name, summary in sorted(labels.items()):
+            lines.append(f"Labels ({title}) {name}: {label_headline(summary)}")
+    lines += result.statements
+    if result.failed_tasks:
+        lines.append(f"Failed tasks: {', '.join(result.failed_tasks)}")
+        for task, tail in result.log_tail.items():
+            lines.append(f"--- last log lines of {task} ---\n{tail}")
+        if result.hint:
+            lines.append(f"Hint: {result.hint}")
+    return lines
+
+
+def run(args: argparse.Namespace) -> int:
+    videos = list(args.videos) + ([_sample_clip()] if args.sample else [])
+    req = RunRequest(videos=videos, folder=args.folder, dataset_url=args.dataset_url, text=args.text, flow=args.flow,
+                     cookbook=args.cookbook, dataset=args.dataset, augmentations=args.augmentations,
+                     batch_size=args.batch_size, pool=args.pool, gpu_platform=args.gpu_platform, timeout_s=args.timeout)
+
+    def progress(event: RunEvent) -> None:
+        if not args.json or sys.stderr.isatty():
+            say(f"[{event.stage}] {event.message}")
+
+    result = run_pipeline(req, backend=make_backend(args.backend), ledger=Ledger(), emit=progress)
+    if args.json:
+        emit(result, as_json=True)
+    else:
+        print("\n".join(summary_lines(result)))
+        for line in result.media_lines:
+            print(line)
+    return 0 if result.status == "COMPLETED" else 1
