@@ -24,6 +24,9 @@ class Backend(Protocol):
     """What a place that runs VDA workflows must offer."""
 
     name: BackendName
+    requires_secrets: bool
+    """False when nothing this backend runs pulls images or gated weights (the local CPU engines):
+    preflight then reports the secrets it found without requiring any."""
 
     def submit(self, spec: RenderedSpec, *, pool: str | None = None) -> str:
         """Submit a rendered spec (its template + ``spec.values`` for OSMO); return the workflow id."""

@@ -186,6 +186,7 @@ class OsmoBackend:
     """:class:`skill.backends.base.Backend` over the ``osmo`` CLI."""
 
     name = "osmo"
+    requires_secrets = True
 
     def __init__(
         self,

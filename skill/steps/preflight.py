@@ -198,6 +198,12 @@ def _sequence(run: _Run, workflow_file: Path | None, *, use_hub: bool) -> None:
     run.check("osmo-credentials", "ok", f"{len(names)} credential(s) listed: {', '.join(sorted(names)) or 'none'}.")
 
     secrets = discover(run.env, use_hub=use_hub)
+    if not run.backend.requires_secrets:
+        run.check("secrets", "skipped", f"{_secrets_detail(secrets)} The {run.backend.name} backend pulls no images and no gated weights, so no token is required.")
+        run.check("registry", "skipped", f"The {run.backend.name} backend pulls no images.")
+        _control_plane_stage(run)
+        run.notes.append(f"{run.backend.name} backend: CPU engines, no credentials needed.")
+        return
     if "hf_token" not in names and not secrets.hf_token:
         run.check("secrets", "user_input_required",
                   f"{_secrets_detail(secrets)} The backend has no hf_token credential either.", missing=["HF_TOKEN"])

@@ -32,6 +32,7 @@ def status_of(workflow_id: str, state: str, tasks: dict[str, str] | None = None,
 
 class FakeBackend:
     name = "osmo"
+    requires_secrets = True
 
     def __init__(
         self,
