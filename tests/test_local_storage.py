@@ -1,0 +1,173 @@
+"""The local object store: URL mapping and ``osmo data`` list/download/upload semantics on disk."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from skill.backends.local import LocalBackend
+from skill.backends.local_storage import LocalStorage, url_to_path
+from skill.errors import InputError, NotFound
+
+
+@pytest.fixture
+def storage(tmp_path: Path) -> LocalStorage:
+    return LocalStorage(tmp_path / "storage")
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("url", "relative"),
+    [
+        ("s3://bucket/p/q", "s3/bucket/p/q"),
+        ("s3://bucket", "s3/bucket"),
+        ("gs://bkt/data/", "gs/bkt/data"),
+        ("azure://acct/container/datasets/x", "azure/acct/container/datasets/x"),
+        ("tos://endpoint/bucket/k", "tos/endpoint/bucket/k"),
+        ("swift://endpoint/account/bucket/k", "swift/endpoint/account/bucket/k"),
+        ("S3://bucket/p", "s3/bucket/p"),
+    ],
+)
+def test_cluster_urls_map_under_the_storage_root(tmp_path: Path, url: str, relative: str) -> None:
+    assert url_to_path(url, tmp_path) == tmp_path / relative
+
+
+def test_local_paths_and_file_urls_are_themselves(tmp_path: Path) -> None:
+    assert url_to_path("/data/videos", tmp_path) == Path("/data/videos")
+    assert url_to_path("file:///data/videos/", tmp_path) == Path("/data/videos")
+    assert url_to_path("file://localhost/data/my%20clip.mp4", tmp_path) == Path("/data/my clip.mp4")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "relative/path",
+        "http://example.com/x",
+        "file://otherhost/data",
+        "s3://bucket/../../etc/passwd",
+        "/data/../../etc",
+        "azure://acct-only",
+        "swift://endpoint/account",
+        "tos://endpoint",
+        "s3://",
+        "",
+        "   ",
+    ],
+)
+def test_bad_urls_are_input_errors(tmp_path: Path, url: str) -> None:
+    with pytest.raises(InputError) as info:
+        url_to_path(url, tmp_path)
+    assert info.value.code == "invalid-storage-url"
+    assert info.value.remedy
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=60), st.sampled_from(["s3://", "gs://", "azure://", "tos://", "swift://", "file://", "/", "", "ftp://"]))
+def test_mapping_never_escapes_and_only_raises_input_error(text: str, prefix: str) -> None:
+    root = Path("/srv/vda-storage")
+    url = prefix + text
+    try:
+        path = url_to_path(url, root)
+    except InputError:
+        return
+    if prefix.endswith("://") and prefix != "file://":
+        assert path.is_relative_to(root)
+    assert ".." not in path.parts
+
+
+def test_list_gives_full_sorted_urls(storage: LocalStorage) -> None:
+    base = storage.path("s3://b/datasets/ds")
+    _write(base / "b.mp4", "2")
+    _write(base / "a.mp4", "1")
+    _write(base / "sub" / "c.txt", "3")
+    assert storage.list("s3://b/datasets/ds/") == [
+        "s3://b/datasets/ds/a.mp4",
+        "s3://b/datasets/ds/b.mp4",
+        "s3://b/datasets/ds/sub/c.txt",
+    ]
+    assert storage.list("s3://b/datasets/ds/a.mp4") == ["s3://b/datasets/ds/a.mp4"]
+    assert storage.list("s3://b/datasets/missing") == []
+
+
+def test_list_of_a_local_folder_gives_paths(tmp_path: Path, storage: LocalStorage) -> None:
+    _write(tmp_path / "videos" / "clip.mp4", "v")
+    assert storage.list(str(tmp_path / "videos")) == [f"{tmp_path}/videos/clip.mp4"]
+    assert storage.list(f"file://{tmp_path}/videos") == [f"file://{tmp_path}/videos/clip.mp4"]
+
+
+def test_download_puts_the_prefix_contents_into_dest(tmp_path: Path, storage: LocalStorage) -> None:
+    base = storage.path("gs://b/run")
+    _write(base / "x.txt", "x")
+    _write(base / "deep" / "y.txt", "y")
+    dest = tmp_path / "dest"
+    got = storage.download("gs://b/run", dest)
+    assert sorted(p.relative_to(dest).as_posix() for p in got) == ["deep/y.txt", "x.txt"]
+    assert (dest / "deep" / "y.txt").read_text() == "y"
+    single = storage.download("gs://b/run/deep/y.txt", tmp_path / "one")
+    assert single == [tmp_path / "one" / "y.txt"]
+    assert storage.download("gs://b/nothing", tmp_path / "none") == []
+
+
+def test_download_resumes_by_size_and_mtime(tmp_path: Path, storage: LocalStorage) -> None:
+    src = _write(storage.path("s3://b/p") / "clip.bin", "AAAA")
+    dest = tmp_path / "dest"
+    storage.download("s3://b/p", dest)
+    copied = dest / "clip.bin"
+    assert int(copied.stat().st_mtime) == int(src.stat().st_mtime)
+    # same size and mtime: treated as already there, not copied again
+    copied.write_text("BBBB")
+    os.utime(copied, (src.stat().st_atime, src.stat().st_mtime))
+    storage.download("s3://b/p", dest)
+    assert copied.read_text() == "BBBB"
+    # a different size: copied again
+    copied.write_text("short")
+    storage.download("s3://b/p", dest)
+    assert copied.read_text() == "AAAA"
+
+
+def test_download_regex_filters_relative_keys(tmp_path: Path, storage: LocalStorage) -> None:
+    base = storage.path("s3://b/p")
+    _write(base / "a.mp4", "1")
+    _write(base / "a.json", "2")
+    got = storage.download("s3://b/p", tmp_path / "d", regex=r"\.mp4$")
+    assert [p.name for p in got] == ["a.mp4"]
+
+
+def test_upload_files_flat_and_directory_contents(tmp_path: Path, storage: LocalStorage) -> None:
+    one = _write(tmp_path / "src" / "one.txt", "1")
+    folder = tmp_path / "folder"
+    _write(folder / "two.txt", "2")
+    _write(folder / "nested" / "three.txt", "3")
+    written = storage.upload("azure://acct/cont/out", [one, folder])
+    assert written == ["azure://acct/cont/out/one.txt", "azure://acct/cont/out/nested/three.txt", "azure://acct/cont/out/two.txt"]
+    assert storage.list("azure://acct/cont/out") == sorted(written)
+    assert (storage.path("azure://acct/cont/out") / "nested" / "three.txt").read_text() == "3"
+
+
+def test_upload_refuses_missing_sources_and_file_targets(tmp_path: Path, storage: LocalStorage) -> None:
+    with pytest.raises(NotFound):
+        storage.upload("s3://b/out", [tmp_path / "missing"])
+    target = _write(storage.path("s3://b/file.txt"), "f")
+    with pytest.raises(InputError):
+        storage.upload("s3://b/file.txt", [target])
+
+
+def test_backend_data_calls_round_trip(tmp_path: Path) -> None:
+    backend = LocalBackend(tmp_path / "root")
+    clip = _write(tmp_path / "clip.mp4", "video")
+    backend.data_upload("s3://bucket/datasets/ds", [clip])
+    assert backend.data_list("s3://bucket/datasets/ds") == ["s3://bucket/datasets/ds/clip.mp4"]
+    got = backend.data_download("s3://bucket/datasets/ds", tmp_path / "back")
+    assert [p.read_text() for p in got] == ["video"]
+    assert (tmp_path / "root" / "storage" / "s3" / "bucket" / "datasets" / "ds" / "clip.mp4").is_file()
+    with pytest.raises(NotFound):
+        backend.data_download("s3://bucket/datasets/none", tmp_path / "x")
