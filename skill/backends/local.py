@@ -1,0 +1,340 @@
+"""The embedded local backend: OSMO's workflow semantics executed on this machine.
+
+``LocalBackend(root)`` keeps everything under one folder (default
+``<workspace>/.vda/local``, or ``$VDA_LOCAL_ROOT``)::
+
+    <root>/storage/<scheme>/<bucket>/...     the object store behind s3://, gs://, azure://, ...
+    <root>/credentials.json                  the credential store (mode 0600)
+    <root>/workflows/<workflow_id>/          one run: plan.json, state.json, runner.pid,
+                                             runner.log, workflow.log, logs/<task>.log,
+                                             tasks/<task>/{files,inputs,output,credentials}/
+
+``submit`` fixes the plan, stages the task files and starts a detached runner process
+(:mod:`skill.backends.local_runner`) that survives the caller; any later ``LocalBackend`` on the
+same root can query, tail, cancel or wait for the run. When the runner is gone before the run
+ended, ``query`` settles it (FAILED "runner exited", downstream FAILED_UPSTREAM) instead of
+waiting forever.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from skill.backends._local_credentials import CredentialStore
+from skill.backends._local_logs import tail
+from skill.backends._local_plan import build_plan
+from skill.backends._local_state import (
+    GroupRecord,
+    RunRecord,
+    TaskRecord,
+    abandon,
+    load_state,
+    to_workflow_status,
+    utc_now,
+    write_json,
+)
+from skill.backends.base import BackendName, CredentialType
+from skill.backends.local_runner import CANCEL_FILE, kill_process_group
+from skill.backends.local_storage import LocalStorage
+from skill.errors import BackendTimeout, BackendUnavailable, InputError, NotFound
+from skill.models import CredentialInfo, PoolInfo, WorkflowStatus, is_terminal
+from skill.paths import skill_root, workspace_dir
+from skill.render import RenderedSpec
+
+__all__ = ["LOCAL_PLATFORM", "LOCAL_POOL", "LocalBackend", "default_root"]
+
+LOCAL_POOL = "local"
+LOCAL_PLATFORM = "cpu"
+_RUNNER_MODULE = "skill.backends.local_runner"
+_WORKFLOW_ID = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_-]*[a-zA-Z0-9])?-\d+$")
+
+
+def default_root() -> Path:
+    """``$VDA_LOCAL_ROOT`` if set, else ``<workspace>/.vda/local``."""
+    override = os.environ.get("VDA_LOCAL_ROOT")
+    return Path(override).expanduser().resolve() if override else workspace_dir() / ".vda" / "local"
+
+
+def _process_alive(pid: int, marker: str) -> bool:
+    """True when ``pid`` is a live (not zombie) process whose command line contains ``marker``."""
+    proc = Path("/proc") / str(pid)
+    if not Path("/proc/self").exists():  # not Linux: the signal probe is all there is
+        try:
+            os.kill(pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    try:
+        stat = (proc / "stat").read_text()
+        cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace")
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return False
+    state = stat.rsplit(")", 1)[-1].split()[0] if ")" in stat else "?"
+    return state not in ("Z", "X") and marker in cmdline
+
+
+def _task_group_alive(pgid: int, marker: str) -> bool:
+    """Whether a process of group ``pgid`` still carries the task marker in its environment (so a
+    recycled pid is never signalled). Off Linux the group id alone decides."""
+    if not Path("/proc/self").exists():
+        return True
+    needle = f"VDA_LOCAL_TASK={marker}".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[-1].split()
+            if int(fields[2]) != pgid:
+                continue
+            if needle in (entry / "environ").read_bytes().split(b"\0"):
+                return True
+        except (FileNotFoundError, ProcessLookupError, PermissionError, IndexError, ValueError):
+            continue
+    return False
+
+
+class LocalBackend:
+    """Runs workflows on this machine with OSMO's semantics; see the module docstring."""
+
+    name: BackendName = "local"
+    requires_secrets = False  # CPU engines: no image pulls, no gated weights
+
+    def __init__(self, root: Path | None = None) -> None:
+        self.root = Path(root).expanduser().resolve() if root is not None else default_root()
+        self.storage = LocalStorage(self.root / "storage")
+        self.workflows_dir = self.root / "workflows"
+        self._credentials = CredentialStore(self.root / "credentials.json")
+        self._children: dict[str, subprocess.Popen[bytes]] = {}
+
+    # --- runs -------------------------------------------------------------------------------
+    def submit(self, spec: RenderedSpec, *, pool: str | None = None) -> str:
+        """Plan the run, stage its files, start the detached runner; return ``<name>-<N>``."""
+        if pool not in (None, LOCAL_POOL):
+            raise InputError(
+                f"The local backend has one pool, {LOCAL_POOL}; {pool} is not it.",
+                remedy=f"Submit with pool={LOCAL_POOL} or leave the pool out.",
+                code="unknown-pool",
+            )
+        self.workflows_dir.mkdir(parents=True, exist_ok=True)
+        workflow_id, run_dir = self._new_run_dir(spec.name)
+        try:
+            plan = build_plan(
+                spec,
+                workflow_id=workflow_id,
+                run_dir=run_dir,
+                storage=self.storage,
+                workflows_dir=self.workflows_dir,
+                credentials_path=self._credentials.path,
+                default_platform=LOCAL_PLATFORM,
+            )
+        except BaseException:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            raise
+        write_json(run_dir / "plan.json", plan)
+        (run_dir / "spec.yaml").write_text(spec.text, encoding="utf-8")
+        groups = [
+            GroupRecord(
+                name=g.name,
+                status="WAITING" if g.upstream else "SCHEDULING",
+                upstream=g.upstream,
+                tasks=[
+                    TaskRecord(
+                        name=t.name,
+                        lead=t.lead,
+                        status="WAITING" if g.upstream else "SCHEDULING",
+                        image=t.image,
+                        resource=t.resource,
+                        platform=t.platform,
+                        credentials=sorted(t.credentials),
+                    )
+                    for t in g.tasks
+                ],
+            )
+            for g in plan.groups
+        ]
+        record = RunRecord(workflow_id=workflow_id, name=spec.name, pool=LOCAL_POOL, submit_time=utc_now(), groups=groups)
+        record.refresh()
+        write_json(run_dir / "state.json", record)
+        self._start_runner(workflow_id, run_dir)
+        return workflow_id
+
+    def _new_run_dir(self, name: str) -> tuple[str, Path]:
+        pattern = re.compile(rf"^{re.escape(name)}-(\d+)$")
+        used = [int(m.group(1)) for p in self.workflows_dir.iterdir() if (m := pattern.match(p.name))]
+        number = max(used, default=0) + 1
+        while True:
+            run_dir = self.workflows_dir / f"{name}-{number}"
+            try:
+                run_dir.mkdir()
+            except FileExistsError:
+                number += 1
+                continue
+            return run_dir.name, run_dir
+
+    def _start_runner(self, workflow_id: str, run_dir: Path) -> None:
+        env = dict(os.environ)
+        root = str(skill_root())
+        env["PYTHONPATH"] = os.pathsep.join([root, *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]])
+        with (run_dir / "runner.log").open("ab") as log:
+            try:
+                proc = subprocess.Popen(
+                    [sys.executable, "-m", _RUNNER_MODULE, str(run_dir)],
+                    cwd=run_dir,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                record = load_state(run_dir / "state.json")
+                abandon(record, "runner could not start")
+                write_json(run_dir / "state.json", record)
+                raise BackendUnavailable(
+                    f"The local runner for {workflow_id} could not start ({type(exc).__name__}).",
+                    remedy="Check that the Python interpreter of this install can run.",
+                ) from exc
+        (run_dir / "runner.pid").write_text(str(proc.pid), encoding="utf-8")
+        self._children[workflow_id] = proc
+
+    def _run_dir(self, workflow_id: str) -> Path:
+        run_dir = self.workflows_dir / workflow_id
+        if not _WORKFLOW_ID.match(workflow_id or "") or not (run_dir / "state.json").is_file():
+            raise NotFound(
+                f"No local workflow {workflow_id}.",
+                remedy=f"List runs under {self.workflows_dir} or submit the workflow first.",
+            )
+        return run_dir
+
+    def _runner_alive(self, workflow_id: str, run_dir: Path) -> bool:
+        child = self._children.get(workflow_id)
+        if child is not None and child.poll() is not None:
+            return False  # reaped here, so a dead runner is never a zombie we mistake for alive
+        try:
+            pid = int((run_dir / "runner.pid").read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return False
+        return _process_alive(pid, str(run_dir))
+
+    def query(self, workflow_id: str) -> WorkflowStatus:
+        run_dir = self._run_dir(workflow_id)
+        record = load_state(run_dir / "state.json")
+        if not is_terminal(record.status) and not self._runner_alive(workflow_id, run_dir):
+            record = load_state(run_dir / "state.json")  # it may have finished just before exiting
+            if not is_terminal(record.status):
+                record = self._settle_abandoned(workflow_id, run_dir, record, "runner exited")
+        return to_workflow_status(record, overview=str(run_dir))
+
+    def _settle_abandoned(self, workflow_id: str, run_dir: Path, record: RunRecord, message: str, *, status: str = "FAILED") -> RunRecord:
+        for pid in abandon(record, message, status=status):
+            self._kill_task(pid, f"{workflow_id}/", record)
+        write_json(run_dir / "state.json", record)
+        return record
+
+    def _kill_task(self, pid: int, marker_prefix: str, record: RunRecord) -> None:
+        names = [t.name for g in record.groups for t in g.tasks if t.pid == pid]
+        marker = f"{marker_prefix}{names[0]}" if names else marker_prefix
+        if _task_group_alive(pid, marker):
+            kill_process_group(pid)
+
+    def wait(self, workflow_id: str, timeout: float = 600.0, *, interval: float = 0.1) -> WorkflowStatus:
+        """Poll until the run is terminal and return its status (FAILED is a result, not an error)."""
+        if timeout <= 0 or interval <= 0:
+            raise InputError("wait needs a positive timeout and interval.", remedy="Pass timeout > 0 seconds.")
+        deadline = time.monotonic() + timeout
+        while True:
+            status = self.query(workflow_id)
+            if status.terminal:
+                return status
+            if time.monotonic() >= deadline:
+                raise BackendTimeout(
+                    f"{workflow_id} still {status.status} after {timeout:g}s.",
+                    remedy=f"Call wait or poll again with workflow_id={workflow_id}.",
+                )
+            time.sleep(interval)
+
+    def logs(self, workflow_id: str, *, task: str | None = None, last_n: int = 200) -> str:
+        run_dir = self._run_dir(workflow_id)
+        if last_n < 1:
+            raise InputError("last_n must be at least 1.", remedy="Ask for the last 200 lines, for example.")
+        if task is None:
+            return "\n".join(tail(run_dir / "workflow.log", last_n))
+        record = load_state(run_dir / "state.json")
+        if task not in {t.name for g in record.groups for t in g.tasks}:
+            raise NotFound(f"Workflow {workflow_id} has no task {task}.", remedy="Use a task name from query().")
+        return "\n".join(tail(run_dir / "logs" / f"{task}.log", last_n))
+
+    def cancel(self, workflow_id: str) -> None:
+        """Ask the run to stop: running tasks are killed and the run ends FAILED_CANCELED."""
+        run_dir = self._run_dir(workflow_id)
+        record = load_state(run_dir / "state.json")
+        if is_terminal(record.status):
+            return
+        (run_dir / CANCEL_FILE).write_text(utc_now(), encoding="utf-8")
+        if not self._runner_alive(workflow_id, run_dir):
+            record = load_state(run_dir / "state.json")
+            if not is_terminal(record.status):
+                self._settle_abandoned(workflow_id, run_dir, record, "Workflow canceled", status="FAILED_CANCELED")
+            return
+        for group in record.groups:
+            for task in group.tasks:
+                if task.status == "RUNNING" and task.pid and _task_group_alive(task.pid, f"{workflow_id}/{task.name}"):
+                    kill_process_group(task.pid, signal.SIGTERM)
+
+    # --- data -------------------------------------------------------------------------------
+    def data_list(self, url: str) -> list[str]:
+        return self.storage.list(url)
+
+    def data_download(self, url: str, dest: Path) -> list[Path]:
+        if not self.storage.path(url).exists():
+            raise NotFound(f"Nothing is stored under {url}.", remedy="Check the URL with data_list.")
+        return self.storage.download(url, Path(dest))
+
+    def data_upload(self, url: str, paths: list[Path]) -> None:
+        self.storage.upload(url, [Path(p) for p in paths])
+
+    # --- cluster facts ----------------------------------------------------------------------
+    def pools(self) -> list[PoolInfo]:
+        return [
+            PoolInfo(
+                name=LOCAL_POOL,
+                status="ONLINE",
+                platforms=[LOCAL_PLATFORM],
+                default_platform=LOCAL_PLATFORM,
+                gpu_free=0,
+                description="This machine: the embedded local executor with CPU engines.",
+            )
+        ]
+
+    def credentials(self) -> list[CredentialInfo]:
+        return self._credentials.list()
+
+    def set_credential(self, name: str, type: CredentialType, payload: dict[str, str]) -> None:
+        self._credentials.set(name, type, payload)
+
+    def config_show(self, kind: str) -> dict:
+        if str(kind).upper().split(":")[0] != "POD_TEMPLATE":
+            raise NotFound(
+                f"The local backend has no {kind} config; it documents POD_TEMPLATE only.",
+                remedy="Ask for POD_TEMPLATE, or use the OSMO backend for service configs.",
+            )
+        return {
+            "backend": "local",
+            "description": "Local CPU template: tasks run as processes on this machine; no Kubernetes, no GPU.",
+            "gpu_toleration": "not-required-local",
+            "local_cpu": {
+                "spec": {
+                    "nodeSelector": {},
+                    "tolerations": [],
+                    "containers": [{"name": "{{USER_CONTAINER_NAME}}", "resources": {"limits": {"cpu": os.cpu_count() or 1}}}],
+                },
+                "platform": LOCAL_PLATFORM,
+            },
+        }

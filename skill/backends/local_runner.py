@@ -1,0 +1,450 @@
+"""The detached process that executes one local run: ``python -m skill.backends.local_runner <run_dir>``.
+
+It reads ``plan.json`` and ``state.json`` (written by :meth:`LocalBackend.submit`) and runs the
+group DAG with OSMO's semantics (osmo.md §1.5-§1.11):
+
+* a group starts when every group it takes input from is COMPLETED; a failed upstream makes it
+  FAILED_UPSTREAM (exit code 3000) without running; independent groups run at the same time;
+* inside a group the inputs of every task are staged first, then all commands start together
+  (the start barrier); each task is the leader of its own process group;
+* when the lead exits, siblings still running are killed and take the lead's status
+  ("Lead task finished"); with ``ignoreNonleadStatus: false`` a failing non-lead fails the group;
+* after a command exits (any code, not when killed) its ``{{output}}`` is copied to every output
+  URL; exit actions decide COMPLETED or FAILED; a signal gives FAILED with exit code 128+signal;
+* ``exec_timeout`` (per group, from RUNNING) gives FAILED_EXEC_TIMEOUT; a ``cancel`` file in the run
+  folder (written by :meth:`LocalBackend.cancel`) gives FAILED_CANCELED.
+
+Only this process writes ``state.json`` while it lives, always atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from skill.backends._local_credentials import CredentialStore
+from skill.backends._local_logs import RunLog
+from skill.backends._local_plan import exit_status
+from skill.backends._local_state import (
+    GROUP_FINISHED,
+    GroupPlan,
+    GroupRecord,
+    RunRecord,
+    TaskPlan,
+    TaskRecord,
+    abandon,
+    load_plan,
+    load_state,
+    utc_now,
+)
+from skill.backends.local_storage import LocalStorage
+from skill.errors import SkillError
+from skill.models import FAILED_STATES
+from skill.paths import skill_root
+from skill.secrets import redact
+
+__all__ = ["CANCEL_FILE", "KILL_GRACE_SECONDS", "Runner", "kill_process_group", "main", "signal_exit_code"]
+
+CANCEL_FILE = "cancel"
+KILL_GRACE_SECONDS = 1.0
+_TICK = 0.05
+_EXIT_UPSTREAM, _EXIT_DOWNLOAD, _EXIT_UPLOAD = 3000, 2010, 2012
+
+
+def signal_exit_code(signum: int) -> int:
+    """A task ended by a signal reports 128+signal, the shell's and the container runtime's convention."""
+    return 128 + signum
+
+
+def _signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def kill_process_group(pgid: int, sig: int = signal.SIGKILL) -> bool:
+    """Signal a task's whole process group; False when it is already gone."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False
+    return True
+
+
+class _Live:
+    """A task whose command is running."""
+
+    def __init__(self, plan: TaskPlan, record: TaskRecord, proc: subprocess.Popen[bytes], reader: threading.Thread) -> None:
+        self.plan, self.record, self.proc, self.reader = plan, record, proc, reader
+
+
+class Runner:
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = Path(run_dir)
+        self.plan = load_plan(self.run_dir / "plan.json")
+        self.state: RunRecord = load_state(self.run_dir / "state.json")
+        self.storage = LocalStorage(Path(self.plan.storage_root))
+        self.credentials = CredentialStore(Path(self.plan.credentials_path))
+        self.log = RunLog(self.run_dir)
+        self.lock = threading.RLock()
+        self.stop = threading.Event()
+        self.stop_status = "FAILED_CANCELED"
+        self.stop_message = "Workflow canceled"
+        self.ports: set[int] = set()
+        self.threads: dict[str, threading.Thread] = {}
+        self._last_saved = ""
+
+    # --- state ------------------------------------------------------------------------------
+    def save(self) -> None:
+        with self.lock:
+            self.state.refresh()
+            text = self.state.model_dump_json(indent=1)
+            if text == self._last_saved:
+                return
+            path = self.run_dir / "state.json"
+            tmp = path.with_name(f".state.json.{os.getpid()}.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+            self._last_saved = text
+
+    def stopping(self) -> bool:
+        if not self.stop.is_set() and (self.run_dir / CANCEL_FILE).exists():
+            self.halt("FAILED_CANCELED", "Workflow canceled")
+        return self.stop.is_set()
+
+    def halt(self, status: str, message: str) -> None:
+        with self.lock:
+            if not self.stop.is_set():
+                self.stop_status, self.stop_message = status, message
+                self.stop.set()
+
+    # --- the DAG ----------------------------------------------------------------------------
+    def run(self) -> int:
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, lambda n, _frame: self.halt("FAILED", "runner exited"))
+        try:
+            self._schedule()
+        except Exception:
+            traceback.print_exc(file=sys.stderr)  # the traceback goes to runner.log; the run records the failure
+            self.halt("FAILED", "runner crashed")
+            self._join(timeout=KILL_GRACE_SECONDS * 3)
+            with self.lock:
+                for pid in abandon(self.state, "runner crashed"):
+                    kill_process_group(pid)
+                self.save()
+            return 1
+        finally:
+            self.log.close()
+        return 0
+
+    def _schedule(self) -> None:
+        with self.lock:
+            self.save()
+        while True:
+            stopping = self.stopping()
+            with self.lock:
+                for plan in self.plan.groups:
+                    record = self.state.group(plan.name)
+                    if record.status not in ("WAITING", "SCHEDULING") or plan.name in self.threads:
+                        continue
+                    upstream = [self.state.group(u) for u in plan.upstream]
+                    failed = [u.name for u in upstream if u.status in FAILED_STATES]
+                    if stopping:
+                        if self.stop_status == "FAILED_CANCELED" or not failed:
+                            self._end_unstarted(record, self.stop_status, self.stop_message)
+                        else:
+                            self._end_unstarted(record, "FAILED_UPSTREAM", f"upstream group {failed[0]} failed", _EXIT_UPSTREAM)
+                    elif failed:
+                        self._end_unstarted(record, "FAILED_UPSTREAM", f"upstream group {failed[0]} failed", _EXIT_UPSTREAM)
+                    elif all(u.status == "COMPLETED" for u in upstream):
+                        thread = threading.Thread(target=self._group_guarded, args=(plan,), name=f"group-{plan.name}", daemon=True)
+                        self.threads[plan.name] = thread
+                        thread.start()
+                self.save()
+                done = all(g.status in GROUP_FINISHED for g in self.state.groups)
+            if done:
+                break
+            time.sleep(_TICK)
+        self._join()
+        self.save()
+
+    def _join(self, timeout: float | None = None) -> None:
+        for thread in list(self.threads.values()):
+            thread.join(timeout)
+
+    def _end_unstarted(self, record: GroupRecord, status: str, message: str, exit_code: int | None = None) -> None:
+        now = utc_now()
+        for task in record.tasks:
+            if task.status not in GROUP_FINISHED:
+                task.status, task.failure_message, task.exit_code, task.end_time = status, message, exit_code, now
+                self.log.write(task.name, f"{status}: {message}", osmo=True)
+        record.status, record.failure_message, record.end_time = status, message, now
+
+    # --- one group --------------------------------------------------------------------------
+    def _group_guarded(self, plan: GroupPlan) -> None:
+        live: dict[str, _Live] = {}
+        try:
+            self._run_group(plan, live)
+        except Exception:
+            traceback.print_exc(file=sys.stderr)
+            self._stop_tasks(live, "FAILED", "local executor error (see runner.log)")
+            with self.lock:
+                self._end_unstarted(self.state.group(plan.name), "FAILED", "local executor error (see runner.log)")
+                self.save()
+
+    def _run_group(self, plan: GroupPlan, live: dict[str, _Live]) -> None:
+        record = self.state.group(plan.name)
+        tasks = {t.name: t for t in record.tasks}
+        with self.lock:
+            record.status = "SCHEDULING"
+            record.barrier_port = self._free_port()
+            for task in record.tasks:
+                task.status, task.scheduling_start_time = "SCHEDULING", utc_now()
+            self.save()
+        for task_plan in plan.tasks:
+            try:
+                self._stage(task_plan)
+            except (OSError, SkillError) as exc:
+                message = f"input download failed: {exc.message if isinstance(exc, SkillError) else type(exc).__name__}"
+                self.log.write(task_plan.name, message, osmo=True)
+                with self.lock:
+                    self._end_unstarted(record, "FAILED", f"task {task_plan.name} {message}")
+                    tasks[task_plan.name].exit_code = _EXIT_DOWNLOAD
+                    tasks[task_plan.name].failure_message = message
+                    self.save()
+                return
+        if self.stopping():
+            with self.lock:
+                self._end_unstarted(record, self.stop_status, self.stop_message)
+                self.save()
+            return
+        if plan.barrier and len(plan.tasks) > 1:
+            for task_plan in plan.tasks:
+                self.log.write(task_plan.name, "Waiting for group ready ...", osmo=True)
+            for task_plan in plan.tasks:
+                self.log.write(task_plan.name, "Group ready", osmo=True)
+        started = time.monotonic()
+        ended: list[tuple[TaskPlan, int | None, str | None]] = []
+        for task_plan in plan.tasks:
+            env = self._environment(task_plan, record.barrier_port or 0)
+            try:
+                proc = subprocess.Popen(
+                    task_plan.argv,
+                    cwd=task_plan.task_dir,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                code = 127 if isinstance(exc, FileNotFoundError) else 126
+                ended.append((task_plan, code, f"cannot start {task_plan.argv[0]}: {exc.strerror or type(exc).__name__}"))
+                continue
+            assert proc.stdout is not None
+            reader = threading.Thread(target=self.log.pump, args=(task_plan.name, proc.stdout), daemon=True)
+            reader.start()
+            with self.lock:
+                task = tasks[task_plan.name]
+                task.status, task.start_time, task.pid = "RUNNING", utc_now(), proc.pid
+            live[task_plan.name] = _Live(task_plan, task, proc, reader)
+        with self.lock:
+            record.status, record.start_time = "RUNNING", utc_now()
+            self.save()
+        for task_plan, code, why in ended:
+            self.log.write(task_plan.name, why or "", osmo=True)
+            with self.lock:
+                tasks[task_plan.name].start_time = utc_now()
+            if self._after_exit(plan, tasks[task_plan.name], task_plan, code, why, live):
+                break
+        self._watch(plan, live, started)
+        with self.lock:
+            self._settle_group(plan, record)
+            self.save()
+
+    def _watch(self, plan: GroupPlan, live: dict[str, _Live], started: float) -> None:
+        limit = self.plan.exec_timeout
+        while live:
+            if self.stopping():
+                self._stop_tasks(live, self.stop_status, self.stop_message)
+                return
+            if limit is not None and time.monotonic() - started > limit:
+                self._stop_tasks(live, "FAILED_EXEC_TIMEOUT", f"exec_timeout of {limit:g}s reached")
+                return
+            for name, item in list(live.items()):
+                code = item.proc.poll()
+                if code is None:
+                    continue
+                del live[name]
+                if self._after_exit(plan, item.record, item.plan, code, None, live, item):
+                    return
+            time.sleep(_TICK)
+
+    def _after_exit(
+        self,
+        plan: GroupPlan,
+        record: TaskRecord,
+        task_plan: TaskPlan,
+        code: int,
+        why: str | None,
+        live: dict[str, _Live],
+        item: _Live | None = None,
+    ) -> bool:
+        """Record a finished command; returns True when the group is over (lead exit or a fatal non-lead)."""
+        if item is not None:
+            kill_process_group(item.proc.pid)  # like a container: the rest of the task dies with its main process
+            item.reader.join(timeout=2)
+        if self.stopping():
+            status, message, exit_code = self.stop_status, self.stop_message, None
+        elif code < 0:
+            signum = -code
+            status, exit_code = "FAILED", signal_exit_code(signum)
+            message = f"killed by {_signal_name(signum)} (exit code 128+{signum})"
+        else:
+            status, message = exit_status(code, task_plan.exit_actions)
+            message = why or message
+            exit_code = code
+            if item is not None:
+                upload_error = self._upload(task_plan)
+                if upload_error:
+                    status, message, exit_code = "FAILED", upload_error, _EXIT_UPLOAD
+        self.log.write(task_plan.name, f"{status} (exit code {exit_code}){': ' + message if message else ''}", osmo=True)
+        with self.lock:
+            record.status, record.exit_code, record.failure_message, record.end_time = status, exit_code, message, utc_now()
+            self.save()
+        if self.stop.is_set():
+            self._stop_tasks(live, self.stop_status, self.stop_message)
+            return True
+        if task_plan.lead:
+            self._stop_tasks(live, "COMPLETED" if status == "COMPLETED" else "FAILED", "Lead task finished")
+            return True
+        if not plan.ignore_nonlead_status and status != "COMPLETED":
+            self._stop_tasks(live, "FAILED", f"task {task_plan.name} failed")
+            return True
+        return False
+
+    def _stop_tasks(self, live: dict[str, _Live], status: str, message: str) -> None:
+        """Kill running tasks (TERM, then KILL after a grace period); they end with ``status``."""
+        items = list(live.values())
+        live.clear()
+        for item in items:
+            kill_process_group(item.proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + KILL_GRACE_SECONDS
+        for item in items:
+            try:
+                item.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass  # still alive after the grace period: SIGKILL below
+            kill_process_group(item.proc.pid)
+            item.proc.wait()
+            item.reader.join(timeout=2)
+            self.log.write(item.plan.name, f"{status}: {message}", osmo=True)
+            with self.lock:
+                record = item.record
+                record.status, record.failure_message, record.end_time = status, message, utc_now()
+                self.save()
+
+    def _settle_group(self, plan: GroupPlan, record: GroupRecord) -> None:
+        lead = next(t for t in record.tasks if t.lead)
+        failed = [t for t in record.tasks if t.status in FAILED_STATES]
+        if plan.ignore_nonlead_status or lead.status in FAILED_STATES or not failed:
+            record.status, record.failure_message = lead.status, lead.failure_message
+        else:
+            record.status, record.failure_message = "FAILED", f"task {failed[0].name} failed"
+        record.end_time = utc_now()
+
+    # --- task environment and data ----------------------------------------------------------
+    def _stage(self, task: TaskPlan) -> None:
+        Path(task.output_dir).mkdir(parents=True, exist_ok=True)
+        for index, item in enumerate(task.inputs):
+            if item.kind == "task" and item.dir == item.source:
+                continue
+            self.log.write(task.name, f"Downloading input {index} from {item.source}", osmo=True)
+            got = self.storage.download(item.source, Path(item.dir), regex=item.regex, link=True)
+            if not got:
+                self.log.write(task.name, f"WARNING: nothing stored under {item.source}", osmo=True)
+
+    def _upload(self, task: TaskPlan) -> str | None:
+        for out in task.outputs:
+            self.log.write(task.name, f"Uploading outputs to {out.url}", osmo=True)
+            try:
+                self.storage.upload(out.url, [Path(task.output_dir)], regex=out.regex)
+            except (OSError, SkillError) as exc:
+                detail = exc.message if isinstance(exc, SkillError) else type(exc).__name__
+                return f"output upload to {out.url} failed: {detail}"
+        return None
+
+    def _environment(self, task: TaskPlan, port: int) -> dict[str, str]:
+        requested = {env for how in task.credentials.values() if isinstance(how, dict) for env in how}
+        env = {k: v for k, v in os.environ.items() if k in requested or redact(v) == v}
+        env.update(task.environment)
+        for name, how in task.credentials.items():
+            payload = self.credentials.get(name)
+            if payload is None:
+                self.log.write(task.name, f"credential {name} is not in the local store; its variables are not set", osmo=True)
+                continue
+            if isinstance(how, dict):
+                for variable, key in how.items():
+                    if key in payload:
+                        env[variable] = payload[key]
+                    else:
+                        self.log.write(task.name, f"credential {name} has no key {key}; {variable} is not set", osmo=True)
+            else:
+                folder = Path(how)
+                folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+                for key, value in payload.items():
+                    target = folder / key
+                    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                        handle.write(value)
+        root = str(skill_root())
+        existing = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]
+        env.update(
+            {
+                "VDA_BACKEND": "local",
+                "VDA_ENGINE": "classic",
+                "VDA_PYTHON": sys.executable,
+                "PYTHONPATH": os.pathsep.join([root, *existing]),
+                "VDA_GROUP_BARRIER_PORT": str(port),
+                "OSMO_WORKFLOW_ID": self.plan.workflow_id,
+                "VDA_LOCAL_TASK": f"{self.plan.workflow_id}/{task.name}",
+            }
+        )
+        return env
+
+    def _free_port(self) -> int:
+        while True:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.bind(("127.0.0.1", 0))
+                port = sock.getsockname()[1]
+            if port not in self.ports:
+                self.ports.add(port)
+                return port
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m skill.backends.local_runner <run_dir>", file=sys.stderr)
+        return 2
+    run_dir = Path(args[0])
+    try:
+        runner = Runner(run_dir)
+    except (OSError, SkillError) as exc:
+        print(f"local runner cannot start in {run_dir}: {exc}", file=sys.stderr)
+        return 1
+    return runner.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
