@@ -250,6 +250,34 @@ def test_the_cookbook_config_and_bank_work(tmp_path, clip):
     assert weather and weather[0]["answer"] == "C"
 
 
+def test_disabled_stages_are_reported_and_old_outputs_replaced(tmp_path, clip):
+    video, _ = clip
+    cfg, bank = write_inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    label(LabelRequest(engine="classic", video=video, output_dir=out, config=cfg, question_bank=bank))
+    assert (out / "task" / "mcq.json").exists() and (out / "contextual").exists()
+    (out / "unrelated.txt").write_text("kept")
+    off = {**CONFIG, "detection_and_tracking": {**CONFIG["detection_and_tracking"], "enabled": False},
+           "mcq_generation": {"enabled": False}}
+    cfg_off, _ = write_inputs(tmp_path / "off", config=off)
+    result = label(LabelRequest(engine="classic", video=video, output_dir=out, config=cfg_off, question_bank=bank))
+    stages = read(out / "sidecars" / "pipeline_status.json")["stages"]
+    assert stages["tracking"] == {"enabled": False, "status": "skipped", "degraded": False, "reason": "disabled"}
+    assert stages["mcq_generation"]["status"] == "skipped" and stages["mcq_generation"]["enabled"] is False
+    assert not (out / "task").exists() and not (out / "contextual").exists()  # the earlier run's files are gone
+    assert (out / "unrelated.txt").read_text() == "kept"
+    assert result.status == "completed" and (result.mcq_items, result.bcq_items) == (0, 0)
+    assert validate_scene(out) == []
+
+
+def test_output_dir_that_is_a_file(tmp_path, clip, capsys):
+    cfg, bank = write_inputs(tmp_path / "in")
+    blocker = tmp_path / "out"
+    blocker.write_text("a file")
+    assert main(["--engine", "classic", "--video", str(clip[0]), "--output-dir", str(blocker), "--config", str(cfg)]) == 1
+    assert "Cannot create the output folder" in capsys.readouterr().err
+
+
 # --- bad input -----------------------------------------------------------------------------------------
 
 

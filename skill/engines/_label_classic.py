@@ -30,8 +30,8 @@ from skill.engines._tracker import SortTracker, Track, iou_xyxy
 from skill.engines.video_io import VideoInfo, VideoNotFound, VideoReadError, probe
 
 __all__ = [
-    "CLASS_GROUPS",
     "Analysis",
+    "CLASS_GROUPS",
     "ClassicSettings",
     "SceneMeasures",
     "analyze_video",

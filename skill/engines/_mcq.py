@@ -29,10 +29,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from skill.errors import InputError
 
 __all__ = [
-    "MEASURES",
     "AggregationSpec",
     "Answer",
     "ClassicFacts",
+    "MEASURES",
     "Question",
     "QuestionBank",
     "Skipped",

@@ -298,15 +298,24 @@ def _effective_config(raw: dict[str, Any], req: LabelRequest, *, sr: bool, bank:
     return out
 
 
+_SCENE_ENTRIES = ("raw", "contextual", "task", "prompts", "sidecars", "logs", "config.yaml")
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
+
+
 def _publish(staging: Path, final: Path) -> None:
-    """Move every top-level entry of ``staging`` into ``final`` (replacing), then drop ``staging``."""
+    """Replace the scene in ``final`` by the one built in ``staging`` (entries of an earlier run
+    that this run did not write, such as an old ``task/``, go too), then drop ``staging``."""
+    for name in _SCENE_ENTRIES:
+        _remove(final / name)
     for child in sorted(staging.iterdir()):
-        target = final / child.name
-        if target.is_symlink() or target.is_file():
-            target.unlink()
-        elif target.is_dir():
-            shutil.rmtree(target)
-        child.rename(target)
+        _remove(final / child.name)
+        child.rename(final / child.name)
     staging.rmdir()
 
 
@@ -318,11 +327,15 @@ def label(req: LabelRequest, *, client: httpx2.Client | None = None,
     bank_path = _resolve_bank(req, cfg) if cfg.mcq_generation.enabled else None
     bank = load_bank(bank_path) if bank_path else None
     out = req.output_dir
-    out.mkdir(parents=True, exist_ok=True)
     staging = out / f".staging-{os.getpid()}"
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        _remove(staging)
+        staging.mkdir()
+    except OSError as exc:
+        raise SkillError(f"Cannot create the output folder {out.name} ({type(exc).__name__}).",
+                         remedy="Pass an --output-dir that is a writable folder (or does not exist yet).",
+                         code="label-write-failed") from exc
     run = _Run(req=req)
     try:
         result = _run_stages(run, req, info, raw_cfg, cfg, bank, bank_path, staging, client=client, sleep=sleep)
