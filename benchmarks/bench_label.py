@@ -15,7 +15,6 @@ both sides alike.
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from collections.abc import Callable
@@ -40,7 +39,7 @@ def _config(folder: Path, *, save_video: bool) -> Path:
     return path
 
 
-def _bank(folder: Path) -> Path | None:
+def _bank() -> Path | None:
     source = cookbooks_dir() / "city_traffic" / "auto_labeling" / "question_bank.json"
     return source if source.is_file() else None
 
@@ -61,9 +60,7 @@ def run(quick: bool = True) -> list[dict]:
         folder = Path(tmp)
         video = folder / "road_720p.mp4"
         make_scene(video, width=1280, height=720, fps=FPS, seconds=seconds, background="road", seed=7)
-        plain, overlay, bank = _config(folder, save_video=False), _config(folder, save_video=True), _bank(folder)
-        vars_file = folder / "vars.json"
-        vars_file.write_text(json.dumps({"weather": "rain", "time_of_day": "evening"}))
+        plain, overlay, bank = _config(folder, save_video=False), _config(folder, save_video=True), _bank()
 
         def decode() -> None:
             for _ in iter_frames(video):

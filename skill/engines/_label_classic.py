@@ -162,16 +162,42 @@ class _MotionDetector:
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self.open_kernel)
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self.close_kernel, iterations=2)
         self.fg_share = float(np.count_nonzero(mask)) / mask.size
-        count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        boxes = []
-        for i in range(1, count):
-            x, y, w, h, area = stats[i]
-            if area < self.min_area or w < 3 or h < 3:
-                continue
-            boxes.append((x, y, x + w, y + h))
-        if not boxes:
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        kept = [i for i in range(1, count)
+                if stats[i, 4] >= self.min_area and stats[i, 2] >= 3 and stats[i, 3] >= 3]
+        kept = [i for i in kept if not _is_reflection(i, kept, labels, stats, small)]
+        if not kept:
             return np.zeros((0, 4))
+        boxes = [(stats[i, 0], stats[i, 1], stats[i, 0] + stats[i, 2], stats[i, 1] + stats[i, 3]) for i in kept]
         return np.asarray(boxes, dtype=np.float64) / self.scale
+
+
+def _is_reflection(i: int, others: list[int], labels: np.ndarray, stats: np.ndarray, gray: np.ndarray) -> bool:
+    """True when blob ``i`` looks like the mirror image of a blob above it (wet ground): it sits
+    below that blob, aligned with it, its silhouette matches the upside-down silhouette better than
+    the upright one, and it is fainter."""
+    x, y, w, h = (int(v) for v in stats[i, :4])
+    for j in others:
+        if j == i:
+            continue
+        ax, ay, aw, ah = (int(v) for v in stats[j, :4])
+        if y < ay + ah or not 0.65 <= h / max(ah, 1) <= 1.5 or not 0.65 <= w / max(aw, 1) <= 1.5:
+            continue
+        if abs((x + w / 2) - (ax + aw / 2)) > 0.3 * max(w, aw):
+            continue
+        me = (labels[y : y + h, x : x + w] == i).astype(np.uint8)
+        above = cv2.resize((labels[ay : ay + ah, ax : ax + aw] == j).astype(np.uint8), (w, h),
+                           interpolation=cv2.INTER_NEAREST)
+        flipped = above[::-1]
+        iou_flip = np.count_nonzero(me & flipped) / max(np.count_nonzero(me | flipped), 1)
+        iou_up = np.count_nonzero(me & above) / max(np.count_nonzero(me | above), 1)
+        if iou_flip < 0.5 or iou_flip < iou_up + 0.1:
+            continue
+        spread_me = float(gray[y : y + h, x : x + w][me > 0].std())
+        spread_above = float(gray[ay : ay + ah, ax : ax + aw][labels[ay : ay + ah, ax : ax + aw] == j].std())
+        if spread_me < spread_above:
+            return True
+    return False
 
 
 class _PersonCheck:

@@ -31,7 +31,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -55,7 +54,6 @@ __all__ = [
     "default_base_url",
     "endpoint_candidates",
     "iter_windows",
-    "load_frames",
     "map_answers",
     "run_windows",
     "wait_for_models",
@@ -286,30 +284,33 @@ def _encode(frame: np.ndarray, resolution: int) -> str:
 def iter_windows(frames: Iterator[np.ndarray], *, fps: float, settings: NimSettings,
                  total_frames: int = 0) -> Iterator[Window]:
     """Group frames into windows of ``window_frames`` (one window when ``single_window``) and sample
-    each at ``sampling_fps``, at most ``max_frames`` images, as base64 JPEG."""
-    size = total_frames if settings.single_window and total_frames else (10**9 if settings.single_window else max(1, settings.window_frames))
+    each at ``sampling_fps``, at most ``max_frames`` images, as base64 JPEG. Sampled frames are
+    encoded (small) as they arrive, so a long single window never holds raw frames in memory."""
+    if settings.single_window:
+        size = total_frames if total_frames > 0 else 10**9
+    else:
+        size = max(1, settings.window_frames)
     step = max(1, int(round(fps / settings.sampling_fps))) if settings.sampling_fps > 0 else 1
     current: Window | None = None
-    picked: list[np.ndarray] = []
+    encoded: list[str] = []
 
     def close(window: Window) -> Window:
-        chosen = picked
+        chosen = encoded
         if len(chosen) > settings.max_frames > 0:
             keep = np.linspace(0, len(chosen) - 1, settings.max_frames).round().astype(int)
             chosen = [chosen[i] for i in keep]
-        window.images = [_encode(f, settings.resolution) for f in chosen]
+        window.images = list(chosen)
         return window
 
-    index = -1
     for index, frame in enumerate(frames):
         if current is None or index - current.start_frame >= size:
             if current is not None:
                 yield close(current)
-                picked.clear()
+                encoded.clear()
             current = Window(index=0 if current is None else current.index + 1, start_frame=index, end_frame=index, fps=fps)
         current.end_frame = index
         if (index - current.start_frame) % step == 0:
-            picked.append(frame)
+            encoded.append(_encode(frame, settings.resolution))
     if current is not None:
         yield close(current)
 
@@ -413,10 +414,3 @@ def run_windows(client: httpx2.Client, vlm: Endpoint, llm: Endpoint, windows: It
 def answer_counts(question_id: str, results: Sequence[WindowResult]) -> Counter[str]:
     """How many windows gave each answer to one question."""
     return Counter(r.answers.get(question_id) for r in results if r.answers.get(question_id))
-
-
-def load_frames(path: Path) -> Iterator[np.ndarray]:
-    """RGB frames of ``path`` (the shared video reader)."""
-    from skill.engines.video_io import iter_frames
-
-    return iter_frames(path)
