@@ -26,6 +26,7 @@ from typing import Any
 
 __all__ = [
     "NGC_KEY_VARIABLES",
+    "PUBLIC_CREDENTIAL_KEYS",
     "REDACTED",
     "DiscoveredSecrets",
     "discover",
@@ -51,6 +52,9 @@ NGC_KEY_VARIABLES: tuple[str, ...] = (
     "LLM_API_KEY",
 )
 HF_TOKEN_VARIABLES: tuple[str, ...] = ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN")
+# Credential payload keys whose values are addresses or names, not secrets (``osmo credential set``
+# payloads): everything else in a payload is masked and registered for redaction.
+PUBLIC_CREDENTIAL_KEYS = frozenset({"registry", "username", "endpoint", "region", "override_url", "addressing_style"})
 _ALWAYS_SECRET = set(NGC_KEY_VARIABLES) | set(HF_TOKEN_VARIABLES) | {
     "ANTHROPIC_API_KEY",
     "ANTHROPIC_AUTH_TOKEN",

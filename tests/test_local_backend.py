@@ -716,3 +716,13 @@ def test_exit_action_lists() -> None:
     assert exit_status(1, actions)[0] == "FAILED"
     assert exit_status(9, actions) == ("FAILED", "exit code 9 asks for RESCHEDULE, which the local backend does not do; treated as FAILED")
     assert exit_status(0, {})[0] == "COMPLETED"
+
+
+def test_stored_credentials_register_secret_values_but_not_registry_hosts(backend: LocalBackend) -> None:
+    from skill.secrets import forget_secrets, redact
+
+    forget_secrets()
+    backend.set_credential("nvcr_io", "REGISTRY", {"registry": "nvcr.io", "username": "$oauthtoken", "auth": "plainvalue-4242"})
+    assert redact("pull from nvcr.io as $oauthtoken") == "pull from nvcr.io as $oauthtoken"
+    assert "plainvalue-4242" not in redact("auth=plainvalue-4242")
+    forget_secrets()

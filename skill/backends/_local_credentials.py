@@ -14,7 +14,7 @@ from pathlib import Path
 
 from skill.errors import BackendError, InputError
 from skill.models import CredentialInfo
-from skill.secrets import register_secret
+from skill.secrets import PUBLIC_CREDENTIAL_KEYS, register_secret
 
 __all__ = ["CredentialStore"]
 
@@ -60,8 +60,7 @@ class CredentialStore:
         if entry is None:
             return None
         payload = {str(k): str(v) for k, v in entry.get("payload", {}).items()}
-        for value in payload.values():
-            register_secret(value)
+        _register_secret_values(payload)
         return payload
 
     def set(self, name: str, type_: str, payload: dict[str, str]) -> None:
@@ -95,8 +94,7 @@ class CredentialStore:
                 remedy=f"Set {name} again with {' '.join(f'{k}=...' for k in missing)}.",
                 code="invalid-credential",
             )
-        for value in clean.values():
-            register_secret(value)
+        _register_secret_values(clean)
         data = self._read()
         data[name] = {"type": type_, "profile": _profile(type_, clean), "payload": clean}
         self._write(data)
@@ -109,3 +107,10 @@ class CredentialStore:
             json.dump(data, handle, indent=1, sort_keys=True)
         os.chmod(tmp, 0o600)
         os.replace(tmp, self.path)
+
+
+def _register_secret_values(payload: dict[str, str]) -> None:
+    """Register the payload's secret values for redaction; registry hosts and user names stay visible."""
+    for key, value in payload.items():
+        if key not in PUBLIC_CREDENTIAL_KEYS:
+            register_secret(value)

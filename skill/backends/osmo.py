@@ -37,7 +37,7 @@ from skill.errors import (
 )
 from skill.models import CredentialInfo, PoolInfo, WorkflowStatus
 from skill.render import RenderedSpec
-from skill.secrets import REDACTED, redact
+from skill.secrets import PUBLIC_CREDENTIAL_KEYS, REDACTED, redact
 
 __all__ = ["OsmoBackend", "OsmoExit", "Runner", "map_backend_errors"]
 
@@ -52,7 +52,6 @@ RETRY_SUBMIT = frozenset({75})
 _CREDENTIAL_NAME = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_-]*[a-zA-Z0-9])?$")
 _SET_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _CONFIG_KIND = re.compile(r"^[A-Z][A-Z_]*(:\d+)?$")
-_PUBLIC_PAYLOAD_KEYS = frozenset({"registry", "username", "endpoint", "region", "override_url", "addressing_style"})
 _TAIL_CHARS = 2000
 
 
@@ -372,8 +371,8 @@ class OsmoBackend:
                 raise InputError(f"The credential payload value for {key} is empty or spans lines.",
                                  remedy=f"Pass {key} as one non-empty line.", code="invalid-argument")
             items.append(f"{key}={value}")
-        secret_values = [v for k, v in payload.items() if k not in _PUBLIC_PAYLOAD_KEYS]
-        masked = [f"{k}={v if k in _PUBLIC_PAYLOAD_KEYS else REDACTED}" for k, v in payload.items()]
+        secret_values = [v for k, v in payload.items() if k not in PUBLIC_CREDENTIAL_KEYS]
+        masked = [f"{k}={v if k in PUBLIC_CREDENTIAL_KEYS else REDACTED}" for k, v in payload.items()]
         head = ["credential", "set", name, "--type", type, "--payload"]
         self._run([*head, *items], secrets=secret_values, shown=[*head, *masked])
 
