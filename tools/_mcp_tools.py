@@ -1,0 +1,412 @@
+"""The MCP tools: one per step, each a thin async shell around the step function.
+
+Every call goes: arguments validated by the SDK against the step's request model -> the policy
+gate (:func:`skill.policy.check` on this session's :class:`~skill.policy.RunState`; a denial is a
+``ToolError`` reading ``[rule-id] message Next: remedy``) -> the step on a worker thread -> the
+state records the call -> the step's result model as structured content plus a one-line headline
+and the same JSON as text. A :class:`~skill.errors.SkillError` becomes a ``ToolError`` with its
+code, message and remedy; anything else stays a crash whose text the SDK withholds.
+
+``preflight`` asks a missing secret through elicitation (``Resolve`` + ``Elicit``): the value goes
+from the user to this process (registered for redaction, put in the environment for discovery,
+preflight rerun) and never into a tool result. A client without elicitation gets the question in
+the result instead.
+
+No ``from __future__ import annotations`` here: the SDK reads the closures' annotations at
+registration, so they must be real objects.
+"""
+
+import itertools
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Annotated, Any
+
+import anyio.from_thread
+import anyio.to_thread
+from mcp.server import MCPServer
+from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult, Resolve
+from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, ConfigDict, Field
+
+from skill import flows, policy
+from skill.backends.base import Backend
+from skill.errors import SkillError
+from skill.ledger import Ledger
+from skill.models import Decision
+from skill.policy import ToolCall
+from skill.secrets import is_secret_name, redact, redact_obj, register_secret
+from skill.steps.cache import CacheRequest, CacheResult, setup_model_cache
+from skill.steps.compare import CompareRequest, CompareResult, render_side_by_side
+from skill.steps.demo import DemoRequest, DemoResult, UploadRequest, UploadResult, prepare_demo_assets, upload_dataset
+from skill.steps.guard import GuardRequest, GuardResult, pre_submit_guard
+from skill.steps.logs import LogsRequest, LogsResult, get_logs
+from skill.steps.monitor import PollRequest, PollResult, ProgressEvent, poll
+from skill.steps.nim import NimHealthRequest, NimHealthResult, nim_health
+from skill.steps.preflight import PreflightRequest, PreflightResult
+from skill.steps.preflight import preflight as run_preflight
+from skill.steps.stage import StageEvent, StageRequest, StageResult, stage_artifacts
+from skill.steps.submit import SubmitRequest, SubmitResult, submit
+from tools._mcp_state import SessionStates, _Slot
+
+__all__ = ["TOOL_NAMES", "SecretAnswer", "SelectFlowRequest", "ToolDeps", "denial_text", "register_tools"]
+
+TOOL_NAMES: tuple[str, ...] = (
+    "select_flow",
+    "preflight",
+    "prepare_demo_assets",
+    "upload_dataset",
+    "pre_submit_guard",
+    "setup_model_cache",
+    "submit",
+    "poll",
+    "get_logs",
+    "stage_artifacts",
+    "render_side_by_side",
+    "nim_health",
+)
+_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
+
+
+class SelectFlowRequest(BaseModel):
+    """What the user asked for, and any flow settings they gave explicitly."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    text: str = Field(
+        default="", max_length=4000,
+        description="The user's request in their own words, verbatim, e.g. 'augment my videos in /data/clips with rain'.",
+    )
+    flow: str | None = Field(
+        default=None, max_length=200,
+        description="Only when the user named a flow: auto_labeling, augmentation_and_al, e2e, e2e_super_resolution "
+        "(augmentation_and_pl is the legacy alias).",
+    )
+    super_resolution: bool | None = Field(default=None, description="True when the user asked for super-resolution, False when they ruled it out.")
+    label_only: bool | None = Field(default=None, description="True when the user wants labels without augmentation.")
+
+
+class SecretAnswer(BaseModel):
+    """The one field an elicitation asks for: the secret itself (it stays on this machine)."""
+
+    value: str = Field(description="The secret value, e.g. a Hugging Face token; it is used here and never shown to the model.")
+
+
+@dataclass
+class ToolDeps:
+    """What the tools share: the backend, the session states and the run ledger (opened lazily)."""
+
+    backend: Backend
+    states: SessionStates
+    ledger_factory: Callable[[], Ledger]
+    _ledger: Ledger | None = field(default=None, repr=False)
+
+    @property
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            self._ledger = self.ledger_factory()
+        return self._ledger
+
+
+# --- the gate ---------------------------------------------------------------------------------
+
+
+def _arguments(req: BaseModel) -> dict[str, Any]:
+    return req.model_dump(mode="json", exclude_none=True)
+
+
+def denial_text(decision: Decision) -> str:
+    """``[rule-id] message Next: remedy``, one line per violation, redacted."""
+    return redact("\n".join(f"[{v.rule}] {v.message} Next: {v.remedy}" for v in decision.violations))
+
+
+def _check(slot: _Slot, call: ToolCall) -> None:
+    with slot.lock:
+        decision = policy.check(call, slot.state)
+    if not decision.allowed:
+        raise ToolError(denial_text(decision))
+
+
+def _record(slot: _Slot, call: ToolCall, result: BaseModel, *, user_text: str | None = None) -> None:
+    with slot.lock:
+        slot.state.record(call, result)
+        if user_text:
+            slot.state.note_user(user_text)
+
+
+async def _in_thread(slot: _Slot, call: ToolCall, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a step on a worker thread; a SkillError becomes a ToolError (code, message, remedy)."""
+    try:
+        return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs))
+    except SkillError as exc:
+        with slot.lock:
+            slot.state.record_failure(call, exc)
+        raise ToolError(redact(str(exc))) from exc
+
+
+async def _execute(deps: ToolDeps, ctx: Context, name: str, req: BaseModel, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    slot = deps.states.slot(ctx)
+    call = ToolCall(name=name, arguments=_arguments(req))
+    _check(slot, call)
+    result = await _in_thread(slot, call, fn, *args, **kwargs)
+    _record(slot, call, result)
+    return result
+
+
+def _reply(result: BaseModel, headline: str) -> CallToolResult:
+    """Structured content (the source of truth) and a text view: one headline line, then the JSON."""
+    data = redact_obj(result.model_dump(mode="json"))
+    text = redact(headline) + "\n" + json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
+
+
+def _report(ctx: Context) -> Callable[[float, float | None, str], None]:
+    """A progress reporter callable from the step's worker thread."""
+
+    def send(progress: float, total: float | None, message: str) -> None:
+        anyio.from_thread.run(ctx.report_progress, progress, total, redact(message))
+
+    return send
+
+
+# --- elicitation of a missing secret -----------------------------------------------------------
+
+
+def _missing_secret(result: PreflightResult) -> str | None:
+    if result.status != "user_input_required":
+        return None
+    return next((name for name in result.missing if _ENV_NAME.match(name) and is_secret_name(name)), None)
+
+
+def _can_elicit(ctx: Context) -> bool:
+    capabilities = ctx.client_capabilities
+    elicitation = capabilities.elicitation if capabilities is not None else None
+    return elicitation is not None and (elicitation.form is not None or elicitation.url is None)
+
+
+def _accept_secret(name: str, value: str) -> None:
+    """Make an elicited secret known here: redacted everywhere, discoverable through the environment."""
+    register_secret(value)
+    os.environ[name] = value
+
+
+# --- annotations ------------------------------------------------------------------------------
+
+
+def _hints(title: str, *, read_only: bool, open_world: bool, destructive: bool = False, idempotent: bool = True) -> ToolAnnotations:
+    if read_only:
+        return ToolAnnotations(title=title, read_only_hint=True, open_world_hint=open_world)
+    return ToolAnnotations(title=title, read_only_hint=False, destructive_hint=destructive, idempotent_hint=idempotent, open_world_hint=open_world)
+
+
+_DESCRIPTIONS: dict[str, str] = {
+    "select_flow": (
+        "Pick the VDA flow for the user's request and get the execution-time overview. Call it first, with the "
+        "user's words verbatim in text (and flow only if they named one). Returns flow (None when the request is "
+        "a question, not a run), the reason, and eta; tell the user the eta text before any mutating step."
+    ),
+    "preflight": (
+        "Check secrets, registry access, backend credentials, ONLINE pools and the pod template; sets the "
+        "hf_token/nvcr_io credentials when needed. Call after select_flow and before any submit, with "
+        "workflow=<flow>. status ok: go on and take gpu_platform from platforms. user_input_required: a secret "
+        "is missing; when your client supports elicitation the user is asked directly, otherwise ask the user "
+        "exactly `question` and call preflight again. failed: read the failing check and remedy."
+    ),
+    "prepare_demo_assets": (
+        "Download the VDA demo videos (nvidia/video-data-augmentation-demo only) into a local folder. Use it only "
+        "when the user gave no input of their own. Returns demo_dir and the files; then upload_dataset the folder "
+        "as dataset vda-demo, and say in the final summary that the input came from the VDA demo dataset."
+    ),
+    "upload_dataset": (
+        "Upload a local folder of videos flat to <storage_url>/datasets/<name>. Use it for the user's local "
+        "videos or the demo folder. Returns dataset_url and the video stems; pass storage_url, dataset=<name> and "
+        "one of videos as video to pre_submit_guard."
+    ),
+    "pre_submit_guard": (
+        "Render the workflow with exactly the values you will submit and check variables, cookbook files, the "
+        "video name, the dataset and the model caches. Call after preflight passed, with flow, dataset, "
+        "storage_url, gpu_platform, video and both cache URLs (<storage_url>/data/models/cosmos_transfer and "
+        "<storage_url>/data/models/auto_labeling). ok: submit with the same values and its run_id. cache_missing: "
+        "call setup_model_cache with the remediation values, poll it, then rerun this guard. failed: fix the "
+        "failed checks."
+    ),
+    "setup_model_cache": (
+        "Submit the setup_model_cache workflow that fills the model caches under <storage_url>/<path>/models/. "
+        "Call it when pre_submit_guard reports cache_missing, with the storage_url and path of its remediation "
+        "(do not ask the user). Returns workflow_id: poll it with wait=true, then rerun pre_submit_guard. "
+        "Idempotent per run_id."
+    ),
+    "submit": (
+        "Submit the flow once with the canonical values (one --set-string). Requires a passing preflight and a "
+        "passing pre_submit_guard for exactly these values in this session; pass the guard's run_id. Returns "
+        "workflow_id and output_url; then poll. Idempotent per run_id: the same run_id and values return the "
+        "same workflow; a new submit needs a fresh run_id."
+    ),
+    "poll": (
+        "Read a workflow's status once (wait=false) or until it ends (wait=true, with progress notifications). "
+        "Call after submit or setup_model_cache. COMPLETED: stage_artifacts next. FAILED: read log_tail and hint. "
+        "timed_out: poll again. Send the user a status line during long waits."
+    ),
+    "get_logs": (
+        "Read the last lines of a workflow's log or of one task, secrets redacted, with a troubleshooting hint. "
+        "Use it when poll shows a failed task."
+    ),
+    "stage_artifacts": (
+        "Bring a finished run home: mirror its outputs and the input video into the local run folder "
+        "(media/vda/runs/<run_id>/), resumable, with progress notifications. Call after poll reports COMPLETED. "
+        "Returns local_run_dir, the augmented videos, sampled_vars and label summaries for the final summary."
+    ),
+    "render_side_by_side": (
+        "Render the input beside an augmented clip (720p mp4, PNG contact sheet as fallback) inside the run "
+        "folder. Call after stage_artifacts with its local_run_dir. Returns media_line: send it to the user "
+        "exactly as given, alone in its own message."
+    ),
+    "nim_health": (
+        "Check the VLM and LLM endpoints the auto-labeling workers call (read-only GETs). action reuse: healthy; "
+        "install: run the returned command once, then check again. Never scale down or delete NIMs."
+    ),
+}
+
+
+# --- the tools ----------------------------------------------------------------------------------
+
+
+def register_tools(server: MCPServer, deps: ToolDeps) -> None:
+    """Add every tool of :data:`TOOL_NAMES` to ``server``."""
+
+    def add(fn: Callable[..., Any], annotations: ToolAnnotations) -> None:
+        server.add_tool(fn, name=fn.__name__, description=_DESCRIPTIONS[fn.__name__], annotations=annotations)
+
+    async def select_flow(req: SelectFlowRequest, ctx: Context) -> Annotated[CallToolResult, flows.FlowChoice]:
+        slot = deps.states.slot(ctx)
+        call = ToolCall(name="select_flow", arguments=_arguments(req))
+        _check(slot, call)
+        result = await _in_thread(slot, call, flows.route, req.text, flow=req.flow, super_resolution=req.super_resolution,
+                                  label_only=req.label_only, backend=deps.backend.name)
+        _record(slot, call, result, user_text=req.text)
+        eta = f" {result.eta.text()}" if result.eta else ""
+        return _reply(result, f"Flow: {result.flow or 'none (not a run request)'}. {result.reason}{eta}")
+
+    add(select_flow, _hints("Select flow", read_only=True, open_world=False))
+
+    async def first_preflight(req: PreflightRequest, ctx: Context) -> PreflightResult:
+        slot = deps.states.slot(ctx)
+        call = ToolCall(name="preflight", arguments=_arguments(req))
+        _check(slot, call)
+        return await _in_thread(slot, call, run_preflight, req, backend=deps.backend)
+
+    async def ask_secret(first: Annotated[PreflightResult, Resolve(first_preflight)], ctx: Context) -> SecretAnswer | Elicit[SecretAnswer] | None:
+        name = _missing_secret(first)
+        if name is None or not _can_elicit(ctx):
+            return None
+        return Elicit(first.question or f"Please provide {name}.", SecretAnswer)
+
+    async def preflight(
+        req: PreflightRequest,
+        ctx: Context,
+        first: Annotated[PreflightResult, Resolve(first_preflight)],
+        secret: Annotated[ElicitationResult[SecretAnswer], Resolve(ask_secret)],
+    ) -> Annotated[CallToolResult, PreflightResult]:
+        slot = deps.states.slot(ctx)
+        call = ToolCall(name="preflight", arguments=_arguments(req))
+        result = first
+        name = _missing_secret(first)
+        if name and isinstance(secret, AcceptedElicitation) and isinstance(secret.data, SecretAnswer) and secret.data.value.strip():
+            _accept_secret(name, secret.data.value.strip())
+            result = await _in_thread(slot, call, run_preflight, req, backend=deps.backend)
+        _record(slot, call, result)
+        headline = f"Preflight {result.status}."
+        if result.question:
+            headline += f" Ask the user: {result.question}"
+        elif result.remedy:
+            headline += f" Next: {result.remedy}"
+        return _reply(result, headline)
+
+    add(preflight, _hints("Preflight", read_only=False, open_world=True))
+
+    async def prepare_demo_assets_tool(req: DemoRequest, ctx: Context) -> Annotated[CallToolResult, DemoResult]:
+        result = await _execute(deps, ctx, "prepare_demo_assets", req, prepare_demo_assets, req)
+        return _reply(result, f"{len(result.files)} demo video(s) in {result.demo_dir}. Next: {result.next}")
+
+    prepare_demo_assets_tool.__name__ = "prepare_demo_assets"
+    add(prepare_demo_assets_tool, _hints("Prepare demo assets", read_only=False, open_world=True, destructive=True))
+
+    async def upload_dataset_tool(req: UploadRequest, ctx: Context) -> Annotated[CallToolResult, UploadResult]:
+        result = await _execute(deps, ctx, "upload_dataset", req, upload_dataset, req, backend=deps.backend)
+        return _reply(result, f"Uploaded {len(result.files)} file(s) to {result.dataset_url}.")
+
+    upload_dataset_tool.__name__ = "upload_dataset"
+    add(upload_dataset_tool, _hints("Upload dataset", read_only=False, open_world=True))
+
+    async def pre_submit_guard_tool(req: GuardRequest, ctx: Context) -> Annotated[CallToolResult, GuardResult]:
+        result = await _execute(deps, ctx, "pre_submit_guard", req, pre_submit_guard, req, backend=deps.backend)
+        return _reply(result, f"Guard {result.status} (run_id {result.run_id}). {result.summary}")
+
+    pre_submit_guard_tool.__name__ = "pre_submit_guard"
+    add(pre_submit_guard_tool, _hints("Pre-submit guard", read_only=True, open_world=True))
+
+    async def setup_model_cache_tool(req: CacheRequest, ctx: Context) -> Annotated[CallToolResult, CacheResult]:
+        result = await _execute(deps, ctx, "setup_model_cache", req, setup_model_cache, req, backend=deps.backend, ledger=deps.ledger)
+        return _reply(result, f"{result.message} Next: {result.next}")
+
+    setup_model_cache_tool.__name__ = "setup_model_cache"
+    add(setup_model_cache_tool, _hints("Set up model cache", read_only=False, open_world=True))
+
+    async def submit_tool(req: SubmitRequest, ctx: Context) -> Annotated[CallToolResult, SubmitResult]:
+        result = await _execute(deps, ctx, "submit", req, submit, req, backend=deps.backend, ledger=deps.ledger)
+        return _reply(result, result.message + (f" Next: {result.remedy}" if result.remedy else ""))
+
+    submit_tool.__name__ = "submit"
+    add(submit_tool, _hints("Submit workflow", read_only=False, open_world=True))
+
+    async def poll_tool(req: PollRequest, ctx: Context) -> Annotated[CallToolResult, PollResult]:
+        on_progress = None
+        if req.wait:
+            send, counter = _report(ctx), itertools.count(1)
+
+            def on_progress(event: ProgressEvent) -> None:
+                send(next(counter), None, f"[{event.elapsed_s:.0f}s] {event.message}")
+
+        result = await _execute(deps, ctx, "poll", req, poll, req, backend=deps.backend, on_progress=on_progress)
+        return _reply(result, result.message + (f" Next: {result.next}" if result.next else ""))
+
+    poll_tool.__name__ = "poll"
+    add(poll_tool, _hints("Poll workflow", read_only=True, open_world=True))
+
+    async def get_logs_tool(req: LogsRequest, ctx: Context) -> Annotated[CallToolResult, LogsResult]:
+        result = await _execute(deps, ctx, "get_logs", req, get_logs, req, backend=deps.backend)
+        hint = f" Hint: {result.hint.title}" if result.hint else ""
+        return _reply(result, f"{result.lines} log line(s) of {result.task or result.workflow_id}.{hint}")
+
+    get_logs_tool.__name__ = "get_logs"
+    add(get_logs_tool, _hints("Get logs", read_only=True, open_world=True))
+
+    async def stage_artifacts_tool(req: StageRequest, ctx: Context) -> Annotated[CallToolResult, StageResult]:
+        send = _report(ctx)
+
+        def on_progress(event: StageEvent) -> None:
+            send(event.done, event.total, f"{event.kind} {event.path}")
+
+        result = await _execute(deps, ctx, "stage_artifacts", req, stage_artifacts, req, backend=deps.backend, on_progress=on_progress)
+        return _reply(result, result.message)
+
+    stage_artifacts_tool.__name__ = "stage_artifacts"
+    add(stage_artifacts_tool, _hints("Stage artifacts", read_only=True, open_world=True))
+
+    async def render_side_by_side_tool(req: CompareRequest, ctx: Context) -> Annotated[CallToolResult, CompareResult]:
+        result = await _execute(deps, ctx, "render_side_by_side", req, render_side_by_side, req)
+        return _reply(result, f"Rendered a {result.kind} comparison. Send this line alone in its own message: {result.media_line}")
+
+    render_side_by_side_tool.__name__ = "render_side_by_side"
+    add(render_side_by_side_tool, _hints("Render side by side", read_only=False, open_world=False))
+
+    async def nim_health_tool(req: NimHealthRequest, ctx: Context) -> Annotated[CallToolResult, NimHealthResult]:
+        result = await _execute(deps, ctx, "nim_health", req, nim_health, req)
+        return _reply(result, f"NIM endpoints: {result.action}." + (f" Run once: {result.command}" if result.command else ""))
+
+    nim_health_tool.__name__ = "nim_health"
+    add(nim_health_tool, _hints("NIM health", read_only=True, open_world=True))
+
