@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from skill import flows, storage
 from skill.backends.base import Backend
-from skill.engines.video_io import probe
+from skill.engines.video_io import verify_complete
 from skill.errors import InputError, SkillError, UserInputRequired
 from skill.ledger import Ledger
 from skill.models import CookbookName, DatasetName
@@ -114,7 +114,7 @@ def collect_videos(videos: list[str], folder: str | None) -> list[Path]:
             raise InputError(f"The video {path} is empty.", remedy="Pass a complete video file; nothing was started.", code="input-empty")
         if path.suffix.lower() not in VIDEO_SUFFIXES:
             raise InputError(f"{path.name} is not a video file ({', '.join(VIDEO_SUFFIXES)}).", remedy="Pass .mp4, .avi, .mkv or .mov files.", code="input-not-video")
-        info = probe(path)  # raises VideoReadError (an InputError) for truncated or non-video content
+        info = verify_complete(path)  # VideoReadError (an InputError): non-video, or data cut short after the header
         if info.frames == 0:
             raise InputError(f"The video {path} has no decodable frames.", remedy="Pass a complete video file.", code="input-truncated")
         if path.stem in stems:

@@ -40,6 +40,7 @@ __all__ = [
     "as_rate",
     "iter_frames",
     "probe",
+    "verify_complete",
 ]
 
 _DEFAULT_CRF = 20
@@ -157,6 +158,36 @@ def probe(path: str | os.PathLike[str]) -> VideoInfo:
         raise VideoReadError(f"{path.name} could not be read ({type(exc).__name__}).", remedy="Check that the file is complete.") from exc
     finally:
         container.close()
+
+
+def verify_complete(path: str | os.PathLike[str]) -> VideoInfo:
+    """:func:`probe`, then demux (no decode) every packet to prove the data is all there.
+
+    A clip cut short after its header (an MP4 with its index in front, copied half-way) probes
+    fine and then decodes fewer frames than it declares; this refuses it as ``input-truncated``
+    before any work starts. Demuxing reads the file once and costs milliseconds per minute of video.
+    """
+    path = Path(path)
+    info = probe(path)
+    container = _open_input(path)
+    try:
+        stream = container.streams.video[0]
+        packets = sum(1 for packet in container.demux(stream) if packet.size)
+    except av.error.FFmpegError as exc:
+        raise VideoReadError(
+            f"{path.name} breaks off part-way ({type(exc).__name__}).",
+            remedy="The file is probably truncated; copy it again from the source.",
+            code="input-truncated",
+        ) from exc
+    finally:
+        container.close()
+    if packets < info.frames:
+        raise VideoReadError(
+            f"{path.name} declares {info.frames} frames but holds data for only {packets}.",
+            remedy="The file is truncated; copy it again from the source.",
+            code="input-truncated",
+        )
+    return info
 
 
 def iter_frames(path: str | os.PathLike[str]) -> Iterator[np.ndarray]:
