@@ -15,14 +15,13 @@ import pytest
 import respx
 import yaml
 
+from skill.endpoints import candidate_bases, default_base
 from skill.engines._daft import validate_scene
 from skill.engines._label_nim import (
     Endpoint,
     NimSettings,
     api_key,
     auth_headers,
-    default_base_url,
-    endpoint_candidates,
     iter_windows,
     map_answers,
     wait_for_models,
@@ -81,14 +80,14 @@ FAST = NimSettings(wait_timeout=1.0, wait_interval=0.25, retries=1, retry_backof
      "https://api.nvcf.nvidia.com/v2/nvcf/pexec/functions/abc/v1"),
 ])
 def test_endpoint_candidates(url, candidates, base):
-    assert endpoint_candidates(url) == candidates
-    assert default_base_url(url) == base
+    assert candidate_bases(url) == candidates
+    assert default_base(url) == base
 
 
 @pytest.mark.parametrize("url", ["", "   ", "ftp://host/v1", "http://"])
 def test_bad_endpoint_urls(url):
     with pytest.raises(InputError):
-        endpoint_candidates(url)
+        candidate_bases(url)
 
 
 def test_auth_headers_and_key_order():

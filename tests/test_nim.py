@@ -10,15 +10,13 @@ import httpx2
 import pytest
 import respx
 
+from skill.endpoints import candidate_bases, default_base, normalize_url
 from skill.paths import skill_root
 from skill.steps.nim import (
     DEFAULT_LLM_URL,
     DEFAULT_VLM_URL,
     NimHealthRequest,
-    candidate_bases,
-    default_base,
     nim_health,
-    normalize_url,
 )
 
 VLM = "http://qwen3-vl.osmo-nims.svc.cluster.local:8000"

@@ -32,12 +32,12 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import cv2
 import httpx2
 import numpy as np
 
+from skill.endpoints import candidate_bases, default_base
 from skill.engines._mcq import QuestionBank, match_option
 from skill.errors import BackendUnavailable, InputError
 from skill.secrets import redact, register_secret, strip_bearer
@@ -51,8 +51,6 @@ __all__ = [
     "api_key",
     "auth_headers",
     "caption_window",
-    "default_base_url",
-    "endpoint_candidates",
     "iter_windows",
     "map_answers",
     "run_windows",
@@ -61,8 +59,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_API_SUFFIXES = ("/v1/chat/completions", "/chat/completions", "/v1/completions", "/completions", "/v1/responses",
-                 "/responses", "/v1/embeddings", "/embeddings", "/v1/models", "/models")
 _RETRY_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 
@@ -109,51 +105,6 @@ class NimSettings:
 # --- endpoints ------------------------------------------------------------------------------------------
 
 
-def _split_base(url: str) -> tuple[str, str]:
-    """(normalised base, scheme://host) of a raw endpoint URL."""
-    raw = (url or "").strip()
-    if not raw or any(c.isspace() for c in raw):
-        raise InputError("An endpoint URL is empty or contains spaces.",
-                         remedy="Pass an OpenAI-compatible base URL such as http://host:8000/v1.")
-    if "://" not in raw:
-        raw = "http://" + raw
-    parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise InputError("An endpoint URL is not an http(s) URL.",
-                         remedy="Pass an OpenAI-compatible base URL such as http://host:8000/v1.")
-    path = parts.path.rstrip("/")
-    changed = True
-    while changed:
-        changed = False
-        for suffix in _API_SUFFIXES:
-            if path.endswith(suffix):
-                path = path[: -len(suffix)].rstrip("/")
-                changed = True
-    origin = f"{parts.scheme}://{parts.netloc}"
-    return origin + path, origin
-
-
-def _toggle_v1(url: str) -> str:
-    return url[: -len("/v1")] if url.endswith("/v1") else url + "/v1"
-
-
-def endpoint_candidates(url: str) -> list[str]:
-    """Base URLs to try for ``url``, in order."""
-    base, origin = _split_base(url)
-    out: list[str] = []
-    for seed in (base, origin):
-        for candidate in (seed, _toggle_v1(seed)):
-            if candidate not in out:
-                out.append(candidate)
-    return out
-
-
-def default_base_url(url: str) -> str:
-    """The first candidate ending in ``/v1``, else the first candidate."""
-    candidates = endpoint_candidates(url)
-    return next((c for c in candidates if c.endswith("/v1")), candidates[0])
-
-
 def api_key(kind: str, env: Mapping[str, str] | None = None) -> str | None:
     """The key for ``kind`` ("vlm" or "llm"); registered for redaction, never returned in text."""
     env = os.environ if env is None else env
@@ -190,7 +141,7 @@ class Endpoint:
 def wait_for_models(client: httpx2.Client, name: str, url: str, headers: Mapping[str, str], settings: NimSettings,
                     *, sleep: Callable[[float], None] = time.sleep) -> Endpoint:
     """Poll ``<candidate>/models`` until one answers with a model list; raise when time runs out."""
-    candidates = endpoint_candidates(url)
+    candidates = candidate_bases(url)
     attempts = max(1, math.ceil(settings.wait_timeout / settings.wait_interval))
     timeout = httpx2.Timeout(settings.probe_timeout, connect=settings.connect_timeout)
     for attempt in range(1, attempts + 1):

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx2
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from skill.endpoints import candidate_bases, default_base, normalize_url
 from skill.secrets import redact_obj
 
 __all__ = [
@@ -29,10 +30,7 @@ __all__ = [
     "EndpointHealth",
     "NimHealthRequest",
     "NimHealthResult",
-    "candidate_bases",
-    "default_base",
     "nim_health",
-    "normalize_url",
 ]
 
 DEFAULT_VLM_URL = "http://qwen3-vl.osmo-nims.svc.cluster.local:8000/v1"
@@ -40,10 +38,6 @@ DEFAULT_LLM_URL = "http://qwen25-14b.osmo-nims.svc.cluster.local:8000/v1"
 NIM_SERVICES: tuple[str, ...] = ("qwen3-vl", "qwen25-14b")
 INSTALL_COMMAND = (
     f'NIM_SERVICES="{" ".join(NIM_SERVICES)}" bash {{infra_skill}}/components/inference-nim-operator/scripts/install.sh'
-)
-_SUFFIXES = (
-    "/v1/chat/completions", "/chat/completions", "/v1/completions", "/completions", "/v1/responses",
-    "/responses", "/v1/embeddings", "/embeddings", "/v1/models", "/models",
 )
 _IN_CLUSTER = re.compile(r"^([a-z0-9-]+)\.osmo-nims\.svc\.cluster\.local$")
 
@@ -89,50 +83,6 @@ class NimHealthResult(BaseModel):
     command: str | None = Field(default=None, description="The repair command when action is install.")
     services: list[str] = Field(default_factory=lambda: list(NIM_SERVICES))
     notes: list[str] = Field(default_factory=list)
-
-
-# --- URL handling (endpoint_common) ---------------------------------------------------------------------
-
-
-def normalize_url(raw: str) -> str:
-    """Add ``http://`` when there is no scheme, drop query/fragment/trailing ``/`` and strip API
-    suffixes such as ``/v1/chat/completions`` or ``/models`` until none is left."""
-    text = raw.strip()
-    if "://" not in text:
-        text = "http://" + text
-    parts = urlsplit(text)
-    path = parts.path.rstrip("/")
-    changed = True
-    while changed:
-        changed = False
-        for suffix in _SUFFIXES:
-            if path.endswith(suffix):
-                path = path[: -len(suffix)].rstrip("/")
-                changed = True
-    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-
-
-def _toggle_v1(base: str) -> str:
-    return base[: -len("/v1")] if base.endswith("/v1") else base + "/v1"
-
-
-def candidate_bases(raw: str) -> list[str]:
-    """The base and ``scheme://host``, each followed by its ``/v1`` toggle, de-duplicated in order."""
-    base = normalize_url(raw)
-    parts = urlsplit(base)
-    origin = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
-    out: list[str] = []
-    for seed in (base, origin):
-        for item in (seed, _toggle_v1(seed)):
-            if item not in out:
-                out.append(item)
-    return out
-
-
-def default_base(raw: str) -> str:
-    """The first candidate ending in ``/v1``, else the first candidate."""
-    candidates = candidate_bases(raw)
-    return next((c for c in candidates if c.endswith("/v1")), candidates[0])
 
 
 def _ready_url(base: str) -> str:
