@@ -7,6 +7,10 @@ state records the call -> the step's result model as structured content plus a o
 and the same JSON as text. A :class:`~skill.errors.SkillError` becomes a ``ToolError`` with its
 code, message and remedy; anything else stays a crash whose text the SDK withholds.
 
+``select_flow`` is the one place the server hears the user's own words (its ``text`` is the request
+verbatim), so the session state notes them *before* the gate: a video URL or folder the user named
+is then the user's input, not an invented one.
+
 ``preflight`` asks a missing secret through elicitation (``Resolve`` + ``Elicit``): the value goes
 from the user to this process (registered for redaction, put in the environment for discovery,
 preflight rerun) and never into a tool result. A client without elicitation gets the question in
@@ -39,7 +43,7 @@ from skill.errors import SkillError
 from skill.ledger import Ledger
 from skill.models import Decision
 from skill.policy import ToolCall
-from skill.secrets import is_secret_name, redact, redact_obj, register_secret
+from skill.secrets import is_secret_name, looks_like_secret, redact, redact_obj, register_secret
 from skill.steps.cache import CacheRequest, CacheResult, setup_model_cache
 from skill.steps.compare import CompareRequest, CompareResult, render_side_by_side
 from skill.steps.demo import DemoRequest, DemoResult, UploadRequest, UploadResult, prepare_demo_assets, upload_dataset
@@ -130,11 +134,9 @@ def _check(slot: _Slot, call: ToolCall) -> None:
         raise ToolError(denial_text(decision))
 
 
-def _record(slot: _Slot, call: ToolCall, result: BaseModel, *, user_text: str | None = None) -> None:
+def _record(slot: _Slot, call: ToolCall, result: BaseModel) -> None:
     with slot.lock:
         slot.state.record(call, result)
-        if user_text:
-            slot.state.note_user(user_text)
 
 
 async def _in_thread(slot: _Slot, call: ToolCall, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -283,10 +285,14 @@ def register_tools(server: MCPServer, deps: ToolDeps) -> None:
     async def select_flow(req: SelectFlowRequest, ctx: Context) -> Annotated[CallToolResult, flows.FlowChoice]:
         slot = deps.states.slot(ctx)
         call = ToolCall(name="select_flow", arguments=_arguments(req))
+        if not looks_like_secret(req.text):
+            # text is the user's request verbatim: what it names is the user's input, before any judging
+            with slot.lock:
+                slot.state.note_user(req.text)
         _check(slot, call)
         result = await _in_thread(slot, call, flows.route, req.text, flow=req.flow, super_resolution=req.super_resolution,
                                   label_only=req.label_only, backend=deps.backend.name)
-        _record(slot, call, result, user_text=req.text)
+        _record(slot, call, result)
         eta = f" {result.eta.text()}" if result.eta else ""
         return _reply(result, f"Flow: {result.flow or 'none (not a run request)'}. {result.reason}{eta}")
 
