@@ -240,6 +240,7 @@ def test_e2e_super_resolution_upscales_a_small_clip_before_labeling(clip: Path, 
     original = run_dir / "outputs" / "pseudo_labeled" / VIDEO
     stages = read_json(original / "sidecars" / "pipeline_status.json")["stages"]
     assert stages["super_resolution"]["status"] == "completed"
+    assert stages["tracking"]["input"] == stages["mcq_generation"]["input"] == "sidecars/sr_output.mp4"  # a path that exists in the scene
     width, height, _ = decoded(original / "sidecars" / "sr_output.mp4")
     assert height == 720 and width == 1280  # 320x180 upscaled to 720p, aspect kept
     augmented = run_dir / "outputs" / "pseudo_labeled_augmented" / f"{VIDEO}_aug0"

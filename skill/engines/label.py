@@ -364,6 +364,15 @@ def _append_log(out: Path, lines: Sequence[str]) -> None:
         log.warning("could not write the pipeline log: %s", type(exc).__name__)
 
 
+def _scene_path(path: Path, staging: Path) -> str:
+    """A file built in the staging folder is named by its place in the finished scene
+    (``sidecars/sr_output.mp4``); the staging folder itself is gone once the scene is published."""
+    try:
+        return path.resolve().relative_to(staging.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def _run_stages(run: _Run, req: LabelRequest, info: VideoInfo, raw_cfg: dict[str, Any], cfg: LabelConfig,
                 bank: QuestionBank | None, bank_path: Path | None, staging: Path, *,
                 client: httpx2.Client | None, sleep: Callable[[float], None]) -> LabelResult:
@@ -405,7 +414,7 @@ def _run_stages(run: _Run, req: LabelRequest, info: VideoInfo, raw_cfg: dict[str
     tracking_on = det.enabled
     run.stages["tracking"] = {"enabled": tracking_on, "status": "skipped", "degraded": False}
     if tracking_on:
-        run.stages["tracking"].update({"status": "completed", "engine": "classic", "input": str(analysed),
+        run.stages["tracking"].update({"status": "completed", "engine": "classic", "input": _scene_path(analysed, staging),
                                        "tracks": len(analysis.tracks)})
         on = datetime.now(timezone.utc).date()
         _daft.write_json(staging / "contextual" / "instances.json", _daft.instances_payload(analysis.tracks, on=on))
@@ -437,7 +446,7 @@ def _run_stages(run: _Run, req: LabelRequest, info: VideoInfo, raw_cfg: dict[str
         run.stages["mcq_generation"]["reason"] = "no question bank (pass --question-bank)"
         run.say("[mcq_generation] skipped: no question bank")
     elif mcq_on and bank is not None:
-        run.stages["mcq_generation"]["input"] = str(analysed)
+        run.stages["mcq_generation"]["input"] = _scene_path(analysed, staging)
         if req.engine == "classic":
             got, missed = answer_classic(bank, classic_facts(analysis), req.sampled_vars)
             answers = got
