@@ -303,3 +303,29 @@ async def test_unknown_resources_are_not_found(local_server, uri: str):
     async with Client(local_server) as client:
         with pytest.raises(MCPError):
             await client.read_resource(uri)
+
+
+# --- session scoping in process -------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_in_process_sessions_legacy_by_connection_default_by_meta_key(local_server):
+    from tools._mcp_state import SESSION_META_KEY
+
+    states = local_server.session_states
+    async with Client(local_server, mode="legacy") as a, Client(local_server, mode="legacy") as b:
+        await call(a, "select_flow", {"text": "augment /data/a/one.mp4"})
+        await call(b, "select_flow", {"text": "augment /data/b/two.mp4"})
+        demo_a = text_of(await a.call_tool("prepare_demo_assets", {"req": {}}))
+        demo_b = text_of(await b.call_tool("prepare_demo_assets", {"req": {}}))
+    assert "/data/a/one.mp4" in demo_a and "/data/b/" not in demo_a
+    assert "/data/b/two.mp4" in demo_b and "/data/a/" not in demo_b
+    assert states.default.user_inputs == []
+
+    async with Client(local_server) as c, Client(local_server) as d:
+        await c.call_tool("select_flow", {"req": {"text": "augment /data/c/x.mp4"}}, meta={SESSION_META_KEY: "c"})
+        await d.call_tool("select_flow", {"req": {"text": "augment /data/d/y.mp4"}}, meta={SESSION_META_KEY: "d"})
+        await c.call_tool("select_flow", {"req": {"text": "augment /data/plain/z.mp4"}})
+    assert states.keyed("c").user_inputs == ["/data/c/x.mp4"]
+    assert states.keyed("d").user_inputs == ["/data/d/y.mp4"]
+    assert states.default.user_inputs == ["/data/plain/z.mp4"]  # one client per in-process server: the default state

@@ -27,6 +27,10 @@ So the state is keyed, first match wins:
    in-process server built for one client (the chat agent builds its own). Several 2026-07-28
    clients over HTTP that send no ``vda/session`` share this state; give each one a key.
 
+The handshake ``Connection`` is reached through the request's ``ServerSession`` (its ``_connection``
+attribute in mcp 2.3.0; the SDK offers no public accessor on the tool context). Should a later
+release drop it, legacy clients fall back to rule 3 and still work, sharing the default state.
+
 None of this is an identity: headers and ``_meta`` are client-supplied, so the key only scopes the
 policy's memory of a conversation, it authorises nothing (a local server binds 127.0.0.1).
 """
