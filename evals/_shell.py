@@ -1,0 +1,184 @@
+"""What a raw shell command did, in the skill's terms: which step it ran and with which values.
+
+The policy's command judge (:func:`skill.policy.check_command`) says whether a command is allowed;
+this module only recognises the steps the replay must remember (a preflight passed, a guard
+checked these values, a workflow was submitted...). Commands are split by the policy's own
+splitter, so wrappers (``sudo``, ``bash -c``, ``env X=1``) are seen through the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import Literal
+
+from skill._policy_commands import parse_submit, split_commands
+from skill.policy import DEMO_REPO, canonical_flow, hf_dataset_repo, split_dataset_url
+
+__all__ = ["ShellStep", "query_status", "shell_steps", "upload_dataset_url"]
+
+StepKind = Literal["preflight", "guard", "submit", "query", "demo", "upload", "stage", "render"]
+
+_SCRIPTS: dict[str, StepKind] = {
+    "preflight_credentials.sh": "preflight",
+    "pre_submit_guard.py": "guard",
+    "prepare_demo_assets.sh": "demo",
+    "stage_run_artifacts.sh": "stage",
+    "render_side_by_side.sh": "render",
+}
+_VDA_COMMANDS: dict[str, StepKind] = {
+    "preflight": "preflight",
+    "guard": "guard",
+    "submit": "submit",
+    "poll": "query",
+    "demo": "demo",
+    "upload": "upload",
+    "stage": "stage",
+    "compare": "render",
+}
+_STATUS_WORD = re.compile(r"\b(COMPLETED|FAILED(?:_[A-Z_]+)?|RUNNING|PENDING|WAITING)\b")
+
+
+@dataclass
+class ShellStep:
+    """One skill step a command ran: its kind, the workflow (flow name) and the key=value pairs."""
+
+    kind: StepKind
+    flow: str | None = None
+    pairs: list[str] = field(default_factory=list)
+    target: str | None = None
+    sources: list[str] = field(default_factory=list)
+
+    @property
+    def values(self) -> dict[str, str]:
+        return dict(item.split("=", 1) for item in self.pairs if "=" in item)
+
+
+def _option(argv: list[str], *names: str) -> str | None:
+    for index, token in enumerate(argv):
+        for name in names:
+            if token == name and index + 1 < len(argv):
+                return argv[index + 1]
+            if token.startswith(name + "="):
+                return token.split("=", 1)[1]
+    return None
+
+
+def _set_string_pairs(argv: list[str]) -> list[str]:
+    pairs: list[str] = []
+    for index, token in enumerate(argv):
+        if token.split("=", 1)[0] != "--set-string":
+            continue
+        if "=" in token and token.startswith("--set-string="):
+            pairs.append(token.split("=", 1)[1])
+        for item in argv[index + 1 :]:
+            if item.startswith("-"):
+                break
+            pairs.append(item)
+    return pairs
+
+
+def _positional(argv: list[str], skip_values: set[str], limit: int) -> tuple[list[str], int]:
+    words: list[str] = []
+    index = 1
+    while index < len(argv) and len(words) < limit:
+        token = argv[index]
+        if token.startswith("-"):
+            index += 2 if token in skip_values else 1
+            continue
+        words.append(token)
+        index += 1
+    return words, index
+
+
+def _flow_name(workflow: str | None) -> str | None:
+    if not workflow:
+        return None
+    return canonical_flow(PurePosixPath(workflow.replace("\\", "/")).name)
+
+
+def _osmo_step(argv: list[str]) -> ShellStep | None:
+    words, end = _positional(argv, {"-t", "--format-type"}, 2)
+    rest = argv[end:]
+    if words == ["workflow", "submit"]:
+        parsed = parse_submit(rest)
+        return ShellStep(kind="submit", flow=parsed.workflow, pairs=[f"{k}={v}" for k, v in parsed.pairs], target=parsed.file)
+    if words == ["workflow", "query"]:
+        return ShellStep(kind="query", target=next((t for t in rest if not t.startswith("-")), None))
+    if words == ["data", "upload"]:
+        positional = [t for t in rest if not t.startswith("-")]
+        if positional:
+            return ShellStep(kind="upload", target=positional[0], sources=positional[1:])
+    return None
+
+
+def _hf_step(argv: list[str]) -> ShellStep | None:
+    words, _ = _positional(argv, {"--repo-type", "--revision", "--local-dir", "--include", "--exclude", "--token"}, 2)
+    if len(words) == 2 and words[0] == "download":
+        repo = words[1].lower()
+        if repo == DEMO_REPO or (hf_dataset_repo(repo) or "") == DEMO_REPO:
+            return ShellStep(kind="demo", target=_option(argv, "--local-dir"))
+    return None
+
+
+def _one_step(argv: list[str]) -> ShellStep | None:
+    program = PurePosixPath(argv[0]).name.lower()
+    if program == "osmo":
+        return _osmo_step(argv)
+    if program in ("hf", "huggingface-cli"):
+        return _hf_step(argv)
+    if program == "vda" or (len(argv) > 2 and argv[1] == "-m" and argv[2] == "tools.cli"):
+        start = 1 if program == "vda" else 3
+        words = [t for t in argv[start:] if not t.startswith("-")]
+        kind = _VDA_COMMANDS.get(words[0]) if words else None
+        if kind is None:
+            return None
+        tail = argv[start:]
+        return ShellStep(kind=kind, flow=_flow_name(_option(tail, "--workflow", "--flow") or (words[1] if kind in ("guard", "submit") and len(words) > 1 else None)), pairs=_set_string_pairs(tail))
+    for index, token in enumerate(argv):
+        kind = _SCRIPTS.get(PurePosixPath(token).name)
+        if kind is None:
+            continue
+        tail = argv[index + 1 :]
+        if kind == "guard":
+            return ShellStep(kind="guard", flow=_flow_name(_option(tail, "--workflow")), pairs=_set_string_pairs(tail))
+        if kind == "preflight":
+            return ShellStep(kind="preflight", flow=_flow_name(_option(tail, "--workflow")))
+        if kind == "demo":
+            positional = [t for t in tail if not t.startswith("-")]
+            return ShellStep(kind="demo", target=positional[0] if positional else None)
+        return ShellStep(kind=kind)
+    return None
+
+
+def shell_steps(command: str) -> list[ShellStep]:
+    """The skill steps in a command line, in order (``a && b`` gives two)."""
+    steps = []
+    for simple in split_commands(command):
+        if simple.argv:
+            step = _one_step(list(simple.argv))
+            if step is not None:
+                steps.append(step)
+    return steps
+
+
+def query_status(stdout: str) -> str | None:
+    """The workflow status printed by ``osmo workflow query`` (JSON or table form), if any."""
+    try:
+        data = json.loads(stdout)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("status"), str):
+        return data["status"].upper()
+    match = _STATUS_WORD.search(stdout)
+    return match.group(1) if match else None
+
+
+def upload_dataset_url(step: ShellStep) -> str | None:
+    """``<prefix>/datasets/<name>`` of an ``osmo data upload`` target, if it has that shape."""
+    if step.target and split_dataset_url(step.target):
+        prefix, name = split_dataset_url(step.target)  # type: ignore[misc]
+        return f"{prefix}/datasets/{name}"
+    return None
