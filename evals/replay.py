@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from evals import scorers
 from evals._shell import ShellStep, query_status, shell_steps, upload_dataset_url
+from evals.scenario import DEFAULT_SCENARIOS_DIR, ExpectationResult, compare, load_scenario
 from evals.scorers import Evidence
 from evals.transcript import (
     AssistantLine,
@@ -54,6 +55,7 @@ __all__ = [
     "ReplayTotals",
     "ReplayViolation",
     "TranscriptReport",
+    "check_scenarios",
     "collect_paths",
     "replay",
     "replay_transcript",
@@ -508,3 +510,28 @@ def replay(path_or_paths: str | Path | Iterable[str | Path]) -> ReplayReport:
     items = [path_or_paths] if isinstance(path_or_paths, (str, Path)) else list(path_or_paths)
     reports = [replay_transcript(load_transcript(path)) for path in collect_paths(items)]
     return ReplayReport(transcripts=reports, totals=_totals(reports))
+
+
+# --- expectations -----------------------------------------------------------------------------------------
+
+
+def check_scenarios(report: ReplayReport, scenarios_dir: Path | None = None) -> list[ExpectationResult]:
+    """Compare each replayed transcript with ``<scenarios_dir>/<scenario>.yaml`` (the scenario the meta
+    line names; for a file whose meta could not be read, its file stem). A missing scenario file is a
+    mismatch, not an error."""
+    folder = scenarios_dir or DEFAULT_SCENARIOS_DIR
+    results = []
+    for item in report.transcripts:
+        name = item.scenario or Path(item.file).stem
+        path = folder / f"{name}.yaml"
+        if not path.is_file():
+            results.append(
+                ExpectationResult(scenario=name, verdict=item.verdict, rules=sorted(item.rules), matched=False,
+                                  differences=[f"no scenario file {path.name} in {folder}"])
+            )
+            continue
+        results.append(
+            compare(name, load_scenario(path), verdict=item.verdict, rules=item.rules, flow=item.flow,
+                    submitted=item.submitted, evidence=item.evidence.model_dump())
+        )
+    return results

@@ -1,0 +1,72 @@
+"""``vda eval``: replay recorded conversations against the rules of POLICY.md.
+
+    vda eval replay PATH... [--json] [--expect [DIR]]
+
+PATH is a transcript (JSONL, format v1) or a directory of them. Exit 0 when every transcript
+passes, 1 otherwise. With ``--expect`` each transcript is compared with its scenario file
+(``evals/scenarios/<scenario>.yaml`` or DIR) instead, and the exit code says whether every
+replay matched what its scenario expects (the way the bad fixtures are checked in CI).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from evals.replay import ReplayReport, TranscriptReport, check_scenarios, replay
+from evals.scenario import DEFAULT_SCENARIOS_DIR, ExpectationResult
+from tools.output import emit
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="replay recorded conversations against the policy rules")
+    actions = p.add_subparsers(dest="eval_command", metavar="ACTION", required=True)
+    rp = actions.add_parser("replay", help="judge transcripts (exit 0 when every one passes)")
+    rp.add_argument("paths", nargs="+", metavar="PATH", help="a transcript .jsonl or a directory of them")
+    rp.add_argument("--json", action="store_true", help="print the report as JSON")
+    rp.add_argument(
+        "--expect",
+        nargs="?",
+        const=str(DEFAULT_SCENARIOS_DIR),
+        default=None,
+        metavar="DIR",
+        help="compare each replay with its scenario file (default: evals/scenarios); exit 0 when all match",
+    )
+    rp.set_defaults(handler=run)
+
+
+def _line(item: TranscriptReport) -> str:
+    name = Path(item.file).name
+    if item.verdict == "invalid":
+        where = f"line {item.invalid_line}" if item.invalid_line else "file"
+        return f"INVALID {name}: {where}: {item.invalid_reason}"
+    head = f"{item.verdict.upper():4} {name} (scenario {item.scenario}; flow {item.flow or '-'}; submitted {'yes' if item.submitted else 'no'})"
+    rows = [head]
+    rows += [f"  [{v.rule}] line {v.line}: {v.message}" for v in item.violations]
+    rows += [f"  info {i.kind} line {i.line}: {i.message}" + (f" ({', '.join(i.rules)})" if i.rules else "") for i in item.info]
+    return "\n".join(rows)
+
+
+def _text(report: ReplayReport, expectations: list[ExpectationResult] | None) -> str:
+    rows = [_line(item) for item in report.transcripts]
+    totals = report.totals
+    rows.append(f"{totals.files} file(s): {totals.passed} passed, {totals.failed} failed, {totals.invalid} invalid.")
+    if totals.violations:
+        rows.append("Violations by rule: " + ", ".join(f"{rule} {count}" for rule, count in totals.violations.items()))
+    if expectations is not None:
+        matched = sum(e.matched for e in expectations)
+        rows.append(f"Scenarios: {matched}/{len(expectations)} matched.")
+        rows += [f"  MISMATCH {e.scenario}: {'; '.join(e.differences)}" for e in expectations if not e.matched]
+    return "\n".join(rows)
+
+
+def run(args: argparse.Namespace) -> int:
+    report = replay(args.paths)
+    expectations = check_scenarios(report, Path(args.expect)) if args.expect is not None else None
+    payload = report.model_dump(mode="json")
+    if expectations is not None:
+        payload["expectations"] = [e.model_dump(mode="json") for e in expectations]
+    emit(payload, as_json=args.json, text=_text(report, expectations))
+    if expectations is not None:
+        return 0 if all(e.matched for e in expectations) else 1
+    return 0 if report.all_passed and report.transcripts else 1
