@@ -160,6 +160,39 @@ def _prefetch(frames: Iterator[np.ndarray], depth: int = _QUEUE_DEPTH) -> Iterat
                 worker.join(timeout=0.05)
 
 
+def _encode_behind(out: VideoWriter, frames: Iterator[np.ndarray], depth: int = _QUEUE_DEPTH) -> None:
+    """Write ``frames`` to ``out`` from a helper thread, at most ``depth`` frames behind, so encoding
+    overlaps the rendering of the next frames (x264 and OpenCV release the GIL). An error on
+    either side stops both and is raised here."""
+    box: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=depth)
+    failure: list[BaseException] = []
+
+    def pump() -> None:
+        try:
+            while (frame := box.get()) is not None:
+                out.write(frame)
+        except BaseException as exc:  # handed to the caller's thread, which re-raises it
+            failure.append(exc)
+            while box.get() is not None:  # keep taking frames so the producer never blocks
+                continue
+
+    worker = threading.Thread(target=pump, name="vda-encode", daemon=True)
+    worker.start()
+    try:
+        for frame in frames:
+            if failure:
+                break
+            box.put(frame)
+    finally:
+        box.put(None)
+        worker.join()
+        close = getattr(frames, "close", None)
+        if close is not None:
+            close()  # stops the decode thread behind a generator now, not at garbage collection
+    if failure:
+        raise failure[0]
+
+
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -177,8 +210,7 @@ def augment_classic(clip: ClipConfig, video: Path, output_dir: Path, *, crf: int
     renderer = ClassicRenderer(look, info.width, info.height, info.fps, clip.seed)
     partial = output_dir / f".{VIDEO_NAME}.partial.mp4"
     with VideoWriter(partial, info.width, info.height, info.rate or info.fps, crf=crf, preset=preset) as out:
-        for index, frame in enumerate(_prefetch(iter_frames(video))):
-            out.write(renderer.render(frame, index))
+        _encode_behind(out, (renderer.render(frame, index) for index, frame in enumerate(_prefetch(iter_frames(video)))))
         frames = out.frames_written
     os.replace(partial, output_dir / VIDEO_NAME)
     parameters = look.as_parameters()

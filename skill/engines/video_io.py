@@ -27,6 +27,7 @@ from pathlib import Path
 from types import TracebackType
 
 import av
+import cv2
 import numpy as np
 
 from skill.errors import InputError, SkillError
@@ -281,7 +282,10 @@ class VideoWriter:
             )
         if self.padded:
             frame = np.pad(frame, ((0, self.enc_height - self.height), (0, self.enc_width - self.width), (0, 0)), mode="edge")
-        video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
+        # RGB -> I420 with OpenCV (SIMD, BT.601 limited range like swscale's default) instead of
+        # letting the encoder call swscale: the same picture, a few ms less per 720p frame.
+        yuv = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2YUV_I420)
+        video_frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         video_frame.pts = self.frames_written
         try:
             for packet in self._stream.encode(video_frame):
