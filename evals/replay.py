@@ -79,11 +79,12 @@ class ReplayViolation(BaseModel):
 
 
 class ReplayInfo(BaseModel):
-    """Something worth knowing that is not a violation: a call the gate refused (``attempted``) or a
-    long silence while a workflow ran (``heartbeat-gap``)."""
+    """Something worth knowing that is not a violation: a call the gate refused (``attempted``), a
+    long silence while a workflow ran (``heartbeat-gap``), or a result whose shape the run state
+    could not take in (``unreadable-result``: later judgements may miss what it said)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    kind: Literal["attempted", "heartbeat-gap"]
+    kind: Literal["attempted", "heartbeat-gap", "unreadable-result"]
     line: int
     rules: list[str] = Field(default_factory=list, description="For attempted calls: the rules the gate cited.")
     message: str
@@ -219,6 +220,16 @@ class _Walk:
                 f"This is resubmit number {self.resubmits} after an interpolation failure; only one canonical retry is allowed.",
             )
 
+    def record(self, line: int, call: ToolCall, data: Mapping[str, Any] | None) -> None:
+        """``state.record`` for a result read from a file: a shape the policy's recorders cannot take
+        (they expect the steps' typed results) is reported as info instead of stopping the replay."""
+        try:
+            self.state.record(call, data)
+        except (TypeError, ValueError) as exc:  # ValueError covers pydantic's ValidationError
+            self.info.append(
+                ReplayInfo(kind="unreadable-result", line=line, message=f"The result of {call.name} has an unexpected shape ({type(exc).__name__}); the run state ignores it.")
+            )
+
     def note_submitted(self, flow: str | None, values: Mapping[str, Any]) -> None:
         self.flow = canonical_flow(flow) if flow else self.flow
         self.submitted = True
@@ -331,7 +342,7 @@ def _on_tool_result(walk: _Walk, line: ToolResultLine) -> None:
         if call.name == "submit" and scorers.interpolation_failure(text):
             walk.interpolation_failed = True
         return
-    walk.state.record(call, data)
+    walk.record(line.no, call, data)
     _observe_tool(walk, call, data or {})
 
 
@@ -339,7 +350,9 @@ def _observe_tool(walk: _Walk, call: ToolCall, data: Mapping[str, Any]) -> None:
     """What a successful tool result tells about the run: submitted, completed, demo input, sampled vars."""
     args = call.arguments
     if call.name == "submit":
-        walk.note_submitted(str(data.get("flow") or args.get("flow") or walk.state.flow or ""), {**args, **(data.get("values") or {})})
+        checked = data.get("values")
+        values = {**args, **(checked if isinstance(checked, Mapping) else {})}
+        walk.note_submitted(str(data.get("flow") or args.get("flow") or walk.state.flow or ""), values)
     elif call.name == "poll":
         status = str(data.get("status") or "").upper()
         if status == _TERMINAL_OK:
@@ -387,11 +400,11 @@ def _apply_step(walk: _Walk, step: ShellStep, line: ShellResultLine, data: Mappi
     """Feed a step a successful command ran into the state, through the policy's own recorders."""
     state = walk.state
     if step.kind == "preflight":
-        state.record(ToolCall(name="preflight", arguments={"workflow": step.flow} if step.flow else {}), data)
+        walk.record(line.no, ToolCall(name="preflight", arguments={"workflow": step.flow} if step.flow else {}), data)
     elif step.kind == "guard":
-        state.record(ToolCall(name="pre_submit_guard", arguments={"flow": step.flow or "", **step.values}), data)
+        walk.record(line.no, ToolCall(name="pre_submit_guard", arguments={"flow": step.flow or "", **step.values}), data)
     elif step.kind == "submit" and step.flow:
-        state.record(ToolCall(name="submit", arguments={"flow": step.flow, **step.values}), data)
+        walk.record(line.no, ToolCall(name="submit", arguments={"flow": step.flow, **step.values}), data)
         walk.note_submitted(step.flow, step.values)
     elif step.kind == "query":
         status = query_status(line.stdout) or ""
@@ -401,7 +414,7 @@ def _apply_step(walk: _Walk, step: ShellStep, line: ShellResultLine, data: Mappi
             walk.waiting = False
     elif step.kind == "demo":
         walk.demo_input = True
-        state.record(ToolCall(name="prepare_demo_assets", arguments={"demo_dir": step.target} if step.target else {}), data)
+        walk.record(line.no, ToolCall(name="prepare_demo_assets", arguments={"demo_dir": step.target} if step.target else {}), data)
     elif step.kind == "upload":
         url = upload_dataset_url(step)
         if url:

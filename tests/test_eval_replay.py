@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from evals.replay import HEARTBEAT_GAP_S, check_scenarios, replay
+from evals.replay import HEARTBEAT_GAP_S, check_scenarios, replay, replay_transcript
 from evals.scenario import DEFAULT_SCENARIOS_DIR, load_scenario
-from evals.transcript import Transcript, TranscriptInvalid, load_transcript
+from evals.transcript import Transcript, TranscriptInvalid, load_transcript, parse_transcript
 from skill.errors import NotFound
 from skill.policy import RULES
 from tools.cli import main as vda
@@ -211,6 +213,38 @@ def test_unknown_keys_are_kept_and_ignored(tmp_path: Path):
     assert entry.verdict == "pass" and entry.model_dump(exclude={"file"}) == plain.model_dump(exclude={"file"})
 
 
+def test_a_result_of_an_unexpected_shape_is_reported_and_the_replay_goes_on(tmp_path: Path):
+    entry = Convo().user("augment the demo").say(ETA).call("preflight", {}, {"status": "ok", "pools": 5}).say("Preflight done.").replay(tmp_path)
+    (info,) = entry.info
+    assert info.kind == "unreadable-result" and info.line == 5 and entry.verdict == "pass"
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.sampled_from(["status", "pools", "values", "flow", "sampled_vars", "run_id", "dataset_url", "eta",
+                                       "platforms", "name", "demo_dir", "text", "workflow_id", "video", "storage_url"]), inner, max_size=4),
+    max_leaves=8,
+)
+_MIXED = [*read("good_e2e_demo"), *[{**line, "id": line["id"] + "x"} if "id" in line else line for line in read("good_shell_submit")[1:]]]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(index=st.integers(min_value=1, max_value=len(_MIXED) - 1), value=_JSON)
+def test_any_json_in_a_result_or_argument_gives_a_verdict_never_a_crash(index: int, value: Any):
+    lines = [dict(line) for line in _MIXED]
+    line = lines[index]
+    if line["type"] == "tool_call":
+        line["arguments"] = {"req": value if isinstance(value, dict) else {"flow": value}}
+    elif line["type"] == "tool_result":
+        line["content"] = value
+    elif line["type"] in ("user", "assistant", "shell", "shell_result"):
+        key = {"user": "text", "assistant": "text", "shell": "command", "shell_result": "stdout"}[line["type"]]
+        line[key] = value if isinstance(value, str) else json.dumps(value)
+    entry = replay_transcript(parse_transcript("\n".join(json.dumps(item) for item in lines).encode()))
+    assert entry.verdict in ("pass", "fail") and entry.valid
+
+
 def test_a_missing_path_is_a_not_found_error():
     with pytest.raises(NotFound) as err:
         replay(FIXTURES / "no_such_file.jsonl")
@@ -356,6 +390,26 @@ def test_a_known_secret_value_anywhere_but_the_user_line_is_an_echo(tmp_path: Pa
 )
 def test_media_lines_that_are_not_alone_absolute_and_inside_the_run_folder(tmp_path: Path, text: str):
     assert submitted().say(text).replay(tmp_path).rules == {"media-line-format"}
+
+
+@pytest.mark.parametrize(
+    ("command", "rule"),
+    [
+        ("ffmpeg -f lavfi -i testsrc=duration=10:size=1280x720:rate=10 /tmp/clips/placeholder.mp4", "no-invented-video"),
+        ("curl -L -o /tmp/clip.mp4 https://www.pexels.com/download/video/123/", "no-invented-video"),
+        ('osmo credential set ngc --type REGISTRY --payload registry=nvcr.io auth="$NGC_API_KEY"', "eta-before-mutation"),
+        ('NIM_SERVICES="qwen3-vl qwen25-14b" bash install.sh', "eta-before-mutation"),
+    ],
+)
+def test_shell_commands_before_an_eta_or_inventing_input(tmp_path: Path, command: str, rule: str):
+    entry = Convo().user(f"Augment the videos in {S3}/datasets/harbor").sh(command).replay(tmp_path)
+    assert entry.rules == {rule}
+
+
+def test_mutations_after_the_eta_are_fine(tmp_path: Path):
+    convo = Convo().user(f"Augment the videos in {S3}/datasets/harbor").say(ETA)
+    convo.sh('osmo credential set ngc --type REGISTRY --payload registry=nvcr.io auth="$NGC_API_KEY"')
+    assert convo.replay(tmp_path).verdict == "pass"
 
 
 def test_demo_used_although_the_user_named_a_dataset(tmp_path: Path):
