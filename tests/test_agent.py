@@ -14,7 +14,9 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +130,7 @@ def result_of(body: dict[str, Any], *, ok: bool = True) -> tuple[str, dict[str, 
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("VDA_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("VDA_MODEL", raising=False)
+    monkeypatch.delenv("VDA_LOCAL_ROOT", raising=False)
     return tmp_path
 
 
@@ -339,8 +342,15 @@ def test_augment_my_videos_full_local_run_with_an_elicited_secret(home: Path, no
 # --- blocked without elicitation, and policy denials -------------------------------------------------
 
 
-def test_without_elicitation_the_model_asks_the_question(home: Path, no_hf_token, ledger: Ledger):
+@pytest.mark.parametrize("person", ["no-elicitation", "gives-nothing"])
+def test_when_the_secret_is_not_given_the_model_asks_the_question(home: Path, no_hf_token, ledger: Ledger, person: str):
     model = ScriptedModel([])
+    asked: list[str] = []
+
+    def nothing(question: str) -> None:
+        asked.append(question)
+        return None
+
     question: dict[str, str] = {}
     request = "augment my videos"
 
@@ -358,7 +368,8 @@ def test_without_elicitation_the_model_asks_the_question(home: Path, no_hf_token
 
     model.steps = [lambda body: [model.use("select_flow", {"text": request})], after_flow, after_preflight]
     server = build_server(backend=SecretNeedingLocalBackend(root=home / "be"), ledger=ledger)
-    with Agent(client=model.client(), server=server, ask_secret=None, say=lambda _: None) as agent:
+    ask = None if person == "no-elicitation" else nothing
+    with Agent(client=model.client(), server=server, ask_secret=ask, say=lambda _: None) as agent:
         try:
             messages = agent.send(request)
         finally:
@@ -367,7 +378,11 @@ def test_without_elicitation_the_model_asks_the_question(home: Path, no_hf_token
     assert messages[-1] == question["text"] and "HF_TOKEN" in messages[-1]
     assert path.parent == home / "home" / ".vda" / "transcripts" and re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{16}\.jsonl", path.name)
     lines = assert_transcript_v1(path)
-    assert "elicitation" not in next(line for line in lines if line["type"] == "tool_result" and line["id"] == "toolu_02")
+    preflight = next(line for line in lines if line["type"] == "tool_result" and line["id"] == "toolu_02")
+    if person == "no-elicitation":
+        assert "elicitation" not in preflight and asked == []
+    else:
+        assert preflight["elicitation"] == [{"message": asked[0], "action": "cancel"}] and len(asked) == 1
     assert_replay_clean(path)
 
 
@@ -474,3 +489,55 @@ def test_transcript_writer_redacts_and_writes_format_v1(home: Path):
     assert lines[0]["scenario"] == "unit" and lines[3]["content"] == {"status": "ok", "path": "/x"}
     with pytest.raises(RuntimeError):
         writer.assistant("after close")
+
+
+class _MessagesStub(BaseHTTPRequestHandler):
+    """A loopback Messages API for the CLI test: answers every POST with one text message."""
+
+    bodies: list[dict[str, Any]] = []
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        type(self).bodies.append(body)
+        reply = json.dumps({
+            "id": "msg_cli", "type": "message", "role": "assistant", "model": body["model"],
+            "content": [{"type": "text", "text": "The default flow is augmentation_and_al: it augments, then labels."}],
+            "stop_reason": "end_turn", "stop_sequence": None, "usage": {"input_tokens": 1, "output_tokens": 1},
+        }).encode()
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    def log_message(self, *args: Any) -> None:
+        return None
+
+
+def test_vda_chat_once_talks_to_the_model_and_writes_a_transcript(home: Path, monkeypatch: pytest.MonkeyPatch, capsys):
+    from tools.cli import main
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _MessagesStub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _MessagesStub.bodies = []
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-cli-test-key-42")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", f"http://127.0.0.1:{server.server_address[1]}")
+    monkeypatch.setenv("VDA_MODEL", "claude-opus-5")
+    try:
+        code = main(["chat", "--backend", "local", "--once", "which flow would you use?"])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out.strip() == "The default flow is augmentation_and_al: it augments, then labels."
+    (body,) = _MessagesStub.bodies
+    assert body["model"] == "claude-opus-5" and len(body["tools"]) == len(TOOL_NAMES)
+    transcript = Path(err.strip().splitlines()[-1].removeprefix("Transcript: "))
+    assert transcript.parent == home / "home" / ".vda" / "transcripts" and transcript.is_file()
+    lines = assert_transcript_v1(transcript)
+    assert [(line["type"], line.get("text")) for line in lines[1:]] == [
+        ("user", "which flow would you use?"), ("assistant", "The default flow is augmentation_and_al: it augments, then labels.")]
+    assert "sk-ant-cli-test-key-42" not in out + err + transcript.read_text(encoding="utf-8")

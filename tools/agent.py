@@ -20,6 +20,10 @@ a helper thread (an anyio blocking portal); the agent's surface is synchronous.
 * Heartbeats: progress notifications of a long call (``poll`` with ``wait``, staging) become short
   status lines, at most one per ``heartbeat_s``.
 * Every message, call and result is written to a JSONL transcript (TRANSCRIPTS.md, v1), redacted.
+  A call is recorded with its request fields (``{"req": {...}}`` unwrapped, the form the policy
+  judges); an elicitation is noted on its result line (message and action, never the value).
+* Each call carries ``_meta["vda/session"]``, so a server shared by several conversations keeps
+  one policy state per chat.
 """
 
 from __future__ import annotations
@@ -290,7 +294,7 @@ class Agent:
             if message.stop_reason == "pause_turn":
                 continue
             uses = [block for block in message.content if block.type == "tool_use"]
-            if message.stop_reason != "tool_use" or not uses:
+            if not uses:  # every tool_use gets its result, whatever the stop reason, so the history stays valid
                 return self._turn
             self._history.append({"role": "user", "content": [self._run_tool(block) for block in uses]})
         raise AgentError(

@@ -34,14 +34,16 @@ def _print(message: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tools.agent import Agent, make_client
+    from tools.agent import Agent, ask_secret_on_terminal, make_client
 
     client = make_client()  # the key check comes before anything is built
     try:
         from tools.mcp_server import build_server
 
         server = build_server(backend_name=args.backend)
-        with Agent(client=client, server=server, say=_print, model=args.model) as agent:
+        # hidden input needs a person at a terminal; without one the model asks in the chat instead
+        ask = ask_secret_on_terminal if sys.stdin.isatty() else None
+        with Agent(client=client, server=server, say=_print, model=args.model, ask_secret=ask) as agent:
             try:
                 if args.once is not None:
                     agent.send(args.once)
