@@ -91,6 +91,13 @@ def test_wait_until_completed_with_heartbeats_and_backoff():
     assert 40.0 in clock.sleeps  # ...up to the cap (pauses are only shortened to keep a heartbeat due)
 
 
+def test_a_completed_model_cache_workflow_leads_back_to_the_guard():
+    fake = FakeBackend()
+    fake.on_query = sequence(("COMPLETED", {"setup": "COMPLETED"}))
+    result = poll(PollRequest(workflow_id="setup_model_cache-4"), backend=fake)
+    assert result.terminal and "pre_submit_guard" in result.next and "stage_artifacts" not in result.next
+
+
 def test_survives_five_consecutive_transient_errors():
     fake = FakeBackend()
     fake.fail_next("query", BackendUnavailable("connection refused"), times=3)

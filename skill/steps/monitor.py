@@ -152,6 +152,9 @@ def poll(
     return _result(req, backend, status, clock() - start, polls, transient_total, timed_out=False)
 
 
+_CACHE_WORKFLOW_PREFIX = "setup_model_cache-"  # OSMO and the local backend name ids <workflow name>-<n>
+
+
 # --- helpers ------------------------------------------------------------------------------------
 
 
@@ -160,6 +163,13 @@ def _tasks(status: WorkflowStatus) -> list[TaskReport]:
         TaskReport(name=t.name, status=t.status, exit_code=t.exit_code, failure_message=redact(t.failure_message) if t.failure_message else None)
         for t in status.tasks
     ]
+
+
+def _next_after_completion(workflow_id: str) -> str:
+    """The model-cache workflow feeds the guard (rule cache-remediation); every other one is staged."""
+    if workflow_id.startswith(_CACHE_WORKFLOW_PREFIX):
+        return "rerun pre_submit_guard with the values you will submit, then submit"
+    return "call stage_artifacts for this run"
 
 
 def _describe(status: WorkflowStatus) -> str:
@@ -194,7 +204,7 @@ def _result(req: PollRequest, backend: Backend, status: WorkflowStatus, elapsed:
         nxt = "Read log_tail and hint, fix the cause, then submit again with a fresh run_id."
     elif status.terminal:
         message = f"{wid} COMPLETED."
-        nxt = "call stage_artifacts for this run"
+        nxt = _next_after_completion(wid)
     else:
         message = _describe(status) + "."
         nxt = f"call poll again with workflow_id={wid} (wait=true to wait)"
