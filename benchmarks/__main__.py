@@ -37,12 +37,12 @@ def _fmt(value) -> str:
 
 def to_markdown(report: dict) -> str:
     lines = [f"# Benchmarks ({report['mode']}, {report['started_at']})", "", f"Machine: {report['machine']}", ""]
-    lines += ["| bench | name | ours (s) | baseline (s) | ratio | value | target | notes |", "|---|---|---|---|---|---|---|---|"]
+    lines += ["| bench | name | ours (s) | baseline (s) | ratio | value | unit | target | notes |", "|---|---|---|---|---|---|---|---|---|"]
     for bench, rows in report["benches"].items():
         for row in rows:
             lines.append(
                 "| " + " | ".join([bench, row.get("name", ""), _fmt(row.get("ours_s")), _fmt(row.get("baseline_s")),
-                                   _fmt(row.get("ratio")), _fmt(row.get("value")), _fmt(row.get("target")), str(row.get("notes", ""))]) + " |"
+                                   _fmt(row.get("ratio")), _fmt(row.get("value")), str(row.get("unit", "")), _fmt(row.get("target")), str(row.get("notes", ""))]) + " |"
             )
     return "\n".join(lines) + "\n"
 

@@ -116,10 +116,10 @@ def run(quick: bool = True) -> list[dict]:
                                             "--question-bank", str(bank)])
         transcode_mb, _ = peak_rss_mb(transcode_argv(clip, folder / "mem-transcoded.mp4"))
     clip_note = f"{seconds}s {WIDTH}x{HEIGHT} {FPS}fps" + ("" if seconds >= 60 else " (quick; the target names a 60 s clip: run --full)")
-    rows.append({"name": "peak memory (MB), classic augment engine process", "value": round(augment_mb, 1), "unit": "MB",
+    rows.append({"name": "peak memory, classic augment engine process", "value": round(augment_mb, 1), "unit": "MB",
                  "target": MEMORY_TARGET_MB, "notes": f"{clip_note}; heaviest look; {augment_wall:.1f}s wall as a task runs it "
                                                       f"(interpreter start included); plain ffmpeg transcode peaks at {transcode_mb:.0f} MB"})
-    rows.append({"name": "peak memory (MB), classic label engine process", "value": round(label_mb, 1), "unit": "MB",
+    rows.append({"name": "peak memory, classic label engine process", "value": round(label_mb, 1), "unit": "MB",
                  "target": MEMORY_TARGET_MB, "notes": f"{clip_note}; city_traffic config as the cookbook ships it (tracking overlay on); "
                                                       f"{label_wall:.1f}s wall as a task runs it"})
     return rows
