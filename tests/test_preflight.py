@@ -8,7 +8,6 @@ import base64
 import json
 import os
 import subprocess
-from pathlib import Path
 
 import httpx2
 import pytest

@@ -37,7 +37,7 @@ import cv2
 import httpx2
 import numpy as np
 
-from skill.endpoints import candidate_bases, default_base
+from skill.endpoints import candidate_bases
 from skill.engines._mcq import QuestionBank, match_option
 from skill.errors import BackendUnavailable, InputError
 from skill.secrets import redact, register_secret, strip_bearer

@@ -25,13 +25,13 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from skill.backends.base import Backend
-from skill.errors import BackendTimeout, PolicyDenied, SkillError
 from skill.flows import CACHE_WORKFLOW, resolve_workflow
-from skill.ledger import Ledger, RunRecord, values_hash
+from skill.ledger import Ledger, RunRecord
 from skill.models import RunId
 from skill.render import render_workflow
 from skill.secrets import redact, redact_obj
 from skill.steps.guard import new_run_id
+from skill.steps.submit import command_argv, submit_once
 from skill.storage import join, parse_storage_url
 
 __all__ = ["CacheRequest", "CacheResult", "setup_model_cache"]
@@ -84,9 +84,8 @@ def setup_model_cache(req: CacheRequest, *, backend: Backend, ledger: Ledger, re
     storage_url = parse_storage_url(req.storage_url).url
     pairs = {"storage_url": storage_url, "path": req.path}
     run_id = req.run_id or new_run_id()
-    digest = values_hash(pairs)
     path = Path(resolve_workflow(CACHE_WORKFLOW))
-    command = _command(path, req.pool, pairs)
+    command = command_argv(path, req.pool, pairs)
     filled = {
         "cosmos_model_cache_url": join(storage_url, req.path, "models", "cosmos_transfer"),
         "auto_labeling_model_cache_url": join(storage_url, req.path, "models", "auto_labeling"),
@@ -104,44 +103,19 @@ def setup_model_cache(req: CacheRequest, *, backend: Backend, ledger: Ledger, re
             message=redact(message), next=nxt, remedy=remedy,
         )
 
-    record, created = ledger.begin(run_id, CACHE_WORKFLOW, backend.name, pairs)
-    if not created:
-        if record.values_hash != digest or record.flow != CACHE_WORKFLOW:
-            raise PolicyDenied(
-                "run-id-format",
-                f"run_id {run_id} was already used for another submit; a run id is never reused with other values.",
-                remedy=f"Call setup_model_cache again with a fresh run_id, e.g. {new_run_id()}, or leave run_id out.",
-            )
-        if record.workflow_id:
-            return result(record, "submitted", f"The cache workflow of {run_id} was already submitted as {record.workflow_id}.", reused=True)
-        if record.status in ("uncertain", "submitting"):
-            return result(record, "uncertain", f"An earlier cache submit of {run_id} did not confirm a workflow id; it was not submitted again.",
-                          remedy=_uncertain_remedy())
-        record = ledger.retry(run_id)
-
-    try:
-        spec = render(path, set_string=pairs)
-    except SkillError as exc:
-        ledger.mark(run_id, "failed", str(exc))
-        raise
-    try:
-        workflow_id = backend.submit(spec, pool=req.pool)
-    except BackendTimeout as exc:
-        record = ledger.mark(run_id, "uncertain", str(exc))
+    fresh = f"Call setup_model_cache again with a fresh run_id, e.g. {new_run_id()}, or leave run_id out."
+    attempt = submit_once(run_id=run_id, flow=CACHE_WORKFLOW, pairs=pairs, path=path, pool=req.pool, backend=backend,
+                          ledger=ledger, render=render, fresh_remedy=fresh)
+    record = attempt.record
+    if attempt.outcome == "reused":
+        return result(record, "submitted", f"The cache workflow of {run_id} was already submitted as {record.workflow_id}.", reused=True)
+    if attempt.outcome == "pending":
+        return result(record, "uncertain", f"An earlier cache submit of {run_id} did not confirm a workflow id; it was not submitted again.",
+                      remedy=_uncertain_remedy())
+    if attempt.outcome == "timed_out":
         return result(record, "uncertain", f"The cache submit of {run_id} timed out before a workflow id came back.", remedy=_uncertain_remedy())
-    except SkillError as exc:
-        ledger.mark(run_id, "failed", str(exc))
-        raise
-    record = ledger.record_workflow(run_id, workflow_id)
-    return result(record, "submitted", f"Submitted {CACHE_WORKFLOW} as {workflow_id}; it fills {filled['cosmos_model_cache_url']} and {filled['auto_labeling_model_cache_url']}.")
-
-
-def _command(path: Path, pool: str | None, pairs: dict[str, str]) -> list[str]:
-    argv = ["osmo", "workflow", "submit", str(path)]
-    if pool:
-        argv += ["--pool", pool]
-    argv += ["--set-string", *(f"{k}={v}" for k, v in pairs.items())]
-    return [redact(a) for a in argv]
+    return result(record, "submitted", f"Submitted {CACHE_WORKFLOW} as {record.workflow_id}; it fills "
+                  f"{filled['cosmos_model_cache_url']} and {filled['auto_labeling_model_cache_url']}.")
 
 
 def _uncertain_remedy() -> str:

@@ -36,7 +36,7 @@ from skill.models import RUN_ID_PATTERN, Check, CookbookName, SubmitValues
 from skill.paths import skill_root
 from skill.render import RenderedSpec, TaskSpec, render_workflow
 from skill.secrets import redact, redact_obj
-from skill.storage import cache_urls, parse_storage_url
+from skill.storage import cache_urls
 
 __all__ = [
     "CACHE_KEYS",

@@ -18,6 +18,7 @@ shape, never more (rule ``single-interpolation-retry``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -33,7 +34,7 @@ from skill.secrets import redact, redact_obj
 from skill.steps.guard import canonical_pairs, new_run_id, video_problem
 from skill.storage import output_url
 
-__all__ = ["SubmitRequest", "SubmitResult", "is_interpolation_failure", "new_run_id", "submit"]
+__all__ = ["Attempt", "SubmitRequest", "SubmitResult", "command_argv", "is_interpolation_failure", "new_run_id", "submit", "submit_once"]
 
 Token = Annotated[str, StringConstraints(min_length=1, max_length=2048, strip_whitespace=True)]
 
@@ -105,7 +106,7 @@ def submit(req: SubmitRequest, *, backend: Backend, ledger: Ledger, render=rende
     digest = values_hash(pairs)
     path = Path(resolve_workflow(req.flow))
     out = output_url(req.storage_url, req.dataset, run_id)
-    command = _command(path, req.pool, pairs)
+    command = command_argv(path, req.pool, pairs)
 
     def result(record: RunRecord, status: str, message: str, *, reused: bool = False, remedy: str | None = None) -> SubmitResult:
         return SubmitResult(
@@ -114,18 +115,57 @@ def submit(req: SubmitRequest, *, backend: Backend, ledger: Ledger, render=rende
             attempts=record.attempts, message=redact(message), remedy=remedy,
         )
 
-    record, created = ledger.begin(run_id, req.flow, backend.name, pairs)
+    fresh = f"Submit again with a fresh run_id, e.g. {new_run_id()}, after pre_submit_guard passes for it."
+    attempt = submit_once(run_id=run_id, flow=req.flow, pairs=pairs, path=path, pool=req.pool, backend=backend, ledger=ledger,
+                          render=render, fresh_remedy=fresh)
+    record = attempt.record
+    if attempt.outcome == "reused":
+        return result(record, "submitted", f"Already submitted as {record.workflow_id}; nothing new was submitted.", reused=True)
+    if attempt.outcome == "pending":
+        return result(record, "uncertain", f"An earlier submit of {run_id} did not confirm a workflow id; it was not submitted again.",
+                      remedy=_uncertain_remedy(req.dataset))
+    if attempt.outcome == "timed_out":
+        return result(record, "uncertain", f"The submit of {run_id} timed out before a workflow id came back; a workflow may exist.",
+                      remedy=_uncertain_remedy(req.dataset))
+    return result(record, "submitted", f"Submitted {req.flow} as {record.workflow_id}; outputs go to {out}.")
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What :func:`submit_once` did for a run id.
+
+    ``submitted``: a new workflow id is recorded. ``reused``: the run id was already submitted with
+    these values; nothing was sent. ``pending``: an earlier attempt never confirmed a workflow id, so
+    nothing was sent (a workflow may exist). ``timed_out``: this attempt timed out before an id came back.
+    """
+
+    outcome: Literal["submitted", "reused", "pending", "timed_out"]
+    record: RunRecord
+
+
+def submit_once(
+    *, run_id: str, flow: str, pairs: dict[str, str], path: Path, pool: str | None, backend: Backend, ledger: Ledger,
+    render=render_workflow, fresh_remedy: str,
+) -> Attempt:
+    """Render ``path`` with ``pairs`` and submit it at most once per ``run_id`` (the ledger decides).
+
+    A run id already used with other values or another flow is refused (rule ``run-id-format``,
+    remedy ``fresh_remedy``). An interpolation failure is resubmitted once with the same canonical
+    values, never more (rule ``single-interpolation-retry``). Render and backend errors mark the
+    run failed in the ledger and propagate.
+    """
+    record, created = ledger.begin(run_id, flow, backend.name, pairs)
     if not created:
-        if record.values_hash != digest or record.flow != req.flow:
+        if record.values_hash != values_hash(pairs) or record.flow != flow:
             raise PolicyDenied(
                 "run-id-format",
                 f"run_id {run_id} was already used for a submit with other values; a run id is never reused for a new submit.",
-                remedy=f"Submit again with a fresh run_id, e.g. {new_run_id()}, after pre_submit_guard passes for it.",
+                remedy=fresh_remedy,
             )
         if record.workflow_id:
-            return result(record, "submitted", f"Already submitted as {record.workflow_id}; nothing new was submitted.", reused=True)
+            return Attempt("reused", record)
         if record.status in ("uncertain", "submitting"):
-            return result(record, "uncertain", f"An earlier submit of {run_id} did not confirm a workflow id; it was not submitted again.", remedy=_uncertain_remedy(req.dataset))
+            return Attempt("pending", record)
         record = ledger.retry(run_id)
 
     try:
@@ -137,11 +177,10 @@ def submit(req: SubmitRequest, *, backend: Backend, ledger: Ledger, render=rende
     retried = False
     while True:
         try:
-            workflow_id = backend.submit(spec, pool=req.pool)
+            workflow_id = backend.submit(spec, pool=pool)
             break
         except BackendTimeout as exc:
-            record = ledger.mark(run_id, "uncertain", str(exc))
-            return result(record, "uncertain", f"The submit of {run_id} timed out before a workflow id came back; a workflow may exist.", remedy=_uncertain_remedy(req.dataset))
+            return Attempt("timed_out", ledger.mark(run_id, "uncertain", str(exc)))
         except CommandFailed as exc:
             if is_interpolation_failure(exc) and not retried:
                 retried = True  # one canonical resubmit, never more (rule single-interpolation-retry)
@@ -159,11 +198,11 @@ def submit(req: SubmitRequest, *, backend: Backend, ledger: Ledger, render=rende
         except SkillError as exc:
             ledger.mark(run_id, "failed", str(exc))
             raise
-    record = ledger.record_workflow(run_id, workflow_id)
-    return result(record, "submitted", f"Submitted {req.flow} as {workflow_id}; outputs go to {out}.")
+    return Attempt("submitted", ledger.record_workflow(run_id, workflow_id))
 
 
-def _command(path: Path, pool: str | None, pairs: dict[str, str]) -> list[str]:
+def command_argv(path: Path, pool: str | None, pairs: dict[str, str]) -> list[str]:
+    """The equivalent ``osmo workflow submit`` argv (one ``--set-string``), redacted, for display."""
     argv = ["osmo", "workflow", "submit", str(path)]
     if pool:
         argv += ["--pool", pool]
