@@ -268,7 +268,7 @@ def _demo_videos(prepare_demo, emit: Emit) -> list[Path]:
         demo = (prepare_demo or prepare_demo_assets)(DemoRequest())
     except SkillError as exc:
         raise InputError(
-            f"No input was named and the VDA demo dataset could not be fetched ({exc.message})",
+            f"No input was named and the VDA demo dataset could not be fetched: {exc.message.rstrip('.')}.",
             remedy="Pass your own clips with --video PATH (or --folder DIR), or retry with network access to huggingface.co.",
             code="demo-unavailable",
         ) from exc

@@ -144,3 +144,26 @@ def test_a_folder_without_videos_is_refused(clips: dict[str, Path], tmp_path: Pa
     done = vda(home, "run", "--folder", str(folder))
     assert_clear_error(done, "no-videos")
     assert_nothing_started(home)
+
+
+def test_no_input_and_no_demo_reachable_is_one_clear_error_and_nothing_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from skill.backends.local import LocalBackend
+    from skill.errors import BackendUnavailable, InputError
+    from skill.ledger import Ledger
+    from skill.pipeline import RunRequest, run_pipeline
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("VDA_HOME", str(home))
+    stages: list[str] = []
+
+    def unreachable(_req):
+        raise BackendUnavailable("Hugging Face could not be reached.", remedy="Check the network.")
+
+    with pytest.raises(InputError) as caught:
+        run_pipeline(RunRequest(), backend=LocalBackend(root=home / ".vda" / "local"), ledger=Ledger(home / ".vda" / "ledger.sqlite"),
+                     emit=lambda event: stages.append(event.stage), prepare_demo=unreachable)
+    err = caught.value
+    assert err.code == "demo-unavailable"
+    assert err.message.endswith("Hugging Face could not be reached.") and "--video" in err.remedy
+    assert "demo" in stages and "submit" not in stages
+    assert_nothing_started(home)
