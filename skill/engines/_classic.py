@@ -85,6 +85,10 @@ def _jitter(rng: np.random.Generator, value: float, spread: float) -> float:
     return float(value * (1.0 + rng.uniform(-spread, spread)))
 
 
+_MIN_EXPOSURE = 0.28
+_MAX_GAMMA = 1.4
+
+
 def build_look(conditions: Conditions, seed: int) -> Look:
     """Fix a clip's look from its conditions; the seed varies it within each condition's range."""
     rng = np.random.default_rng(seed)
@@ -193,6 +197,11 @@ def build_look(conditions: Conditions, seed: int) -> Look:
         saturation *= 1.04
     elif surface == "snowy":
         ground_white = max(ground_white, rng.uniform(0.3, 0.4))
+
+    # Conditions compound (night x dim x rain would leave ~10% of the light and a steep gamma), but
+    # an augmented clip is only useful while its objects stay visible: keep a floor of light.
+    exposure = max(exposure, _MIN_EXPOSURE)
+    gamma = min(gamma, _MAX_GAMMA)
 
     return Look(
         exposure=float(exposure),
@@ -362,7 +371,8 @@ class ClassicRenderer:
         out = cv2.multiply(out, self._mul, scale=1 / 255.0)
         out = cv2.add(out, self._add)
         if self._gloss is not None:
-            out[self._row0 :] = cv2.add(out[self._row0 :], self._reflection(frame, index))
+            # mirror the graded picture, so a reflection is never brighter than the scene it reflects
+            out[self._row0 :] = cv2.add(out[self._row0 :], self._reflection(out, index))
         for particles in self._fields:
             mask = particles.mask(index)
             out = cv2.add(out, cv2.cvtColor(mask, cv2.COLOR_GRAY2RGB))
