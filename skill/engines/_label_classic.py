@@ -129,6 +129,9 @@ class ClassicSettings:
 # --- detection -----------------------------------------------------------------------------------------
 
 
+_DARK_CLIP = 100.0  # the background's 99th percentile below this: a dark clip, contrast is stretched
+
+
 class _MotionDetector:
     """MOG2 on a downscaled grey frame. The model is primed with the per-pixel median of the first
     frames (so objects present at the start are not learnt as background and leave no ghosts), then
@@ -144,21 +147,29 @@ class _MotionDetector:
         self.close_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
         self.min_area = max(12.0, 0.0012 * self.size[0] * self.size[1])
         self.fg_share = 0.0
+        self.lut: np.ndarray | None = None
+        # a median removes thin rain and snow streaks but must not eat small people in small frames
+        self.median_k = 5 if self.size[0] >= 400 else 3
 
     def shrink(self, gray: np.ndarray) -> np.ndarray:
-        small = cv2.resize(gray, self.size, interpolation=cv2.INTER_LINEAR) if self.scale < 1.0 else gray
-        return cv2.GaussianBlur(small, (3, 3), 0)
+        small = cv2.resize(gray, self.size, interpolation=cv2.INTER_AREA) if self.scale < 1.0 else gray
+        return cv2.medianBlur(small, self.median_k)
 
     def prime(self, smalls: list[np.ndarray]) -> None:
         """Start the background model from the median of ``smalls`` (already shrunk)."""
         if not smalls:
             return
         median = np.median(np.stack(smalls), axis=0).astype(np.uint8) if len(smalls) > 2 else smalls[0]
+        self.lut = _stretch_lut(median)
+        median = self._stretched(median)
         for _ in range(3):
             self.subtractor.apply(median, learningRate=1.0 if _ == 0 else 0.5)
 
+    def _stretched(self, small: np.ndarray) -> np.ndarray:
+        return small if self.lut is None else cv2.LUT(small, self.lut)
+
     def detect(self, small: np.ndarray) -> np.ndarray:
-        mask = self.subtractor.apply(small, learningRate=self.learning_rate)
+        mask = self.subtractor.apply(self._stretched(small), learningRate=self.learning_rate)
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self.open_kernel)
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self.close_kernel, iterations=2)
         self.fg_share = float(np.count_nonzero(mask)) / mask.size
@@ -170,6 +181,19 @@ class _MotionDetector:
             return np.zeros((0, 4))
         boxes = [(stats[i, 0], stats[i, 1], stats[i, 0] + stats[i, 2], stats[i, 1] + stats[i, 3]) for i in kept]
         return np.asarray(boxes, dtype=np.float64) / self.scale
+
+
+def _stretch_lut(background: np.ndarray) -> np.ndarray | None:
+    """A fixed contrast stretch for a dark clip (night, dim light): the 1st..99th percentile of the
+    background spread over most of 0..255, so object/background differences clear MOG2's threshold as
+    they would in daylight. None for clips that are not dark: there a stretch would mostly amplify
+    rain streaks and reflections."""
+    lo, hi = (float(v) for v in np.percentile(background, (1, 99)))
+    if hi >= _DARK_CLIP or hi - lo < 8:
+        return None
+    gain = min(4.0, 230.0 / (hi - lo))
+    values = (np.arange(256, dtype=np.float32) - lo) * gain + 12.0
+    return np.clip(values, 0, 255).astype(np.uint8)
 
 
 def _is_reflection(i: int, others: list[int], labels: np.ndarray, stats: np.ndarray, gray: np.ndarray) -> bool:
