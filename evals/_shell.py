@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Literal
 
-from skill._policy_commands import parse_submit, split_commands
+from skill._policy_commands import parse_submit, positional_words, split_commands
 from skill.policy import DEMO_REPO, canonical_flow, hf_dataset_repo, split_dataset_url
 
 __all__ = ["ShellStep", "query_status", "shell_steps", "upload_dataset_url"]
@@ -80,19 +80,6 @@ def _set_string_pairs(argv: list[str]) -> list[str]:
     return pairs
 
 
-def _positional(argv: list[str], skip_values: set[str], limit: int) -> tuple[list[str], int]:
-    words: list[str] = []
-    index = 1
-    while index < len(argv) and len(words) < limit:
-        token = argv[index]
-        if token.startswith("-"):
-            index += 2 if token in skip_values else 1
-            continue
-        words.append(token)
-        index += 1
-    return words, index
-
-
 def _flow_name(workflow: str | None) -> str | None:
     if not workflow:
         return None
@@ -100,7 +87,7 @@ def _flow_name(workflow: str | None) -> str | None:
 
 
 def _osmo_step(argv: list[str]) -> ShellStep | None:
-    words, end = _positional(argv, {"-t", "--format-type"}, 2)
+    words, end = positional_words(argv, {"-t", "--format-type"}, 2)
     rest = argv[end:]
     if words == ["workflow", "submit"]:
         parsed = parse_submit(rest)
@@ -115,7 +102,7 @@ def _osmo_step(argv: list[str]) -> ShellStep | None:
 
 
 def _hf_step(argv: list[str]) -> ShellStep | None:
-    words, _ = _positional(argv, {"--repo-type", "--revision", "--local-dir", "--include", "--exclude", "--token"}, 2)
+    words, _ = positional_words(argv, {"--repo-type", "--revision", "--local-dir", "--include", "--exclude", "--token"}, 2)
     if len(words) == 2 and words[0] == "download":
         repo = words[1].lower()
         if repo == DEMO_REPO or (hf_dataset_repo(repo) or "") == DEMO_REPO:

@@ -21,10 +21,7 @@ vda_require_env SETUP_DIR VIDEO_INPUT OUTPUT_DIR
 vda_load_env_file "$SETUP_DIR"
 worker="${WORKER_ID:-0}"
 workers="${NUM_WORKERS:-1}"
-rank="${COSMOS_BARRIER_RANK:-$worker}"
-nodes="${COSMOS_BARRIER_NUM_NODES:-$workers}"
-host="${COSMOS_BARRIER_HOST:-127.0.0.1}"
-port="${VDA_GROUP_BARRIER_PORT:-12346}"
+vda_barrier_init COSMOS_BARRIER_ 12346
 mkdir -p "$OUTPUT_DIR"
 SETUP_DIR="$(vda_abs "$SETUP_DIR")"; OUTPUT_DIR="$(vda_abs "$OUTPUT_DIR")"; VIDEO_INPUT="$(vda_abs "$VIDEO_INPUT")"
 configs="$SETUP_DIR/configs"
@@ -37,7 +34,7 @@ echo "=== cosmos_worker $worker/$workers: $(printf '%s' "$mine" | grep -c . || t
 
 if vda_is_local; then
   py="${VDA_PYTHON:?VDA_PYTHON is set by the local executor}"
-  barrier_py="$py"
+  VDA_BARRIER_PYTHON="$py"
   engine="classic"
   [ "${VDA_ENGINE:-classic}" != "cosmos" ] || engine="cosmos"
   export VDA_BARRIER_RETRY_INTERVAL="${VDA_BARRIER_RETRY_INTERVAL:-1}"
@@ -78,8 +75,8 @@ else
   fi
   app_dir="${VDA_COSMOS_APP_DIR:-/app}"
   cd "$app_dir"
-  barrier_py="python3"
-  [ ! -x /app/.venv/bin/python ] || barrier_py=/app/.venv/bin/python
+  VDA_BARRIER_PYTHON="python3"
+  [ ! -x /app/.venv/bin/python ] || VDA_BARRIER_PYTHON=/app/.venv/bin/python
 fi
 
 # run_container_item VIDEO CONFIG OUT NAME: the container CLI with upstream's overrides (keys as in our cookbooks).
@@ -130,11 +127,11 @@ while IFS=$'\t' read -r config video_name aug_idx; do
   fi
   if [ "$rc" -ne 0 ]; then
     echo "ERROR: augmentation failed for $name (exit code $rc)" >&2
-    vda_group_barrier_failed "$nodes" "$rank" "$host" "$port" "$barrier_py" "$here/osmo_barrier.py"
+    vda_group_barrier_failed
     exit "$rc"
   fi
   done_items+=("$name")
 done <<< "$mine"
 
 echo "=== cosmos_worker complete: worker $worker/$workers, ${#done_items[@]} clip(s): ${done_items[*]:-none} ==="
-vda_group_barrier "$nodes" "$rank" "$host" "$port" "$barrier_py" "$here/osmo_barrier.py"
+vda_group_barrier

@@ -236,28 +236,38 @@ vda_assigned() {
 
 # --- group barrier -----------------------------------------------------------------------------
 
-# vda_group_barrier NUM_NODES RANK HOST PORT PYTHON SCRIPT [extra barrier flags...]
+# vda_barrier_init ENV_PREFIX DEFAULT_PORT: this worker's place in its group's completion barrier,
+# from <ENV_PREFIX>RANK, <ENV_PREFIX>NUM_NODES and <ENV_PREFIX>HOST (defaults: WORKER_ID, NUM_WORKERS,
+# 127.0.0.1) and VDA_GROUP_BARRIER_PORT. Set VDA_BARRIER_PYTHON (the interpreter that runs
+# osmo_barrier.py) before the first barrier call.
+vda_barrier_init() {
+  local rank_var="${1}RANK" nodes_var="${1}NUM_NODES" host_var="${1}HOST"
+  VDA_BARRIER_RANK="${!rank_var:-${WORKER_ID:-0}}"
+  VDA_BARRIER_NODES="${!nodes_var:-${NUM_WORKERS:-1}}"
+  VDA_BARRIER_HOST="${!host_var:-127.0.0.1}"
+  VDA_BARRIER_PORT="${VDA_GROUP_BARRIER_PORT:-$2}"
+}
+
+# vda_group_barrier [extra barrier flags...]
 # Rank 0 serves and returns when every peer arrived, so the lead (whose exit ends the OSMO group)
-# leaves last; other ranks connect to HOST. A single node returns at once.
+# leaves last; other ranks connect to the host. A single node returns at once.
 vda_group_barrier() {
-  local nodes="$1" rank="$2" host="$3" port="$4" py="$5" script="$6"
-  shift 6
+  local nodes="$VDA_BARRIER_NODES" rank="$VDA_BARRIER_RANK"
   if [ "$nodes" -le 1 ] 2>/dev/null; then
     vda_log "completion barrier: single node, nothing to wait for"
     return 0
   fi
-  local args=(--rank "$rank" --num_nodes "$nodes" --port "$port" --retry-interval "${VDA_BARRIER_RETRY_INTERVAL:-10}")
-  [ "$rank" = "0" ] || args+=(--connect "$host")
-  vda_log "completion barrier: rank $rank of $nodes on port $port"
-  "$py" "$script" "${args[@]}" "$@"
+  local args=(--rank "$rank" --num_nodes "$nodes" --port "$VDA_BARRIER_PORT" --retry-interval "${VDA_BARRIER_RETRY_INTERVAL:-10}")
+  [ "$rank" = "0" ] || args+=(--connect "$VDA_BARRIER_HOST")
+  vda_log "completion barrier: rank $rank of $nodes on port $VDA_BARRIER_PORT"
+  "${VDA_BARRIER_PYTHON:?set VDA_BARRIER_PYTHON before the barrier}" "$(dirname "${BASH_SOURCE[0]}")/osmo_barrier.py" "${args[@]}" "$@"
 }
 
-# vda_group_barrier_failed ...same arguments...: a non-lead tells the lead it failed, so the group
-# fails now instead of the lead waiting forever; the lead itself just exits (that ends the group).
+# vda_group_barrier_failed: a non-lead tells the lead it failed, so the group fails now instead of
+# the lead waiting forever; the lead itself just exits (that ends the group).
 vda_group_barrier_failed() {
-  local nodes="$1" rank="$2"
-  if [ "$nodes" -gt 1 ] 2>/dev/null && [ "$rank" != "0" ]; then
-    vda_group_barrier "$@" --report-failure --timeout "${VDA_BARRIER_FAILURE_TIMEOUT:-600}" || true
+  if [ "$VDA_BARRIER_NODES" -gt 1 ] 2>/dev/null && [ "$VDA_BARRIER_RANK" != "0" ]; then
+    vda_group_barrier --report-failure --timeout "${VDA_BARRIER_FAILURE_TIMEOUT:-600}" || true
   fi
 }
 

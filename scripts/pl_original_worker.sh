@@ -20,10 +20,7 @@ vda_require_env SETUP_DIR VIDEO_INPUT OUTPUT_DIR
 vda_load_env_file "$SETUP_DIR"
 worker="${WORKER_ID:-0}"
 workers="${NUM_WORKERS:-1}"
-rank="${BARRIER_RANK:-$worker}"
-nodes="${BARRIER_NUM_NODES:-$workers}"
-host="${BARRIER_HOST:-127.0.0.1}"
-port="${VDA_GROUP_BARRIER_PORT:-12344}"
+vda_barrier_init BARRIER_ 12344
 sr="${SUPER_RESOLUTION_ENABLED:-false}"
 mkdir -p "$OUTPUT_DIR"
 videos="$(vda_list_videos "$VIDEO_INPUT")"
@@ -36,12 +33,12 @@ echo "=== pl_original_worker $worker/$workers: $(printf '%s' "$mine" | grep -c .
 
 if vda_is_local; then
   py="${VDA_PYTHON:?VDA_PYTHON is set by the local executor}"
-  barrier_py="$py"
+  VDA_BARRIER_PYTHON="$py"
   engine="classic"; [ "${VDA_ENGINE:-classic}" != "nim" ] || engine="nim"
   export VDA_BARRIER_RETRY_INTERVAL="${VDA_BARRIER_RETRY_INTERVAL:-1}"
 else
   vda_prepare_al_container
-  barrier_py="python3"
+  VDA_BARRIER_PYTHON="python3"
 fi
 
 done_items=()
@@ -63,11 +60,11 @@ while IFS=$'\t' read -r name video; do
   fi
   if [ "$rc" -ne 0 ]; then
     echo "ERROR: PL failed for $name (exit code $rc)" >&2
-    vda_group_barrier_failed "$nodes" "$rank" "$host" "$port" "$barrier_py" "$here/osmo_barrier.py"
+    vda_group_barrier_failed
     exit "$rc"
   fi
   done_items+=("$name")
 done <<< "$mine"
 
 echo "=== pl_original_worker complete: worker $worker/$workers, ${#done_items[@]} video(s): ${done_items[*]:-none} ==="
-vda_group_barrier "$nodes" "$rank" "$host" "$port" "$barrier_py" "$here/osmo_barrier.py"
+vda_group_barrier

@@ -39,7 +39,7 @@ from skill.policy import (
 )
 from skill.secrets import is_secret_name, looks_like_secret
 
-__all__ = ["SimpleCommand", "SubmitCommand", "judge_command", "parse_submit", "split_commands"]
+__all__ = ["SimpleCommand", "SubmitCommand", "judge_command", "parse_submit", "positional_words", "split_commands"]
 
 _PUNCTUATION = ";&|<>()\n"
 _MAX_DEPTH = 6
@@ -381,7 +381,7 @@ def _judge_submit(args: list[str], ctx: _Context) -> list[Violation]:
 # --- per-program judges ---------------------------------------------------------------------------------
 
 
-def _words(argv: Sequence[str], with_value: set[str], limit: int = 3) -> tuple[list[str], int]:
+def positional_words(argv: Sequence[str], with_value: set[str], limit: int = 3) -> tuple[list[str], int]:
     """The first ``limit`` positional words after the program, skipping options; and where they ended."""
     words: list[str] = []
     index = 1
@@ -396,7 +396,7 @@ def _words(argv: Sequence[str], with_value: set[str], limit: int = 3) -> tuple[l
 
 
 def _judge_osmo(cmd: SimpleCommand, ctx: _Context) -> list[Violation]:
-    words, end = _words(cmd.argv, {"-t", "--format-type"}, limit=2)
+    words, end = positional_words(cmd.argv, {"-t", "--format-type"}, limit=2)
     if words == ["workflow", "submit"]:
         return _judge_submit(list(cmd.argv[end:]), ctx)
     if words == ["credential", "set"]:

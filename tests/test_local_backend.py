@@ -722,7 +722,9 @@ def test_stored_credentials_register_secret_values_but_not_registry_hosts(backen
     from skill.secrets import forget_secrets, redact
 
     forget_secrets()
-    backend.set_credential("nvcr_io", "REGISTRY", {"registry": "nvcr.io", "username": "$oauthtoken", "auth": "plainvalue-4242"})
-    assert redact("pull from nvcr.io as $oauthtoken") == "pull from nvcr.io as $oauthtoken"
-    assert "plainvalue-4242" not in redact("auth=plainvalue-4242")
-    forget_secrets()
+    try:
+        backend.set_credential("nvcr_io", "REGISTRY", {"registry": "nvcr.io", "username": "$oauthtoken", "auth": "plainvalue-4242"})
+        assert redact("pull from nvcr.io as $oauthtoken") == "pull from nvcr.io as $oauthtoken"
+        assert "plainvalue-4242" not in redact("auth=plainvalue-4242")
+    finally:
+        forget_secrets()

@@ -135,7 +135,7 @@ def test_floor_can_fail_for_a_blind_tracker(tmp_path):
 # Augmented clips keep the scene's geometry, so the ground truth still holds after the classic
 # augmenter. Measured at 640x360 (seed 11, look seed 5): rain+evening MOTA 0.98 on road; the heaviest
 # look (rain, night, dim, wet) 0.76 road / 0.94 plaza. Before the augmenter mirrored the graded picture
-# and kept a floor of light, these were 0.48 and -0.47: the labels of augmented clips were noise.
+# and kept a floor of light, both scored below 0.5 (the heaviest look below 0): those labels were noise.
 @pytest.mark.parametrize(("background", "variables", "floor"), [
     ("road", {"weather": "rain", "time_of_day": "evening"}, 0.85),
     ("plaza", {"weather": "rain", "time_of_day": "night", "lighting": "dim", "surface_condition": "wet"}, 0.75),

@@ -249,7 +249,7 @@ _DESCRIPTIONS: dict[str, str] = {
     ),
     "poll": (
         "Read a workflow's status once (wait=false) or until it ends (wait=true, with progress notifications). "
-        "Call after submit or setup_model_cache. COMPLETED: stage_artifacts next. FAILED: read log_tail and hint. "
+        "Call after submit or setup_model_cache. COMPLETED: stage_artifacts next (after setup_model_cache: pre_submit_guard again). FAILED: read log_tail and hint. "
         "timed_out: poll again. Send the user a status line during long waits."
     ),
     "get_logs": (

@@ -41,11 +41,7 @@ COMMANDS: tuple[str, ...] = (
 
 def _command_modules():
     for name in COMMANDS:
-        try:
-            yield importlib.import_module(f"tools.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"tools.commands.{name}":
-                raise
+        yield importlib.import_module(f"tools.commands.{name}")
 
 
 def build_parser() -> argparse.ArgumentParser:

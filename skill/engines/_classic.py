@@ -4,14 +4,16 @@ Per clip, a seeded generator fixes the look once (:func:`build_look`): colour ma
 balance + saturation), a tone curve (exposure, gamma, contrast, kept highlights at night), and
 spatial maps (vignette, haze that thickens toward the top of the frame, warm sky glow, darker and
 glossier ground for wet surfaces, whitened ground for snow). Those are precomputed as ``uint8``
-maps, so each frame costs a handful of vectorised OpenCV calls.
+maps, so each frame costs a handful of vectorised OpenCV calls. Conditions compound (night x dim x
+rain), but exposure keeps a floor so the objects stay visible: a clip too dark to see is no use as
+training data, and its auto-labels would be noise.
 
 Particles move: rain streaks and snow flakes follow closed-form trajectories of time (position =
 start + velocity * t, wrapped, with a new lateral position on every wrap), so every frame shows
 them somewhere new, and any frame can be rendered on its own deterministically.
 
-Wet ground also gets a per-frame reflection: the scene above the horizon mirrored into the lower
-part of the frame at quarter resolution, with a slowly moving ripple.
+Wet ground also gets a per-frame reflection: the graded scene above the horizon mirrored into the
+lower part of the frame at quarter resolution, with a slowly moving ripple.
 """
 
 from __future__ import annotations

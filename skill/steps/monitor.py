@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from skill.backends.base import Backend
 from skill.errors import BackendTimeout, BackendUnavailable, RateLimited, SkillError
+from skill.flows import CACHE_WORKFLOW
 from skill.models import WorkflowStatus
 from skill.secrets import redact
 from skill.triage import TriageHint, triage
@@ -152,9 +153,6 @@ def poll(
     return _result(req, backend, status, clock() - start, polls, transient_total, timed_out=False)
 
 
-_CACHE_WORKFLOW_PREFIX = "setup_model_cache-"  # OSMO and the local backend name ids <workflow name>-<n>
-
-
 # --- helpers ------------------------------------------------------------------------------------
 
 
@@ -167,7 +165,7 @@ def _tasks(status: WorkflowStatus) -> list[TaskReport]:
 
 def _next_after_completion(workflow_id: str) -> str:
     """The model-cache workflow feeds the guard (rule cache-remediation); every other one is staged."""
-    if workflow_id.startswith(_CACHE_WORKFLOW_PREFIX):
+    if workflow_id.startswith(f"{CACHE_WORKFLOW}-"):  # both backends name ids <workflow name>-<n>
         return "rerun pre_submit_guard with the values you will submit, then submit"
     return "call stage_artifacts for this run"
 
