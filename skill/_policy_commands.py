@@ -620,9 +620,15 @@ def _judge_demo_script(cmd: SimpleCommand, ctx: _Context) -> list[Violation]:
 
 
 def _judge_nim_install(cmd: SimpleCommand, ctx: _Context) -> list[Violation]:
+    out = []
+    services = cmd.env_value("NIM_SERVICES")
+    if services is None:
+        out.append(Violation(rule="nim-allow-list", message="The NIM install runs without NIM_SERVICES, so it deploys every NIM the installer knows.", remedy=RULES["nim-allow-list"].remedy))
+    elif sorted(services.split()) != sorted(NIM_SERVICES):
+        out.append(Violation(rule="nim-allow-list", message="The NIM install names services other than exactly the VDA allow-list.", remedy=RULES["nim-allow-list"].remedy))
     if ctx.state is not None and not ctx.state.eta_given:
-        return [Violation(rule="eta-before-mutation", message="No execution-time overview was given before the NIM install.", remedy=RULES["eta-before-mutation"].remedy)]
-    return []
+        out.append(Violation(rule="eta-before-mutation", message="No execution-time overview was given before the NIM install.", remedy=RULES["eta-before-mutation"].remedy))
+    return out
 
 
 # --- secrets on any command line ------------------------------------------------------------------------------

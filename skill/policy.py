@@ -92,6 +92,13 @@ _CATALOGUE: tuple[Rule, ...] = (
         'with NIM_SERVICES="qwen3-vl qwen25-14b" install.sh.',
     ),
     Rule(
+        id="nim-allow-list",
+        text='A NIM deploy or repair names exactly the VDA allow-list (`NIM_SERVICES="qwen3-vl qwen25-14b"`); '
+        "never unset (which deploys every NIM the installer knows), never extra services.",
+        judged_on=("call", "command"),
+        remedy='Deploy or repair with NIM_SERVICES="qwen3-vl qwen25-14b" and nothing else.',
+    ),
+    Rule(
         id="no-demo-substitution",
         text="A video, dataset URL or folder the user named is the input; never replaced by demo assets or any "
         "other source.",
@@ -1006,9 +1013,20 @@ def _judge_credential_call(args: Mapping[str, Any], state: RunState) -> list[Vio
 
 
 def _judge_nim_call(args: Mapping[str, Any], state: RunState) -> list[Violation]:
+    out: list[Violation] = []
+    services = args.get("services", args.get("nim_services"))
+    if services is not None:
+        named = services.split() if isinstance(services, str) else [str(s) for s in services] if isinstance(services, list) else [str(services)]
+        if sorted(named) != sorted(NIM_SERVICES):
+            out.append(
+                _violation(
+                    "nim-allow-list",
+                    f"The NIM deploy names {len(named)} service(s) other than the VDA allow-list.",
+                )
+            )
     if any(args.get(key) for key in ("repair", "install", "deploy", "fix")):
-        return _mutation_rules(state, "a NIM install or repair")
-    return []
+        out += _mutation_rules(state, "a NIM install or repair")
+    return out
 
 
 _CALL_JUDGES: dict[str, Callable[[Mapping[str, Any], RunState], list[Violation]]] = {

@@ -249,7 +249,10 @@ SCENARIOS: dict[str, Callable[..., Awaitable[None]]] = {
 
 def test_every_call_rule_has_a_scenario():
     call_rules = {rule_id for rule_id, rule in RULES.items() if "call" in rule.judged_on or "run state" in rule.judged_on}
-    assert call_rules == set(SCENARIOS)
+    # No MCP tool deploys NIMs yet (issue 16's nim ensure); nim-allow-list is judged on calls in
+    # tests/test_policy.py and on commands in tests/test_policy_commands.py.
+    no_tool_yet = {"nim-allow-list"}
+    assert call_rules - no_tool_yet == set(SCENARIOS)
 
 
 @pytest.mark.anyio

@@ -145,6 +145,8 @@ DENY: list[tuple[str, str, dict]] = [
     ("eta-before-mutation", CANONICAL, {"state": "no-eta"}),
     ("eta-before-mutation", 'osmo credential set nvcr_io --type REGISTRY --payload registry=nvcr.io auth="$NGC_API_KEY"', {"state": "no-eta"}),
     ("eta-before-mutation", 'NIM_SERVICES="qwen3-vl qwen25-14b" bash components/inference-nim-operator/scripts/install.sh', {"state": "no-eta"}),
+    ("nim-allow-list", "bash components/inference-nim-operator/scripts/install.sh", {}),
+    ("nim-allow-list", 'NIM_SERVICES="qwen3-vl qwen25-14b cosmos-predict" bash components/inference-nim-operator/scripts/install.sh', {}),
 ]
 
 ALLOW: list[tuple[str, str, dict]] = [
@@ -158,6 +160,7 @@ ALLOW: list[tuple[str, str, dict]] = [
     ("no-nim-scale-down", "helm uninstall my-app -n default", {}),
     ("no-nim-scale-down", "helm upgrade --install nim-operator nvidia/k8s-nim-operator -n nim-operator --wait --timeout 300s", {}),
     ("no-nim-scale-down", 'NIM_SERVICES="qwen3-vl qwen25-14b" bash components/inference-nim-operator/scripts/install.sh', {}),
+    ("nim-allow-list", 'NIM_SERVICES="qwen25-14b qwen3-vl" bash components/inference-nim-operator/scripts/install.sh', {}),
     ("no-nim-scale-down", "kubectl -n osmo-nims run nim-probe --rm -i --image=curlimages/curl -- curl -fsS http://qwen3-vl.osmo-nims.svc.cluster.local:8000/v1/models", {}),
     ("no-demo-substitution", f"bash {SKILL}/scripts/prepare_demo_assets.sh /srv/sdg/data/vda_inputs", {}),
     ("no-demo-substitution", f"bash {SKILL}/scripts/prepare_demo_assets.sh /srv/sdg/data/vda_inputs", {"state": "asked-demo"}),
