@@ -133,5 +133,5 @@ while IFS=$'\t' read -r config video_name aug_idx; do
   done_items+=("$name")
 done <<< "$mine"
 
-echo "=== cosmos_worker complete: worker $worker/$workers, ${#done_items[@]} clip(s): ${done_items[*]:-none} ==="
+echo "=== cosmos_worker complete: worker $worker/$workers, $(vda_count "${done_items[@]}") clip(s): ${done_items[*]:-none} ==="
 vda_group_barrier

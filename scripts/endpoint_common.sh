@@ -14,13 +14,16 @@
 
 vda_log() { printf '[%s] %s\n' "${VDA_WORKER_NAME:-worker}" "$*" >&2; }
 vda_die() { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
+# vda_count ITEM... -> how many items. Staged files are rendered by OSMO's Jinja a second time, so
+# these scripts never spell bash's length expansion (its opening brace + hash starts a Jinja comment).
+vda_count() { printf '%s\n' "$#"; }
 
 vda_require_env() {
   local name missing=()
   for name in "$@"; do
     [ -n "${!name:-}" ] || missing+=("$name")
   done
-  [ "${#missing[@]}" -eq 0 ] || vda_die "missing environment: ${missing[*]} (set by the workflow task)"
+  [ "$(vda_count "${missing[@]}")" -eq 0 ] || vda_die "missing environment: ${missing[*]} (set by the workflow task)"
 }
 
 vda_is_local() { [ "${VDA_BACKEND:-}" = "local" ]; }
@@ -111,7 +114,7 @@ vda_wait_for_models() {
   local connect="${ENDPOINT_CURL_CONNECT_TIMEOUT_SECONDS:-5}" max_time="${ENDPOINT_CURL_MAX_TIME_SECONDS:-15}"
   local candidates=() c attempts i body hdr_file=""
   VDA_RESOLVED_URL=""; VDA_MODELS_JSON=""
-  if [ -z "$raw" ] || ! mapfile -t candidates < <(vda_url_candidates "$raw") || [ "${#candidates[@]}" -eq 0 ]; then
+  if [ -z "$raw" ] || ! mapfile -t candidates < <(vda_url_candidates "$raw") || [ "$(vda_count "${candidates[@]}")" -eq 0 ]; then
     printf 'ERROR: %s endpoint URL is empty or not a URL.\n' "$name" >&2
     return 1
   fi

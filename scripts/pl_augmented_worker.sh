@@ -84,5 +84,5 @@ PY
   done_items+=("$name")
 done <<< "$mine"
 
-echo "=== pl_augmented_worker complete: worker $worker/$workers, ${#done_items[@]} clip(s): ${done_items[*]:-none} ==="
+echo "=== pl_augmented_worker complete: worker $worker/$workers, $(vda_count "${done_items[@]}") clip(s): ${done_items[*]:-none} ==="
 vda_group_barrier

@@ -66,5 +66,5 @@ while IFS=$'\t' read -r name video; do
   done_items+=("$name")
 done <<< "$mine"
 
-echo "=== pl_original_worker complete: worker $worker/$workers, ${#done_items[@]} video(s): ${done_items[*]:-none} ==="
+echo "=== pl_original_worker complete: worker $worker/$workers, $(vda_count "${done_items[@]}") video(s): ${done_items[*]:-none} ==="
 vda_group_barrier

@@ -3,7 +3,7 @@
 # osmo_barrier.py, generate_configs.py) and the cookbook under sdg/; finds them next to itself.
 #
 # Env in:  FLOW (auto_labeling | augmentation_and_al | augmentation_and_pl | e2e | e2e_super_resolution),
-#          OUTPUT_DIR ({{output}}), DATASET_INPUT (the dataset mount; not needed for auto_labeling),
+#          OUTPUT_DIR (the task output token), DATASET_INPUT (the dataset mount; not needed for auto_labeling),
 #          optional RUN_ID, N_AUGMENTATIONS ("cookbook" or a number), COOKBOOK, VLM_MODEL,
 #          BARRIER_NUM_NODES, SUPER_RESOLUTION_ENABLED.
 #          Local executor: VDA_BACKEND=local, VDA_PYTHON. On OSMO python3 + PyYAML are installed
@@ -31,7 +31,7 @@ esac
 echo "=== setup: flow $flow, run ${RUN_ID:-?} ==="
 mkdir -p "$OUTPUT_DIR/configs"
 
-# 1. the scripts the workers run from the setup output ({{input:0}})
+# 1. the scripts the workers run from the setup output (input 0 of each worker)
 for f in "$here"/*.sh "$here/osmo_barrier.py"; do
   [ -f "$f" ] || continue
   cp "$f" "$OUTPUT_DIR/"

@@ -199,7 +199,7 @@ def parse_variables(raw: Any) -> dict[str, dict[str, float]]:
         else:
             raise ConfigGenError(
                 f"Variable '{var}' must be a mapping option -> weight or a list of options.",
-                remedy=f"Write e.g. {var}: {{a: 0.5, b: 0.5}}.",
+                remedy=f"Write e.g. {var}: " + "{a: 0.5, b: 0.5}.",  # no doubled brace: OSMO renders this file as Jinja
             )
         variables[var] = weights
     return variables
