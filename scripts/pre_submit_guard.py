@@ -5,23 +5,45 @@
 Prints ``OK: pre-submit guard passed (mode-aware checks: ...)`` and exits 0; ``ERROR: ...`` lines
 and exit 1; the cache remediation as ``DEFAULT_ACTION:`` / ``Hint:`` lines; exit 2 on bad
 arguments or an unusable workflow file. Backend: ``--backend`` or VDA_BACKEND (default osmo, as upstream).
-A thin entry into ``vda guard``; it re-runs itself with the skill's Python when needed.
+
+A thin entry into ``vda guard`` that works with any ``python3``, as the skill text invokes it: when
+this interpreter is not the skill's environment (``VDA_PYTHON``, else ``.venv`` of this checkout), it
+re-runs itself with that one, preparing ``.venv`` through ``./run`` first when it does not exist yet.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+_VENV_PYTHON = REPO / ".venv" / "bin" / "python"
+_HANDOFF = "VDA_GUARD_HANDOFF"
 
 
-def _python() -> str | None:
-    for candidate in (os.environ.get("VDA_PYTHON"), str(REPO / ".venv" / "bin" / "python")):
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    return None
+def _in_skill_environment() -> bool:
+    """True when this interpreter is the skill's: VDA_PYTHON itself, or this checkout's .venv.
+
+    A venv's ``bin/python`` is a symlink to the base interpreter, so identity is judged by
+    ``sys.prefix`` (the venv folder), not by resolving executables (that made every venv look
+    like the base Python)."""
+    wanted = os.environ.get("VDA_PYTHON")
+    if wanted:
+        return os.path.abspath(sys.executable) == os.path.abspath(wanted)
+    return Path(sys.prefix).resolve() == (REPO / ".venv").resolve()
+
+
+def _skill_python() -> str | None:
+    wanted = os.environ.get("VDA_PYTHON")
+    if wanted:
+        return wanted if os.path.isfile(wanted) and os.access(wanted, os.X_OK) else None
+    if not _VENV_PYTHON.is_file():
+        print("pre_submit_guard: preparing the skill's environment (.venv) once ...", file=sys.stderr)
+        # ./run prepares .venv before it dispatches; `vda --help` is the cheapest command after that.
+        subprocess.run(["bash", str(REPO / "run"), "vda", "--help"], stdout=subprocess.DEVNULL, check=False)
+    return str(_VENV_PYTHON) if _VENV_PYTHON.is_file() else None
 
 
 def main(argv: list[str]) -> int:
@@ -45,12 +67,15 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        import pydantic  # noqa: F401  (the skill's dependencies are importable here)
-    except ImportError:
-        python = _python()
-        if python is None or Path(python).resolve() == Path(sys.executable).resolve():
-            print("ERROR: the skill's Python environment is missing; run ./run test once or set VDA_PYTHON.", file=sys.stderr)
+    if not _in_skill_environment() and not os.environ.get(_HANDOFF):
+        python = _skill_python()
+        if python is None:
+            print(
+                "ERROR: [environment-missing] the skill's Python environment could not be prepared. "
+                f"Next: run {REPO / 'run'} test once (it creates .venv), or set VDA_PYTHON to a Python that has vda-skill installed.",
+                file=sys.stderr,
+            )
             sys.exit(1)
+        os.environ[_HANDOFF] = "1"
         os.execv(python, [python, __file__, *sys.argv[1:]])
     sys.exit(main(sys.argv[1:]))
