@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from skill import flows, storage
 from skill.backends.base import Backend
 from skill.engines.video_io import verify_complete
-from skill.errors import InputError, SkillError, UserInputRequired
+from skill.errors import BackendError, InputError, SkillError, UserInputRequired
 from skill.ledger import Ledger
 from skill.models import CookbookName, DatasetName
 from skill.paths import cookbooks_dir
@@ -31,7 +31,7 @@ from skill.steps.preflight import PreflightRequest, preflight
 from skill.steps.stage import LabelSummary, StageRequest, stage_artifacts
 from skill.steps.submit import SubmitRequest, submit
 
-__all__ = ["RunEvent", "RunRequest", "RunResult", "VIDEO_SUFFIXES", "run_pipeline"]
+__all__ = ["RunEvent", "RunRequest", "RunResult", "VIDEO_SUFFIXES", "run_failure", "run_pipeline"]
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov")
 DEMO_REPO = "nvidia/video-data-augmentation-demo"
@@ -236,6 +236,20 @@ def run_pipeline(req: RunRequest, *, backend: Backend, ledger: Ledger, emit: Emi
         compared = render_side_by_side(CompareRequest(run_local_dir=staged.local_run_dir, dataset=dataset, video=video, aug_index=aug_index))
         result.media_lines.append(compared.media_line)
     return result
+
+
+def run_failure(result: RunResult) -> SkillError:
+    """The coded error a run that ended other than COMPLETED stands for (the CLI's ``Error:`` line)."""
+    tasks = ", ".join(result.failed_tasks) or "none recorded"
+    where = f"workflow {result.workflow_id}" if result.workflow_id else f"run {result.run_id}"
+    first = result.failed_tasks[0] if result.failed_tasks else None
+    logs = f"vda logs {result.workflow_id}" + (f" --task {first}" if first else "") if result.workflow_id else "the log lines above"
+    remedy = result.hint or f"Read the failed task's log ({logs}) and fix the cause"
+    return BackendError(
+        f"The {where} ended {result.status} (failed tasks: {tasks}).",
+        remedy=f"{remedy.rstrip('.')}; then run again (a fresh run id is used).",
+        code="workflow-failed",
+    )
 
 
 def _storage_url_for(backend: Backend) -> str:

@@ -56,6 +56,11 @@ class TriageHint(BaseModel):
     line: str = Field(description="The log line that matched, redacted.")
     source: str = Field(default="references/troubleshooting.md", description="Where the hint comes from.")
 
+    @property
+    def title(self) -> str:
+        """One line for people (the CLI's and MCP's ``Hint:``): the symptom and what to do about it."""
+        return f"{self.symptom}: {self.action}" if self.action else self.symptom
+
 
 def parse_hints(text: str) -> list[Hint]:
     """Parse the troubleshooting markdown into hints (sections without a usable ``match:`` are skipped)."""

@@ -7,9 +7,9 @@ import argparse
 import sys
 
 from skill.ledger import Ledger
-from skill.pipeline import RunEvent, RunRequest, RunResult, run_pipeline
+from skill.pipeline import RunEvent, RunRequest, RunResult, run_failure, run_pipeline
 from tools.backends import BACKEND_NAMES, default_backend_name, make_backend
-from tools.output import emit, say
+from tools.output import emit, emit_error, say
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -90,4 +90,7 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(summary_lines(result)))
         for line in result.media_lines:
             print(line)
-    return 0 if result.status == "COMPLETED" else 1
+    if result.status != "COMPLETED":
+        emit_error(run_failure(result), as_json=False)  # stderr only: with --json the result is already on stdout
+        return 1
+    return 0
