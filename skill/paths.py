@@ -1,6 +1,8 @@
 """Where the skill's own files are: the checkout root (``skills_dir``), assets, references, scripts.
 
 ``VDA_SKILL_DIR`` overrides the root (for an installed copy that keeps its assets elsewhere).
+``VDA_TRUSTED_SKILLS_DIRS`` (``os.pathsep``-separated) lists further checkouts the operator allows as
+``skills_dir``; an agent's argument can name only those or this installation (:func:`trusted_skills_dir`).
 """
 
 from __future__ import annotations
@@ -8,7 +10,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["assets_dir", "cookbooks_dir", "references_dir", "scripts_dir", "skill_root", "workflow_path", "workspace_dir"]
+from skill.errors import InputError
+
+TRUSTED_SKILLS_DIRS_ENV = "VDA_TRUSTED_SKILLS_DIRS"
+
+__all__ = ["TRUSTED_SKILLS_DIRS_ENV", "assets_dir", "cookbooks_dir", "references_dir", "scripts_dir", "skill_root", "trusted_skills_dir", "workflow_path", "workspace_dir"]
 
 
 def skill_root() -> Path:
@@ -45,3 +51,32 @@ def workspace_dir() -> Path:
     lines point inside the workspace (``media/vda/runs/<run_id>/``) and state sits in ``.vda/``."""
     override = os.environ.get("VDA_HOME")
     return Path(override).expanduser().resolve() if override else skill_root()
+
+
+def trusted_skills_dir(value: str | os.PathLike[str] | None) -> Path:
+    """The skill checkout a workflow may stage files from: this installation unless the operator
+    listed others in ``VDA_TRUSTED_SKILLS_DIRS``.
+
+    Workflows inline or run ``<skills_dir>/scripts/*.sh`` and the engines, so a ``skills_dir`` from
+    an agent's argument that pointed at another copy would run that copy's code. ``None`` gives this
+    installation; anything else must resolve (symlinks followed) to an allowed folder, or
+    :class:`InputError` ``skills-dir-untrusted`` is raised (the value is not echoed)."""
+    root = skill_root()
+    if value is None or str(value) == "":
+        return root
+    text = str(value)
+    if "\x00" in text or len(text) > 4096 or not os.path.isabs(text):
+        raise InputError(
+            "skills_dir must be the absolute path of this skill installation.",
+            remedy="Leave skills_dir out; it defaults to this installation.",
+            code="skills-dir-untrusted",
+        )
+    given = Path(text).resolve()
+    allowed = [root] + [Path(p).expanduser().resolve() for p in os.environ.get(TRUSTED_SKILLS_DIRS_ENV, "").split(os.pathsep) if p.strip()]
+    if given not in allowed:
+        raise InputError(
+            "skills_dir names a folder that is not this skill installation, and its scripts would run in the workflow.",
+            remedy=f"Leave skills_dir out (it defaults to this installation); an operator can allow another checkout in {TRUSTED_SKILLS_DIRS_ENV}.",
+            code="skills-dir-untrusted",
+        )
+    return given

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from skill.errors import BackendUnavailable
-from skill.paths import skill_root, workflow_path
+from skill.paths import TRUSTED_SKILLS_DIRS_ENV, skill_root, workflow_path
 from skill.steps.guard import GuardRequest, canonical_pairs, exit_code, pre_submit_guard, report_lines
 from tests.fakes.backend import FakeBackend
 
@@ -35,8 +35,11 @@ def make_skills_dir(root: Path, cookbook: str = "city_traffic") -> Path:
 
 
 @pytest.fixture
-def skills(tmp_path: Path) -> Path:
-    return make_skills_dir(tmp_path / "skill")
+def skills(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the skill the operator allowed as skills_dir (an agent's argument alone cannot)."""
+    root = make_skills_dir(tmp_path / "skill")
+    monkeypatch.setenv(TRUSTED_SKILLS_DIRS_ENV, str(root))
+    return root
 
 
 def full_objects() -> dict[str, bytes]:

@@ -10,7 +10,7 @@ import pytest
 
 from skill.errors import BackendTimeout, BackendUnavailable, CommandFailed, InputError, PolicyDenied
 from skill.ledger import Ledger, values_hash
-from skill.paths import skill_root, workflow_path
+from skill.paths import TRUSTED_SKILLS_DIRS_ENV, skill_root, workflow_path
 from skill.steps.guard import GuardRequest, pre_submit_guard
 from skill.steps.submit import SubmitRequest, is_interpolation_failure, submit
 from tests.fakes.backend import FakeBackend
@@ -147,10 +147,11 @@ def test_video_with_extension_is_refused_before_anything(ledger: Ledger):
     assert fake.calls == [] and ledger.get(RUN_ID) is None
 
 
-def test_guard_and_submit_agree_on_the_values(ledger: Ledger, tmp_path: Path):
+def test_guard_and_submit_agree_on_the_values(ledger: Ledger, tmp_path: Path, monkeypatch):
     from tests.test_guard import full_objects, make_skills_dir
 
     skills = make_skills_dir(tmp_path / "skill")
+    monkeypatch.setenv(TRUSTED_SKILLS_DIRS_ENV, str(skills))
     guard = pre_submit_guard(
         GuardRequest(flow="augmentation_and_al", dataset="vda-demo", run_id=RUN_ID, storage_url=STORAGE, gpu_platform="gpu", video="clip", skills_dir=str(skills)),
         backend=FakeBackend(objects=full_objects()),
@@ -183,6 +184,7 @@ def test_secret_canary_across_guard_submit_and_poll(ledger: Ledger, tmp_path: Pa
         monkeypatch.setenv(name, value)
     leak = " ".join(canaries.values())
     skills = make_skills_dir(tmp_path / "skill")
+    monkeypatch.setenv(TRUSTED_SKILLS_DIRS_ENV, str(skills))
     fake = FakeBackend(objects=full_objects(), logs={"cosmos_worker_0": f"auth failed for {leak}"})
     fake.on_query = lambda wid, n: status_of(wid, "FAILED", {"cosmos_worker_0": "FAILED"})
     fake.fail_next("data_list", BackendUnavailable(f"listing refused: {leak}"))

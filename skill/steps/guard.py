@@ -33,7 +33,7 @@ from skill.errors import InputError, SkillError, UndefinedVariable
 from skill.flows import resolve_workflow
 from skill.ledger import values_hash
 from skill.models import RUN_ID_PATTERN, Check, CookbookName, SubmitValues
-from skill.paths import skill_root
+from skill.paths import trusted_skills_dir
 from skill.render import RenderedSpec, TaskSpec, render_workflow
 from skill.secrets import redact, redact_obj
 from skill.storage import cache_urls
@@ -108,8 +108,7 @@ def canonical_pairs(values: Mapping[str, Any]) -> dict[str, str]:
     :class:`InputError` when ``storage_url`` is given but malformed.
     """
     given = {k: v for k, v in values.items() if v is not None}
-    if given.get("skills_dir") is None:
-        given["skills_dir"] = str(skill_root())
+    given["skills_dir"] = str(trusted_skills_dir(given.get("skills_dir")))
     if given.get("storage_url"):
         for key, url in cache_urls(given["storage_url"]).items():
             given.setdefault(key, url)
