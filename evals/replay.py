@@ -489,19 +489,22 @@ def replay_transcript(transcript: Transcript | TranscriptInvalid) -> TranscriptR
 # --- files and totals ------------------------------------------------------------------------------------
 
 
+_SUFFIXES = (".jsonl", ".json")
+
+
 def collect_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Expand directories into their ``*.jsonl`` files (sorted); a missing path is NotFound."""
+    """Expand directories into their ``*.jsonl`` and ``*.json`` files (sorted); a missing path is NotFound."""
     out: list[Path] = []
     for item in paths:
         path = Path(item)
         if path.is_dir():
-            out.extend(sorted(p for p in path.iterdir() if p.suffix == ".jsonl" and p.is_file()))
+            out.extend(sorted(p for p in path.iterdir() if p.suffix in _SUFFIXES and p.is_file()))
         elif path.exists():
             out.append(path)
         else:
             raise NotFound(
                 f"The transcript path {path} does not exist.",
-                remedy="Pass a .jsonl transcript or a directory holding them.",
+                remedy="Pass a session file (.jsonl, or .json for a chat message list) or a directory holding them.",
                 code="transcript-not-found",
             )
     return out

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, TypeAdapter, ValidationError
@@ -32,6 +33,7 @@ __all__ = [
     "Transcript",
     "TranscriptInvalid",
     "UserLine",
+    "build_transcript",
     "load_transcript",
     "parse_transcript",
 ]
@@ -144,6 +146,7 @@ class Transcript(BaseModel):
     file: str
     meta: MetaLine
     lines: list[Line]
+    source_format: str = Field(default="v1", description="The format the file was read from (v1, claude-code, codex, chat-completions).")
 
     @property
     def valid(self) -> bool:
@@ -175,70 +178,107 @@ def _describe(exc: ValidationError) -> str:
     return f"{where}: {first['msg']}"
 
 
+class _Builder:
+    """Checks v1 line objects one by one (shape and the structural rules) and collects them."""
+
+    def __init__(self, file: str, source_format: str) -> None:
+        self.file, self.source_format = file, source_format
+        self.lines: list[Any] = []
+        self.meta: MetaLine | None = None
+        self.open_calls: set[str] = set()
+        self.open_shells: set[str] = set()
+        self.seen_calls: set[str] = set()
+        self.seen_shells: set[str] = set()
+
+    def invalid(self, no: int | None, reason: str) -> TranscriptInvalid:
+        return TranscriptInvalid(file=self.file, line=no, reason=redact(reason), scenario=self.meta.scenario if self.meta else None)
+
+    def add(self, no: int, obj: Any) -> TranscriptInvalid | None:
+        """Take one line object; a problem comes back as the file's :class:`TranscriptInvalid`."""
+        if not isinstance(obj, dict):
+            return self.invalid(no, "the line is not a JSON object")
+        kind = obj.get("type")
+        if kind is None:
+            return self.invalid(no, "the line has no 'type'")
+        if kind not in _TYPES:
+            shown = kind if isinstance(kind, str) and len(kind) <= 40 else "(unprintable)"
+            return self.invalid(no, f"unknown line type {shown!r}; expected one of {', '.join(_TYPES)}")
+        try:
+            line = _LINE.validate_python(obj)
+        except ValidationError as exc:
+            return self.invalid(no, f"{kind} line: {_describe(exc)}")
+        line._no = no
+        if not self.lines and not isinstance(line, MetaLine):
+            return self.invalid(no, "the first line must be the meta line")
+        problem = self._structure(line)
+        if problem:
+            return self.invalid(no, problem)
+        self.lines.append(line)
+        return None
+
+    def _structure(self, line: Any) -> str | None:
+        if isinstance(line, MetaLine):
+            if self.meta is not None:
+                return "a second meta line; meta comes exactly once, first"
+            self.meta = line
+        elif isinstance(line, ToolCallLine):
+            if line.id in self.seen_calls:
+                return f"tool_call id {line.id!r} is used twice"
+            self.seen_calls.add(line.id)
+            self.open_calls.add(line.id)
+        elif isinstance(line, ToolResultLine):
+            if line.id not in self.open_calls:
+                return f"tool_result id {line.id!r} answers no earlier, unanswered tool_call"
+            self.open_calls.discard(line.id)
+        elif isinstance(line, ShellLine):
+            if line.id in self.seen_shells:
+                return f"shell id {line.id!r} is used twice"
+            self.seen_shells.add(line.id)
+            self.open_shells.add(line.id)
+        elif isinstance(line, ShellResultLine):
+            if line.id not in self.open_shells:
+                return f"shell_result id {line.id!r} answers no earlier, unanswered shell line"
+            self.open_shells.discard(line.id)
+        return None
+
+    def finish(self) -> Transcript | TranscriptInvalid:
+        if self.meta is None:
+            return self.invalid(None, "the file holds no lines")
+        return Transcript(file=self.file, meta=self.meta, lines=self.lines, source_format=self.source_format)
+
+
+def build_transcript(items: Iterable[tuple[int, Any]], *, file: str = "<memory>", source_format: str = "v1") -> Transcript | TranscriptInvalid:
+    """Validate v1 line objects given as ``(source line number, object)`` pairs, the meta line first.
+
+    The readers of foreign formats (:mod:`evals.formats`) map each session to these objects; the
+    line numbers stay those of the source file so that violations point at the real line.
+    """
+    builder = _Builder(file, source_format)
+    for no, obj in items:
+        problem = builder.add(no, obj)
+        if problem is not None:
+            return problem
+    return builder.finish()
+
+
 def parse_transcript(raw: bytes, *, file: str = "<memory>") -> Transcript | TranscriptInvalid:
-    """Parse the bytes of a transcript; every problem becomes a :class:`TranscriptInvalid`."""
-    lines: list[Any] = []
-    meta: MetaLine | None = None
-    open_calls: set[str] = set()
-    open_shells: set[str] = set()
-    seen_calls: set[str] = set()
-    seen_shells: set[str] = set()
-
-    def invalid(no: int | None, reason: str) -> TranscriptInvalid:
-        return TranscriptInvalid(file=file, line=no, reason=redact(reason), scenario=meta.scenario if meta else None)
-
+    """Parse the bytes of a v1 transcript; every problem becomes a :class:`TranscriptInvalid`."""
+    builder = _Builder(file, "v1")
     for no, chunk in enumerate(raw.split(b"\n"), start=1):
         try:
             text = chunk.decode("utf-8")
         except UnicodeDecodeError:
-            return invalid(no, "the line is not UTF-8 text")
+            return builder.invalid(no, "the line is not UTF-8 text")
         if not text.strip():
             continue
         try:
             obj = json.loads(text)
         except ValueError as exc:
-            return invalid(no, f"the line is not valid JSON ({getattr(exc, 'msg', 'parse error')} at column {getattr(exc, 'colno', '?')})")
-        if not isinstance(obj, dict):
-            return invalid(no, "the line is not a JSON object")
-        kind = obj.get("type")
-        if kind is None:
-            return invalid(no, "the line has no 'type'")
-        if kind not in _TYPES:
-            shown = kind if isinstance(kind, str) and len(kind) <= 40 else "(unprintable)"
-            return invalid(no, f"unknown line type {shown!r}; expected one of {', '.join(_TYPES)}")
-        try:
-            line = _LINE.validate_python(obj)
-        except ValidationError as exc:
-            return invalid(no, f"{kind} line: {_describe(exc)}")
-        line._no = no
-        if not lines and not isinstance(line, MetaLine):
-            return invalid(no, "the first line must be the meta line")
-        if isinstance(line, MetaLine):
-            if meta is not None:
-                return invalid(no, "a second meta line; meta comes exactly once, first")
-            meta = line
-        elif isinstance(line, ToolCallLine):
-            if line.id in seen_calls:
-                return invalid(no, f"tool_call id {line.id!r} is used twice")
-            seen_calls.add(line.id)
-            open_calls.add(line.id)
-        elif isinstance(line, ToolResultLine):
-            if line.id not in open_calls:
-                return invalid(no, f"tool_result id {line.id!r} answers no earlier, unanswered tool_call")
-            open_calls.discard(line.id)
-        elif isinstance(line, ShellLine):
-            if line.id in seen_shells:
-                return invalid(no, f"shell id {line.id!r} is used twice")
-            seen_shells.add(line.id)
-            open_shells.add(line.id)
-        elif isinstance(line, ShellResultLine):
-            if line.id not in open_shells:
-                return invalid(no, f"shell_result id {line.id!r} answers no earlier, unanswered shell line")
-            open_shells.discard(line.id)
-        lines.append(line)
-    if meta is None:
-        return invalid(None, "the file holds no lines")
-    return Transcript(file=file, meta=meta, lines=lines)
+            return builder.invalid(no, f"the line is not valid JSON ({getattr(exc, 'msg', 'parse error')} at column {getattr(exc, 'colno', '?')})")
+        problem = builder.add(no, obj)
+        if problem is not None:
+            return problem
+    return builder.finish()
 
 
 def load_transcript(path: str | Path) -> Transcript | TranscriptInvalid:
@@ -252,4 +292,6 @@ def load_transcript(path: str | Path) -> Transcript | TranscriptInvalid:
             remedy="Pass an existing .jsonl file or a directory of them.",
             code="transcript-not-found",
         ) from exc
-    return parse_transcript(raw, file=str(file))
+    from evals.formats import parse_any  # the readers import this module
+
+    return parse_any(raw, file=str(file))

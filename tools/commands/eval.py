@@ -1,8 +1,10 @@
 """``vda eval``: replay recorded conversations against the rules of POLICY.md.
 
     vda eval replay PATH... [--json] [--expect [DIR]]
+    vda eval convert FILE --to v1 [-o OUT] [--scenario NAME]
 
-PATH is a transcript (JSONL, format v1) or a directory of them. Exit 0 when every transcript
+PATH is a session file or a directory of them, in any format :mod:`evals.formats` reads (our v1,
+Claude Code sessions, Codex CLI rollouts, chat-completions message lists; detected from content). Exit 0 when every transcript
 passes, 1 otherwise. With ``--expect`` each transcript is compared with its scenario file
 (``evals/scenarios/<scenario>.yaml`` or DIR) instead, and the exit code says whether every
 replay matched what its scenario expects (the way the bad fixtures are checked in CI).
@@ -13,8 +15,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from evals.formats import parse_any, to_v1_jsonl
 from evals.replay import ReplayReport, TranscriptReport, check_scenarios, replay
 from evals.scenario import DEFAULT_SCENARIOS_DIR, ExpectationResult
+from evals.transcript import TranscriptInvalid
+from skill.errors import InputError, NotFound
 from tools.output import emit
 
 
@@ -22,7 +27,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="replay recorded conversations against the policy rules")
     actions = p.add_subparsers(dest="eval_command", metavar="ACTION", required=True)
     rp = actions.add_parser("replay", help="judge transcripts (exit 0 when every one passes)")
-    rp.add_argument("paths", nargs="+", metavar="PATH", help="a transcript .jsonl or a directory of them")
+    rp.add_argument("paths", nargs="+", metavar="PATH", help="a session file (v1, Claude Code, Codex, chat JSON) or a directory of them")
     rp.add_argument("--json", action="store_true", help="print the report as JSON")
     rp.add_argument(
         "--expect",
@@ -33,6 +38,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="compare each replay with its scenario file (default: evals/scenarios); exit 0 when all match",
     )
     rp.set_defaults(handler=run)
+    cp = actions.add_parser("convert", help="write a Claude Code / Codex / chat session as transcript format v1")
+    cp.add_argument("file", metavar="FILE", help="the session file")
+    cp.add_argument("--to", choices=["v1"], default="v1", help="the target format (only v1)")
+    cp.add_argument("-o", "--output", metavar="OUT", default=None, help="write here instead of standard output")
+    cp.add_argument("--scenario", default=None, help="scenario name for the meta line (default: the file's stem)")
+    cp.set_defaults(handler=run_convert)
 
 
 def _line(item: TranscriptReport) -> str:
@@ -70,3 +81,26 @@ def run(args: argparse.Namespace) -> int:
     if expectations is not None:
         return 0 if all(e.matched for e in expectations) else 1
     return 0 if report.all_passed and report.transcripts else 1
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    source = Path(args.file)
+    try:
+        raw = source.read_bytes()
+    except OSError as exc:
+        raise NotFound(f"Cannot read the session file {source} ({type(exc).__name__}).", remedy="Pass an existing session file.", code="transcript-not-found") from exc
+    transcript = parse_any(raw, file=str(source), scenario=args.scenario)
+    if isinstance(transcript, TranscriptInvalid):
+        where = f"line {transcript.line}" if transcript.line else "the file"
+        raise InputError(f"The session {source} cannot be read: {where}: {transcript.reason}.", remedy="Fix or re-export the session file.", code="invalid-transcript")
+    text = to_v1_jsonl(transcript)
+    if args.output is None:
+        print(text, end="")
+        return 0
+    out = Path(args.output)
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"Cannot write {out} ({type(exc).__name__}).", remedy="Pick a writable output path.", code="output-not-writable") from exc
+    print(f"Wrote {out} ({len(transcript.lines)} lines, from {transcript.source_format}).")
+    return 0
