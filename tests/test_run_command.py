@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -167,3 +169,87 @@ def test_no_input_and_no_demo_reachable_is_one_clear_error_and_nothing_starts(tm
     assert err.message.endswith("Hugging Face could not be reached.") and "--video" in err.remedy
     assert "demo" in stages and "submit" not in stages
     assert_nothing_started(home)
+
+
+# --- the failure path ------------------------------------------------------------------------------
+
+
+def _engine_processes(task_pgid: int) -> list[int]:
+    """Python processes of a task's process group other than its leader (the label engine)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == task_pgid:
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[-1].split()
+            cmdline = (entry / "cmdline").read_bytes()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if fields[0] != "Z" and int(fields[2]) == task_pgid and b"python" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def _kill_label_engine(home: Path, proc: subprocess.Popen[str]) -> str:
+    """Wait for the label task to run, SIGKILL its engine process; return the workflow id."""
+    workflows = home / ".vda" / "local" / "workflows"
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline and proc.poll() is None:
+        for state_path in workflows.glob("*/state.json") if workflows.is_dir() else []:
+            try:
+                state = json.loads(state_path.read_text())
+            except (OSError, ValueError):
+                continue
+            for group in state["groups"]:
+                for task in group["tasks"]:
+                    if task["name"].startswith("pl_") and task["status"] == "RUNNING" and task["pid"]:
+                        engines = _engine_processes(task["pid"])
+                        for pid in engines:
+                            os.kill(pid, signal.SIGKILL)
+                        if engines:
+                            return state_path.parent.name
+        time.sleep(0.02)
+    pytest.fail("the label engine never ran")
+
+
+def test_a_killed_label_engine_ends_vda_run_with_a_coded_error_and_its_logs_read(clips: dict[str, Path], tmp_path: Path) -> None:
+    from skill.backends.local import LocalBackend
+    from skill.steps.logs import LogsRequest, get_logs
+
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if k not in ("VDA_LOCAL_ROOT", "VDA_BACKEND", "VDA_DEBUG", "VDA_SKILL_DIR")}
+    env["VDA_HOME"] = str(home)
+    proc = subprocess.Popen([sys.executable, "-m", "tools.cli", "run", "--video", str(clips["good"]), "--flow", "auto_labeling"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=skill_root())
+    try:
+        workflow_id = _kill_label_engine(home, proc)
+        stdout, stderr = proc.communicate(timeout=TIMEOUT * 2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 1, stderr
+    assert "Traceback" not in stderr and "Traceback" not in stdout, stderr
+    error = next(line for line in stderr.splitlines() if line.startswith("Error: "))
+    assert error.startswith("Error: [workflow-failed] ") and " Next: " in error and workflow_id in error
+    assert "Failed tasks: pl_" in stdout
+
+    backend = LocalBackend(root=home / ".vda" / "local")
+    logs = get_logs(LogsRequest(workflow_id=workflow_id), backend=backend)
+    assert "PL failed for" in logs.text and logs.hint is not None  # the matched hint is what crashed vda run and get_logs
+    assert logs.hint.title.startswith(logs.hint.symptom)
+
+    import anyio
+    from mcp import Client
+
+    from tools.mcp_server import build_server
+
+    async def over_mcp():
+        server = build_server(backend=backend, ledger=Ledger(tmp_path / "mcp-ledger.sqlite"))
+        async with Client(server) as client:
+            return await client.call_tool("get_logs", {"req": {"workflow_id": workflow_id}})
+
+    reply = anyio.run(over_mcp)
+    text = "\n".join(getattr(block, "text", "") for block in reply.content)
+    assert not reply.is_error, text
+    assert f"Hint: {logs.hint.symptom}" in text

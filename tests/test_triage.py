@@ -112,3 +112,10 @@ def test_shipped_reference_parses_and_covers_core_failures():
     for line, word in cases.items():
         hit = triage_line(line, hints)
         assert hit is not None and word in hit.symptom.lower(), (line, hit)
+
+
+def test_a_hint_has_a_one_line_title_for_the_cli_and_mcp():
+    hint = triage("ERROR: PL failed for street_sample (exit code 137)")
+    assert hint is not None
+    assert hint.title == f"{hint.symptom}: {hint.action}" and "\n" not in hint.title
+    assert "title" not in hint.model_dump()  # derived, not a field of the reply schema
