@@ -270,10 +270,24 @@ def test_cancel_failure_reported_with_exit_0_is_still_an_error(backend):
 # --- data ---------------------------------------------------------------------------------------------
 
 
-def test_data_list_returns_full_urls_and_passes_no_pager(backend, double):
+def test_data_list_returns_full_urls_and_passes_recursive_and_no_pager(backend, double):
     keys = backend.data_list("s3://bucket/pre/datasets/ds")
-    assert double.calls()[-1] == ["data", "list", "--no-pager", "s3://bucket/pre/datasets/ds"]
+    assert double.calls()[-1] == ["data", "list", "--recursive", "--no-pager", "s3://bucket/pre/datasets/ds"]
     assert keys == ["s3://bucket/pre/datasets/ds/a.mp4", "s3://bucket/pre/datasets/ds/sub/b.mp4"]
+
+
+def test_the_double_lists_one_level_with_folder_prefixes_unless_recursive(double):
+    def listing(*flags):
+        proc = subprocess.run([double.executable, "data", "list", *flags, "--no-pager", "s3://bucket/pre/datasets/ds"],
+                              capture_output=True, text=True, check=True)
+        return proc.stdout
+
+    assert listing() == "pre/datasets/ds/sub/\npre/datasets/ds/a.mp4\n\nTotal 2 objects found\n"
+    assert listing("-r") == "pre/datasets/ds/a.mp4\npre/datasets/ds/sub/b.mp4\n\nTotal 2 objects found\n"
+
+
+def test_folder_lines_are_never_returned_as_files():
+    assert parse.parse_data_list("pre/run/outputs/\npre/run/a.txt\n\nTotal 2 objects found") == ["pre/run/a.txt"]
 
 
 @pytest.mark.parametrize("stdout", ["\nTotal 0 objects found", "No entries found", "No entries found.\n"])
@@ -285,8 +299,8 @@ def test_data_list_empty_answers_are_empty_lists(backend, double, stdout):
 def test_data_list_retries_without_no_pager_when_the_flag_is_unknown(backend, double):
     double.update(legacy_data_list=True)
     assert backend.data_list("s3://bucket/pre/datasets/other") == ["s3://bucket/pre/datasets/other/c.mp4"]
-    assert double.calls()[-2:] == [["data", "list", "--no-pager", "s3://bucket/pre/datasets/other"],
-                                   ["data", "list", "s3://bucket/pre/datasets/other"]]
+    assert double.calls()[-2:] == [["data", "list", "--recursive", "--no-pager", "s3://bucket/pre/datasets/other"],
+                                   ["data", "list", "--recursive", "s3://bucket/pre/datasets/other"]]
 
 
 def test_data_download_lands_keys_relative_to_the_url(backend, double, tmp_path):
@@ -331,11 +345,54 @@ def test_credentials_put_the_format_flag_on_the_parent_parser(backend, double):
     assert [(c.name, c.type, c.profile) for c in creds] == [("nvcr_io", "REGISTRY", "nvcr.io"), ("hf_token", "GENERIC", None)]
 
 
-def test_set_credential_builds_the_payload_argv(backend, double):
+def test_set_credential_passes_values_in_private_files_never_in_argv(backend, double):
     backend.set_credential("hf_token", "GENERIC", {"token": "hf_CANARYabcdefghij", "HF_TOKEN": "hf_CANARYabcdefghij"})
-    assert double.calls()[-1] == ["credential", "set", "hf_token", "--type", "GENERIC", "--payload",
-                                  "token=hf_CANARYabcdefghij", "HF_TOKEN=hf_CANARYabcdefghij"]
+    argv = double.calls()[-1]
+    assert argv[:6] == ["credential", "set", "hf_token", "--type", "GENERIC", "--payload-file"]
+    assert [item.split("=", 1)[0] for item in argv[6:]] == ["token", "HF_TOKEN"]
+    assert "--payload" not in argv and not any("CANARY" in a for a in argv)
     assert double.state()["credential_sets"][-1] == {"name": "hf_token", "type": "GENERIC", "keys": ["HF_TOKEN", "token"]}
+    assert set(double.state()["payload_file_modes"]) == {"0o600"}
+    # the files and their folder are gone once the call returns
+    assert not any(Path(item.split("=", 1)[1]).exists() or Path(item.split("=", 1)[1]).parent.exists() for item in argv[6:])
+
+
+def test_payload_files_are_removed_when_the_cli_fails(backend, double):
+    with_responses(double, credential_set=[{"exit": 2, "error": "Registry authentication failed"}])
+    with pytest.raises(CommandFailed):
+        backend.set_credential("nvcr_io", "REGISTRY", {"registry": "nvcr.io", "auth": "plainsecretvalue42"})
+    paths = [Path(item.split("=", 1)[1]) for item in double.calls()[-1][6:]]
+    assert paths and not any(p.exists() or p.parent.exists() for p in paths)
+
+
+def test_no_secret_value_in_any_argv_the_double_logged(backend, double, spec):
+    secrets = ["nvapi-CANARYsecret0123456789", "hf_CANARYabcdefghij", "plainsecretvalue42"]
+    backend.set_credential("nvcr_io", "REGISTRY", {"registry": "nvcr.io", "username": "$oauthtoken", "auth": secrets[0]})
+    backend.set_credential("hf_token", "GENERIC", {"HF_TOKEN": secrets[1]})
+    backend.set_credential("s3_data", "DATA", {"access_key_id": "AKIDEXAMPLE", "access_key": secrets[2], "endpoint": "s3://bucket"})
+    backend.credentials(); backend.pools(); backend.version(); backend.submit(spec, pool="gpu-pool")
+    backend.data_list("s3://bucket/pre"); backend.query("vda-demo-3"); backend.logs("vda-demo-3")
+    logged = [arg for argv in double.calls() for arg in argv]
+    assert len(double.calls()) == 10
+    assert not [arg for arg in logged if any(secret in arg for secret in secrets)]
+
+
+def test_not_logged_in_is_a_coded_error_with_the_login_remedy(backend, double):
+    double.update(logged_out=True)
+    for call in (lambda: backend.query("vda-demo-3"), backend.pools, backend.credentials):
+        with pytest.raises(BackendUnavailable) as caught:
+            call()
+        assert caught.value.code == "not-logged-in"
+        assert "osmo login" in caught.value.remedy
+        assert "Must login first" in caught.value.message
+    assert backend.version() == {"client": "6.3.1", "service": None}
+
+
+def test_the_double_fails_like_6_3_1_without_a_login(double):
+    double.update(logged_out=True)
+    proc = subprocess.run([double.executable, "pool", "list"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stdout == 'Error message: Must login first with "login" command\nError code: 1\n'
 
 
 def test_set_credential_errors_never_show_the_payload(backend, double):
@@ -347,7 +404,7 @@ def test_set_credential_errors_never_show_the_payload(backend, double):
     err = caught.value
     everything = " ".join([str(err), err.message, err.output_tail, *err.argv, repr(err.to_model())])
     assert secret not in everything
-    assert "registry=nvcr.io" in err.argv and "auth=[REDACTED]" in err.argv
+    assert "--payload-file" in err.argv and not any(secret in a for a in err.argv)
 
 
 def test_set_credential_rejects_bad_names_without_calling(backend, double):
@@ -434,6 +491,8 @@ def _validation_error() -> ValidationError:
         (OsmoExit(10, "Error message: Internal server error\nError code: 500", ""), BackendUnavailable),
         (OsmoExit(75, "Error message: Too many requests\nError code: 429", ""), RateLimited),
         (OsmoExit(2, "Error message: Please run osmo login first\nError code: 401", ""), BackendUnavailable),
+        (OsmoExit(2, 'Error message: Must login first with "login" command\nError code: 1', ""), BackendUnavailable),
+        (OsmoExit(2, '{"message": "Must login first with \\"login\\" command", "code": 1}', ""), BackendUnavailable),
         (parse.UnparseableOutput("pool list", "no JSON"), CommandFailed),
         (_validation_error(), CommandFailed),
     ],

@@ -24,6 +24,7 @@ __all__ = [
     "find_json",
     "is_unknown_flag",
     "mentions_not_found",
+    "needs_login",
     "normalize_time",
     "parse_cancel",
     "parse_config",
@@ -42,6 +43,9 @@ _TOTAL = re.compile(r"^Total\s+(\d+)\s+objects?\s+found\s*$", re.IGNORECASE)
 _LOG_HEADER = re.compile(r"^Workflow \S+ has (?:error )?logs:\s*$")
 _CANCEL_FAILED = re.compile(r"^Workflow cancel+ation failed for workflow (\S+?):\s*(.*)$", re.MULTILINE)
 _UNKNOWN_FLAG = re.compile(r"unknown (?:flag|option)|unrecognized arguments?:.*--no-pager", re.IGNORECASE)
+# 6.3.1 raises OSMOUserError('Must login first with "login" command') (exit 2) without a login.yaml;
+# the other phrases cover expired sessions and older builds
+_NEEDS_LOGIN = re.compile(r'must login first|not logged in|please log ?in|osmo login', re.IGNORECASE)
 _NOT_FOUND = re.compile(r"not found|does not exist|no such|could not find|unknown workflow", re.IGNORECASE)
 
 
@@ -92,6 +96,10 @@ def error_message(stdout: str, stderr: str = "") -> str:
 
 def mentions_not_found(message: str) -> bool:
     return bool(_NOT_FOUND.search(message or ""))
+
+
+def needs_login(message: str) -> bool:
+    return bool(_NEEDS_LOGIN.search(message or ""))
 
 
 def is_unknown_flag(text: str) -> bool:
@@ -217,7 +225,8 @@ def parse_cancel(stdout: str) -> tuple[str, str] | None:
 
 
 def parse_data_list(stdout: str) -> list[str]:
-    """Object keys, one a line, then ``Total N objects found``; ``No entries found`` or 0 -> []."""
+    """Object keys, one a line, then ``Total N objects found``; ``No entries found`` or 0 -> [].
+    Folder lines (``.../outputs/``) are dropped: list with ``--recursive`` to get what they hold."""
     keys: list[str] = []
     total: int | None = None
     for raw in (stdout or "").splitlines():
@@ -235,7 +244,9 @@ def parse_data_list(stdout: str) -> list[str]:
         return []
     if total is not None and total != len(keys):
         raise UnparseableOutput("data list", f"{len(keys)} keys printed but the total says {total}")
-    return keys
+    # a trailing '/' is a folder: a prefix of a non-recursive listing or a zero-byte folder marker;
+    # neither is a file to fetch (the total counts them, so they are dropped after the check)
+    return [key for key in keys if not key.endswith("/")]
 
 
 _BUCKET_DEPTH = {"s3": 1, "gs": 1, "azure": 2, "tos": 2, "swift": 3}

@@ -7,7 +7,8 @@ seam that turns exit codes and OS errors into :mod:`skill.errors` classes with a
 
 Exit codes (osmo.md §2.0): 0 ok; 1 submission error -> ``CommandFailed``; 2 usage/4xx ->
 ``CommandFailed`` (``NotFound`` when the server says so); 10 server/connection -> retried, then
-``BackendUnavailable``; 75 rate limited -> retried, then ``RateLimited``. ``submit`` is retried
+``BackendUnavailable``; 2 with ``Must login first with "login" command`` -> ``BackendUnavailable``
+(code ``not-logged-in``, remedy ``osmo login``); 75 rate limited -> retried, then ``RateLimited``. ``submit`` is retried
 only on 75 (a 10 may come after the server created the workflow).
 """
 
@@ -17,6 +18,7 @@ import logging
 import os
 import re
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -134,8 +136,7 @@ def _classify(exc: OsmoExit, shown: list[str], name: str, secrets: Sequence[str]
         )
     if exc.returncode == 75:
         return RateLimited(f"{name} was rate limited by the OSMO service (exit 75){said}", remedy="Wait a minute, then retry.")
-    lowered = message.lower()
-    if "osmo login" in lowered or "not logged in" in lowered or "please log in" in lowered:
+    if parse.needs_login(message):
         return BackendUnavailable(f"{name} needs a login{said}", remedy="Run `osmo login <service-url>`, then retry.", code="not-logged-in")
     if exc.returncode == 2 and parse.mentions_not_found(message):
         return NotFound(f"{name} failed{said}", remedy="Check the id or URL (e.g. `osmo workflow list`), then retry.")
@@ -305,21 +306,24 @@ class OsmoBackend:
 
     # --- data ------------------------------------------------------------------------------------
     def data_list(self, url: str) -> list[str]:
-        """Full URLs of the objects under ``url`` (the CLI prints bucket-relative keys; they are
-        joined back onto the bucket root so every backend answers alike). ``--no-pager`` always,
-        except on builds that reject it."""
+        """Full URLs of every object under ``url``, at any depth (the CLI prints bucket-relative
+        keys; they are joined back onto the bucket root so every backend answers alike).
+
+        Always ``--recursive``: without it 6.3.1 lists one level and prints sub-folders as
+        ``prefix/`` lines (S3 delimiter listing), so a run's ``outputs/`` would never arrive.
+        ``--no-pager`` always, except on builds that reject it."""
         target = _positional(url, "storage URL")
         return parse.absolute_keys(target, self._list_keys(target))
 
     def _list_keys(self, target: str) -> list[str]:
         try:
-            return self._run(["data", "list", "--no-pager", target], parser=parse.parse_data_list)
+            return self._run(["data", "list", "--recursive", "--no-pager", target], parser=parse.parse_data_list)
         except (CommandFailed, NotFound) as exc:
             cause = exc.__cause__
             if not (isinstance(cause, OsmoExit) and parse.is_unknown_flag(cause.stdout + "\n" + cause.stderr)):
                 raise
             log.info("this osmo build has no --no-pager; listing without it")
-        return self._run(["data", "list", target], parser=parse.parse_data_list)
+        return self._run(["data", "list", "--recursive", target], parser=parse.parse_data_list)
 
     def data_download(self, url: str, dest: Path) -> list[Path]:
         target = _positional(url, "storage URL")
@@ -353,8 +357,13 @@ class OsmoBackend:
         return self._run(["credential", "--format-type", "json", "list"], parser=parse.parse_credentials)
 
     def set_credential(self, name: str, type: str, payload: dict[str, str]) -> None:
-        """``osmo credential set NAME --type T --payload k=v ...``. Payload values are secrets: they
-        go into argv (the CLI has no other channel) and are masked in every error."""
+        """``osmo credential set NAME --type T --payload-file k=PATH ...``.
+
+        Payload values are secrets, so none of them rides in argv (the process list is readable by
+        every local user): each value goes into its own 0600 file in a private 0700 temp folder,
+        the CLI reads them (``--payload-file`` takes the whole file as the value), and the folder is
+        removed whatever happens. 6.3.1 makes ``--payload`` and ``--payload-file`` exclusive, so
+        public keys such as ``registry`` go through files too. Values stay masked in every error."""
         if not _CREDENTIAL_NAME.match(name or ""):
             raise InputError("The credential name must start with a letter and hold only letters, digits, - or _.",
                              remedy="Use a name like nvcr_io or hf_token.", code="invalid-argument")
@@ -362,7 +371,6 @@ class OsmoBackend:
             raise InputError("The credential type must be REGISTRY, DATA or GENERIC.", remedy="Pass one of the three types.", code="invalid-argument")
         if not payload:
             raise InputError("The credential payload is empty.", remedy="Pass at least one key=value.", code="invalid-argument")
-        items: list[str] = []
         for key, value in payload.items():
             if not _SET_KEY.match(key or ""):
                 raise InputError("A credential payload key is not a plain name.", remedy="Use keys like auth or token.", code="invalid-argument")
@@ -370,11 +378,9 @@ class OsmoBackend:
                 # never echo the value: it may be a secret
                 raise InputError(f"The credential payload value for {key} is empty or spans lines.",
                                  remedy=f"Pass {key} as one non-empty line.", code="invalid-argument")
-            items.append(f"{key}={value}")
         secret_values = [v for k, v in payload.items() if k not in PUBLIC_CREDENTIAL_KEYS]
-        masked = [f"{k}={v if k in PUBLIC_CREDENTIAL_KEYS else REDACTED}" for k, v in payload.items()]
-        head = ["credential", "set", name, "--type", type, "--payload"]
-        self._run([*head, *items], secrets=secret_values, shown=[*head, *masked])
+        with _payload_files(payload) as items:
+            self._run(["credential", "set", name, "--type", type, "--payload-file", *items], secrets=secret_values)
 
     def config_show(self, kind: str) -> dict:
         if not _CONFIG_KIND.match(kind or ""):
@@ -385,6 +391,33 @@ class OsmoBackend:
     def version(self) -> dict[str, str | None]:
         """``{"client": "6.3.1", "service": "6.3.1"}`` (None for a side the CLI did not report)."""
         return self._run(["version", "--format-type", "json"], parser=parse.parse_version)
+
+
+@contextmanager
+def _payload_files(payload: dict[str, str]) -> Iterator[list[str]]:
+    """``["key=/tmp/vda-cred-x/0", ...]``: one owner-only file per value, removed on exit."""
+    folder = Path(tempfile.mkdtemp(prefix="vda-cred-"))  # mkdtemp creates it 0700
+    try:
+        items = []
+        for index, (key, value) in enumerate(payload.items()):
+            path = folder / str(index)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(value)  # no newline: the CLI takes the file's whole text as the value
+            items.append(f"{key}={path}")
+        yield items
+    finally:
+        _remove_private(folder)
+
+
+def _remove_private(folder: Path) -> None:
+    try:
+        for child in folder.iterdir():
+            child.unlink()
+        folder.rmdir()
+    except OSError as exc:
+        # the folder holds secrets: say so loudly, without hiding the caller's own error
+        log.warning("could not remove the credential payload folder %s (%s); delete it by hand", folder, type(exc).__name__)
 
 
 def _snapshot(folder: Path) -> dict[Path, tuple[int, int]]:

@@ -22,6 +22,7 @@ Scenario keys (all optional)::
     configs          {KIND: json}
     version          {"client": "6.3.1", "service": "6.3.1"}
     legacy_data_list true -> ``--no-pager`` is an unknown flag
+    logged_out       true -> service commands fail like 6.3.1 without a login (exit 2, ``Must login first ...``)
     responses        {"workflow query": [response, ...]}  consumed one per call, then the built-in answer
     always           {"workflow query": response}          every call
 
@@ -45,6 +46,7 @@ from typing import Any
 __all__ = ["OsmoDouble", "install", "main"]
 
 _DEFAULT_CODE = {1: 1, 2: 400, 10: 503, 75: 429}
+_NEEDS_SERVICE = frozenset({"workflow", "pool", "credential", "config", "task", "dataset", "profile", "user"})
 _RUNTIME = re.compile(r"\{\{\s*(uuid|workflow_id|output|input:[^}]+|host:[^}]+)\s*\}\}")
 
 
@@ -228,6 +230,10 @@ class _Double:
         if module == "credential":
             parent, rest = self.credential_parent(rest)
             self.json_mode = parent == "json"
+        if self.scenario.get("logged_out") and module in _NEEDS_SERVICE:
+            # 6.3.1: LoginManager raises OSMOUserError (no status code) when login.yaml is absent
+            self.json_mode = self.json_mode or any(a == "json" and b in ("--format-type", "-t") for b, a in zip(rest, rest[1:]))
+            self.fail('Must login first with "login" command', 2, 1)
         words = [w for w in rest if not w.startswith("-")][:1]
         key = f"{module} {words[0]}" if words and module != "version" else module
         response = self.scripted(key)
@@ -452,11 +458,27 @@ class _Double:
         name, kind = positional[0], found.get("--type", "GENERIC")
         if not re.match(r"^[a-zA-Z]([a-zA-Z0-9_-]*[a-zA-Z0-9])?$", name):
             self.fail(f"Credential name {name} is invalid.", 2)
+        if bool(found.get("--payload")) == bool(found.get("--payload-file")):
+            # 6.3.1: a required mutually exclusive group
+            if found.get("--payload"):
+                self.usage_error("argument --payload-file: not allowed with argument --payload")
+            self.usage_error("one of the arguments --payload --payload-file is required")
         payload = {}
-        for item in found.get("--payload") or []:
+        for item in found.get("--payload") or found.get("--payload-file"):
+            if "=" not in item:
+                self.out("Error: Invalid payload format. Please use key=value pairs.")
+                raise _Exit(1)
             key, _, value = item.partition("=")
             if not key or not value:
-                self.fail("Payload items must be key=value with a non-empty key and value.", 2)
+                self.out("Error: Please provide non-empty keys and values.")
+                raise _Exit(1)
+            if found.get("--payload-file"):
+                try:
+                    value = Path(value).read_text(encoding="utf-8")
+                except FileNotFoundError:
+                    self.out(f"File {value} cannot be found.")
+                    raise _Exit(1) from None
+                self.state.setdefault("payload_file_modes", []).append(oct(Path(item.partition("=")[2]).stat().st_mode & 0o777))
             payload[key] = value
         if kind == "REGISTRY" and "auth" not in payload and "password" not in payload:
             self.fail("REGISTRY credentials need auth.", 2)
@@ -488,10 +510,12 @@ class _Double:
             major, minor, revision = (v.split(".") + ["0", "0"])[:3]
             return {"major": major, "minor": minor, "revision": revision, "hash": "abc1234"}
 
+        service = None if self.scenario.get("logged_out") else ver["service"]  # 6.3.1 omits what it cannot ask
         if self.json_mode:
-            self.out(json.dumps({"client": parts(ver["client"]), "service": parts(ver["service"])}))
+            body = {"client": parts(ver["client"]), **({"service": parts(service)} if service else {})}
+            self.out(json.dumps(body))
         else:
-            self.out(f"OSMO client version:  {ver['client']}\nOSMO service version: {ver['service']}")
+            self.out(f"OSMO client version:  {ver['client']}" + (f"\nOSMO service version: {service}" if service else ""))
         return 0
 
     # --- data ------------------------------------------------------------------------------------
@@ -512,7 +536,7 @@ class _Double:
     def cmd_data_list(self, args: list[str]) -> int:
         if self.scenario.get("legacy_data_list") and "--no-pager" in args:
             self.usage_error("unknown flag: --no-pager")
-        positional, _ = self.parse(args, {"--no-pager": "flag", "--prefix": "one", "--recursive": "flag", "--regex": "one"},
+        positional, found = self.parse(args, {"--no-pager": "flag", "--prefix": "one", "--recursive": "flag", "--regex": "one"},
                                    {"-p": "--prefix", "-r": "--recursive", "-x": "--regex"})
         if len(positional) != 1:
             self.usage_error("the following arguments are required: remote_uri")
@@ -520,11 +544,26 @@ class _Double:
         if "://" not in url:
             self.fail("Invalid storage path", 2)
         root = self.bucket_root(url)
-        keys = sorted(k[len(root):] for k in self.under(url))
+        keys = self.listing(url, root, recursive=bool(found.get("--recursive")))
         for key in keys:
             self.out(key)
         self.out(f"\nTotal {len(keys)} objects found")
         return 0
+
+    def listing(self, url: str, root: str, *, recursive: bool) -> list[str]:
+        """Bucket-relative keys as 6.3.1 prints them (S3 ``list_objects_v2``): a URL naming an
+        object lists just it; otherwise everything under ``url/`` when recursive, else one level,
+        with each sub-folder as one ``prefix/`` line (CommonPrefixes, printed before the objects)."""
+        objects = self.objects()
+        if not url.endswith("/") and url in objects:
+            return [url[len(root):]]
+        prefix = url if url.endswith("/") else url + "/"
+        below = sorted(k[len(root):] for k in objects if k.startswith(prefix) and not k.endswith("/"))
+        if recursive:
+            return below
+        base = prefix[len(root):]
+        folders = sorted({base + k[len(base):].split("/", 1)[0] + "/" for k in below if "/" in k[len(base):]})
+        return folders + [k for k in below if "/" not in k[len(base):]]
 
     def cmd_data_download(self, args: list[str]) -> int:
         positional, _ = self.parse(args, {"--regex": "one", "--resume": "flag", "--processes": "one", "--threads": "one"},
