@@ -315,8 +315,22 @@ def test_canary_secrets_never_appear_in_results_errors_or_returned_output(tmp_pa
     seen.append(backend.logs("w-1"))
     blob = "\n".join(seen)
     assert "CANARY" not in blob
-    # the CLI did receive the values (argv is its only channel), so the test could have failed
-    assert any(CANARY_KEY in arg for argv in double.calls() for arg in argv)
+    # no value rides in argv (the process list): the CLI read them from --payload-file files
+    assert not any("CANARY" in arg for argv in double.calls() for arg in argv)
+    sets = [argv for argv in double.calls() if argv[:2] == ["credential", "set"]]
+    assert sets and all("--payload-file" in argv and "--payload" not in argv for argv in sets)
+    assert {"name": "nvcr_io", "type": "REGISTRY", "keys": ["auth", "registry", "username"]} in double.state()["credential_sets"]
+
+
+def test_not_logged_in_stops_preflight_with_the_login_remedy(tmp_path):
+    double = install(tmp_path / "osmo", {"logged_out": True, "configs": GPU_TEMPLATE})
+    env = {"HF_TOKEN": CANARY_HF, "NGC_CONFIG_FILE": str(tmp_path / "x"), "HF_TOKEN_FILE": str(tmp_path / "y")}
+    result = preflight(PreflightRequest(no_probe=True), backend=OsmoBackend(double.executable, sleep=lambda _: None), env=env)
+    assert result.status == "failed"
+    failed = [c for c in result.checks if c.status == "fail"]
+    assert failed and failed[0].data["code"] == "not-logged-in"
+    assert "osmo login" in (result.remedy or "")
+    assert not [argv for argv in double.calls() if argv[:2] == ["credential", "set"]]
 
 
 # --- the shells --------------------------------------------------------------------------------------------

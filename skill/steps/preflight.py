@@ -326,7 +326,7 @@ def _credential_stage(run: _Run, names: set[str], secrets: DiscoveredSecrets) ->
     after = run.backend_call("osmo-credentials", run.backend.credentials, "Rerun preflight.")
     if "hf_token" not in {c.name for c in after}:
         run.check("credential:hf_token", "fail", "The hf_token credential is still missing after setting it.")
-        raise _Blocked("failed", remedy="Set it by hand (credential set hf_token --type GENERIC) and rerun preflight.")
+        raise _Blocked("failed", remedy="Set it by hand (osmo credential set hf_token --type GENERIC --payload-file token=<file> HF_TOKEN=<file>, each file holding only the token) and rerun preflight.")
 
 
 def _set(run: _Run, name: str, type_: str, payload: dict[str, str], verb: str) -> None:
