@@ -1,28 +1,41 @@
-"""Render a workflow YAML the way OSMO does (osmo.md §1.8, §1.11), then validate its shape.
+"""Render a workflow YAML the way ``osmo workflow submit`` (6.3.1) does, then validate its shape.
+
+OSMO's submit path, reproduced step by step:
 
 1. Split the file into its top-level sections (``workflow``, ``default-values``, ``version``).
-2. Values: ``default-values`` (YAML-typed, *not* rendered), then ``--set`` (int, float, else str),
-   then ``--set-string`` (always str).
-3. Runtime tokens (``{{output}}``, ``{{input:N}}``, ``{{host:x}}``, ``{{workflow_id}}``, ``{{uuid}}``;
-   OSMO's exact regex, no spaces) are protected and left for the executor.
-4. Jinja in a sandbox with ``StrictUndefined``: a missing variable is :class:`UndefinedVariable`.
-5. Values never touch the YAML structure: each ``{{ expr }}`` renders to an inert placeholder, the
-   text is parsed, and the placeholders are replaced in the parsed scalars. A value full of quotes,
-   ``;``, ``$()`` or unicode arrives as that literal string; a value with a line break or a control
-   character is rejected (OSMO's server-side YAML would not survive it).
-6. Validation: tasks XOR groups, exactly one lead per group, unique names (case and ``-``/``_``
-   folded), task inputs only from earlier groups, known resources.
+2. First render (the server's dry run): values are ``default-values`` (YAML-typed), then ``--set``
+   (int, float, else str), then ``--set-string`` (always str); runtime tokens (``{{output}}``,
+   ``{{input:N}}``, ``{{host:x}}``, ``{{workflow_id}}``, ``{{uuid}}``; OSMO's exact regex, no spaces)
+   are protected; Jinja in a sandbox with ``StrictUndefined`` renders the ``workflow`` section as
+   plain text, so a boolean renders ``True`` and a value is pasted into the YAML as it is.
+3. Inlining (the CLI's ``load_local_files``): every ``files[].localpath`` is replaced by the file's
+   contents (a relative path is taken from the workflow file's folder; with ``skills_dir`` set the
+   file must lie inside it), and the spec is dumped back to YAML.
+4. Second render (the real submit): the *whole* dumped text, inlined files included, goes through
+   Jinja again with the ``--set``/``--set-string`` values (the dumped text has no ``default-values``
+   any more). So a default that itself holds ``{{storage_url}}`` is resolved here, and any ``{{``,
+   ``{%`` or ``{#`` inside a staged file (bash ``${#arr[@]}``!) breaks the submit: the error names
+   the file and the line inside it.
+5. Checks: tasks XOR groups, exactly one lead per group, unique names (case and ``-``/``_``
+   folded), names of at most 64 characters, no keys OSMO forbids (``workflow.labels``), task inputs
+   only from earlier groups, known resources.
+
+Where OSMO would silently change what the caller meant, this renderer refuses instead: a value
+with a line break or control character, a value holding Jinja syntax (OSMO evaluates it at the
+second render), and a value that changes the YAML structure when pasted in (quotes, ``: ``...).
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
-from jinja2 import StrictUndefined, TemplateSyntaxError, Undefined, UndefinedError
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined, UndefinedError
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -30,14 +43,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from skill.errors import InputError, UndefinedVariable
 
 __all__ = [
+    "MAX_NAME_LENGTH",
     "RUNTIME_TOKEN",
+    "InlinedFile",
+    "OsmoRenderError",
+    "SubmitRender",
     "FileSpec",
     "GroupSpec",
     "InputSpec",
     "OutputSpec",
     "RenderedSpec",
     "TaskSpec",
+    "osmo_render",
     "parse_set_pairs",
+    "render_submit",
     "render_text",
     "render_workflow",
     "split_sections",
@@ -49,8 +68,11 @@ _ALLOWED_SECTIONS = ("workflow", "default-values", "version")
 _NAME = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_-]*[a-zA-Z0-9])?$")
 _VALUE_MARK = re.compile(r"VDAVALUE(\d+)X")
 _RUNTIME_MARK = re.compile(r"VDARUNTIME(\d+)X")
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-_LEFTOVER = re.compile(r"\{\{.*?\}\}|\{%.*?%\}")
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\ufffe\uffff]")  # not printable in YAML either
+_JINJA_OPEN = re.compile(r"\{[{%#]")
+_YAML_SPECIAL = re.compile(r"[\"'\\#:{}\[\],&*!|>%@`]|^\s|\s$|^-")
+MAX_NAME_LENGTH = 64
+_FORBIDDEN_WORKFLOW_KEYS = ("labels",)
 
 
 # --- the normalized spec ----------------------------------------------------------------------
@@ -262,11 +284,220 @@ class _Marks:
 
 
 def _to_text(value: Any) -> str:
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    return "" if value is None else str(value)
+    # what Jinja prints for a value: Python's str (True, False, None), as OSMO's server does
+    return str(value)
+
+
+class OsmoRenderError(Exception):
+    """A Jinja failure in one OSMO render, with OSMO's own error text (``Jinja substitution failure: ...``)."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+        super().__init__(f"Jinja substitution failure: {type(error)}: {error}")
+
+
+def osmo_render(text: str, data: Mapping[str, Any]) -> str:
+    """One server-side render as OSMO 6.3.1 does it: runtime tokens swapped for hash variables that
+    render back to themselves, then a sandboxed Jinja render with ``StrictUndefined``."""
+    data = dict(data)
+    for token in set(RUNTIME_TOKEN.findall(text)):
+        key = "hash" + str(int(hashlib.md5(token.strip().encode("utf-8")).hexdigest(), 16))
+        data[key] = "{{" + token + "}}"
+        text = text.replace("{{" + token + "}}", "{{" + key + "}}")
+    env = SandboxedEnvironment(undefined=StrictUndefined)
+    try:
+        return env.from_string(text).render(data)
+    except TemplateError as exc:
+        raise OsmoRenderError(exc) from exc
+
+
+class InlinedFile(BaseModel):
+    """One ``localpath`` the CLI replaced by its contents."""
+
+    model_config = ConfigDict(extra="forbid")
+    task: str
+    path: str = Field(description="Where the file lands in the container.")
+    localpath: str = Field(description="The file read on this machine.")
+    contents: str
+
+
+class SubmitRender(BaseModel):
+    """The texts of OSMO's submit path for one workflow and value set."""
+
+    model_config = ConfigDict(extra="forbid")
+    first: str = Field(description="The workflow section after the first (dry-run) render.")
+    submitted: str = Field(description="What the CLI sends for the real submit: the dry-run spec with files inlined.")
+    final: str = Field(description="The submitted text after the server's second render.")
+    inlined: list[InlinedFile] = Field(default_factory=list)
+    missing: list[str] = Field(default_factory=list, description="localpaths that do not exist here (not inlined).")
+
+
+def render_submit(
+    text: str,
+    *,
+    set_string: list[str] | Mapping[str, str] | None = None,
+    set_values: list[str] | Mapping[str, str] | None = None,
+    template: str = "workflow",
+    source: str | None = None,
+    missing_ok: bool = True,
+) -> SubmitRender:
+    """OSMO's submit path on ``text``: first render, localpath inlining, second render of the whole
+    text. Raises :class:`UndefinedVariable` / :class:`InputError` naming the file and line that broke."""
+    sections = split_sections(text, workflow=template)
+    defaults = _load_defaults(sections.get("default-values", ""), template)
+    caller = _caller_values(set_string, set_values)
+    context = dict(defaults) | caller
+    first = _render_pass(sections["workflow"], context, template, stage="first")
+    loaded = _load_rendered(first, template, caller)
+    inlined, missing = _inline(loaded, template, source, context.get("skills_dir"), missing_ok=missing_ok)
+    for item in inlined:
+        _check_staged_file(item, caller, template)
+    submitted = yaml.dump(loaded)
+    final = _render_pass(submitted, caller, template, stage="second")
+    return SubmitRender(first=first, submitted=submitted, final=final, inlined=inlined, missing=missing)
+
+
+def _caller_values(set_string: Any, set_values: Any) -> dict[str, Any]:
+    strings = parse_set_pairs(set_string, flag="--set-string")
+    typed = parse_set_pairs(set_values, flag="--set")
+    return {k: _typed_set(v) for k, v in typed.items()} | strings
+
+
+def _render_pass(text: str, data: Mapping[str, Any], template: str, *, stage: str) -> str:
+    try:
+        return osmo_render(text, data)
+    except OsmoRenderError as exc:
+        error = exc.error
+        if isinstance(error, UndefinedError):
+            name = re.search(r"'([^']+)' is undefined", str(error))
+            raise UndefinedVariable(name.group(1) if name else str(error), workflow=template) from exc
+        if isinstance(error, TemplateSyntaxError):
+            raise InputError(
+                f"Workflow {template} fails OSMO's {stage} render: template syntax error on line {error.lineno}: {error.message}.",
+                remedy="Fix the Jinja expression; runtime tokens are written without spaces, e.g. {{output}}.",
+                code="invalid-workflow",
+            ) from exc
+        if isinstance(error, SecurityError):
+            raise InputError(
+                f"Workflow {template} tried an operation the template sandbox forbids.",
+                remedy="Use only variables, filters and loops in workflow templates.",
+                code="invalid-workflow",
+            ) from exc
+        raise InputError(
+            f"Workflow {template} fails OSMO's {stage} render ({type(error).__name__}).",
+            remedy="Fix the Jinja expression in the workflow.",
+            code="invalid-workflow",
+        ) from exc
+
+
+def _load_rendered(rendered: str, template: str, caller: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(rendered)
+    except yaml.YAMLError as exc:
+        suspects = sorted(k for k, v in (caller or {}).items() if isinstance(v, str) and _YAML_SPECIAL.search(v))
+        if suspects:
+            raise InputError(
+                f"Workflow {template} is not valid YAML once OSMO pastes the value of {', '.join(suspects)} into it ({_yaml_where(exc)}).",
+                remedy="Pass values without quotes, backslashes, ': ' or other YAML syntax.",
+                code="invalid-value",
+            ) from exc
+        raise InputError(
+            f"Workflow {template} is not valid YAML after rendering ({_yaml_where(exc)}); OSMO rejects it as not properly formatted.",
+            remedy="Quote every scalar that holds a {{…}} expression, and pass values without quotes or line breaks.",
+            code="invalid-workflow",
+        ) from exc
+    if not isinstance(loaded, dict) or not isinstance(loaded.get("workflow"), dict):
+        raise InputError(f"Workflow {template}: workflow: must be a mapping.", remedy="Fix the YAML.", code="invalid-workflow")
+    return loaded
+
+
+def _task_dicts(workflow: Mapping[str, Any]) -> list[dict[str, Any]]:
+    tasks = [t for t in workflow.get("tasks") or [] if isinstance(t, dict)]
+    for group in workflow.get("groups") or []:
+        if isinstance(group, dict):
+            tasks += [t for t in group.get("tasks") or [] if isinstance(t, dict)]
+    return tasks
+
+
+def _inline(loaded: dict[str, Any], template: str, source: str | None, skills_dir: Any, *, missing_ok: bool) -> tuple[list[InlinedFile], list[str]]:
+    """The CLI's load_local_files, in place on ``loaded``: localpath -> contents."""
+    base = os.path.dirname(source) if source else os.getcwd()
+    root = Path(str(skills_dir)).resolve() if skills_dir else None
+    inlined: list[InlinedFile] = []
+    missing: list[str] = []
+    for task in _task_dicts(loaded["workflow"]):
+        for entry in task.get("files") or []:
+            if not isinstance(entry, dict) or "localpath" not in entry:
+                continue
+            if "contents" in entry:
+                raise _invalid(template, f"a file of task {task.get('name')} has both contents and localpath.", "Keep one of them (OSMO: 'Files tag dont support contents and localpath together').")
+            local = str(entry["localpath"])
+            path = Path(local if local.startswith("/") else os.path.normpath(os.path.join(base, local)))
+            if root is not None and not path.resolve().is_relative_to(root):
+                raise _invalid(template, f"the staged file {local} lies outside skills_dir.", "Stage only files under skills_dir.")
+            if not path.is_file():
+                if not missing_ok:
+                    raise _invalid(template, f"The file/path {path} does not exist!", "Check skills_dir and the file name.")
+                missing.append(local)
+                continue
+            try:
+                contents = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise _invalid(template, f"the staged file {local} cannot be read as UTF-8 text.", "Stage a readable text file.") from exc
+            inlined.append(InlinedFile(task=str(task.get("name")), path=str(entry.get("path")), localpath=local, contents=contents))
+            entry["contents"] = contents
+            del entry["localpath"]
+    return inlined, missing
+
+
+def _check_staged_file(item: InlinedFile, caller: Mapping[str, Any], template: str) -> None:
+    """Render one inlined file alone, as its lines will be rendered inside the submitted text, so a
+    failure names the file and the line inside it. A file the render would change also fails."""
+    where = f"the staged file {item.localpath} (task {item.task})"
+    remedy = "Rewrite that line without Jinja syntax ({{, {% or {#): OSMO renders inlined files a second time; e.g. count a bash array with a helper instead of ${#arr[@]}."
+    try:
+        rendered = osmo_render(item.contents, caller)
+    except OsmoRenderError as exc:
+        error = exc.error
+        if isinstance(error, TemplateSyntaxError):
+            line = error.lineno
+        else:
+            name = re.search(r"'([^']+)' is undefined", str(error))
+            line = _first_line(item.contents, lambda text: bool(_JINJA_OPEN.search(text)) and (name is None or name.group(1) in text))
+        raise InputError(
+            f"Workflow {template}: {where} breaks OSMO's second render on line {line}: {exc}.",
+            remedy=remedy,
+            code="invalid-workflow",
+        ) from exc
+    if rendered.rstrip("\n") != item.contents.rstrip("\n"):
+        old, new = item.contents.splitlines(), rendered.splitlines()
+        line = next((i + 1 for i, (a, b) in enumerate(zip(old, new)) if a != b), min(len(old), len(new)) + 1)
+        raise InputError(
+            f"Workflow {template}: OSMO's second render would change {where} on line {line} (it holds Jinja syntax).",
+            remedy=remedy,
+            code="invalid-workflow",
+        )
+
+
+def _first_line(text: str, test) -> int:
+    return next((i + 1 for i, line in enumerate(text.splitlines()) if test(line)), 1)
+
+
+def _check_values(context: Mapping[str, Any], caller: Mapping[str, Any]) -> None:
+    for key, value in context.items():
+        if isinstance(value, str) and _CONTROL.search(value):
+            raise InputError(
+                f"The value of {key} contains a line break or control character.",
+                remedy=f"Pass {key} as a single line of printable text.",
+                code="invalid-value",
+            )
+    for key, value in caller.items():
+        if isinstance(value, str) and _JINJA_OPEN.search(value):
+            raise InputError(
+                f"The value of {key} holds Jinja syntax ({{{{, {{% or {{#); OSMO renders the submitted text a second time and would evaluate it.",
+                remedy=f"Pass {key} without '{{' directly followed by '{{', '%' or '#'.",
+                code="invalid-value",
+            )
 
 
 def render_text(
@@ -277,56 +508,27 @@ def render_text(
     template: str = "workflow",
     source: str | None = None,
 ) -> RenderedSpec:
-    """Render workflow ``text`` with OSMO's precedence and return the validated spec."""
+    """Render workflow ``text`` through OSMO's whole submit path and return the validated spec.
+
+    The spec keeps each staged file as its ``localpath`` (what the local backend reads); its
+    other fields are the result of the second render."""
     sections = split_sections(text, workflow=template)
     defaults = _load_defaults(sections.get("default-values", ""), template)
     strings = parse_set_pairs(set_string, flag="--set-string")
     typed = parse_set_pairs(set_values, flag="--set")
-    context: dict[str, Any] = dict(defaults)
-    context.update({k: _typed_set(v) for k, v in typed.items()})
-    context.update(strings)
-    for key, value in context.items():
-        if isinstance(value, str) and _CONTROL.search(value):
-            raise InputError(
-                f"The value of {key} contains a line break or control character.",
-                remedy=f"Pass {key} as a single line of printable text.",
-                code="invalid-value",
-            )
+    caller = {k: _typed_set(v) for k, v in typed.items()} | strings
+    context: dict[str, Any] = dict(defaults) | caller
+    _check_values(context, caller)
 
-    marks = _Marks()
-    env = SandboxedEnvironment(undefined=StrictUndefined, finalize=marks.value, keep_trailing_newline=True)
-    body = marks.protect(sections["workflow"])
-    try:
-        rendered = env.from_string(body).render(**context)
-    except UndefinedError as exc:
-        name = re.search(r"'([^']+)' is undefined", str(exc))
-        raise UndefinedVariable(name.group(1) if name else str(exc), workflow=template) from exc
-    except TemplateSyntaxError as exc:
-        raise InputError(
-            f"Workflow {template} has a template syntax error on line {exc.lineno}: {exc.message}.",
-            remedy="Fix the Jinja expression; runtime tokens are written without spaces, e.g. {{output}}.",
-            code="invalid-workflow",
-        ) from exc
-    except SecurityError as exc:
-        raise InputError(
-            f"Workflow {template} tried an operation the template sandbox forbids.",
-            remedy="Use only variables, filters and loops in workflow templates.",
-            code="invalid-workflow",
-        ) from exc
-
-    try:
-        loaded = yaml.safe_load(rendered)
-    except yaml.YAMLError as exc:
-        raise InputError(
-            f"Workflow {template} is not valid YAML after rendering ({_yaml_where(exc)}).",
-            remedy="Quote every scalar that holds a {{…}} expression.",
-            code="invalid-workflow",
-        ) from exc
-    if not isinstance(loaded, dict) or not isinstance(loaded.get("workflow"), dict):
-        raise InputError(f"Workflow {template}: workflow: must be a mapping.", remedy="Fix the YAML.", code="invalid-workflow")
-    workflow = marks.restore(loaded["workflow"])
-    unrendered_defaults = {k: v for k, v in defaults.items() if k not in strings and k not in typed}
-    _reject_leftover_templates(workflow, unrendered_defaults)
+    passes = render_submit(text, set_string=strings, set_values=typed, template=template, source=source)
+    first = _load_rendered(passes.first, template)
+    safe = _marked_render(sections["workflow"], context, template)
+    _same_structure(first["workflow"], safe, caller, template)
+    final = _load_rendered(passes.final, template)
+    workflow = final["workflow"]
+    for before, after in zip(_task_dicts(first["workflow"]), _task_dicts(workflow)):
+        if "files" in before:
+            after["files"] = before["files"]
     version = _load_version(sections.get("version"), template)
     spec = _validate(workflow, template)
     dump = {"workflow": workflow} | ({"version": version} if version is not None else {})
@@ -342,6 +544,55 @@ def render_text(
         flat_tasks=spec[1],
         text=yaml.safe_dump(dump, sort_keys=True, allow_unicode=True),
     )
+
+
+def _marked_render(body: str, context: Mapping[str, Any], template: str) -> Any:
+    """The workflow with every value kept out of the YAML structure (inert placeholders restored
+    after parsing): what the caller meant, to compare with what OSMO's text render makes of it."""
+    marks = _Marks()
+    env = SandboxedEnvironment(undefined=StrictUndefined, finalize=marks.value, keep_trailing_newline=True)
+    try:
+        rendered = env.from_string(marks.protect(body)).render(**context)
+        loaded = yaml.safe_load(rendered)
+    except (TemplateError, yaml.YAMLError) as exc:
+        raise InputError(
+            f"Workflow {template} does not render with its values kept out of the YAML structure ({type(exc).__name__}).",
+            remedy="Quote every scalar that holds a {{…}} expression.",
+            code="invalid-workflow",
+        ) from exc
+    return marks.restore(loaded["workflow"]) if isinstance(loaded, dict) else None
+
+
+def _same_structure(osmo: Any, meant: Any, caller: Mapping[str, Any], template: str, where: str = "workflow") -> None:
+    """OSMO pastes values into the YAML text; refuse when that changes a key, a list or a scalar
+    compared with the value kept literal (a quote, ``: `` or ``\\n`` escape in a value)."""
+    same = True
+    if isinstance(meant, dict) and isinstance(osmo, dict):
+        if [str(k) for k in osmo] != [str(k) for k in meant]:
+            same = False
+        else:
+            for (k, a), b in zip(osmo.items(), meant.values()):
+                _same_structure(a, b, caller, template, f"{where}.{k}")
+            return
+    elif isinstance(meant, list) and isinstance(osmo, list):
+        if len(osmo) != len(meant):
+            same = False
+        else:
+            for i, (a, b) in enumerate(zip(osmo, meant)):
+                _same_structure(a, b, caller, template, f"{where}[{i}]")
+            return
+    elif isinstance(meant, (dict, list)) or isinstance(osmo, (dict, list)):
+        same = False
+    else:
+        same = _to_text(osmo) == _to_text(meant) or (isinstance(meant, str) and isinstance(osmo, (bool, int, float)) and meant.strip().lower() == _to_text(osmo).lower())
+    if not same:
+        suspects = sorted(k for k, v in caller.items() if isinstance(v, str) and _YAML_SPECIAL.search(v))
+        named = f" (check the value of {', '.join(suspects)})" if suspects else ""
+        raise InputError(
+            f"Workflow {template}: pasted into the YAML as OSMO does, a value changes {where}{named}.",
+            remedy="Pass values without quotes, backslashes, ': ' or other YAML syntax.",
+            code="invalid-value",
+        )
 
 
 def render_workflow(
@@ -392,37 +643,6 @@ def _yaml_where(exc: yaml.YAMLError) -> str:
     return f"line {mark.line + 1}, column {mark.column + 1}" if mark else type(exc).__name__
 
 
-def _reject_leftover_templates(node: Any, defaults: Mapping[str, Any]) -> None:
-    """A default value that itself holds ``{{…}}`` is emitted literally by OSMO (defaults are not
-    rendered). Upstream's ``cosmos_model_cache_url: "{{storage_url}}/…"`` default is such a trap:
-    name it instead of letting a literal template reach storage. Values the caller passed are data
-    and arrive literally, braces included."""
-    templated = {k: v for k, v in defaults.items() if isinstance(v, str) and _LEFTOVER.search(v)}
-    if not templated:
-        return
-    for text in _strings(node):
-        for culprit, value in templated.items():
-            if value in text:
-                raise InputError(
-                    f"The default of {culprit} is itself a template ({value}); OSMO does not render default-values, so it would reach the workflow literally.",
-                    remedy=f"Pass {culprit}=<resolved value> explicitly in the single --set-string list.",
-                    code="unrendered-default",
-                    rule="explicit-cache-urls" if culprit.endswith("_model_cache_url") else None,
-                )
-
-
-def _strings(node: Any):
-    if isinstance(node, str):
-        yield node
-    elif isinstance(node, dict):
-        for k, v in node.items():
-            yield from _strings(k)
-            yield from _strings(v)
-    elif isinstance(node, list):
-        for v in node:
-            yield from _strings(v)
-
-
 def _fold(name: str) -> str:
     return name.lower().replace("-", "_")
 
@@ -432,13 +652,17 @@ def _invalid(template: str, message: str, remedy: str) -> InputError:
 
 
 def _validate(workflow: dict[str, Any], template: str) -> tuple[list[GroupSpec], bool]:
-    allowed = {"name", "tasks", "groups", "resources", "timeout", "pool", "labels"}
+    allowed = {"name", "tasks", "groups", "resources", "timeout", "pool", "backend"}
+    forbidden = [k for k in _FORBIDDEN_WORKFLOW_KEYS if k in workflow]
+    if forbidden:
+        raise _invalid(template, f"OSMO 6.3.1 rejects the key workflow.{forbidden[0]} (its workflow spec forbids extra keys).", f"Remove workflow.{forbidden[0]}.")
     unknown = sorted(set(workflow) - allowed)
     if unknown:
         raise _invalid(template, f"unknown key(s) under workflow: {', '.join(unknown)}.", "Remove them; OSMO forbids extra keys.")
     name = workflow.get("name")
     if not isinstance(name, str) or not _NAME.match(name):
         raise _invalid(template, f"workflow.name {name!r} is not a valid name.", "Use a letter first, then letters, digits, - or _.")
+    _name_length(name, "workflow.name", template)
     has_tasks, has_groups = bool(workflow.get("tasks")), bool(workflow.get("groups"))
     if has_tasks and has_groups:
         raise _invalid(template, "Cannot use both groups and tasks.", "Keep either workflow.tasks or workflow.groups.")
@@ -466,6 +690,7 @@ def _validate(workflow: dict[str, Any], template: str) -> tuple[list[GroupSpec],
         if leads != 1:
             raise _invalid(template, f'Group "{group.name}" has {leads} leader(s) but must have exactly one.', "Mark exactly one task lead: true.")
         for item, seen in [(group.name, seen_groups), *((t.name, seen_tasks) for t in group.tasks)]:
+            _name_length(item, "the group or task name", template)
             if _fold(item) in seen:
                 raise _invalid(template, f'the name "{item}" is used twice (names compare case-insensitively, - equals _).', "Rename one of them.")
             seen.add(_fold(item))
@@ -487,6 +712,15 @@ def _validate(workflow: dict[str, Any], template: str) -> tuple[list[GroupSpec],
                     raise _invalid(template, f'Group "{group.name}" requires input task "{item.task}" that does not exist before itself.', "List producer groups before their consumers.")
         earlier_tasks |= own
     return groups, has_tasks
+
+
+def _name_length(name: str, what: str, template: str) -> None:
+    if len(name) > MAX_NAME_LENGTH:
+        raise _invalid(
+            template,
+            f"{what} {name[:20]}... is {len(name)} characters; OSMO allows at most {MAX_NAME_LENGTH}.",
+            f"Shorten it to {MAX_NAME_LENGTH} characters or fewer.",
+        )
 
 
 def _where(exc: Exception) -> str:

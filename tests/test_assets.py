@@ -104,14 +104,16 @@ for _flow in ("augmentation_and_al", "augmentation_and_pl", "e2e", "e2e_super_re
 def test_a_missing_required_variable_is_named(name, variable):
     values = values_for(name)
     del values[variable]
+    if variable.endswith("_model_cache_url"):
+        # its default is "{{storage_url}}/data/models/...": OSMO's second render of the whole
+        # submitted text resolves it from storage_url (skill.render reproduces both renders)
+        spec = render_workflow(workflow_path(name), set_string=values)
+        urls = [i.url for t in spec.tasks for i in t.inputs if i.url]
+        assert any(u.startswith(values["storage_url"] + "/data/models/") for u in urls)
+        return
     with pytest.raises(InputError) as err:
         render_workflow(workflow_path(name), set_string=values)
-    if isinstance(err.value, UndefinedVariable):
-        assert err.value.variable == variable
-    else:
-        # a cache URL whose default is itself a template: named, and tied to the policy rule
-        assert variable.endswith("_model_cache_url")
-        assert err.value.code == "unrendered-default" and err.value.rule == "explicit-cache-urls"
+    assert isinstance(err.value, UndefinedVariable) and err.value.variable == variable
     assert variable in err.value.message
 
 

@@ -180,13 +180,15 @@ def test_custom_cache_prefix_is_remediated_at_its_own_root(skills: Path):
     assert result.remediation["set_string"] == {"storage_url": "gs://caches", "path": "shared"}
 
 
-def test_unrendered_cache_url_is_not_wired(skills: Path):
+def test_a_value_holding_jinja_is_refused_before_submit(skills: Path):
+    # OSMO renders the submitted text a second time and would evaluate it: the guard refuses it
     literal = "{{storage_url}}/data/models/cosmos_transfer"
-    result = pre_submit_guard(request(skills, cosmos_model_cache_url=literal), backend=FakeBackend(objects=full_objects()))
-    assert result.status == "cache_missing"
-    wiring = check(result, "cache_wiring")
-    assert wiring.status == "fail" and wiring.data["keys"] == ["cosmos_model_cache_url"]
-    assert result.remediation["set_string"] == {"storage_url": STORAGE, "path": "data"}
+    fake = FakeBackend(objects=full_objects())
+    result = pre_submit_guard(request(skills, cosmos_model_cache_url=literal), backend=fake)
+    assert result.status == "failed"
+    variables = check(result, "variables")
+    assert variables.status == "fail" and variables.data["code"] == "invalid-value"
+    assert "cosmos_model_cache_url" in variables.detail and "second" in variables.detail
 
 
 def test_unknown_workflow_is_a_structural_failure(skills: Path):
