@@ -82,9 +82,9 @@ def _user(session: SessionBuilder, no: int, obj: dict[str, Any], content: Any, s
             text = text_of_blocks(block.get("content"))
             is_error = block.get("is_error") is True
             stderr = ""
-            extra = obj.get("toolUseResult")
-            if isinstance(extra, dict) and isinstance(extra.get("stderr"), str) and not is_error:
-                stderr = extra["stderr"]
+            extra = obj.get("toolUseResult")  # Bash: {stdout, stderr, interrupted...}; the block holds both streams joined
+            if len(blocks) == 1 and isinstance(extra, dict) and isinstance(extra.get("stdout"), str) and isinstance(extra.get("stderr"), str) and not is_error:
+                text, stderr = extra["stdout"], extra["stderr"]
             session.result(no, call_id, text=text, is_error=is_error, stderr=stderr, timestamp=stamp)
         elif btype == "text" and spoken:
             text = block.get("text")
