@@ -14,7 +14,7 @@ from skill.errors import InputError
 
 TRUSTED_SKILLS_DIRS_ENV = "VDA_TRUSTED_SKILLS_DIRS"
 
-__all__ = ["TRUSTED_SKILLS_DIRS_ENV", "assets_dir", "cookbooks_dir", "references_dir", "scripts_dir", "skill_root", "trusted_skills_dir", "workflow_path", "workspace_dir"]
+__all__ = ["TRUSTED_SKILLS_DIRS_ENV", "assets_dir", "find_infra_skill", "cookbooks_dir", "references_dir", "scripts_dir", "skill_root", "trusted_skills_dir", "workflow_path", "workspace_dir"]
 
 
 def skill_root() -> Path:
@@ -80,3 +80,13 @@ def trusted_skills_dir(value: str | os.PathLike[str] | None) -> Path:
             code="skills-dir-untrusted",
         )
     return given
+
+
+def find_infra_skill(name: str, marker: Path) -> Path | None:
+    """The sibling infrastructure skill: ``$INFRA_SKILL_DIR``, else ``<name>`` beside this skill, else
+    under ``~/skills``; the first that holds ``marker`` (a relative file path), or ``None``."""
+    candidates = [os.environ.get("INFRA_SKILL_DIR"), str(skill_root().parent / name), str(Path.home() / "skills" / name)]
+    for candidate in candidates:
+        if candidate and (Path(candidate) / marker).is_file():
+            return Path(candidate)
+    return None

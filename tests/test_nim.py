@@ -15,13 +15,22 @@ from skill.paths import skill_root
 from skill.steps.nim import (
     DEFAULT_LLM_URL,
     DEFAULT_VLM_URL,
+    INSTALL_COMMAND,
     NimHealthRequest,
+    infra_skill_dir,
     nim_health,
 )
 
 VLM = "http://qwen3-vl.osmo-nims.svc.cluster.local:8000"
 LLM = "http://qwen25-14b.osmo-nims.svc.cluster.local:8000"
 INSTALL = 'NIM_SERVICES="qwen3-vl qwen25-14b" bash <infra-skill>/components/inference-nim-operator/scripts/install.sh'
+UNFOUND = '"${INFRA_SKILL_DIR:?set INFRA_SKILL_DIR to the physical-ai-infrastructure-setup-and-resilient-scaling skill folder}"'
+
+
+@pytest.fixture(autouse=True)
+def no_infra_skill_nearby(monkeypatch: pytest.MonkeyPatch, tmp_path):
+    monkeypatch.delenv("INFRA_SKILL_DIR", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
 
 
 def models(model_id: str) -> httpx2.Response:
@@ -72,7 +81,7 @@ def test_an_unreachable_llm_means_install_with_the_exact_command(router):
     healthy(router, VLM, "vlm-model")
     router.get(url__startswith=LLM).mock(side_effect=httpx2.ConnectError("no route"))
     result = nim_health(NimHealthRequest())
-    assert result.action == "install" and result.command == INSTALL
+    assert result.action == "install" and result.command == INSTALL.replace("<infra-skill>", UNFOUND)
     assert result.services == ["qwen3-vl", "qwen25-14b"]
     llm = result.endpoints[1]
     assert not llm.healthy and llm.model_id is None and "ConnectError" in llm.detail
@@ -152,4 +161,25 @@ def test_cli_health_json_and_exit_code(router, capsys):
     args.json = False
     assert command.run(args) == 1
     text = capsys.readouterr().out
-    assert "ACTION: install" in text and f"COMMAND: {INSTALL}" in text
+    assert "ACTION: install" in text and f"COMMAND: {INSTALL.replace('<infra-skill>', UNFOUND)}" in text
+
+
+@pytest.mark.parametrize("hostile", ["x; touch /tmp/pwned", "/opt/infra; rm -rf ~", "/opt/$(id)", "/opt/`id`", "/opt/a b"])
+def test_infra_skill_dir_cannot_add_a_command(hostile: str):
+    import shlex
+
+    if not hostile.startswith("/"):
+        with pytest.raises(ValueError) as err:
+            NimHealthRequest(infra_skill_dir=hostile)
+        return
+    words = shlex.split(INSTALL_COMMAND.format(infra_skill=infra_skill_dir(hostile)))
+    assert words[0] == 'NIM_SERVICES=qwen3-vl qwen25-14b' and words[1] == "bash" and len(words) == 3
+    assert words[2] == hostile + "/components/inference-nim-operator/scripts/install.sh"
+
+
+def test_infra_skill_found_beside_this_skill(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    found = tmp_path / "skills" / "physical-ai-infrastructure-setup-and-resilient-scaling"
+    (found / "components" / "inference-nim-operator" / "scripts").mkdir(parents=True)
+    (found / "components" / "inference-nim-operator" / "scripts" / "install.sh").write_text("#!/bin/bash\n")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert infra_skill_dir(None) == str(found)

@@ -4,7 +4,7 @@ For each endpoint: normalise the URL as upstream's workers do (upstream-vda.md Â
 first candidate base whose ``/models`` lists a model, then ask ``/v1/health/ready``. Both healthy
 -> ``reuse``; otherwise ``install``, with the one repair command as data:
 
-    NIM_SERVICES="qwen3-vl qwen25-14b" bash <infra-skill>/components/inference-nim-operator/scripts/install.sh
+    NIM_SERVICES="qwen3-vl qwen25-14b" bash '/path/to/infra-skill'/components/inference-nim-operator/scripts/install.sh
 
 The install script is idempotent (it skips Ready NIMs whose spec did not change). This module only
 reads: it has no way to scale, patch or remove a NIM (rule ``no-nim-scale-down``).
@@ -13,23 +13,28 @@ reads: it has no way to scale, patch or remove a NIM (rule ``no-nim-scale-down``
 from __future__ import annotations
 
 import re
+import shlex
 from typing import Annotated, Literal
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx2
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from skill.endpoints import candidate_bases, default_base, normalize_url
+from skill.paths import find_infra_skill
 from skill.secrets import redact_obj
 
 __all__ = [
     "DEFAULT_LLM_URL",
     "DEFAULT_VLM_URL",
+    "INFRA_SKILL_NAME",
     "INSTALL_COMMAND",
     "NIM_SERVICES",
     "EndpointHealth",
     "NimHealthRequest",
     "NimHealthResult",
+    "infra_skill_dir",
     "nim_health",
 ]
 
@@ -39,6 +44,10 @@ NIM_SERVICES: tuple[str, ...] = ("qwen3-vl", "qwen25-14b")
 INSTALL_COMMAND = (
     f'NIM_SERVICES="{" ".join(NIM_SERVICES)}" bash {{infra_skill}}/components/inference-nim-operator/scripts/install.sh'
 )
+INFRA_SKILL_NAME = "physical-ai-infrastructure-setup-and-resilient-scaling"
+# Filled in when the sibling skill is not found: the command stays runnable and stops with this text.
+_INFRA_SKILL_VARIABLE = '"${INFRA_SKILL_DIR:?set INFRA_SKILL_DIR to the ' + INFRA_SKILL_NAME + ' skill folder}"'
+_INSTALL_SCRIPT = Path("components", "inference-nim-operator", "scripts", "install.sh")
 _IN_CLUSTER = re.compile(r"^([a-z0-9-]+)\.osmo-nims\.svc\.cluster\.local$")
 
 
@@ -51,6 +60,29 @@ def _one_url(value: str) -> str:
 EndpointUrl = Annotated[str, AfterValidator(_one_url)]
 
 
+def _infra_dir(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if len(value) > 4096 or not value.startswith("/") or any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("must be an absolute folder path on one line, e.g. /home/me/skills/" + INFRA_SKILL_NAME)
+    return value
+
+
+InfraSkillDir = Annotated[str | None, AfterValidator(_infra_dir)]
+
+
+def infra_skill_dir(given: str | None) -> str:
+    """The sibling infrastructure skill as a shell word: the folder given, else one found beside this
+    skill or under ``~/skills`` (or ``$INFRA_SKILL_DIR``), else a variable reference that stops with
+    a clear message. Always quoted, so no path can add a command to the line."""
+    if given:
+        return shlex.quote(given)
+    found = find_infra_skill(INFRA_SKILL_NAME, _INSTALL_SCRIPT)
+    if found is not None:
+        return shlex.quote(str(found))
+    return _INFRA_SKILL_VARIABLE
+
+
 class NimHealthRequest(BaseModel):
     """Which endpoints to check. The defaults are the in-cluster NIMs; external URLs only when the
     user gave them (rule external-endpoints-opt-in)."""
@@ -58,7 +90,7 @@ class NimHealthRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     vlm_url: EndpointUrl = Field(default=DEFAULT_VLM_URL, description="VLM base URL, e.g. http://qwen3-vl.osmo-nims.svc.cluster.local:8000/v1.")
     llm_url: EndpointUrl = Field(default=DEFAULT_LLM_URL, description="LLM base URL, e.g. http://qwen25-14b.osmo-nims.svc.cluster.local:8000/v1.")
-    infra_skill_dir: str | None = Field(default=None, description="Path of the infrastructure skill, filled into the install command.")
+    infra_skill_dir: InfraSkillDir = Field(default=None, description="Absolute path of the infrastructure skill, filled (quoted) into the install command; found beside this skill when omitted.")
     timeout: Annotated[float, Field(gt=0, le=60, description="Seconds per HTTP request.")] = 5.0
 
 
@@ -166,7 +198,7 @@ def nim_health(req: NimHealthRequest, *, http: httpx2.Client | None = None) -> N
         result = NimHealthResult(endpoints=endpoints, action="reuse",
                                  notes=["Both endpoints serve a model: reuse them as they are."])
     else:
-        command = INSTALL_COMMAND.format(infra_skill=req.infra_skill_dir or "<infra-skill>")
+        command = INSTALL_COMMAND.format(infra_skill=infra_skill_dir(req.infra_skill_dir))
         external = [e.role for e in endpoints if not e.healthy and e.service is None]
         if external:
             notes.append(f"Unhealthy external endpoint(s) ({', '.join(external)}): the install command deploys in-cluster NIMs only; "
