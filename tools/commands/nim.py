@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         req = NimHealthRequest(vlm_url=args.vlm_url, llm_url=args.llm_url, infra_skill_dir=args.infra_skill, timeout=args.timeout)
     except ValidationError as exc:
         fields = ", ".join(str(e["loc"][0]) for e in exc.errors() if e["loc"])
-        raise InputError(f"Invalid value for {fields or 'an argument'}.", remedy="Pass one URL per flag (no spaces) and a timeout between 0 and 60 s.") from exc
+        raise InputError(f"Invalid value for {fields or 'an argument'}.", remedy="Pass one URL per flag (no spaces), an absolute --infra-skill folder, and a timeout between 0 and 60 s.") from exc
     result = nim_health(req)
     emit(result, as_json=args.json, text=_text(result))
     return 0 if result.action == "reuse" else 1
