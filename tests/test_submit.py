@@ -137,6 +137,11 @@ def test_other_refusals_are_not_retried_but_a_later_call_may_try_again(ledger: L
 def test_is_interpolation_failure():
     assert is_interpolation_failure(CommandFailed("x", output_tail="jinja2.exceptions.UndefinedError"))
     assert not is_interpolation_failure(CommandFailed("No credentials configured for s3://b"))
+    # OSMO 6.3.1's texts: an undefined variable retries once, a syntax error in an inlined file never
+    undefined = "Jinja substitution failure: <class 'jinja2.exceptions.UndefinedError'>: 'x' is undefined"
+    syntax = "Jinja substitution failure: <class 'jinja2.exceptions.TemplateSyntaxError'>: Missing end of comment tag"
+    assert is_interpolation_failure(CommandFailed("Workflow submit failed.", output_tail=undefined))
+    assert not is_interpolation_failure(CommandFailed("Workflow submit failed.", output_tail=syntax))
 
 
 def test_video_with_extension_is_refused_before_anything(ledger: Ledger):

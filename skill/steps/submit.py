@@ -85,9 +85,15 @@ class SubmitResult(BaseModel):
 
 
 def is_interpolation_failure(exc: CommandFailed) -> bool:
-    """True when the backend refused the workflow because a template variable had no value."""
+    """True when the backend refused the workflow because a template variable had no value.
+
+    OSMO words every Jinja failure ``Jinja substitution failure: <class ...>: ...``; only an
+    ``UndefinedError`` ("'x' is undefined") is an interpolation failure. A ``TemplateSyntaxError``
+    (Jinja syntax inside an inlined file, e.g. bash ``${#arr[@]}``) fails the same way every time."""
     text = f"{exc.message}\n{exc.output_tail}"
-    return "is undefined" in text or "jinja" in text.lower()
+    if "TemplateSyntaxError" in text or "syntax error" in text.lower():
+        return False
+    return "is undefined" in text or "UndefinedError" in text
 
 
 def submit(req: SubmitRequest, *, backend: Backend, ledger: Ledger, render=render_workflow) -> SubmitResult:
