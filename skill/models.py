@@ -17,6 +17,7 @@ __all__ = [
     "COOKBOOKS",
     "FAILED_STATES",
     "FLOWS",
+    "OSMO_NAME_MAX",
     "RUN_ID_PATTERN",
     "TERMINAL_WORKFLOW_STATES",
     "Check",
@@ -59,10 +60,13 @@ RunId = Annotated[
     StringConstraints(pattern=RUN_ID_PATTERN),
     Field(description="Fresh id per submit: 'run-' + 8 lowercase hex, e.g. run-1a2b3c4d."),
 ]
+OSMO_NAME_MAX = 64
+"""OSMO 6.3.1 rejects workflow, group and task names longer than this (``WorkflowInfo.max_name_length``
+in src/utils/connectors/postgres.py, checked at submit); the dataset name is the workflow name."""
 DatasetName = Annotated[
     str,
-    StringConstraints(pattern=r"^[a-zA-Z]([a-zA-Z0-9_-]*[a-zA-Z0-9])?$", max_length=128),
-    Field(description="Dataset folder name under <storage_url>/datasets/, e.g. vda-demo."),
+    StringConstraints(pattern=r"^[a-zA-Z]([a-zA-Z0-9_-]*[a-zA-Z0-9])?$", max_length=OSMO_NAME_MAX),
+    Field(description="Dataset folder name under <storage_url>/datasets/, also the OSMO workflow name (at most 64 characters), e.g. vda-demo."),
 ]
 VideoStem = Annotated[
     str,

@@ -239,7 +239,7 @@ def _is_dataset_name(name: object) -> bool:
 def _check_dataset_name(dataset: str) -> None:
     if not _is_dataset_name(dataset):
         raise InputError(
-            "The dataset name must start with a letter and hold only letters, digits, '-' and '_'.",
+            "The dataset name must start with a letter, hold only letters, digits, '-' and '_', and be at most 64 characters (OSMO's workflow name limit).",
             remedy="Use a name such as vda-demo.",
             code="invalid-dataset",
         )

@@ -13,7 +13,12 @@ import yaml
 from skill.errors import BackendUnavailable, NotFound
 from skill.paths import skill_root
 from skill.steps.stage import STATE_FILE, StageRequest, report_lines, stage_artifacts
+from skill.backends.osmo import OsmoBackend
+from skill.errors import InputError
+from skill.models import OSMO_NAME_MAX
+from skill.storage import output_url
 from tests.fakes.backend import FakeBackend
+from tests.fakes.osmo_cli import install
 
 STORAGE = "s3://bkt/p"
 RUN_ID = "run-1a2b3c4d"
@@ -229,3 +234,31 @@ def test_script_end_to_end_on_local_storage(tmp_path: Path):
     assert Path(lines["LOCAL_INPUT_VIDEO"]).read_bytes() == b"input-video-bytes"
     assert lines["LOCAL_AUGMENTED_VIDEO"] == str(run / "outputs/augmented/clip_aug0/augmented_video.mp4")
     assert "SAMPLED_VARS clip_aug0: time_of_day=evening, weather=rain" in done.stdout
+
+
+# --- through the osmo double (its data list is one level unless --recursive, like 6.3.1) ----------------
+
+
+def test_staging_over_the_osmo_cli_brings_the_whole_run_layout_home(tmp_path: Path):
+    objects = {url: data.decode("utf-8") for url, data in run_tree().items()}
+    objects[f"{OUT}/outputs/"] = ""  # a zero-byte folder marker, as consoles create
+    double = install(tmp_path / "osmo", {"objects": objects})
+    result = stage_artifacts(req(tmp_path), backend=OsmoBackend(double.executable, sleep=lambda _: None))
+    run = tmp_path / "run"
+    staged = sorted(p.relative_to(run).as_posix() for p in run.rglob("*") if p.is_file() and p.name != STATE_FILE)
+    expected = sorted([url[len(OUT) + 1:] for url in objects if url.startswith(OUT + "/") and not url.endswith("/")] + ["input/clip.mp4"])
+    assert staged == expected and result.files_total == 15 and result.warnings == []
+    assert {"setup_b0", "outputs", "input"} == {p.name for p in run.iterdir() if p.is_dir()}
+    assert result.augmented_videos and result.manifest and result.aug_label_dirs and result.orig_label_dirs
+    lists = [argv for argv in double.calls() if argv[:2] == ["data", "list"]]
+    assert lists and all("--recursive" in argv for argv in lists)
+
+
+def test_dataset_names_follow_osmos_64_character_limit():
+    assert OSMO_NAME_MAX == 64
+    assert output_url(STORAGE, "d" * 64, RUN_ID).endswith(f"/{'d' * 64}-outputs/{RUN_ID}")
+    with pytest.raises(InputError) as caught:
+        output_url(STORAGE, "d" * 65, RUN_ID)
+    assert caught.value.code == "invalid-dataset" and "64" in caught.value.message
+    with pytest.raises(ValueError):
+        StageRequest(storage_url=STORAGE, dataset="d" * 65, run_id=RUN_ID, video="clip")

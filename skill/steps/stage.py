@@ -129,7 +129,7 @@ def stage_artifacts(req: StageRequest, *, backend: Backend, on_progress: Callabl
     state = _State(run_dir / STATE_FILE)
     warnings: list[str] = []
 
-    keys = backend.data_list(remote)
+    keys = backend.data_list(remote)  # every backend lists recursively (osmo: data list --recursive)
     if not keys:
         raise NotFound(
             f"No outputs under {remote} yet.",
@@ -137,6 +137,8 @@ def stage_artifacts(req: StageRequest, *, backend: Backend, on_progress: Callabl
         )
     plan: list[tuple[str, str]] = []  # (relative path, url)
     for key in keys:
+        if key.endswith("/"):
+            continue  # a folder line or marker: the listing is recursive, so its files are listed too
         rel = _relative(key, remote, req.dataset, req.run_id)
         if rel is None or not _inside(run_dir, rel):
             warnings.append(redact(f"Skipped an object outside the run prefix: {key}"))
