@@ -18,6 +18,7 @@ REPO = Path(__file__).resolve().parent.parent
 CONFIGS_PY = REPO / "skill" / "engines" / "configs.py"
 
 BASE_AUG = {
+    "endpoints": {"vlm": {"url": "http://localhost:9001/v1", "model": "vlm"}, "llm": {"url": "http://localhost:9000/v1", "model": "llm"}},
     "data": [
         {
             "inputs": {"rgb": "/app/in.mp4", "controls": {"edge": None, "depth": None}},
@@ -29,6 +30,7 @@ BASE_AUG = {
         "llm": {"variables": {"weather_condition": ["clear_sky", "raining", "fog"], "road_condition": ["dry", "puddles"]}},
     },
     "augmentation": {
+        "model": {"name": "cosmos-transfer2.5", "executor_type": "local"},
         "parameters": {"sigma": 90, "seed": None, "guidance": 3, "num_steps": 35, "inference_name": "cosmos_transfer_inference"},
         "modalities": {"edge": 1.0},
     },

@@ -23,7 +23,7 @@ CONFIG = {
     "pipeline": {"empty_output_policy": "warn"},
     "data": [{"inputs": {"video_path": "../input"}, "output": {"out_dir": "../output"}}],
     "endpoints": {"vlm": {"url": "", "model": ""}, "llm": {"url": "", "model": ""}},
-    "super_resolution": {"enabled": False, "height": 720},
+    "super_resolution": {"enabled": False, "res_h": 720},
     "detection_and_tracking": {"enabled": True, "classes": ["car", "truck", "bus", "motorcycle", "bicycle", "person"],
                                "iou_threshold": 0.3, "max_age": 30, "min_hits": 3, "min_track_frames": 5,
                                "save_video": False},
@@ -217,7 +217,7 @@ def test_super_resolution_gate_upscales_a_180p_clip(tmp_path):
 
 def test_super_resolution_skips_tall_inputs(tmp_path, clip):
     video, _ = clip
-    cfg, bank = write_inputs(tmp_path / "in", config={**CONFIG, "super_resolution": {"enabled": True, "height": 180}})
+    cfg, bank = write_inputs(tmp_path / "in", config={**CONFIG, "super_resolution": {"enabled": True, "res_h": 180}})
     result = label(LabelRequest(engine="classic", video=video, output_dir=tmp_path / "out", config=cfg,
                                 question_bank=bank, media_id="clip"))
     stage = read(tmp_path / "out" / "sidecars" / "pipeline_status.json")["stages"]["super_resolution"]

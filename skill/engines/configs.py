@@ -3,7 +3,7 @@
 
 Standalone on purpose: the workflows stage this file into a plain Ubuntu container as
 ``/tmp/vda/generate_configs.py``, where only the standard library and PyYAML exist. Do not import
-``skill`` here except the optional error base below.
+``skill`` here except the optional error base and container contract below.
 
 Command line (upstream's shape, exit 1 on a usage error)::
 
@@ -78,6 +78,13 @@ except ImportError:  # pragma: no cover - exercised in the container, not in the
         def __str__(self) -> str:
             text = f"[{self.code}] {self.message}"
             return f"{text} Next: {self.remedy}" if self.remedy else text
+
+
+try:  # the container contract needs pydantic; the bare setup container has none and skips the check
+    from skill.engines.container_contract import ContainerConfigError as _ContractError
+    from skill.engines.container_contract import check_config as _contract_check
+except ImportError:  # pragma: no cover - exercised in the container, not in the test venv
+    _contract_check = None
 
 
 class ConfigGenError(_ErrorBase):
@@ -328,10 +335,13 @@ def generate_configs(
     n_augmentations: int | None = None,
     cookbook: str | None = None,
     log: Any = None,
+    check: bool = True,
 ) -> dict[str, Any]:
     """Write every per-(video, aug) config plus the manifest; return the manifest.
 
-    ``log`` is a callable taking one line (default: print to stdout).
+    ``log`` is a callable taking one line (default: print to stdout). With ``check`` (and pydantic
+    importable) every config is first held against the augmentation container's contract
+    (``skill.engines.container_contract``); one it would reject stops here, naming the key path.
     """
     say = log or print
     videos = find_videos(videos_dir)
@@ -361,6 +371,11 @@ def generate_configs(
             seed = full_seed % (2**31)
             sampled = sample_variables(variables, full_seed)
             config = _clip_config(base, video, aug_idx, sampled, seed, scene, out)
+            if check and _contract_check is not None:
+                try:
+                    _contract_check("augmentation", config, source=f"{video['name']}_aug{aug_idx}.yaml (from {base_path.name})")
+                except _ContractError as exc:
+                    raise ConfigGenError(exc.message, remedy=exc.remedy, code=exc.code) from None
             (out / video["name"] / f"aug_{aug_idx}").mkdir(parents=True, exist_ok=True)
             file_name = f"{video['name']}_aug{aug_idx}.yaml"
             _write(out / file_name, _dump(config))

@@ -75,7 +75,7 @@ class _Pipeline(_Section):
 
 class _SuperResolution(_Section):
     enabled: bool = False
-    height: int = Field(default=720, ge=64)
+    res_h: int = Field(default=720, ge=64)  # the container's name for the output height
 
 
 class _Tracking(_Section):
@@ -384,7 +384,7 @@ def _run_stages(run: _Run, req: LabelRequest, info: VideoInfo, raw_cfg: dict[str
 
     # 1. super-resolution
     sr_on = cfg.super_resolution.enabled if req.super_resolution is None else req.super_resolution
-    target_h = cfg.super_resolution.height
+    target_h = cfg.super_resolution.res_h
     analysed, analysed_info, stem = req.video, info, req.video.stem
     run.stages["super_resolution"] = {"enabled": sr_on, "status": "skipped", "degraded": False}
     if sr_on and info.height < target_h:
