@@ -26,7 +26,7 @@ from skill.errors import (
 )
 from skill.models import TaskStatus
 from skill.render import render_workflow
-from skill.paths import workflow_path
+from skill.paths import skill_root, workflow_path
 from tests.fakes.osmo_cli import install
 
 WORKFLOW = {
@@ -56,7 +56,7 @@ BASE = {
 VALUES = {
     "dataset": "vda-demo", "run_id": "run-1a2b3c4d", "storage_url": "s3://bucket/pre", "gpu_platform": "gpu",
     "video": "clip", "cosmos_model_cache_url": "s3://bucket/pre/data/models/cosmos_transfer",
-    "auto_labeling_model_cache_url": "s3://bucket/pre/data/models/auto_labeling", "skills_dir": "/opt/skill",
+    "auto_labeling_model_cache_url": "s3://bucket/pre/data/models/auto_labeling", "skills_dir": str(skill_root()),  # the double inlines every localpath, as the real CLI does
 }
 
 

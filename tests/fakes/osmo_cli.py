@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """A faithful double of the ``osmo`` 6.3.1 CLI, for contract tests of the OSMO backend.
 
-It is a standalone script (stdlib only, so it starts fast) that prints the real output shapes of
-osmo.md §2: payload and error text on stdout, warnings on stderr, the CLI's exit codes (1
+It is a standalone script (stdlib only, so it starts fast; only ``workflow submit`` imports jinja2
+and PyYAML, lazily, to run OSMO's two renders) that prints the real output shapes of osmo.md §2: payload and error text on stdout, warnings on stderr, the CLI's exit codes (1
 submission, 2 usage/4xx, 10 server, 75 rate limited). Tests drive it with a scenario JSON file
 named by the ``OSMO_DOUBLE_SCENARIO`` environment variable; :func:`install` writes the scenario and
 a tiny ``osmo`` shim that execs this script (so a timeout kills the double itself).
@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["OsmoDouble", "install", "main"]
+__all__ = ["OsmoDouble", "SubmitRefused", "install", "main", "submit_pipeline"]
 
 _DEFAULT_CODE = {1: 1, 2: 400, 10: 503, 75: 429}
 _NEEDS_SERVICE = frozenset({"workflow", "pool", "credential", "config", "task", "dataset", "profile", "user"})
@@ -93,6 +93,120 @@ class OsmoDouble:
 
 def install(root: Path, scenario: dict[str, Any] | None = None) -> OsmoDouble:
     return OsmoDouble(root, scenario)
+
+
+# --- the submit pipeline (OSMO 6.3.1: src/cli/workflow.py + the service's templating) ------------------
+
+
+class SubmitRefused(Exception):
+    """What the CLI prints and exits with when the service or the CLI refuses a submit."""
+
+    def __init__(self, message: str, exit_code: int, *, wrapped: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+        self.wrapped = wrapped  # raised by the final POST: the CLI prefixes "Workflow submit failed:"
+
+
+_OSMO_SECTION = re.compile(r"^([a-zA-Z][a-zA-Z0-9_-]*):(.*?)(?=^[a-zA-Z][a-zA-Z0-9_-]*:|\Z)", re.DOTALL | re.MULTILINE)
+_OSMO_TOKEN = re.compile(r"{{(uuid|workflow_id|output|input:[^}]+|host:[^}]+)}}")
+_OSMO_NAME = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_-]*[a-zA-Z0-9])?$")
+_OSMO_WORKFLOW_KEYS = {"name", "pool", "groups", "tasks", "resources", "timeout", "backend"}
+
+
+def _server_render(text: str, set_vars: list[str], set_strings: list[str], *, wrapped: bool) -> dict[str, Any]:
+    """The service's load_template_with_variables + yaml.safe_load (jinja2/yaml imported lazily:
+    only submit needs them)."""
+    import hashlib
+
+    import jinja2
+    import jinja2.sandbox
+    import yaml
+
+    sections: dict[str, str] = {}
+    for match in _OSMO_SECTION.finditer(text):
+        key = match.group(1)
+        if key not in ("workflow", "default-values", "version"):
+            raise SubmitRefused(f'Unknown top-level key "{key}" found in the workflow spec.', 2, wrapped=wrapped)
+        if key in sections:
+            raise SubmitRefused(f'Duplicate top-level key "{key}" found in the workflow spec.', 2, wrapped=wrapped)
+        sections[key] = key + ":" + match.group(2)
+    if "workflow" not in sections:
+        raise SubmitRefused("Workflow spec not found.", 2, wrapped=wrapped)
+    data: dict[str, Any] = {}
+    if "default-values" in sections:
+        data = dict(yaml.safe_load(sections["default-values"])["default-values"] or {})
+    for item in set_vars:
+        key, value = item.split("=", 1)
+        for cast in (int, float, str):
+            try:
+                data[key] = cast(value)
+                break
+            except ValueError:
+                continue
+    for item in set_strings:
+        key, value = item.split("=", 1)
+        data[key] = value
+    body = sections["workflow"]
+    for field in _OSMO_TOKEN.findall(body):
+        hashed = "hash" + str(int(hashlib.md5(field.strip().encode("utf-8")).hexdigest(), 16))
+        data[hashed] = "{{" + field + "}}"
+        body = body.replace("{{" + field + "}}", "{{" + hashed + "}}")
+    try:
+        rendered = jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined).from_string(body).render(data)
+    except jinja2.exceptions.TemplateError as exc:
+        raise SubmitRefused(f"Jinja substitution failure: {type(exc)}: {exc}", 1, wrapped=wrapped) from exc
+    try:
+        loaded = yaml.safe_load(rendered)
+    except yaml.YAMLError as exc:
+        raise SubmitRefused(f"Workflow spec is not properly formatted: {exc}", 1, wrapped=wrapped) from exc
+    if not isinstance(loaded, dict) or not isinstance(loaded.get("workflow"), dict):
+        raise SubmitRefused("Workflow spec not found.", 2, wrapped=wrapped)
+    return loaded
+
+
+def _validate_spec(workflow: dict[str, Any]) -> None:
+    """The parts of the service's spec model the double enforces: extra keys, names, 64 chars."""
+    extra = sorted(set(workflow) - _OSMO_WORKFLOW_KEYS)
+    if extra:
+        raise SubmitRefused(f"1 validation error for VersionedWorkflowSpec\nworkflow.{extra[0]}\n  Extra inputs are not permitted", 1, wrapped=True)
+    names = [workflow.get("name")]
+    for group in workflow.get("groups") or []:
+        names.append(group.get("name"))
+        names += [task.get("name") for task in group.get("tasks") or []]
+    names += [task.get("name") for task in workflow.get("tasks") or []]
+    for name in names:
+        if not isinstance(name, str) or not _OSMO_NAME.match(name):
+            raise SubmitRefused(f"1 validation error for VersionedWorkflowSpec\nname\n  String should match pattern '^{_OSMO_NAME.pattern[1:-1]}$'", 1, wrapped=True)
+        if len(name) > 64:
+            raise SubmitRefused(f"Name {name} is too long. It must be 64 characters or less.", 2, wrapped=False)
+
+
+def submit_pipeline(path: Path, set_vars: list[str], set_strings: list[str]) -> str:
+    """``osmo workflow submit``: dry-run render on the service, the CLI's load_local_files (localpath
+    -> contents, relative to the workflow file), then the service renders the whole dumped text
+    again with the same --set/--set-string values and validates it. Returns the final spec text."""
+    import yaml
+
+    text = path.read_text(encoding="utf-8")
+    first = _server_render(text, set_vars, set_strings, wrapped=False)
+    tasks = list(first["workflow"].get("tasks") or [])
+    for group in first["workflow"].get("groups") or []:
+        tasks += group.get("tasks") or []
+    for task in tasks:
+        for entry in task.get("files") or []:
+            if "localpath" in entry and "contents" in entry:
+                raise SubmitRefused("Files tag dont support contents and localpath together", 1)
+            if "localpath" in entry:
+                local = str(entry["localpath"])
+                full = local if local.startswith("/") else os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(path)), local))
+                if not os.path.exists(full):
+                    raise SubmitRefused(f"The file/path {full} does not exist!", 1)
+                entry["contents"] = Path(full).read_text(encoding="utf-8")
+                del entry["localpath"]
+    final = _server_render(yaml.dump(first), set_vars, set_strings, wrapped=True)
+    _validate_spec(final["workflow"])
+    return yaml.dump(final)
 
 
 # --- the double -----------------------------------------------------------------------------------
@@ -270,6 +384,13 @@ class _Double:
                 self.fail(f"Data {item} is incorrectly formatted", 1)
             k, v = item.split("=", 1)
             values[k] = v
+        try:
+            final = submit_pipeline(path, found.get("--set") or [], found.get("--set-string") or [])
+        except SubmitRefused as refused:
+            self.fail(refused.message, refused.exit_code, 400, prefix="Workflow submit failed:\n" if refused.wrapped else "")
+        if found.get("--dry-run"):
+            self.out(final)
+            return 0
         name = self.scenario.get("submit_name") or self.rendered_name(text, values)
         counters = self.state.setdefault("names", {})
         counters[name] = counters.get(name, 0) + 1
