@@ -570,8 +570,10 @@ def test_augmentation_recipe_uses_the_one_schema_the_engines_read(scene):
     assert vlm["parameters"]["fps"] == (TRAILER_FPS if scene == "trailer_dashcam" else 4.0)
     assert vlm["parameters"]["max_pixels"] == 307200
     assert list(recipe["captioning"]["llm"]["variables"]) == VOCAB_KEYS[scene]
-    checks = recipe["evaluators"]
+    checks = {name: body for entry in recipe["evaluators"] for name, body in entry.items()}  # a list of one-key entries
+    assert [list(e) for e in recipe["evaluators"]] == [["hallucination_check"], ["attribute_verification"]]
     assert checks["hallucination_check"]["threshold"] == 0.682 and checks["attribute_verification"]["enabled"] is True
+    assert set(checks["hallucination_check"]["params"]) >= {"grad_thresh", "blur_ksize"}
     assert recipe["pipeline"]["retry"] == 1
 
 

@@ -252,3 +252,124 @@ def test_repository_cookbooks_generate(tmp_path: Path, scene: str) -> None:
     conf = yaml.safe_load((cfg / manifest["configs"][0]["config"]).read_text())
     assert conf["vda"]["cookbook"] == scene
     assert set(conf["captioning"]["llm"]["variables"]) == set(manifest["configs"][0]["sampled_vars"])
+
+
+# --- the containers' config contracts (skill/engines/container_contract.py) --------------------------
+
+from skill.engines import container_contract as cc  # noqa: E402
+
+SCENES = ["city_traffic", "warehouse", "robot_assembly", "piazza", "trailer_dashcam"]
+
+
+@pytest.mark.parametrize("scene", SCENES)
+def test_contracts_accept_every_shipped_cookbook(scene: str) -> None:
+    checked = cc.check_cookbook(REPO / "assets" / "cookbooks" / scene)
+    assert [Path(p).name for p in checked] == ["auto_labeling_config.yaml", "augmentation.yaml"]
+
+
+@pytest.mark.parametrize("scene", SCENES)
+def test_contract_accepts_every_generated_clip_config(tmp_path: Path, scene: str) -> None:
+    cfg = tmp_path / "configs"
+    shutil.copytree(REPO / "assets" / "cookbooks" / scene, cfg)
+    videos = make_videos(tmp_path, ["a.mp4", "b.mp4"])
+    manifest = cg.generate_configs(videos, cfg, cfg, n_augmentations=2, log=lambda _line: None)
+    for entry in manifest["configs"]:
+        clip = yaml.safe_load((cfg / entry["config"]).read_text())
+        cc.check_config("augmentation", clip, source=entry["config"], overrides=cc.AUG_WORKER_OVERRIDES)
+        # the per-clip keys are the ones the container reads
+        assert isinstance(clip["augmentation"]["parameters"]["seed"], int)
+        assert clip["captioning"]["llm"]["variables"] == {k: [v] for k, v in entry["sampled_vars"].items()}
+
+
+def _cookbook_al() -> dict:
+    return yaml.safe_load((REPO / "assets/cookbooks/city_traffic/auto_labeling/auto_labeling_config.yaml").read_text())
+
+
+def _clip(tmp_path: Path) -> dict:
+    cfg = tmp_path / "configs"
+    shutil.copytree(REPO / "assets" / "cookbooks" / "city_traffic", cfg)
+    manifest = cg.generate_configs(make_videos(tmp_path, ["a.mp4"]), cfg, cfg, log=lambda _line: None)
+    return yaml.safe_load((cfg / manifest["configs"][0]["config"]).read_text())
+
+
+def _rejected(kind: str, config: dict, overrides: tuple[str, ...] = ()) -> str:
+    with pytest.raises(cc.ContainerConfigError) as err:
+        cc.check_config(kind, config, source="the config", overrides=overrides)  # type: ignore[arg-type]
+    assert err.value.code == "container-config-rejected" and err.value.remedy
+    assert isinstance(err.value, InputError)
+    return err.value.message
+
+
+def test_al_contract_rejects_height_width_naming_the_key_path() -> None:
+    config = _cookbook_al()
+    sr = config["super_resolution"]
+    sr["height"], sr["width"] = sr.pop("res_h"), sr.pop("res_w")
+    message = _rejected("auto-labeling", config, cc.AL_WORKER_OVERRIDES)
+    assert "super_resolution.height is not a key" in message and "super_resolution.width is not a key" in message
+
+
+def test_al_contract_rejects_unknown_keys_anywhere_and_needs_the_endpoints() -> None:
+    config = _cookbook_al()
+    config["mcq_generation"]["window_metadata_extraction"]["bank"] = "x.json"
+    config["labels"] = {}
+    message = _rejected("auto-labeling", config, cc.AL_WORKER_OVERRIDES)
+    assert "mcq_generation.window_metadata_extraction.bank is not a key" in message and "labels is not a key" in message
+    # without the workers' endpoint overrides the MCQ stage has no VLM: the container stops there too
+    assert "endpoints.vlm" in _rejected("auto-labeling", _cookbook_al())
+
+
+def test_aug_contract_rejects_an_evaluators_mapping(tmp_path: Path) -> None:
+    clip = _clip(tmp_path)
+    clip["evaluators"] = {name: body for entry in clip["evaluators"] for name, body in entry.items()}
+    assert "evaluators: Input should be a valid list" in _rejected("augmentation", clip)
+
+
+def test_aug_contract_rejects_parameters_instead_of_params(tmp_path: Path) -> None:
+    clip = _clip(tmp_path)
+    check = clip["evaluators"][0]["hallucination_check"]
+    check["parameters"] = check.pop("params")
+    assert "evaluators[0].hallucination_check.parameters is not a key" in _rejected("augmentation", clip)
+
+
+def test_aug_contract_rejects_two_evaluators_in_one_entry_and_upstream_override_keys(tmp_path: Path) -> None:
+    clip = _clip(tmp_path)
+    clip["evaluators"] = [{**clip["evaluators"][0], **clip["evaluators"][1]}]
+    assert "evaluators[0]" in _rejected("augmentation", clip)
+    # upstream's per-clip keys are not in the container's schema
+    for key in ("cosmos.parameters.seed=7", "prompt_generation.seed=7", "video_captioning.parser=instruct"):
+        assert f"{key.split('.')[0]} is not a key" in _rejected("augmentation", _clip(tmp_path / key[:5]), (key,))
+
+
+def test_contract_errors_never_echo_values(tmp_path: Path) -> None:
+    clip = _clip(tmp_path)
+    secret = "nvapi-SECRETVALUE1234567890"
+    clip["endpoints"]["vlm"]["token"] = secret
+    clip["augmentation"]["parameters"]["seed"] = secret
+    message = _rejected("augmentation", clip)
+    assert "endpoints.vlm.token is not a key" in message and "augmentation.parameters.seed" in message
+    assert secret not in message and "SECRETVALUE" not in message
+
+
+def test_generate_configs_stops_on_a_config_the_container_would_reject(tmp_path: Path) -> None:
+    cfg = tmp_path / "configs"
+    shutil.copytree(REPO / "assets" / "cookbooks" / "warehouse", cfg)
+    recipe = cfg / "augmentation" / "augmentation.yaml"
+    data = yaml.safe_load(recipe.read_text())
+    data["evaluators"][0]["hallucination_check"]["parameters"] = data["evaluators"][0]["hallucination_check"].pop("params")
+    recipe.write_text(yaml.safe_dump(data))
+    with pytest.raises(cg.ConfigGenError) as err:
+        cg.generate_configs(make_videos(tmp_path, ["a.mp4"]), cfg, cfg, log=lambda _line: None)
+    assert err.value.code == "container-config-rejected"
+    assert "evaluators[0].hallucination_check.parameters" in err.value.message and "a_aug0.yaml" in err.value.message
+    assert not (cfg / "a_aug0.yaml").exists()
+    with pytest.raises(cc.ContainerConfigError, match=r"evaluators\[0\]\.hallucination_check\.parameters"):
+        cc.check_cookbook(cfg)
+
+
+def test_apply_overrides_sets_dotted_keys_like_the_containers() -> None:
+    out = cc.apply_overrides({"data": [{"inputs": {"rgb": "a"}}], "pipeline": {}}, ["data.0.inputs.rgb=/v.mp4", "data.1.output.out_dir=/o",
+                                                                                    "pipeline.gpu_ids=0", "super_resolution.enabled=false", "x.y=http://h:1/v1"])
+    assert out["data"][0]["inputs"]["rgb"] == "/v.mp4" and out["data"][1]["output"]["out_dir"] == "/o"
+    assert out["pipeline"]["gpu_ids"] == 0 and out["super_resolution"]["enabled"] is False and out["x"]["y"] == "http://h:1/v1"
+    with pytest.raises(cc.ContainerConfigError):
+        cc.apply_overrides({}, ["no-equals-sign"])
