@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import shutil
 import string
+from pathlib import Path
 
 import pytest
 import yaml
@@ -199,3 +202,139 @@ def test_storage_url_values_are_never_executed_or_split(value):
         assert err.code == "invalid-value" and _refusable(value)
         return
     assert spec.task("setup").inputs[0].url == f"{value}/datasets/vda-demo"
+
+
+# --- OSMO 6.3.1's whole submit path ------------------------------------------------------------
+
+from skill.paths import skill_root  # noqa: E402
+from skill.render import render_submit  # noqa: E402
+from tests.fakes.osmo_cli import SubmitRefused, submit_pipeline  # noqa: E402
+
+WORKFLOWS = ("auto_labeling", "augmentation_and_al", "augmentation_and_pl", "e2e", "e2e_super_resolution", "setup_model_cache")
+
+
+def canonical(name: str, **extra: str) -> dict[str, str]:
+    if name == "setup_model_cache":
+        return {"storage_url": FULL["storage_url"], **extra}
+    values = {**FULL, "skills_dir": str(skill_root()), **extra}
+    if name == "auto_labeling":
+        values.pop("cosmos_model_cache_url")
+    return values
+
+
+@pytest.mark.parametrize("workers", [None, "3"])
+@pytest.mark.parametrize("name", WORKFLOWS)
+def test_every_workflow_passes_both_renders_with_its_staged_files_inlined(name, workers):
+    values = canonical(name, **({"workers": workers} if workers else {}))
+    path = workflow_path(name)
+    passes = render_submit(path.read_text(encoding="utf-8"), set_string=values, template=name, source=str(path))
+    assert not passes.missing
+    if name != "setup_model_cache":
+        assert {Path(f.localpath).name for f in passes.inlined} >= {"setup_task.sh", "endpoint_common.sh", "barrier.py"}
+    spec = render_workflow(path, set_string=values)
+    if workers:
+        assert sum(t.name.startswith(("pl_", "cosmos_")) for t in spec.tasks) % 3 == 0
+    # the double's independent reimplementation of OSMO's path agrees
+    final = yaml.safe_load(submit_pipeline(path, [], [f"{k}={v}" for k, v in values.items()]))
+    assert final["workflow"]["name"] == spec.name
+
+
+def test_every_staged_file_is_free_of_jinja_syntax():
+    root = skill_root()
+    staged = set()
+    for name in WORKFLOWS:
+        for rel in re.findall(r'localpath: "\{\{skills_dir\}\}/([^"]+)"', workflow_path(name).read_text(encoding="utf-8")):
+            for scene in ("city_traffic", "piazza", "warehouse", "robot_assembly", "trailer_dashcam"):
+                staged.add(rel.replace("{{cookbook}}", scene))
+    assert len(staged) > 40
+    for rel in sorted(staged):
+        text = (root / rel).read_text(encoding="utf-8")
+        assert not re.search(r"\{[{%#]", text), rel
+
+
+def _skill_copy(tmp_path: Path) -> Path:
+    copy = tmp_path / "skill"
+    for sub in ("scripts", "skill/engines", "assets/cookbooks"):
+        shutil.copytree(skill_root() / sub, copy / sub)
+    return copy
+
+
+def test_a_staged_file_with_bash_length_expansion_is_named_with_its_line(tmp_path):
+    copy = _skill_copy(tmp_path)
+    target = copy / "scripts" / "endpoint_common.sh"
+    lines = target.read_text(encoding="utf-8").splitlines()
+    lines.insert(4, 'n=${#items[@]}')
+    target.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    values = canonical("e2e", skills_dir=str(copy))
+    with pytest.raises(InputError) as err:
+        render_workflow(workflow_path("e2e"), set_string=values)
+    assert err.value.code == "invalid-workflow"
+    assert "endpoint_common.sh" in err.value.message and "line 5" in err.value.message
+    assert "TemplateSyntaxError" in err.value.message
+    # OSMO refuses it the same way, on the final submit
+    with pytest.raises(SubmitRefused) as refused:
+        submit_pipeline(workflow_path("e2e"), [], [f"{k}={v}" for k, v in values.items()])
+    assert refused.value.wrapped and refused.value.message.startswith("Jinja substitution failure: <class 'jinja2.exceptions.TemplateSyntaxError'>")
+
+
+def test_a_staged_file_that_the_second_render_would_change_is_named(tmp_path):
+    copy = _skill_copy(tmp_path)
+    target = copy / "skill" / "engines" / "configs.py"
+    target.write_text(target.read_text(encoding="utf-8") + '# {{ dataset }}\n', encoding="utf-8")
+    with pytest.raises(InputError) as err:
+        render_workflow(workflow_path("e2e"), set_string=canonical("e2e", skills_dir=str(copy)))
+    assert "configs.py" in err.value.message and "would change" in err.value.message
+
+
+def test_a_staged_file_outside_skills_dir_is_refused(tmp_path):
+    copy = _skill_copy(tmp_path)
+    text = workflow_path("auto_labeling").read_text(encoding="utf-8").replace(
+        '"{{skills_dir}}/scripts/setup_task.sh"', f'"{skill_root()}/scripts/setup_task.sh"')
+    with pytest.raises(InputError, match="outside skills_dir"):
+        render_text(text, set_string=canonical("auto_labeling", skills_dir=str(copy)))
+
+
+def test_a_value_holding_jinja_is_refused_because_osmo_would_evaluate_it():
+    values = canonical("augmentation_and_al", video="{{dataset}}")
+    with pytest.raises(InputError) as err:
+        render_workflow(workflow_path("augmentation_and_al"), set_string=values)
+    assert err.value.code == "invalid-value" and "video" in err.value.message
+    # what OSMO does with it: the second render evaluates the value
+    final = yaml.safe_load(submit_pipeline(workflow_path("augmentation_and_al"), [], [f"{k}={v}" for k, v in values.items()]))
+    envs = [t["environment"] for g in final["workflow"]["groups"] for t in g["tasks"] if "VIDEO_NAME" in t.get("environment", {})]
+    assert envs and all(e["VIDEO_NAME"] == FULL["dataset"] for e in envs)
+
+
+def test_a_value_with_a_quote_breaks_the_yaml_as_on_osmo():
+    values = canonical("augmentation_and_al", video='a"b')
+    with pytest.raises(InputError) as err:
+        render_workflow(workflow_path("augmentation_and_al"), set_string=values)
+    assert err.value.code == "invalid-value" and "video" in err.value.message and 'a"b' not in err.value.message
+    with pytest.raises(SubmitRefused, match="not properly formatted"):
+        submit_pipeline(workflow_path("augmentation_and_al"), [], [f"{k}={v}" for k, v in values.items()])
+
+
+def test_a_boolean_default_renders_like_python():
+    text = SIMPLE.replace("  who: world\n", "  who: true\n")
+    assert render_text(text).task("make").environment["WHO"] == "True"
+
+
+LONG = "n" * 65
+
+
+@pytest.mark.parametrize("where", ["workflow", "group", "task"])
+def test_names_longer_than_64_characters_are_refused(where):
+    text = {
+        "workflow": SIMPLE.replace('name: "{{name}}"', f"name: {LONG}"),
+        "group": SIMPLE.replace("- name: first", f"- name: {LONG}"),
+        "task": SIMPLE.replace("- name: make", f"- name: {LONG}").replace("task: make", f"task: {LONG}"),
+    }[where]
+    with pytest.raises(InputError, match="at most 64"):
+        render_text(text)
+    assert render_text(text.replace(LONG, "n" * 64))
+
+
+def test_workflow_labels_is_refused():
+    text = SIMPLE.replace('  name: "{{name}}"\n', '  name: "{{name}}"\n  labels:\n    team: vda\n')
+    with pytest.raises(InputError, match="workflow.labels"):
+        render_text(text)
