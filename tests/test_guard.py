@@ -268,3 +268,16 @@ def test_script_end_to_end_on_local_storage(tmp_path: Path, skills: Path):
     assert done.stdout.strip() == "OK: pre-submit guard passed (mode-aware checks: auto-labeling, augmentation)."
     done = _script(["--workflow", str(tmp_path / "missing.yaml"), "--backend", "local"], env)
     assert done.returncode == 2
+
+
+def test_a_staged_file_that_gains_jinja_syntax_fails_the_guard_naming_it(skills: Path):
+    # OSMO inlines every localpath and renders the whole text again: bash ${#a[@]} opens a Jinja comment
+    (skills / "scripts" / "endpoint_common.sh").write_text('x\necho "${#a[@]}"\n', encoding="utf-8")
+    fake = FakeBackend(objects=full_objects())
+    result = pre_submit_guard(request(skills), backend=fake)
+    assert result.status == "failed" and exit_code(result) != 0
+    workflow = check(result, "workflow")
+    assert workflow.status == "fail"
+    assert "scripts/endpoint_common.sh" in workflow.detail and "line 2" in workflow.detail
+    assert "second render" in workflow.detail and "TemplateSyntaxError" in workflow.detail
+    assert fake.calls.count("submit") == 0
