@@ -42,6 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     cp.add_argument("file", metavar="FILE", help="the session file")
     cp.add_argument("--to", choices=["v1"], default="v1", help="the target format (only v1)")
     cp.add_argument("-o", "--output", metavar="OUT", default=None, help="write here instead of standard output")
+    cp.add_argument("--json", action="store_true", help="errors as JSON")
     cp.add_argument("--scenario", default=None, help="scenario name for the meta line (default: the file's stem)")
     cp.set_defaults(handler=run_convert)
 
