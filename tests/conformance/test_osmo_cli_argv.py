@@ -24,6 +24,7 @@ from skill.paths import workflow_path
 from skill.render import render_workflow
 
 DRIVER = Path(__file__).with_name("osmo_argv_driver.py")
+WORKFLOWS = (*FLOWS, "setup_model_cache", "augmentation_and_pl")  # the six files under assets/configs/osmo
 SECRETS = {"ngc": "nvapi-CANARYconformance0123456789", "hf": "hf_CANARYconformanceabcdef", "s3": "CANARYs3secretkey42"}
 VALUES = {
     "dataset": "vda-demo", "run_id": "run-1a2b3c4d", "storage_url": "s3://bucket/pre", "gpu_platform": "gpu",
@@ -71,7 +72,7 @@ def drive(tmp_path: Path) -> Recorder:
     """Every backend call once (submit for each workflow, with and without --set)."""
     rec = Recorder()
     backend = OsmoBackend("osmo", runner=rec, sleep=lambda _: None)
-    for name in (*FLOWS, "setup_model_cache"):
+    for name in WORKFLOWS:
         backend.submit(render_workflow(workflow_path(name), set_string=VALUES), pool="gpu-pool")
     backend.submit(render_workflow(workflow_path("augmentation_and_al"), set_string=VALUES, set_values={"workers": "3"}))
     backend.query("vda-demo-1")
@@ -120,7 +121,7 @@ def test_every_command_is_covered(parsed):
               ("data", "download"), ("data", "upload"), ("pool", "list"), ("credential", "list"), ("credential", "set"),
               ("config", "show")}
     assert wanted <= commands and any(argv[:1] == ["version"] for argv, _ in pairs)
-    assert len(pairs) == len(rec.calls) == len(FLOWS) + 2 + 16  # submits + the other calls (two of them legacy lists)
+    assert len(pairs) == len(rec.calls) == len(WORKFLOWS) + 1 + 16  # submits + the other calls (two of them legacy lists)
 
 
 def test_every_argv_parses_with_osmos_own_parser(parsed):
@@ -142,7 +143,7 @@ def test_every_data_list_is_recursive(parsed):
 def test_submit_values_land_in_one_set_string(parsed):
     _, pairs = parsed
     submits = [result["args"] for argv, result in pairs if argv[:2] == ["workflow", "submit"]]
-    assert len(submits) == len(FLOWS) + 2
+    assert len(submits) == len(WORKFLOWS) + 1
     for args in submits:
         assert args["format_type"] == "json" and Path(args["workflow_file"]).is_file()
         assert {item.split("=", 1)[0] for item in args["set_string"]} >= {"dataset", "run_id", "storage_url"}
