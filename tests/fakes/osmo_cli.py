@@ -18,7 +18,9 @@ Scenario keys (all optional)::
     streaming        [id, ...]  logs of these ids print, then hang like a live stream
     pools            [{name, status, platforms: [..], default_platform, quota_free, total_free, description}]
     credentials      [{cred_name, cred_type, profile}]
-    objects          {"s3://bucket/key": "content", ...}
+    objects          {"s3://bucket/key": "content" | {"file": "/local/path"}, ...}   (binary via "file")
+    run_outputs      {"outputs/augmented/x.mp4": content, ...}  written under a submitted run's output
+                     prefix the first time a query reports it COMPLETED (what its workers uploaded)
     configs          {KIND: json}
     version          {"client": "6.3.1", "service": "6.3.1"}
     legacy_data_list true -> ``--no-pager`` is an unknown flag
@@ -452,6 +454,8 @@ class _Double:
             wf["status"] = sequence[min(n, len(sequence) - 1)]
         if wid in self.state.get("canceled", []):
             wf["status"] = "FAILED_CANCELED"
+        if wf.get("status") == "COMPLETED":
+            self.write_run_outputs(wid)
         body = self.query_json(wid, wf)
         if self.json_mode:
             self.out(json.dumps(body, indent=2))
@@ -495,6 +499,23 @@ class _Double:
             "groups": groups, "pool": wf.get("pool", "default"), "backend": "default", "app_owner": None, "app_name": None,
             "app_version": None, "plugins": {"rsync": False}, "priority": "NORMAL",
         }
+
+    def write_run_outputs(self, wid: str) -> None:
+        """What the workers would have uploaded: ``run_outputs`` ({path: content}) lands under the
+        submitted run's ``<storage_url>/datasets/<dataset>-outputs/<run_id>/``, once."""
+        outputs = self.scenario.get("run_outputs") or {}
+        item = next((i for i in self.state.get("submitted", []) if i["id"] == wid), None)
+        done = self.state.setdefault("outputs_written", [])
+        if not outputs or item is None or wid in done:
+            return
+        values = item.get("values") or {}
+        base = f"{values['storage_url'].rstrip('/')}/datasets/{values['dataset']}-outputs/{values['run_id']}"
+        objects = self.objects()
+        for rel, content in outputs.items():
+            objects[f"{base}/{rel}"] = content
+        self.state["objects"] = objects
+        done.append(wid)
+        self.save()
 
     def cmd_workflow_logs(self, args: list[str]) -> int:
         spec = {"--task": "one", "--retry-id": "one", "--error": "flag", "-n": "one"}
@@ -696,9 +717,24 @@ class _Double:
             rel = Path(key).name if key == url else key[len(url.rstrip("/")) + 1:]
             target = Path(dest) / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(content, encoding="utf-8")
+            if isinstance(content, dict):  # {"file": path}: bytes kept on disk (videos)
+                target.write_bytes(Path(content["file"]).read_bytes())
+            else:
+                target.write_text(content, encoding="utf-8")
         self.err("Data has been downloaded")
         return 0
+
+    def stored(self, path: Path) -> Any:
+        """Text files are kept inline; anything else (a video) as a copy next to the state file."""
+        data = path.read_bytes()
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            blobs = self.state_path.parent / "osmo_blobs"
+            blobs.mkdir(exist_ok=True)
+            copy = blobs / f"{len(list(blobs.iterdir()))}_{path.name}"
+            copy.write_bytes(data)
+            return {"file": str(copy)}
 
     def cmd_data_upload(self, args: list[str]) -> int:
         positional, _ = self.parse(args, {"--regex": "one"}, {"-x": "--regex"})
@@ -710,9 +746,9 @@ class _Double:
             path = Path(raw)
             if path.is_dir():
                 for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                    objects[f"{url}/{path.name}/{child.relative_to(path).as_posix()}"] = child.read_text(encoding="utf-8", errors="replace")
+                    objects[f"{url}/{path.name}/{child.relative_to(path).as_posix()}"] = self.stored(child)
             elif path.is_file():
-                objects[f"{url}/{path.name}"] = path.read_text(encoding="utf-8", errors="replace")
+                objects[f"{url}/{path.name}"] = self.stored(path)
             else:
                 self.fail(f"Path {raw} not found.", 2)
         self.state["objects"] = objects
