@@ -24,13 +24,17 @@ RUN_ID = "run-1a2b3c4d"
 
 
 def make_skills_dir(root: Path, cookbook: str = "city_traffic") -> Path:
-    """A skill checkout holding every file the shipped workflows stage (contents do not matter)."""
+    """A skill checkout holding every file the shipped workflows stage (contents do not matter,
+    except the cookbook's container configs and pipeline config: those are this checkout's own)."""
+    repo = Path(__file__).resolve().parents[1]
     for flow in ("augmentation_and_al", "auto_labeling"):
         text = workflow_path(flow).read_text(encoding="utf-8")
         for rel in re.findall(r'localpath: "\{\{skills_dir\}\}/([^"]+)"', text):
             target = root / rel.replace("{{cookbook}}", cookbook)
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text("x\n", encoding="utf-8")
+            real = repo / rel.replace("{{cookbook}}", cookbook)
+            kept = rel.endswith(("_config.yaml", "augmentation.yaml")) and real.is_file()
+            target.write_text(real.read_text(encoding="utf-8") if kept else "x\n", encoding="utf-8")
     return root
 
 
@@ -68,7 +72,7 @@ def test_ok_renders_with_canonical_values_and_lists_dataset_and_caches(skills: P
     assert result.mode == ["auto-labeling", "augmentation"]
     assert result.values["cosmos_model_cache_url"] == COSMOS and result.values["auto_labeling_model_cache_url"] == AL
     assert result.values_hash and len(result.values_hash) == 64
-    assert {c.name for c in result.checks} >= {"values", "workflow", "variables", "setup_task", "cookbook_files", "staged_files",
+    assert {c.name for c in result.checks} >= {"values", "workflow", "variables", "setup_task", "cookbook_files", "container_configs", "staged_files",
                                               "video_basename", "dataset_input", "video_in_dataset", "cache_wiring",
                                               "cache:cosmos_model_cache_url", "cache:auto_labeling_model_cache_url"}
     assert fake.calls.count("data_list") == 3
@@ -98,6 +102,25 @@ def test_undefined_variable_is_named(skills: Path):
     assert "gpu_platform" in variables.detail
     assert variables.data["missing_required"] == ["gpu_platform"]
     assert result.values_hash is None
+    assert exit_code(result) == 1
+
+
+@pytest.mark.parametrize(
+    ("rel", "old", "new", "path"),
+    [
+        ("auto_labeling/auto_labeling_config.yaml", "  res_h: 720", "  height: 720", "super_resolution.height"),
+        ("augmentation/augmentation.yaml", "    params:", "    parameters:", "evaluators[0].hallucination_check.parameters"),
+    ],
+)
+def test_a_cookbook_config_the_container_would_reject_fails_the_guard(skills: Path, rel: str, old: str, new: str, path: str):
+    config = skills / "assets/cookbooks/city_traffic" / rel
+    text = config.read_text(encoding="utf-8")
+    assert old in text
+    config.write_text(text.replace(old, new, 1), encoding="utf-8")
+    result = pre_submit_guard(request(skills), backend=FakeBackend(objects=full_objects()))
+    assert result.status == "failed"
+    found = check(result, "container_configs")
+    assert found.status == "fail" and path in found.detail and found.data["code"] == "container-config-rejected"
     assert exit_code(result) == 1
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "apply_overrides",
     "check_config",
     "check_cookbook",
+    "check_staged_cookbooks",
 ]
 
 ContainerKind = Literal["auto-labeling", "augmentation"]
@@ -519,25 +520,46 @@ def check_config(kind: ContainerKind, config: Any, *, source: str, overrides: li
         ) from None
 
 
-def check_cookbook(cookbook_dir: str | Path) -> list[str]:
+_COOKBOOK_CONFIGS: dict[ContainerKind, str] = {
+    "auto-labeling": "auto_labeling/auto_labeling_config.yaml",
+    "augmentation": "augmentation/augmentation.yaml",
+}
+
+
+def check_cookbook(cookbook_dir: str | Path, kinds: tuple[ContainerKind, ...] = ("auto-labeling", "augmentation")) -> list[str]:
     """Check a cookbook folder's container configs; return the files checked.
 
     ``auto_labeling/auto_labeling_config.yaml`` is checked with the PL workers' overrides applied,
     ``augmentation/augmentation.yaml`` with one generated clip's per-clip values merged in
-    (what generate_configs writes) and the cosmos worker's overrides.
+    (what generate_configs writes) and the cosmos worker's overrides. A missing file is skipped.
     """
     root = Path(cookbook_dir)
     checked: list[str] = []
-    al = root / "auto_labeling" / "auto_labeling_config.yaml"
-    if al.is_file():
+    al = root / _COOKBOOK_CONFIGS["auto-labeling"]
+    if "auto-labeling" in kinds and al.is_file():
         check_config("auto-labeling", _load(al), source=str(al), overrides=AL_WORKER_OVERRIDES)
         checked.append(str(al))
-    aug = root / "augmentation" / "augmentation.yaml"
-    if aug.is_file():
+    aug = root / _COOKBOOK_CONFIGS["augmentation"]
+    if "augmentation" in kinds and aug.is_file():
         clip = _generated_clip(root)
         check_config("augmentation", clip, source=str(aug), overrides=AUG_WORKER_OVERRIDES)
         checked.append(str(aug))
     return checked
+
+
+def check_staged_cookbooks(localpaths: list[str], kinds: tuple[ContainerKind, ...]) -> list[str]:
+    """:func:`check_cookbook` for every cookbook folder a workflow stages (found by the config files'
+    paths among ``localpaths``); return the files checked."""
+    roots: list[Path] = []
+    for local in localpaths:
+        text = local.replace("\\", "/")
+        for kind in kinds:
+            suffix = _COOKBOOK_CONFIGS[kind]
+            if text.endswith("/" + suffix):
+                root = Path(text[: -len(suffix)])
+                if root not in roots:
+                    roots.append(root)
+    return [f for root in roots for f in check_cookbook(root, kinds)]
 
 
 def _generated_clip(root: Path) -> Any:

@@ -8,6 +8,7 @@ the same canonical pairs :func:`skill.steps.submit.submit` will send, and checks
 ``variables``         every template variable resolves (a missing one is named)
 ``setup_task``        the workflow has a ``setup`` task
 ``cookbook_files``    the cookbook files the flow's task kinds need are staged and exist locally
+``container_configs`` the staged cookbook configs are what the containers' schemas accept
 ``staged_files``      every other ``localpath`` the workflow stages exists locally
 ``video_basename``    ``video`` (and every task's ``VIDEO_NAME``) is a file stem
 ``dataset_input``     the setup input URL(s) list at least one object
@@ -29,6 +30,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from skill.backends.base import Backend
+from skill.engines.container_contract import check_staged_cookbooks
 from skill.errors import InputError, SkillError, UndefinedVariable
 from skill.flows import resolve_workflow
 from skill.ledger import values_hash
@@ -203,6 +205,7 @@ def pre_submit_guard(req: GuardRequest, *, backend: Backend, render=render_workf
     kinds = _task_kinds(spec)
     mode = [m for m in ("auto-labeling", "augmentation") if kinds[m]]
     checked = _cookbook_check(setup, mode, checks)
+    _container_config_check(setup, mode, checks)
     _staged_files_check(spec, checked, checks)
     video_ok = _video_check(fields.get("video"), spec, checks)
     listing = _dataset_check(setup, backend, checks)
@@ -306,6 +309,19 @@ def _cookbook_check(setup: TaskSpec, mode: list[GuardMode], checks: list[Check])
     else:
         checks.append(Check(name="cookbook_files", status="skipped", detail="No auto-labeling or augmentation task found."))
     return seen
+
+
+def _container_config_check(setup: TaskSpec, mode: list[GuardMode], checks: list[Check]) -> None:
+    """The staged cookbook configs against the containers' contracts (skill/engines/container_contract.py)."""
+    if not mode:
+        return
+    try:
+        files = check_staged_cookbooks([f.localpath or "" for f in setup.files], tuple(mode))
+    except SkillError as exc:
+        checks.append(Check(name="container_configs", status="fail", detail=exc.message, data={"code": exc.code, "remedy": exc.remedy or ""}))
+        return
+    checks.append(Check(name="container_configs", status="ok" if files else "skipped",
+                        detail=f"{len(files)} cookbook config(s) match the containers' schemas." if files else "No staged cookbook config to check."))
 
 
 def _staged_files_check(spec: RenderedSpec, already_checked: set[str], checks: list[Check]) -> None:
