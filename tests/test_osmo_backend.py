@@ -553,3 +553,66 @@ def test_data_list_parser_rejects_a_count_mismatch():
 ])
 def test_bucket_roots_per_scheme(url, root):
     assert parse.bucket_root(url) == root
+
+
+# --- a whole `vda run --backend osmo` through the double --------------------------------------------
+
+
+def test_vda_run_on_osmo_stages_the_whole_run_layout_and_renders_the_side_by_side(tmp_path, monkeypatch, capsys):
+    import respx
+    import httpx as httpx2
+
+    from skill.engines.synthetic import make_scene
+    from skill.secrets import forget_secrets
+    from skill.storage import cache_urls
+    from tools.cli import main as vda
+
+    clip = tmp_path / "clip.mp4"
+    make_scene(clip, width=320, height=180, fps=10, seconds=2, seed=3, background="road")
+    storage = "s3://bucket/pre"
+    objects = {f"{storage}/datasets/vda-demo/clip.mp4": {"file": str(clip)},
+               **{f"{url}/weights.bin": "w" for url in cache_urls(storage).values()}}
+    manifest = {"configs": [{"video_name": "clip", "aug_idx": 0, "config": "clip_aug0.yaml", "sampled_vars": {"weather": "rain"}}]}
+    status = json.dumps({"status": "completed", "degraded_stages": []})
+    instances = json.dumps({"instances": {"car_1": {"object_type": "car"}}})
+    outputs = {
+        "setup_b0/configs/manifest.yaml": json.dumps(manifest), "setup_b0/configs/clip_aug0.yaml": "data: []\n",
+        "outputs/augmented/clip_aug0/augmented_video.mp4": {"file": str(clip)},
+        "outputs/pseudo_labeled_augmented/clip_aug0/contextual/instances.json": instances,
+        "outputs/pseudo_labeled_augmented/clip_aug0/sidecars/pipeline_status.json": status,
+        "outputs/pseudo_labeled/clip/contextual/instances.json": instances,
+        "outputs/pseudo_labeled/clip/sidecars/pipeline_status.json": status,
+    }
+    double = install(tmp_path / "osmo", {
+        "pools": [{"name": "gpu-pool", "status": "ONLINE", "platforms": ["gpu"], "default_platform": "gpu", "quota_free": "4", "total_free": "4"}],
+        "credentials": [{"cred_name": "hf_token", "cred_type": "GENERIC", "profile": None}],
+        "configs": {"POD_TEMPLATE": {"gpu": {"spec": {"tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists"}]}}}},
+        "objects": objects, "statuses": {"vda-demo-1": ["COMPLETED"]}, "run_outputs": outputs,
+    })
+    home = tmp_path / "home"
+    for name, value in {"VDA_OSMO_CLI": double.executable, "VDA_HOME": str(home), "HOME": str(home), "HF_TOKEN": "hf_CANARYrunabcdefgh",
+                        "NGC_CONFIG_FILE": str(tmp_path / "none"), "HF_TOKEN_FILE": str(tmp_path / "none")}.items():
+        monkeypatch.setenv(name, value)
+    for name in ("NGC_API_KEY", "NGC_CLI_API_KEY", "NVIDIA_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        with respx.mock(assert_all_called=False) as web:  # the HF and registry probes: the network edge
+            web.route().mock(return_value=httpx2.Response(200))
+            code = vda(["run", "--backend", "osmo", "--dataset-url", f"{storage}/datasets/vda-demo", "--flow", "augmentation_and_al",
+                        "--pool", "gpu-pool", "--json"])
+    finally:
+        forget_secrets()
+    out = capsys.readouterr().out
+    assert code == 0, out
+    result = json.loads(out)
+    run_dir = Path(result["local_run_dir"])
+    staged = sorted(p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
+    assert set(outputs) | {"input/clip.mp4"} <= set(staged)
+    assert {"setup_b0", "outputs", "input", "display"} <= {p.name for p in run_dir.iterdir()}
+    rendered = run_dir / "display" / "vda-demo_clip_aug0_compare.mp4"
+    assert rendered.stat().st_size > 0 and result["status"] == "COMPLETED"
+    assert any(str(rendered) in line for line in result["media_lines"])
+    assert result["sampled_vars"] == {"clip_aug0": {"weather": "rain"}}
+    lists = [argv for argv in double.calls() if argv[:2] == ["data", "list"]]
+    assert lists and all("--recursive" in argv for argv in lists)
+    assert not any("CANARY" in arg for argv in double.calls() for arg in argv)
