@@ -88,8 +88,10 @@ run_container_item() {
     "data.0.output.metadata=$out/metadata.json"
     "data.0.output.caption=$out/caption.txt"
     "captioning.vlm.parser=instruct"
-    "endpoints.vlm.url=$VLM_URL" "endpoints.vlm.model=${VLM_MODEL:-}"
-    "endpoints.llm.url=$LLM_URL" "endpoints.llm.model=${LLM_MODEL:-}")
+    "endpoints.vlm.url=$VLM_URL" "endpoints.llm.url=$LLM_URL")
+  # an empty "key=" reaches the schema as null, which endpoints.*.model (a string) rejects
+  [ -z "${VLM_MODEL:-}" ] || args+=("endpoints.vlm.model=$VLM_MODEL")
+  [ -z "${LLM_MODEL:-}" ] || args+=("endpoints.llm.model=$LLM_MODEL")
   [ ! -f "$prompts/template_generation_system_prompt.md" ] || args+=("template_generation.system_prompt_file=$prompts/template_generation_system_prompt.md")
   [ ! -f "$prompts/prompt_polishing_system_prompt.md" ] || args+=("template_generation.prompt_polishing_file=$prompts/prompt_polishing_system_prompt.md")
   marker="$(mktemp)"

@@ -373,3 +373,9 @@ def test_apply_overrides_sets_dotted_keys_like_the_containers() -> None:
     assert out["pipeline"]["gpu_ids"] == 0 and out["super_resolution"]["enabled"] is False and out["x"]["y"] == "http://h:1/v1"
     with pytest.raises(cc.ContainerConfigError):
         cc.apply_overrides({}, ["no-equals-sign"])
+
+
+def test_an_empty_override_is_null_and_the_augmentation_container_rejects_a_null_model(tmp_path: Path) -> None:
+    assert cc.apply_overrides({"a": {"b": "x"}}, ["a.b="])["a"]["b"] is None
+    message = _rejected("augmentation", _clip(tmp_path), ("endpoints.llm.model=",))
+    assert "endpoints.llm.model: Input should be a valid string" in message

@@ -436,9 +436,10 @@ _MODELS: dict[ContainerKind, type[BaseModel]] = {"auto-labeling": AutoLabelingCo
 
 
 def _scalar(text: str) -> Any:
-    """A dotlist value read the way YAML reads a scalar (``0`` -> 0, ``false`` -> False)."""
+    """A dotlist value read the way YAML reads a scalar (``0`` -> 0, ``false`` -> False, nothing -> None,
+    as OmegaConf reads ``key=``)."""
     try:
-        value = yaml.safe_load(text) if text.strip() else ""
+        value = yaml.safe_load(text) if text.strip() else None
     except yaml.YAMLError:
         return text
     return value if value is None or isinstance(value, (str, int, float, bool)) else text

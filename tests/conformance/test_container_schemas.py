@@ -110,7 +110,12 @@ def test_the_containers_reject_what_our_contract_rejects(paidf_al_source: Path, 
     parameters = yaml.safe_load(yaml.safe_dump(clip["config"]))
     check = parameters["evaluators"][0]["hallucination_check"]
     check["parameters"] = check.pop("params")
-    aug_bad = [{**clip, "name": "mapping", "config": mapping}, {**clip, "name": "parameters", "config": parameters}]
+    aug_bad = [
+        {**clip, "name": "mapping", "config": mapping},
+        {**clip, "name": "parameters", "config": parameters},
+        # an empty model override is null there: why cosmos_worker.sh passes endpoints.*.model only when known
+        {**clip, "name": "empty model", "overrides": [*clip["overrides"], "endpoints.llm.model="]},
+    ]
 
     for kind, source, items in (("auto-labeling", paidf_al_source, al_bad), ("augmentation", paidf_aug_source, aug_bad)):
         for result, item in zip(_judge(kind, source, items), items):
