@@ -489,16 +489,24 @@ def replay_transcript(transcript: Transcript | TranscriptInvalid) -> TranscriptR
 # --- files and totals ------------------------------------------------------------------------------------
 
 
-_SUFFIXES = (".jsonl", ".json")
+def _is_chat_list(path: Path) -> bool:
+    """A ``.json`` file in a folder is a session only when it holds a chat message list (a Claude
+    Code project folder also keeps ``sessions-index.json``, which is no transcript)."""
+    from evals.formats import detect
+
+    try:
+        return detect(path.read_bytes()) == "chat-completions"
+    except OSError:
+        return False
 
 
 def collect_paths(paths: Iterable[str | Path]) -> list[Path]:
-    """Expand directories into their ``*.jsonl`` and ``*.json`` files (sorted); a missing path is NotFound."""
+    """Expand directories into their ``*.jsonl`` files and ``*.json`` chat lists (sorted); a missing path is NotFound."""
     out: list[Path] = []
     for item in paths:
         path = Path(item)
         if path.is_dir():
-            out.extend(sorted(p for p in path.iterdir() if p.suffix in _SUFFIXES and p.is_file()))
+            out.extend(sorted(p for p in path.iterdir() if p.is_file() and (p.suffix == ".jsonl" or (p.suffix == ".json" and _is_chat_list(p)))))
         elif path.exists():
             out.append(path)
         else:

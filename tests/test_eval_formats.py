@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from evals.formats import detect, parse_any, to_v1_jsonl
 from evals.formats._session import classify_tool
@@ -370,3 +372,30 @@ def test_convert_prints_v1_and_refuses_a_broken_file_with_a_coded_error(tmp_path
     assert vda(["eval", "convert", str(broken), "--to", "v1", "--json"]) != 0
     out, err = capsys.readouterr()
     assert "invalid-transcript" in out + err and "Traceback" not in err
+
+
+def test_a_folder_skips_json_files_that_are_no_chat_list(tmp_path: Path):
+    (tmp_path / "sessions-index.json").write_text(json.dumps({"version": 1, "entries": []}), encoding="utf-8")
+    (tmp_path / "chat.json").write_text(json.dumps(CHAT), encoding="utf-8")
+    (tmp_path / "s.jsonl").write_bytes((FIXTURES / "cc_good_shell_submit.jsonl").read_bytes())
+    assert sorted(Path(t.file).name for t in replay(tmp_path).transcripts) == ["chat.json", "s.jsonl"]
+
+
+_SCALAR = st.none() | st.booleans() | st.integers(-3, 3) | st.sampled_from(["", "x", "c1", "toolu_1", "Bash", "shell", "mcp__vda__submit", "{}", "[]", "Exit code: 2"])
+_KEYS = st.sampled_from(["type", "payload", "message", "content", "role", "name", "call_id", "id", "tool_use_id", "input",
+                         "arguments", "output", "uuid", "sessionId", "timestamp", "text", "command", "namespace", "is_error", "cwd"])
+_VALUE = st.recursive(_SCALAR | st.sampled_from(["user", "assistant", "message", "function_call", "function_call_output", "tool_use",
+                                                  "tool_result", "response_item", "event_msg", "session_meta", "user_message"]),
+                      lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=4), max_leaves=12)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.dictionaries(_KEYS, _VALUE, max_size=5), max_size=6), st.sampled_from(["claude", "codex", "chat"]))
+def test_any_json_in_any_format_gives_a_verdict_never_a_crash(objects: list[dict[str, Any]], flavour: str):
+    if flavour == "claude":
+        objects = [{"sessionId": "s", "uuid": "u", "type": "user", "message": {"content": "hi"}}, *objects]
+    elif flavour == "codex":
+        objects = [META, *objects]
+    raw = json.dumps([{"role": "user", **o} for o in objects]).encode() if flavour == "chat" else jsonl(*objects)
+    entry = replay_transcript(parse_any(raw, file="fuzz.jsonl"))
+    assert entry.verdict in ("pass", "fail", "invalid")

@@ -25,7 +25,6 @@ from evals.formats._session import FormatError, SessionBuilder, text_of_blocks
 __all__ = ["looks_like", "read"]
 
 _ENVELOPE_KEYS = ("uuid", "parentUuid", "sessionId")
-_BOOKKEEPING = frozenset({"summary", "file-history-snapshot", "system", "queue-operation", "progress", "attachment"})
 _NOT_WORDS = ("<command-name>", "<command-message>", "<local-command-stdout>", "<local-command-stderr>", "<local-command-caveat>", "[Request interrupted by user")
 
 

@@ -53,7 +53,7 @@ _INJECTED = (
 def looks_like(objects: list[dict[str, Any]]) -> bool:
     """A Codex rollout: envelope types with a payload, or the direct era's bare response items."""
     for obj in objects:
-        if obj.get("type") in _ENVELOPE_TYPES and isinstance(obj.get("payload"), dict):
+        if _type(obj) in _ENVELOPE_TYPES and isinstance(obj.get("payload"), dict):
             return True
         if obj.get("record_type") == "state":
             return True
@@ -62,6 +62,11 @@ def looks_like(objects: list[dict[str, Any]]) -> bool:
         if obj.get("type") == "message" and obj.get("role") in ("user", "assistant", "developer") and isinstance(obj.get("content"), list):
             return True
     return False
+
+
+def _type(obj: dict[str, Any]) -> str | None:
+    kind = obj.get("type")
+    return kind if isinstance(kind, str) else None
 
 
 def _injected(text: str) -> bool:
@@ -94,7 +99,7 @@ def read(lines: list[tuple[int, Any]]) -> SessionBuilder:
         if not isinstance(obj, dict):
             raise FormatError(no, "the line is not a JSON object")
         stamp = obj.get("timestamp")
-        kind = obj.get("type")
+        kind = _type(obj)
         if kind in _ENVELOPE_TYPES:
             payload = obj.get("payload")
             if not isinstance(payload, dict):
@@ -119,7 +124,7 @@ def read(lines: list[tuple[int, Any]]) -> SessionBuilder:
 
 
 def _event(session: SessionBuilder, twins: _Twins, exit_codes: dict[str, int], no: int, payload: dict[str, Any], stamp: Any) -> None:
-    etype = payload.get("type")
+    etype = _type(payload)
     if etype in ("user_message", "agent_message"):
         text = payload.get("message")
         if not isinstance(text, str):
@@ -136,7 +141,7 @@ def _event(session: SessionBuilder, twins: _Twins, exit_codes: dict[str, int], n
 
 
 def _item(session: SessionBuilder, twins: _Twins, exit_codes: dict[str, int], no: int, payload: dict[str, Any], stamp: Any) -> None:
-    itype = payload.get("type")
+    itype = _type(payload)
     if itype == "message":
         role = payload.get("role")
         if role not in ("user", "assistant"):
