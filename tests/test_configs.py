@@ -1,4 +1,4 @@
-"""Config generation: contract shape, determinism, per-clip independence, weight validation, CLI."""
+"""Config generation: contract shape, determinism, per-clip independence, weight validation, CLI; the containers' config contracts."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from skill.engines import configs as cg
+from skill.engines import container_contract as cc
 from skill.errors import InputError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -255,8 +256,6 @@ def test_repository_cookbooks_generate(tmp_path: Path, scene: str) -> None:
 
 
 # --- the containers' config contracts (skill/engines/container_contract.py) --------------------------
-
-from skill.engines import container_contract as cc  # noqa: E402
 
 SCENES = ["city_traffic", "warehouse", "robot_assembly", "piazza", "trailer_dashcam"]
 
