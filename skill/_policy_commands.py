@@ -421,7 +421,7 @@ def _judge_credential(cmd: SimpleCommand, ctx: _Context) -> list[Violation]:
                     Violation(
                         rule="no-secret-echo",
                         message=f"The credential payload writes the value of {key} on the command line.",
-                        remedy=f'Reference the variable instead: --payload ... {key}="$NGC_API_KEY" (or --payload-file {key}=<file>).',
+                        remedy=f"Pass the value in a file readable only by you: --payload-file {key}=<file> (the shell expands a $VARIABLE into the process list).",
                     )
                 )
     if ctx.state is not None and not ctx.state.eta_given:
