@@ -3,7 +3,10 @@
 Upstream's guard only reads a workflow someone else rendered; this one renders it itself, with
 the same canonical pairs :func:`skill.steps.submit.submit` will send, and checks (each a ``Check``):
 
-``workflow``          the flow or YAML resolves to a readable workflow file
+``workflow``          the flow or YAML resolves to a readable workflow file that passes OSMO 6.3.1's
+                      submit path (:func:`skill.render.render_workflow`: first render, every
+                      ``localpath`` inlined, second render of the whole text, spec checks); a staged
+                      file that breaks the second render is named with its line
 ``values``            the given values are well-formed (storage URL form, run id, names)
 ``variables``         every template variable resolves (a missing one is named)
 ``setup_task``        the workflow has a ``setup`` task
