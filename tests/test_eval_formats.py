@@ -399,3 +399,10 @@ def test_any_json_in_any_format_gives_a_verdict_never_a_crash(objects: list[dict
     raw = json.dumps([{"role": "user", **o} for o in objects]).encode() if flavour == "chat" else jsonl(*objects)
     entry = replay_transcript(parse_any(raw, file="fuzz.jsonl"))
     assert entry.verdict in ("pass", "fail", "invalid")
+
+
+def test_claude_code_a_line_written_twice_counts_once():
+    call = cc("assistant", 2, {"id": "m", "role": "assistant", "content": [{"type": "tool_use", "id": "toolu_1", "name": "mcp__vda__poll", "input": {}}]})
+    result = cc("user", 3, {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "{}"}]})
+    t = loaded(jsonl(cc("user", 1, {"role": "user", "content": "hi"}), call, result, call, result))
+    assert kinds(t) == ["user", "tool_call", "tool_result"]

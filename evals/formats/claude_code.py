@@ -12,6 +12,7 @@ Each line is an envelope (``type``, ``uuid``, ``parentUuid``, ``sessionId``, ``t
   (``Bash`` with ``input.command`` is a shell command, ``mcp__<server>__<tool>`` one of our tools).
   The CLI writes one line per content block of a streamed message; ``thinking`` blocks are skipped.
 
+A line whose ``uuid`` came before is a copy (resumed sessions repeat lines) and is read once.
 Every other line type (``summary``, ``file-history-snapshot``, ``system``, ``queue-operation``,
 ``progress``...) is skipped, as are unknown ones.
 """
@@ -41,12 +42,18 @@ def looks_like(objects: list[dict[str, Any]]) -> bool:
 def read(lines: list[tuple[int, Any]]) -> SessionBuilder:
     """Map the parsed lines of a session to v1 objects (raises FormatError on a broken used line)."""
     session = SessionBuilder("claude-code")
+    seen: set[str] = set()
     for no, obj in lines:
         if not isinstance(obj, dict):
             raise FormatError(no, "the line is not a JSON object")
         kind = obj.get("type")
         if kind not in ("user", "assistant"):
             continue  # bookkeeping (summary, file-history-snapshot, system...) and unknown types
+        uuid = obj.get("uuid")
+        if isinstance(uuid, str) and uuid:
+            if uuid in seen:
+                continue  # the CLI writes a line again on resume and after some crashes: it happened once
+            seen.add(uuid)
         message = obj.get("message")
         if not isinstance(message, dict):
             raise FormatError(no, f"the {kind} line has no message object")
