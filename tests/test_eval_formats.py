@@ -406,3 +406,16 @@ def test_claude_code_a_line_written_twice_counts_once():
     result = cc("user", 3, {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1", "content": "{}"}]})
     t = loaded(jsonl(cc("user", 1, {"role": "user", "content": "hi"}), call, result, call, result))
     assert kinds(t) == ["user", "tool_call", "tool_result"]
+
+
+def test_claude_code_a_streamed_message_is_read_block_by_block_even_when_lines_repeat_earlier_blocks():
+    text = {"type": "text", "text": "Running the guard."}
+    use = {"type": "tool_use", "id": "toolu_g", "name": "mcp__vda__pre_submit_guard", "input": {"flow": "augmentation"}}
+    one_per_line = [cc("assistant", 2, {"id": "msg_a", "role": "assistant", "content": [text]}),
+                    cc("assistant", 3, {"id": "msg_a", "role": "assistant", "content": [use]})]
+    cumulative = [cc("assistant", 2, {"id": "msg_a", "role": "assistant", "content": [text]}),
+                  cc("assistant", 3, {"id": "msg_a", "role": "assistant", "content": [text, use]})]
+    again = cc("assistant", 4, {"id": "msg_b", "role": "assistant", "content": [text]})  # a new message may say it again
+    for lines in (one_per_line, cumulative):
+        t = loaded(jsonl(cc("user", 1, {"role": "user", "content": "go"}), *lines, again))
+        assert kinds(t) == ["user", "assistant", "tool_call", "assistant"]

@@ -10,7 +10,8 @@ Each line is an envelope (``type``, ``uuid``, ``parentUuid``, ``sessionId``, ``t
   subagent's task) are not the person's words either.
 * ``assistant`` lines: ``text`` blocks are what the agent said; ``tool_use`` blocks are calls
   (``Bash`` with ``input.command`` is a shell command, ``mcp__<server>__<tool>`` one of our tools).
-  The CLI writes one line per content block of a streamed message; ``thinking`` blocks are skipped.
+  The CLI writes one line per content block of a streamed message (lines sharing ``message.id``;
+  a block repeated on a later line of the same message is read once); ``thinking`` blocks are skipped.
 
 A line whose ``uuid`` came before is a copy (resumed sessions repeat lines) and is read once.
 Every other line type (``summary``, ``file-history-snapshot``, ``system``, ``queue-operation``,
@@ -19,6 +20,7 @@ Every other line type (``summary``, ``file-history-snapshot``, ``system``, ``que
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from evals.formats._session import FormatError, SessionBuilder, text_of_blocks
@@ -43,6 +45,7 @@ def read(lines: list[tuple[int, Any]]) -> SessionBuilder:
     """Map the parsed lines of a session to v1 objects (raises FormatError on a broken used line)."""
     session = SessionBuilder("claude-code")
     seen: set[str] = set()
+    shown: dict[str, set[str]] = {}  # message.id -> the blocks already read from its lines
     for no, obj in lines:
         if not isinstance(obj, dict):
             raise FormatError(no, "the line is not a JSON object")
@@ -65,7 +68,8 @@ def read(lines: list[tuple[int, Any]]) -> SessionBuilder:
         else:
             if session.model is None and isinstance(message.get("model"), str) and message["model"] != "<synthetic>":
                 session.model = message["model"]
-            _assistant(session, no, message.get("content"), stamp)
+            blocks_seen = shown.setdefault(message["id"], set()) if isinstance(message.get("id"), str) else set()
+            _assistant(session, no, message.get("content"), stamp, blocks_seen)
     return session
 
 
@@ -100,15 +104,20 @@ def _user(session: SessionBuilder, no: int, obj: dict[str, Any], content: Any, s
                 session.user(no, text, stamp)
 
 
-def _assistant(session: SessionBuilder, no: int, content: Any, stamp: Any) -> None:
+def _assistant(session: SessionBuilder, no: int, content: Any, stamp: Any, shown: set[str]) -> None:
+    """The blocks of one assistant line. Lines of one streamed message share its ``message.id``; most
+    versions write one new block per line, some repeat the earlier blocks: a block is read once."""
     if isinstance(content, str):
-        session.assistant(no, content, stamp)
-        return
+        content = [{"type": "text", "text": content}]
     if not isinstance(content, list):
         raise FormatError(no, "the assistant message content is neither text nor a list of blocks")
     for block in content:
         if not isinstance(block, dict):
             raise FormatError(no, "a content block is not an object")
+        key = json.dumps(block, sort_keys=True, default=str)
+        if key in shown:
+            continue
+        shown.add(key)
         btype = block.get("type")
         if btype == "text":
             if not isinstance(block.get("text"), str):
