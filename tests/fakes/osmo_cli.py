@@ -184,14 +184,17 @@ def _validate_spec(workflow: dict[str, Any]) -> None:
             raise SubmitRefused(f"Name {name} is too long. It must be 64 characters or less.", 2, wrapped=False)
 
 
-def submit_pipeline(path: Path, set_vars: list[str], set_strings: list[str]) -> str:
+def submit_pipeline(path: Path, set_vars: list[str], set_strings: list[str], *, dry_run: bool = False) -> str:
     """``osmo workflow submit``: dry-run render on the service, the CLI's load_local_files (localpath
     -> contents, relative to the workflow file), then the service renders the whole dumped text
-    again with the same --set/--set-string values and validates it. Returns the final spec text."""
+    again with the same --set/--set-string values and validates it. Returns the final spec text
+    (with ``dry_run``: the dry-run spec, what ``--dry-run`` prints, before any inlining)."""
     import yaml
 
     text = path.read_text(encoding="utf-8")
     first = _server_render(text, set_vars, set_strings, wrapped=False)
+    if dry_run:
+        return yaml.dump(first)
     tasks = list(first["workflow"].get("tasks") or [])
     for group in first["workflow"].get("groups") or []:
         tasks += group.get("tasks") or []
@@ -387,7 +390,7 @@ class _Double:
             k, v = item.split("=", 1)
             values[k] = v
         try:
-            final = submit_pipeline(path, found.get("--set") or [], found.get("--set-string") or [])
+            final = submit_pipeline(path, found.get("--set") or [], found.get("--set-string") or [], dry_run=bool(found.get("--dry-run")))
         except SubmitRefused as refused:
             self.fail(refused.message, refused.exit_code, 400, prefix="Workflow submit failed:\n" if refused.wrapped else "")
         if found.get("--dry-run"):
