@@ -29,22 +29,22 @@ FORMATS = ("v1", "claude-code", "codex", "chat-completions")
 _SNIFF_LINES = 50
 
 
-def _json_lines(raw: bytes) -> tuple[list[tuple[int, Any]], TranscriptInvalid | None, str]:
+def _json_lines(raw: bytes) -> tuple[list[tuple[int, Any]], TranscriptInvalid | None]:
     """Every non-blank line parsed; the first undecodable line as an invalid result."""
     out: list[tuple[int, Any]] = []
     for no, chunk in enumerate(raw.split(b"\n"), start=1):
         try:
             text = chunk.decode("utf-8")
         except UnicodeDecodeError:
-            return out, TranscriptInvalid(file="", line=no, reason="the line is not UTF-8 text"), ""
+            return out, TranscriptInvalid(file="", line=no, reason="the line is not UTF-8 text")
         if not text.strip():
             continue
         try:
             out.append((no, json.loads(text)))
         except ValueError as exc:
             reason = f"the line is not valid JSON ({getattr(exc, 'msg', 'parse error')} at column {getattr(exc, 'colno', '?')})"
-            return out, TranscriptInvalid(file="", line=no, reason=reason), ""
-    return out, None, ""
+            return out, TranscriptInvalid(file="", line=no, reason=reason)
+    return out, None
 
 
 def _whole_document(raw: bytes) -> Any:
@@ -91,7 +91,7 @@ def parse_any(raw: bytes, *, file: str = "<memory>", scenario: str | None = None
         if fmt == "chat-completions":
             session = chat.read(_whole_document(raw))
         else:
-            lines, broken, _ = _json_lines(raw)
+            lines, broken = _json_lines(raw)
             if broken is not None:
                 return TranscriptInvalid(file=file, line=broken.line, reason=f"{fmt} session: {broken.reason}", scenario=name)
             session = (claude_code if fmt == "claude-code" else codex).read(lines)

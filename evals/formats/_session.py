@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from datetime import datetime
 from typing import Any
 
@@ -189,11 +190,5 @@ def _command_of(arguments: Any) -> str | None:
     if isinstance(command, list) and command and all(isinstance(part, str) for part in command):
         if len(command) == 3 and command[0].rsplit("/", 1)[-1] in {"bash", "sh", "zsh"} and command[1] in {"-lc", "-c"}:
             return command[2]
-        return " ".join(_quote(part) for part in command)
+        return shlex.join(command)
     return None
-
-
-def _quote(part: str) -> str:
-    import shlex
-
-    return shlex.quote(part)
