@@ -338,3 +338,26 @@ def test_workflow_labels_is_refused():
     text = SIMPLE.replace('  name: "{{name}}"\n', '  name: "{{name}}"\n  labels:\n    team: vda\n')
     with pytest.raises(InputError, match="workflow.labels"):
         render_text(text)
+
+
+def test_through_the_double_a_syntax_error_is_not_an_interpolation_failure(tmp_path):
+    """A file broken after the guard ran: the double (OSMO's path) refuses the submit with the real
+    TemplateSyntaxError text, and the submit step does not take it for an undefined variable."""
+    from skill.backends.osmo import OsmoBackend
+    from skill.errors import CommandFailed
+    from skill.steps.submit import is_interpolation_failure
+    from tests.fakes.osmo_cli import install
+
+    copy = _skill_copy(tmp_path)
+    values = canonical("e2e", skills_dir=str(copy))
+    spec = render_workflow(workflow_path("e2e"), set_string=values)
+    target = copy / "scripts" / "cosmos_worker.sh"
+    target.write_text(target.read_text(encoding="utf-8") + 'echo "${#done[@]}"\n', encoding="utf-8")
+    double = install(tmp_path / "osmo", {})
+    backend = OsmoBackend(double.executable, timeout=20, sleep=lambda _s: None)
+    with pytest.raises(CommandFailed) as err:
+        backend.submit(spec, pool="gpu")
+    said = f"{err.value.message}\n{err.value.output_tail}"
+    assert "TemplateSyntaxError" in said and "Missing end of comment tag" in said
+    assert not is_interpolation_failure(err.value)
+    assert double.calls()[-1][:2] == ["workflow", "submit"] and len(double.calls()) == 1
