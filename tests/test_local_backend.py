@@ -728,3 +728,51 @@ def test_stored_credentials_register_secret_values_but_not_registry_hosts(backen
         assert "plainvalue-4242" not in redact("auth=plainvalue-4242")
     finally:
         forget_secrets()
+
+
+# --- liveness right after submit ---------------------------------------------------------------
+
+QUICK = """
+workflow:
+  name: quick
+  tasks:
+  - name: nap
+    image: ubuntu
+    command: [bash, -c, 'sleep 0.2']
+"""
+
+
+def test_a_run_is_alive_from_the_moment_it_is_visible(backend: LocalBackend) -> None:
+    """Pollers in other threads (other MCP clients, a second CLI) query while submit is starting the
+    runner: none may see the fresh run as dead. It once settled 4 of 40 runs as "runner exited"."""
+    import threading
+
+    submitted, seen_dead, stop = [], [], threading.Event()
+    observer = LocalBackend(backend.root)  # no handle on the runners, like another process
+
+    def poll_everything() -> None:
+        while not stop.is_set():
+            for run_dir in list(backend.workflows_dir.iterdir()) if backend.workflows_dir.is_dir() else []:
+                try:
+                    status = observer.query(run_dir.name)
+                except NotFound:
+                    continue  # not visible yet
+                if status.terminal and status.status != "COMPLETED":
+                    seen_dead.append((run_dir.name, [t.failure_message for t in status.tasks]))
+
+    pollers = [threading.Thread(target=poll_everything, daemon=True) for _ in range(2)]
+    for thread in pollers:
+        thread.start()
+    try:
+        for _ in range(12):
+            workflow_id = backend.submit(render_text(QUICK))
+            submitted.append(workflow_id)
+            status = LocalBackend(backend.root).query(workflow_id)  # right after submit, from a fresh backend
+            assert not status.terminal or status.status == "COMPLETED", (workflow_id, status.status)
+    finally:
+        stop.set()
+        for thread in pollers:
+            thread.join(5)
+    assert seen_dead == []
+    for workflow_id in submitted:
+        assert backend.wait(workflow_id, WAIT).status == "COMPLETED"

@@ -6,7 +6,7 @@
     <root>/storage/<scheme>/<bucket>/...     the object store behind s3://, gs://, azure://, ...
     <root>/credentials.json                  the credential store (mode 0600)
     <root>/workflows/<workflow_id>/          one run: plan.json, state.json, runner.pid,
-                                             runner.log, workflow.log, logs/<task>.log,
+                                             runner.lock (flock held by the live runner), runner.log, workflow.log, logs/<task>.log,
                                              tasks/<task>/{files,inputs,output,credentials}/
 
 ``submit`` fixes the plan, stages the task files and starts a detached runner process
@@ -18,6 +18,7 @@ waiting forever.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -41,7 +42,7 @@ from skill.backends._local_state import (
     write_json,
 )
 from skill.backends.base import BackendName, CredentialType
-from skill.backends.local_runner import CANCEL_FILE, kill_process_group
+from skill.backends.local_runner import CANCEL_FILE, RUNNER_LOCK_FD_ENV, kill_process_group
 from skill.backends.local_storage import LocalStorage
 from skill.errors import BackendTimeout, BackendUnavailable, InputError, NotFound
 from skill.models import CredentialInfo, PoolInfo, WorkflowStatus, is_terminal
@@ -53,6 +54,7 @@ __all__ = ["LOCAL_PLATFORM", "LOCAL_POOL", "LocalBackend", "default_root"]
 LOCAL_POOL = "local"
 LOCAL_PLATFORM = "cpu"
 _RUNNER_MODULE = "skill.backends.local_runner"
+RUNNER_LOCK = "runner.lock"
 _WORKFLOW_ID = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_-]*[a-zA-Z0-9])?-\d+$")
 
 
@@ -78,6 +80,34 @@ def _process_alive(pid: int, marker: str) -> bool:
         return False
     state = stat.rsplit(")", 1)[-1].split()[0] if ")" in stat else "?"
     return state not in ("Z", "X") and marker in cmdline
+
+
+def _hold_runner_lock(run_dir: Path) -> int:
+    """Create ``runner.lock`` and hold an exclusive flock on it; the fd goes to the runner, which keeps
+    it until it exits (the kernel drops the lock however it dies). So "someone holds the lock" is the
+    liveness test: true from before the run is visible, with no pid file to race and no pid reuse."""
+    fd = os.open(run_dir / RUNNER_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _runner_lock_held(path: Path) -> bool:
+    """True while the run's runner (or its submitter, before the hand-over) holds ``runner.lock``."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # probes share; only the holder's LOCK_EX blocks
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the probe's own shared lock
+    return False
 
 
 def _task_group_alive(pgid: int, marker: str) -> bool:
@@ -161,8 +191,12 @@ class LocalBackend:
         ]
         record = RunRecord(workflow_id=workflow_id, name=spec.name, pool=LOCAL_POOL, submit_time=utc_now(), groups=groups)
         record.refresh()
-        write_json(run_dir / "state.json", record)
-        self._start_runner(workflow_id, run_dir)
+        lock_fd = _hold_runner_lock(run_dir)  # held before the run is visible, handed to the runner
+        try:
+            write_json(run_dir / "state.json", record)
+            self._start_runner(workflow_id, run_dir, lock_fd)
+        finally:
+            os.close(lock_fd)
         return workflow_id
 
     def _new_run_dir(self, name: str) -> tuple[str, Path]:
@@ -178,8 +212,9 @@ class LocalBackend:
                 continue
             return run_dir.name, run_dir
 
-    def _start_runner(self, workflow_id: str, run_dir: Path) -> None:
+    def _start_runner(self, workflow_id: str, run_dir: Path, lock_fd: int) -> None:
         env = dict(os.environ)
+        env[RUNNER_LOCK_FD_ENV] = str(lock_fd)
         root = str(skill_root())
         env["PYTHONPATH"] = os.pathsep.join([root, *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]])
         with (run_dir / "runner.log").open("ab") as log:
@@ -192,6 +227,7 @@ class LocalBackend:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
+                    pass_fds=(lock_fd,),
                 )
             except OSError as exc:
                 record = load_state(run_dir / "state.json")
@@ -201,7 +237,9 @@ class LocalBackend:
                     f"The local runner for {workflow_id} could not start ({type(exc).__name__}).",
                     remedy="Check that the Python interpreter of this install can run.",
                 ) from exc
-        (run_dir / "runner.pid").write_text(str(proc.pid), encoding="utf-8")
+        pid_tmp = run_dir / f".runner.pid.{os.getpid()}.tmp"
+        pid_tmp.write_text(str(proc.pid), encoding="utf-8")
+        os.replace(pid_tmp, run_dir / "runner.pid")
         self._children[workflow_id] = proc
 
     def _run_dir(self, workflow_id: str) -> Path:
@@ -217,7 +255,9 @@ class LocalBackend:
         child = self._children.get(workflow_id)
         if child is not None and child.poll() is not None:
             return False  # reaped here, so a dead runner is never a zombie we mistake for alive
-        try:
+        if (run_dir / RUNNER_LOCK).exists():
+            return _runner_lock_held(run_dir / RUNNER_LOCK)
+        try:  # a run started before runner.lock existed: the pid file and the process table
             pid = int((run_dir / "runner.pid").read_text().strip())
         except (FileNotFoundError, ValueError):
             return False

@@ -50,9 +50,10 @@ from skill.models import FAILED_STATES
 from skill.paths import skill_root
 from skill.secrets import redact
 
-__all__ = ["CANCEL_FILE", "KILL_GRACE_SECONDS", "Runner", "kill_process_group", "main", "signal_exit_code"]
+__all__ = ["CANCEL_FILE", "KILL_GRACE_SECONDS", "RUNNER_LOCK_FD_ENV", "Runner", "kill_process_group", "main", "signal_exit_code"]
 
 CANCEL_FILE = "cancel"
+RUNNER_LOCK_FD_ENV = "VDA_RUNNER_LOCK_FD"  # the inherited fd holding runner.lock (see LocalBackend.submit)
 KILL_GRACE_SECONDS = 1.0
 _TICK = 0.05
 _EXIT_UPSTREAM, _EXIT_DOWNLOAD, _EXIT_UPLOAD = 3000, 2010, 2012
@@ -432,12 +433,22 @@ class Runner:
                 return port
 
 
+def _keep_lock(fd_text: str) -> None:
+    """The fd of runner.lock stays open (held) for this process's life and goes to no task."""
+    if fd_text.isdigit():
+        try:
+            os.set_inheritable(int(fd_text), False)
+        except OSError as exc:
+            print(f"local runner: lock fd {fd_text} is unusable ({exc.strerror})", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("usage: python -m skill.backends.local_runner <run_dir>", file=sys.stderr)
         return 2
     run_dir = Path(args[0])
+    _keep_lock(os.environ.pop(RUNNER_LOCK_FD_ENV, ""))
     try:
         runner = Runner(run_dir)
     except (OSError, SkillError) as exc:
