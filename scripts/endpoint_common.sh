@@ -331,8 +331,10 @@ vda_prepare_al_container() {
   fi
   VDA_AL_OVERRIDES=(
     "pipeline.model_cache_path=${MODEL_CACHE_PATH:-ckpts}" "pipeline.gpu_ids=0"
-    "endpoints.vlm.url=$VLM_URL" "endpoints.vlm.model=${VLM_MODEL:-}"
-    "endpoints.llm.url=$LLM_URL" "endpoints.llm.model=${LLM_MODEL:-}")
+    "endpoints.vlm.url=$VLM_URL" "endpoints.llm.url=$LLM_URL")
+  # An empty "key=" reaches the container as null: pass a model only when it is known.
+  [ -z "${VLM_MODEL:-}" ] || VDA_AL_OVERRIDES+=("endpoints.vlm.model=$VLM_MODEL")
+  [ -z "${LLM_MODEL:-}" ] || VDA_AL_OVERRIDES+=("endpoints.llm.model=$LLM_MODEL")
   if [ -f "$bank" ]; then
     # keep only name + questions: stray keys with braces break the MCQ parser
     VDA_QUESTION_BANK="$(mktemp --suffix=.json)"
