@@ -171,3 +171,76 @@ def test_backend_data_calls_round_trip(tmp_path: Path) -> None:
     assert (tmp_path / "root" / "storage" / "s3" / "bucket" / "datasets" / "ds" / "clip.mp4").is_file()
     with pytest.raises(NotFound):
         backend.data_download("s3://bucket/datasets/none", tmp_path / "x")
+
+
+# --- concurrent writers and a full disk ----------------------------------------------------------
+
+
+def test_concurrent_uploads_to_one_target_all_succeed_and_leave_one_whole_file(tmp_path: Path, storage: LocalStorage, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+    import threading
+    import time
+
+    from skill.backends import local_storage
+
+    real_copy = shutil.copy2
+
+    def slow_copy(source, target, *args, **kwargs):  # a big file: the copy takes a while
+        result = real_copy(source, target, *args, **kwargs)
+        time.sleep(0.002)
+        return result
+
+    monkeypatch.setattr(local_storage.shutil, "copy2", slow_copy)
+
+    sources = []
+    for index in range(2):
+        src = tmp_path / f"src{index}" / "clip.mp4"
+        src.parent.mkdir()
+        src.write_bytes(bytes([65 + index]) * (1 << 20))
+        os.utime(src, (1_000_000 + index, 1_000_000 + index))  # different mtimes: every upload copies
+        sources.append(src)
+    errors: list[BaseException] = []
+    start = threading.Barrier(2)
+
+    def upload(src: Path) -> None:
+        start.wait()
+        for _ in range(15):
+            try:
+                storage.upload("s3://bucket/datasets/d", [src])
+            except BaseException as exc:  # collected: the assertion below names it
+                errors.append(exc)
+
+    threads = [threading.Thread(target=upload, args=(src,)) for src in sources]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    folder = storage.path("s3://bucket/datasets/d")
+    assert sorted(p.name for p in folder.iterdir()) == ["clip.mp4"]  # no temporary file left behind
+    assert (folder / "clip.mp4").read_bytes() in (sources[0].read_bytes(), sources[1].read_bytes())
+
+
+def test_a_full_disk_is_a_coded_error_and_leaves_no_temporary_file(tmp_path: Path, storage: LocalStorage, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from skill.backends import local_storage
+    from skill.errors import BackendError
+
+    src = tmp_path / "clip.mp4"
+    src.write_bytes(b"x" * 4096)
+
+    def full_disk(source, target, *args, **kwargs):
+        Path(target).write_bytes(b"x" * 100)  # a partial write, then the disk is full
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(local_storage.shutil, "copy2", full_disk)
+    with pytest.raises(BackendError) as caught:
+        storage.upload("s3://bucket/datasets/d", [src])
+    assert caught.value.code == "disk-full" and caught.value.remedy
+    assert "Errno" not in str(caught.value)
+    folder = storage.path("s3://bucket/datasets/d")
+    assert list(folder.iterdir()) == []
+    monkeypatch.undo()
+    storage.upload("s3://bucket/datasets/d", [src])  # space again: the upload works
+    assert (folder / "clip.mp4").read_bytes() == src.read_bytes()

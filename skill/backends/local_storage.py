@@ -18,6 +18,7 @@ import shutil
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote
 
+from skill.backends._local_io import target_lock, temp_name, write_error
 from skill.errors import InputError, NotFound
 
 __all__ = ["CLUSTER_SCHEMES", "LocalStorage", "url_to_path"]
@@ -94,20 +95,25 @@ def _same_file(src: Path, dst: Path) -> bool:
 
 
 def _copy(src: Path, dst: Path, *, link: bool = False) -> None:
-    """Copy ``src`` to ``dst`` through a temporary name, keeping the mtime. With ``link`` a hard
-    link is tried first (cheap for big videos and model caches), falling back to a copy."""
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(f".{dst.name}.part")
-    if tmp.exists() or tmp.is_symlink():
-        tmp.unlink()
-    if link:
-        try:
-            os.link(src, tmp)
-        except OSError:
+    """Copy ``src`` to ``dst`` through a temporary name of its own, keeping the mtime. With ``link``
+    a hard link is tried first (cheap for big videos and model caches), falling back to a copy.
+    A failed write (a full disk) leaves no temporary file and raises a coded error."""
+    tmp = temp_name(dst, "part")
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if link:
+            try:
+                os.link(src, tmp)
+            except OSError:
+                shutil.copy2(src, tmp)
+        else:
             shutil.copy2(src, tmp)
-    else:
-        shutil.copy2(src, tmp)
-    os.replace(tmp, dst)
+        os.replace(tmp, dst)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, FileNotFoundError) and not src.exists():
+            raise NotFound(f"Cannot copy {src.name}: it vanished while being copied.", remedy="Retry once the source is complete.") from exc
+        raise write_error(exc, dst.parent) from exc
 
 
 class LocalStorage:
@@ -170,8 +176,9 @@ class LocalStorage:
                 if pattern is not None and not pattern.search(rel):
                     continue
                 target = base / rel
-                if not _same_file(src, target):
-                    _copy(src, target)
+                with target_lock(self.root / ".locks", target):  # concurrent uploads of one target take turns
+                    if not _same_file(src, target):
+                        _copy(src, target)
                 written.append(f"{prefix}/{rel}")
         return written
 
