@@ -9,6 +9,7 @@ holds every line of every task in the order they arrived.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections import deque
 from datetime import datetime, timezone
@@ -35,16 +36,23 @@ class RunLog:
         self.folder.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._handles: dict[str, IO[str]] = {}
+        self.write_failure: str | None = None  # set once a log line could not be written (a full disk)
 
     def write(self, task: str, text: str, *, osmo: bool = False) -> None:
+        """Append one line; a failed write (disk full) loses log lines, never the run."""
         line = format_line(task, text.rstrip("\r\n"), osmo=osmo) + "\n"
         with self._lock:
             for key, path in (("", self.combined), (task, self.folder / f"{task}.log")):
-                handle = self._handles.get(key)
-                if handle is None:
-                    handle = self._handles[key] = path.open("a", encoding="utf-8")
-                handle.write(line)
-                handle.flush()
+                try:
+                    handle = self._handles.get(key)
+                    if handle is None:
+                        handle = self._handles[key] = path.open("a", encoding="utf-8")
+                    handle.write(line)
+                    handle.flush()
+                except OSError as exc:
+                    if self.write_failure is None:
+                        self.write_failure = exc.strerror or type(exc).__name__
+                        print(f"local runner: log lines are being lost ({self.write_failure})", file=sys.stderr)
 
     def pump(self, task: str, stream: IO[bytes]) -> None:
         """Copy every line of a task's output stream into the logs until it closes."""
@@ -55,7 +63,10 @@ class RunLog:
     def close(self) -> None:
         with self._lock:
             for handle in self._handles.values():
-                handle.close()
+                try:
+                    handle.close()
+                except OSError as exc:  # the buffered tail could not be flushed (disk full)
+                    self.write_failure = self.write_failure or exc.strerror or type(exc).__name__
             self._handles.clear()
 
 

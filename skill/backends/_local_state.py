@@ -8,7 +8,6 @@ Every write goes to a temporary file that replaces the old one, so a reader neve
 from __future__ import annotations
 
 import json
-import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from skill.backends._local_io import atomic_write_text
 from skill.errors import BackendError
 from skill.models import FAILED_STATES, GroupStatus, TaskState, TaskStatus, WorkflowState, WorkflowStatus
 
@@ -249,10 +249,9 @@ def to_workflow_status(record: RunRecord, *, overview: str | None = None) -> Wor
 
 
 def write_json(path: Path, model: BaseModel) -> None:
-    """Write ``model`` as JSON atomically (temporary file in the same folder, then ``os.replace``)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(model.model_dump_json(indent=1), encoding="utf-8")
-    os.replace(tmp, path)
+    """Write ``model`` as JSON atomically (a unique temporary file, then ``os.replace``); a failed
+    write (disk full) is a coded error and leaves no temporary file."""
+    atomic_write_text(path, model.model_dump_json(indent=1))
 
 
 def _load(path: Path, model: type[BaseModel], what: str):

@@ -19,6 +19,7 @@ waiting forever.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import re
 import shutil
@@ -29,6 +30,7 @@ import time
 from pathlib import Path
 
 from skill.backends._local_credentials import CredentialStore
+from skill.backends._local_io import atomic_write_text, write_error
 from skill.backends._local_logs import tail
 from skill.backends._local_plan import build_plan
 from skill.backends._local_state import (
@@ -44,12 +46,14 @@ from skill.backends._local_state import (
 from skill.backends.base import BackendName, CredentialType
 from skill.backends.local_runner import CANCEL_FILE, RUNNER_LOCK_FD_ENV, kill_process_group
 from skill.backends.local_storage import LocalStorage
-from skill.errors import BackendTimeout, BackendUnavailable, InputError, NotFound
+from skill.errors import BackendError, BackendTimeout, BackendUnavailable, InputError, NotFound
 from skill.models import CredentialInfo, PoolInfo, WorkflowStatus, is_terminal
 from skill.paths import skill_root, workspace_dir
 from skill.render import RenderedSpec
 
 __all__ = ["LOCAL_PLATFORM", "LOCAL_POOL", "LocalBackend", "default_root"]
+
+_log = logging.getLogger(__name__)
 
 LOCAL_POOL = "local"
 LOCAL_PLATFORM = "cpu"
@@ -86,12 +90,15 @@ def _hold_runner_lock(run_dir: Path) -> int:
     """Create ``runner.lock`` and hold an exclusive flock on it; the fd goes to the runner, which keeps
     it until it exits (the kernel drops the lock however it dies). So "someone holds the lock" is the
     liveness test: true from before the run is visible, with no pid file to race and no pid reuse."""
-    fd = os.open(run_dir / RUNNER_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fd = os.open(run_dir / RUNNER_LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise write_error(exc, run_dir) from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    except OSError as exc:
         os.close(fd)
-        raise
+        raise write_error(exc, run_dir) from exc
     return fd
 
 
@@ -164,11 +171,11 @@ class LocalBackend:
                 credentials_path=self._credentials.path,
                 default_platform=LOCAL_PLATFORM,
             )
+            write_json(run_dir / "plan.json", plan)
+            atomic_write_text(run_dir / "spec.yaml", spec.text)
         except BaseException:
-            shutil.rmtree(run_dir, ignore_errors=True)
+            shutil.rmtree(run_dir, ignore_errors=True)  # not visible yet (no state.json): leave nothing
             raise
-        write_json(run_dir / "plan.json", plan)
-        (run_dir / "spec.yaml").write_text(spec.text, encoding="utf-8")
         groups = [
             GroupRecord(
                 name=g.name,
@@ -193,7 +200,11 @@ class LocalBackend:
         record.refresh()
         lock_fd = _hold_runner_lock(run_dir)  # held before the run is visible, handed to the runner
         try:
-            write_json(run_dir / "state.json", record)
+            try:
+                write_json(run_dir / "state.json", record)
+            except BaseException:
+                shutil.rmtree(run_dir, ignore_errors=True)
+                raise
             self._start_runner(workflow_id, run_dir, lock_fd)
         finally:
             os.close(lock_fd)
@@ -237,9 +248,10 @@ class LocalBackend:
                     f"The local runner for {workflow_id} could not start ({type(exc).__name__}).",
                     remedy="Check that the Python interpreter of this install can run.",
                 ) from exc
-        pid_tmp = run_dir / f".runner.pid.{os.getpid()}.tmp"
-        pid_tmp.write_text(str(proc.pid), encoding="utf-8")
-        os.replace(pid_tmp, run_dir / "runner.pid")
+        try:
+            atomic_write_text(run_dir / "runner.pid", str(proc.pid))  # informational: liveness is runner.lock
+        except BackendError as exc:  # the runner is started and holds runner.lock: the run goes on
+            _log.warning("runner.pid of %s not written: %s", workflow_id, exc.message)
         self._children[workflow_id] = proc
 
     def _run_dir(self, workflow_id: str) -> Path:

@@ -30,6 +30,7 @@ import traceback
 from pathlib import Path
 
 from skill.backends._local_credentials import CredentialStore
+from skill.backends._local_io import atomic_write_text
 from skill.backends._local_logs import RunLog
 from skill.backends._local_plan import exit_status
 from skill.backends._local_state import (
@@ -45,7 +46,7 @@ from skill.backends._local_state import (
     utc_now,
 )
 from skill.backends.local_storage import LocalStorage
-from skill.errors import SkillError
+from skill.errors import BackendError, SkillError
 from skill.models import FAILED_STATES
 from skill.paths import skill_root
 from skill.secrets import redact
@@ -57,6 +58,12 @@ RUNNER_LOCK_FD_ENV = "VDA_RUNNER_LOCK_FD"  # the inherited fd holding runner.loc
 KILL_GRACE_SECONDS = 1.0
 _TICK = 0.05
 _EXIT_UPSTREAM, _EXIT_DOWNLOAD, _EXIT_UPLOAD = 3000, 2010, 2012
+_RESERVE = ".state-reserve"  # space set aside so a full disk can still record why the run failed
+_RESERVE_BYTES = 256 * 1024
+
+
+class StateUnwritable(Exception):
+    """state.json could not be written; the run was settled FAILED (if even that could be written)."""
 
 
 def signal_exit_code(signum: int) -> int:
@@ -112,11 +119,33 @@ class Runner:
             text = self.state.model_dump_json(indent=1)
             if text == self._last_saved:
                 return
-            path = self.run_dir / "state.json"
-            tmp = path.with_name(f".state.json.{os.getpid()}.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, path)
+            try:
+                atomic_write_text(self.run_dir / "state.json", text)
+            except BackendError as exc:
+                self._settle_unwritable(exc)
+                raise StateUnwritable(exc.code) from exc
             self._last_saved = text
+
+    def _reserve_space(self) -> None:
+        try:
+            (self.run_dir / _RESERVE).write_bytes(b"\0" * _RESERVE_BYTES)
+        except OSError as exc:
+            print(f"local runner: no space reserve ({exc.strerror})", file=sys.stderr)
+
+    def _settle_unwritable(self, exc: BackendError) -> None:
+        """The state cannot be written (a full disk): stop everything, free the reserve and record
+        FAILED with the reason, so the run never stays RUNNING with nobody executing it."""
+        reason = f"local executor could not write its state ({exc.code}): {exc.remedy}"
+        self.halt("FAILED", reason)
+        for pid in abandon(self.state, reason):
+            kill_process_group(pid)
+        (self.run_dir / _RESERVE).unlink(missing_ok=True)
+        text = self.state.model_dump_json(indent=1)
+        try:
+            atomic_write_text(self.run_dir / "state.json", text)
+            self._last_saved = text
+        except BackendError as again:
+            print(f"local runner: the FAILED state could not be written either: {again}", file=sys.stderr)
 
     def stopping(self) -> bool:
         if not self.stop.is_set() and (self.run_dir / CANCEL_FILE).exists():
@@ -133,8 +162,12 @@ class Runner:
     def run(self) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, lambda n, _frame: self.halt("FAILED", "runner exited"))
+        self._reserve_space()
         try:
             self._schedule()
+        except StateUnwritable:
+            self._join(timeout=KILL_GRACE_SECONDS * 3)
+            return 1
         except Exception:
             traceback.print_exc(file=sys.stderr)  # the traceback goes to runner.log; the run records the failure
             self.halt("FAILED", "runner crashed")
@@ -142,10 +175,14 @@ class Runner:
             with self.lock:
                 for pid in abandon(self.state, "runner crashed"):
                     kill_process_group(pid)
-                self.save()
+                try:
+                    self.save()
+                except StateUnwritable:
+                    return 1
             return 1
         finally:
             self.log.close()
+            (self.run_dir / _RESERVE).unlink(missing_ok=True)
         return 0
 
     def _schedule(self) -> None:
@@ -196,12 +233,21 @@ class Runner:
         live: dict[str, _Live] = {}
         try:
             self._run_group(plan, live)
+        except StateUnwritable:
+            self._stop_tasks_quietly(live)
         except Exception:
             traceback.print_exc(file=sys.stderr)
             self._stop_tasks(live, "FAILED", "local executor error (see runner.log)")
             with self.lock:
                 self._end_unstarted(self.state.group(plan.name), "FAILED", "local executor error (see runner.log)")
                 self.save()
+
+    def _stop_tasks_quietly(self, live: dict[str, _Live]) -> None:
+        """Kill what still runs after the state became unwritable (the run is settled already)."""
+        for item in list(live.values()):
+            kill_process_group(item.proc.pid)
+            item.proc.wait()
+        live.clear()
 
     def _run_group(self, plan: GroupPlan, live: dict[str, _Live]) -> None:
         record = self.state.group(plan.name)
