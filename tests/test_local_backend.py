@@ -776,3 +776,60 @@ def test_a_run_is_alive_from_the_moment_it_is_visible(backend: LocalBackend) -> 
     assert seen_dead == []
     for workflow_id in submitted:
         assert backend.wait(workflow_id, WAIT).status == "COMPLETED"
+
+
+# --- a full disk ---------------------------------------------------------------------------------
+
+FILL_THE_DISK = """
+workflow:
+  name: filler
+  tasks:
+  - name: hog
+    image: ubuntu
+    command: [bash, -c, 'head -c 64M /dev/zero > {{output}}/big 2>/dev/null; exit 0']
+"""
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 3 MB tmpfs (root may mount one here); skipped where mounting is not allowed."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()[:120]}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_a_full_disk_ends_the_run_failed_with_the_reason_and_no_temporary_files(small_disk: Path) -> None:
+    backend = LocalBackend(small_disk / "root")
+    workflow_id = backend.submit(render_text(FILL_THE_DISK))
+    status = backend.wait(workflow_id, WAIT)  # it never stays RUNNING with nobody executing it
+    assert status.status == "FAILED"
+    messages = [g.failure_message or "" for g in status.groups] + [t.failure_message or "" for t in status.tasks]
+    assert any("could not write its state (disk-full)" in m for m in messages), messages
+    run_dir = backend.workflows_dir / workflow_id
+    assert [p.name for p in run_dir.rglob("*.tmp")] == []
+    assert not (run_dir / ".state-reserve").exists()
+    (output_dir(backend, workflow_id, "hog") / "big").unlink()
+
+
+def test_submit_on_a_full_disk_is_a_coded_error_and_leaves_no_run(small_disk: Path) -> None:
+    from skill.errors import BackendError
+
+    backend = LocalBackend(small_disk / "root")
+    backend.workflows_dir.mkdir(parents=True)
+    filler = small_disk / "filler"
+    with filler.open("wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 65536)
+        except OSError:
+            pass  # the disk is full now: that is the point
+    with pytest.raises(BackendError) as caught:
+        backend.submit(render_text(QUICK))
+    assert caught.value.code == "disk-full" and caught.value.remedy
+    assert list(backend.workflows_dir.iterdir()) == []

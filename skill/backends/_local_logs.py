@@ -9,7 +9,6 @@ holds every line of every task in the order they arrived.
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections import deque
 from datetime import datetime, timezone
@@ -49,10 +48,8 @@ class RunLog:
                         handle = self._handles[key] = path.open("a", encoding="utf-8")
                     handle.write(line)
                     handle.flush()
-                except OSError as exc:
-                    if self.write_failure is None:
-                        self.write_failure = exc.strerror or type(exc).__name__
-                        print(f"local runner: log lines are being lost ({self.write_failure})", file=sys.stderr)
+                except OSError as exc:  # recorded; the run's state (not its log) is what must survive
+                    self.write_failure = self.write_failure or exc.strerror or type(exc).__name__
 
     def pump(self, task: str, stream: IO[bytes]) -> None:
         """Copy every line of a task's output stream into the logs until it closes."""

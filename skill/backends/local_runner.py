@@ -62,6 +62,19 @@ _RESERVE = ".state-reserve"  # space set aside so a full disk can still record w
 _RESERVE_BYTES = 256 * 1024
 
 
+def _note(text: str | None = None) -> bool:
+    """A diagnostic line (or, without ``text``, the current traceback) for runner.log. On a full
+    disk even that write fails; the caller goes on (what matters is in state.json). False then."""
+    try:
+        if text is None:
+            traceback.print_exc(file=sys.stderr)
+        else:
+            print(text, file=sys.stderr, flush=True)
+    except OSError:
+        return False
+    return True
+
+
 class StateUnwritable(Exception):
     """state.json could not be written; the run was settled FAILED (if even that could be written)."""
 
@@ -130,7 +143,7 @@ class Runner:
         try:
             (self.run_dir / _RESERVE).write_bytes(b"\0" * _RESERVE_BYTES)
         except OSError as exc:
-            print(f"local runner: no space reserve ({exc.strerror})", file=sys.stderr)
+            _note(f"local runner: no space reserve ({exc.strerror})")
 
     def _settle_unwritable(self, exc: BackendError) -> None:
         """The state cannot be written (a full disk): stop everything, free the reserve and record
@@ -145,7 +158,7 @@ class Runner:
             atomic_write_text(self.run_dir / "state.json", text)
             self._last_saved = text
         except BackendError as again:
-            print(f"local runner: the FAILED state could not be written either: {again}", file=sys.stderr)
+            _note(f"local runner: the FAILED state could not be written either: {again}")
 
     def stopping(self) -> bool:
         if not self.stop.is_set() and (self.run_dir / CANCEL_FILE).exists():
@@ -169,7 +182,7 @@ class Runner:
             self._join(timeout=KILL_GRACE_SECONDS * 3)
             return 1
         except Exception:
-            traceback.print_exc(file=sys.stderr)  # the traceback goes to runner.log; the run records the failure
+            _note()  # the traceback goes to runner.log; the run records the failure
             self.halt("FAILED", "runner crashed")
             self._join(timeout=KILL_GRACE_SECONDS * 3)
             with self.lock:
@@ -208,6 +221,7 @@ class Runner:
                         thread = threading.Thread(target=self._group_guarded, args=(plan,), name=f"group-{plan.name}", daemon=True)
                         self.threads[plan.name] = thread
                         thread.start()
+                self._settle_dead_threads()
                 self.save()
                 done = all(g.status in GROUP_FINISHED for g in self.state.groups)
             if done:
@@ -215,6 +229,18 @@ class Runner:
             time.sleep(_TICK)
         self._join()
         self.save()
+
+    def _settle_dead_threads(self) -> None:
+        """A group whose thread died without finishing it (even its error path failed) ends FAILED,
+        its tasks killed, so the run cannot stay RUNNING forever."""
+        for name, thread in self.threads.items():
+            record = self.state.group(name)
+            if thread.is_alive() or record.status in GROUP_FINISHED:
+                continue
+            for task in record.tasks:
+                if task.status == "RUNNING" and task.pid:
+                    kill_process_group(task.pid)
+            self._end_unstarted(record, "FAILED", "local executor error (see runner.log)")
 
     def _join(self, timeout: float | None = None) -> None:
         for thread in list(self.threads.values()):
@@ -236,7 +262,7 @@ class Runner:
         except StateUnwritable:
             self._stop_tasks_quietly(live)
         except Exception:
-            traceback.print_exc(file=sys.stderr)
+            _note()
             self._stop_tasks(live, "FAILED", "local executor error (see runner.log)")
             with self.lock:
                 self._end_unstarted(self.state.group(plan.name), "FAILED", "local executor error (see runner.log)")
@@ -485,7 +511,7 @@ def _keep_lock(fd_text: str) -> None:
         try:
             os.set_inheritable(int(fd_text), False)
         except OSError as exc:
-            print(f"local runner: lock fd {fd_text} is unusable ({exc.strerror})", file=sys.stderr)
+            _note(f"local runner: lock fd {fd_text} is unusable ({exc.strerror})")
 
 
 def main(argv: list[str] | None = None) -> int:
