@@ -102,6 +102,17 @@ def kill_process_group(pgid: int, sig: int = signal.SIGKILL) -> bool:
     return True
 
 
+def _exited(proc: subprocess.Popen[bytes]) -> bool:
+    """Whether the task's main process has exited, without reaping it (a zombie keeps its pid and
+    so its process group id reserved: signalling the group afterwards cannot hit a stranger)."""
+    if proc.returncode is not None or not hasattr(os, "waitid"):
+        return proc.poll() is not None
+    try:
+        return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:
+        return proc.poll() is not None
+
+
 class _Live:
     """A task whose command is running."""
 
@@ -355,9 +366,10 @@ class Runner:
                 self._stop_tasks(live, "FAILED_EXEC_TIMEOUT", f"exec_timeout of {limit:g}s reached")
                 return
             for name, item in list(live.items()):
-                code = item.proc.poll()
-                if code is None:
+                if not _exited(item.proc):
                     continue
+                kill_process_group(item.proc.pid)  # like a container: the rest of the task dies with its main process
+                code = item.proc.wait()  # reaped only now: until then the group id cannot be handed to another process
                 del live[name]
                 if self._after_exit(plan, item.record, item.plan, code, None, live, item):
                     return
@@ -375,7 +387,6 @@ class Runner:
     ) -> bool:
         """Record a finished command; returns True when the group is over (lead exit or a fatal non-lead)."""
         if item is not None:
-            kill_process_group(item.proc.pid)  # like a container: the rest of the task dies with its main process
             item.reader.join(timeout=2)
         if self.stopping():
             status, message, exit_code = self.stop_status, self.stop_message, None
@@ -414,11 +425,9 @@ class Runner:
             kill_process_group(item.proc.pid, signal.SIGTERM)
         deadline = time.monotonic() + KILL_GRACE_SECONDS
         for item in items:
-            try:
-                item.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass  # still alive after the grace period: SIGKILL below
-            kill_process_group(item.proc.pid)
+            while not _exited(item.proc) and time.monotonic() < deadline:
+                time.sleep(_TICK / 5)
+            kill_process_group(item.proc.pid)  # before reaping, so the group id is still this task's
             item.proc.wait()
             item.reader.join(timeout=2)
             self.log.write(item.plan.name, f"{status}: {message}", osmo=True)
