@@ -804,6 +804,22 @@ def small_disk(tmp_path: Path):
         subprocess.run(["umount", "-l", str(mount)], capture_output=True)
 
 
+def fill_disk(mount: Path) -> Path:
+    """Write one file until the disk says ENOSPC; return it (unlink it to free the space)."""
+    import errno
+
+    filler = mount / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        with pytest.raises(OSError) as full:
+            while True:
+                os.write(fd, b"\0" * 65536)
+    finally:
+        os.close(fd)
+    assert full.value.errno == errno.ENOSPC
+    return filler
+
+
 def test_a_full_disk_ends_the_run_failed_with_the_reason_and_no_temporary_files(small_disk: Path) -> None:
     backend = LocalBackend(small_disk / "root")
     workflow_id = backend.submit(render_text(FILL_THE_DISK))
@@ -822,14 +838,26 @@ def test_submit_on_a_full_disk_is_a_coded_error_and_leaves_no_run(small_disk: Pa
 
     backend = LocalBackend(small_disk / "root")
     backend.workflows_dir.mkdir(parents=True)
-    filler = small_disk / "filler"
-    with filler.open("wb") as handle:
-        try:
-            while True:
-                handle.write(b"\0" * 65536)
-        except OSError:
-            pass  # the disk is full now: that is the point
+    filler = fill_disk(small_disk)
     with pytest.raises(BackendError) as caught:
         backend.submit(render_text(QUICK))
     assert caught.value.code == "disk-full" and caught.value.remedy
     assert list(backend.workflows_dir.iterdir()) == []
+
+
+def test_poll_of_a_dead_runner_on_a_full_disk_is_a_coded_error(small_disk: Path) -> None:
+    from skill.errors import BackendError
+
+    backend = LocalBackend(small_disk / "root")
+    workflow_id = backend.submit(render_text(LONG, set_string={"name": "stranded"}))
+    until(lambda: running_pid(backend, workflow_id, "sleeper"), "the task to run")
+    os.kill(int((backend.workflows_dir / workflow_id / "runner.pid").read_text()), signal.SIGKILL)
+    filler = fill_disk(small_disk)
+    fresh = LocalBackend(backend.root)
+    with pytest.raises(BackendError) as caught:
+        until(lambda: fresh.query(workflow_id).terminal, "query to settle the dead runner")  # the settled state cannot be written
+    assert caught.value.code == "disk-full" and caught.value.remedy
+    assert [p.name for p in (backend.workflows_dir / workflow_id).glob("*.tmp")] == []
+    filler.unlink()
+    assert fresh.wait(workflow_id, 10).status == "FAILED"  # space again: the run is settled
+    until(lambda: task_processes(workflow_id) == [], "the orphaned task to be killed", timeout=10)
