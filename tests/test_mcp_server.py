@@ -34,7 +34,7 @@ EXPECTED_HINTS = {
     "submit": (False, False, True, True),
     "poll": (True, None, None, True),
     "get_logs": (True, None, None, True),
-    "stage_artifacts": (True, None, None, True),
+    "stage_artifacts": (False, False, True, True),  # writes the local run folder
     "render_side_by_side": (False, False, True, False),
     "nim_health": (True, None, None, True),
 }
@@ -84,6 +84,7 @@ async def test_tools_are_listed_with_schemas_and_annotations(local_server):
         assert tool.input_schema["$defs"][ref]["additionalProperties"] is False, name
         assert tool.output_schema and tool.output_schema.get("properties"), name
         assert tool.description and len(tool.description) > 80, name
+        assert "None" not in tool.description and ":class:" not in tool.description and "``" not in tool.description, name
         hints = tool.annotations
         got = (hints.read_only_hint, hints.destructive_hint, hints.idempotent_hint, hints.open_world_hint)
         assert got == EXPECTED_HINTS[name], name

@@ -207,7 +207,7 @@ def _hints(title: str, *, read_only: bool, open_world: bool, destructive: bool =
 _DESCRIPTIONS: dict[str, str] = {
     "select_flow": (
         "Pick the VDA flow for the user's request and get the execution-time overview. Call it first, with the "
-        "user's words verbatim in text (and flow only if they named one). Returns flow (None when the request is "
+        "user's words verbatim in text (and flow only if they named one). Returns flow (null when the request is "
         "a question, not a run), the reason, and eta; tell the user the eta text before any mutating step."
     ),
     "preflight": (
@@ -400,7 +400,7 @@ def register_tools(server: MCPServer, deps: ToolDeps) -> None:
         return _reply(result, result.message)
 
     stage_artifacts_tool.__name__ = "stage_artifacts"
-    add(stage_artifacts_tool, _hints("Stage artifacts", read_only=True, open_world=True))
+    add(stage_artifacts_tool, _hints("Stage artifacts", read_only=False, open_world=True))
 
     async def render_side_by_side_tool(req: CompareRequest, ctx: Context) -> Annotated[CallToolResult, CompareResult]:
         result = await _execute(deps, ctx, "render_side_by_side", req, render_side_by_side, req)
