@@ -39,25 +39,47 @@ COMMANDS: tuple[str, ...] = (
 )
 
 
-def _command_modules():
-    for name in COMMANDS:
+def _command_modules(names: tuple[str, ...] = COMMANDS):
+    for name in names:
         yield importlib.import_module(f"tools.commands.{name}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _named_command(argv: list[str]) -> str | None:
+    """The subcommand ``argv`` names, if it names exactly one known command before any other positional.
+
+    Used to import only that command's module (start-up cost); anything else (``--help``, a typo, no
+    command) falls back to the full parser so usage and errors are unchanged."""
+    i = 0
+    while i < len(argv):
+        token = argv[i]
+        if token == "--log-level":
+            i += 2
+            continue
+        if token.startswith("--log-level="):
+            i += 1
+            continue
+        if token.startswith("-"):
+            return None
+        return token if token in COMMANDS else None
+    return None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vda",
         description="Video data augmentation and auto-labeling workflows, on OSMO or on this machine.",
     )
     parser.add_argument("--log-level", default=os.environ.get("VDA_LOG_LEVEL", "WARNING"), help="stderr log level")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in _command_modules():
+    for module in _command_modules((only,) if only in COMMANDS else COMMANDS):
         module.add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    parser = build_parser(only=_named_command(argv))
     args = parser.parse_args(argv)
     logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.WARNING), stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
