@@ -273,6 +273,35 @@ _DESCRIPTIONS: dict[str, str] = {
 }
 
 
+# --- listed schemas -----------------------------------------------------------------------------
+
+_MARKUP = re.compile(r":(?:class|func|data|meth|attr|mod):`~?([^`]+)`")
+
+
+def plain_text(text: str) -> str:
+    """A model docstring as an agent reads it: no Sphinx roles or literals, JSON's null for Python's None."""
+    text = _MARKUP.sub(r"\1", text).replace("``", "")
+    return re.sub(r"\bNone\b", "null", text)
+
+
+def compact_schema(node: Any, *, in_properties: bool = False) -> None:
+    """Shrink a JSON schema in place without changing what it accepts: drop generated titles,
+    make descriptions plain text. Validation keywords are untouched."""
+    if isinstance(node, list):
+        for item in node:
+            compact_schema(item)
+        return
+    if not isinstance(node, dict):
+        return
+    if not in_properties:
+        if isinstance(node.get("title"), str):
+            del node["title"]
+        if isinstance(node.get("description"), str):
+            node["description"] = plain_text(node["description"])
+    for key, value in node.items():
+        compact_schema(value, in_properties=(key in ("properties", "$defs") and not in_properties))
+
+
 # --- the tools ----------------------------------------------------------------------------------
 
 
@@ -281,6 +310,11 @@ def register_tools(server: MCPServer, deps: ToolDeps) -> None:
 
     def add(fn: Callable[..., Any], annotations: ToolAnnotations) -> None:
         server.add_tool(fn, name=fn.__name__, description=_DESCRIPTIONS[fn.__name__], annotations=annotations)
+        tool = server._tool_manager.get_tool(fn.__name__)
+        if tool is not None:  # list only what an agent needs: plain-text descriptions, no generated titles
+            compact_schema(tool.parameters)
+            if tool.fn_metadata.output_schema is not None:
+                compact_schema(tool.fn_metadata.output_schema)
 
     async def select_flow(req: SelectFlowRequest, ctx: Context) -> Annotated[CallToolResult, flows.FlowChoice]:
         slot = deps.states.slot(ctx)
