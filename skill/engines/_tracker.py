@@ -20,7 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 __all__ = ["SortTracker", "Track", "iou_xyxy"]
 
@@ -227,6 +226,8 @@ class SortTracker:
         iou = iou_xyxy(predicted, dets)
         if skip:
             iou[:, sorted(skip)] = 0.0
+        from scipy.optimize import linear_sum_assignment  # heavy (~0.3 s): only when an assignment is needed
+
         rows, cols = linear_sum_assignment(-iou)
         matches = [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if iou[r, c] >= self.iou_threshold]
         used_t = {m[0] for m in matches}
