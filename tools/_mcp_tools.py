@@ -284,6 +284,21 @@ def plain_text(text: str) -> str:
     return re.sub(r"\bNone\b", "null", text)
 
 
+def flat_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The request model's own schema at the top level (fields are the tool's arguments), instead of
+    the SDK's one-argument wrapper ``{"req": {"$ref": ...}}``; other definitions stay in $defs."""
+    defs = dict(schema.get("$defs", {}))
+    ref = schema.get("properties", {}).get("req", {}).get("$ref", "")
+    name = ref.rsplit("/", 1)[-1]
+    if not name or name not in defs:
+        return schema
+    flat = dict(defs.pop(name))
+    flat["type"] = "object"
+    if defs:
+        flat["$defs"] = defs
+    return flat
+
+
 def compact_schema(node: Any, *, in_properties: bool = False) -> None:
     """Shrink a JSON schema in place without changing what it accepts: drop generated titles,
     make descriptions plain text. Validation keywords are untouched."""
@@ -312,6 +327,7 @@ def register_tools(server: MCPServer, deps: ToolDeps) -> None:
         server.add_tool(fn, name=fn.__name__, description=_DESCRIPTIONS[fn.__name__], annotations=annotations)
         tool = server._tool_manager.get_tool(fn.__name__)
         if tool is not None:  # list only what an agent needs: plain-text descriptions, no generated titles
+            tool.parameters = flat_schema(tool.parameters)
             compact_schema(tool.parameters)
             if tool.fn_metadata.output_schema is not None:
                 compact_schema(tool.fn_metadata.output_schema)

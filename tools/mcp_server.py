@@ -3,9 +3,10 @@
     server = build_server(backend_name="local")     # or build_server(backend=LocalBackend(root=...))
     server.run()                                    # stdio; see serve_http() for streamable HTTP
 
-Tools (``tools/_mcp_tools.py``) take ONE argument, ``req``, the step's request model
-(``extra="forbid"``), and return the step's result model as structured content. A caller that sends
-the fields flat (without the ``req`` wrapper) is understood the same way. Argument errors name the
+Tools (``tools/_mcp_tools.py``) list FLAT input schemas: the step's request model's fields are the
+tool's arguments (``additionalProperties: false``), and the step's result model comes back as
+structured content. The older wrapped form ``{"req": {...}}`` is still accepted, unchanged in
+meaning, for clients written against earlier versions; it is deprecated and not listed. Argument errors name the
 fields and the rule that failed, never the rejected values (pydantic's own text would echo them, a
 secret passed by mistake included); when a policy rule explains the mistake, its id comes first.
 
@@ -96,8 +97,8 @@ def _wrapped(name: str, arguments: dict[str, Any] | None) -> dict[str, Any]:
     extra = sorted(str(k) for k in arguments if k != _REQUEST_ARG)
     if extra:
         raise ToolError(redact(
-            f"{name} takes one argument, req; unknown top-level argument(s): {', '.join(extra)}. "
-            "Put every field inside req and call again."
+            f"{name} got the deprecated req wrapper beside other argument(s): {', '.join(extra)}. "
+            "Send every field flat at the top level (no req) and call again."
         ))
     return arguments
 
