@@ -54,3 +54,22 @@ def test_probe_detects_a_heavy_import():
     """The property can fail: a command that does need numpy is seen loading it."""
     code = _PROBE.replace("from tools.cli import main", "import numpy\nfrom tools.cli import main")
     assert "numpy" in _probe(["flow", "--list"], code)["loaded"]
+
+
+def test_only_the_named_command_is_parsed_and_the_rest_keep_full_usage(capsys):
+    from tools.cli import COMMANDS, _named_command, main
+
+    assert _named_command(["flow", "x"]) == "flow"
+    assert _named_command(["--log-level", "DEBUG", "policy", "rules"]) == "policy"
+    assert _named_command(["--log-level=DEBUG", "poll"]) == "poll"
+    assert _named_command(["--help"]) is None
+    assert _named_command(["nosuch"]) is None
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0
+    usage = capsys.readouterr().out
+    assert all(name in usage for name in COMMANDS)
+    with pytest.raises(SystemExit) as exc:
+        main(["nosuch"])
+    assert exc.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
