@@ -62,9 +62,41 @@ def text_of(result: Any) -> str:
     return "\n".join(getattr(block, "text", "") for block in result.content)
 
 
+def undeclared(data: Any, schema: dict[str, Any], defs: dict[str, Any], path: str = "$") -> list[str]:
+    """Paths of returned fields that the output schema does not declare (anyOf arms searched)."""
+    if "$ref" in schema:
+        schema = defs[schema["$ref"].rsplit("/", 1)[-1]]
+    arms = schema.get("anyOf") or schema.get("oneOf")
+    if arms:
+        options = [undeclared(data, arm, defs, path) for arm in arms if _fits(data, arm, defs)]
+        return min(options, key=len) if options else []
+    if isinstance(data, dict) and "properties" in schema:
+        out = []
+        for key, value in data.items():
+            if key not in schema["properties"]:
+                out.append(f"{path}.{key}")
+            else:
+                out += undeclared(value, schema["properties"][key], defs, f"{path}.{key}")
+        return out
+    if isinstance(data, list) and isinstance(schema.get("items"), dict):
+        return [p for i, item in enumerate(data) for p in undeclared(item, schema["items"], defs, f"{path}[{i}]")]
+    return []
+
+
+def _fits(data: Any, schema: dict[str, Any], defs: dict[str, Any]) -> bool:
+    if "$ref" in schema:
+        schema = defs[schema["$ref"].rsplit("/", 1)[-1]]
+    kind = schema.get("type")
+    return kind is None or {"object": dict, "array": list, "null": type(None)}.get(kind, object) is type(data) or (
+        kind not in ("object", "array", "null") and not isinstance(data, (dict, list, type(None))))
+
+
 async def call(client: Client, name: str, req: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
     result = await client.call_tool(name, req, **kwargs)
     assert not result.is_error, f"{name} failed: {text_of(result)}"
+    schema = {t.name: t for t in (await client.list_tools()).tools}[name].output_schema
+    missing = undeclared(result.structured_content, schema, schema.get("$defs", {}))
+    assert not missing, f"{name} returned fields its outputSchema does not declare: {missing}"
     return result.structured_content
 
 

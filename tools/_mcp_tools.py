@@ -34,6 +34,7 @@ import anyio.to_thread
 from mcp.server import MCPServer
 from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.mcpserver.utilities.func_metadata import StrictJsonSchema, _inline_root_ref
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -329,8 +330,12 @@ def register_tools(server: MCPServer, deps: ToolDeps) -> None:
         if tool is not None:  # list only what an agent needs: plain-text descriptions, no generated titles
             tool.parameters = flat_schema(tool.parameters)
             compact_schema(tool.parameters)
-            if tool.fn_metadata.output_schema is not None:
-                compact_schema(tool.fn_metadata.output_schema)
+            meta = tool.fn_metadata
+            if meta.output_schema is not None:
+                if meta.output_model is not None:  # what is returned is the serialized model: computed fields included
+                    meta.output_schema = _inline_root_ref(
+                        meta._output_adapter(meta.output_model).json_schema(mode="serialization", schema_generator=StrictJsonSchema))
+                compact_schema(meta.output_schema)
 
     async def select_flow(req: SelectFlowRequest, ctx: Context) -> Annotated[CallToolResult, flows.FlowChoice]:
         slot = deps.states.slot(ctx)
