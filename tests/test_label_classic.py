@@ -365,3 +365,51 @@ def test_bad_config_and_bank_exit_1(tmp_path, capsys, clip):
     assert main(["--engine", "classic", "--video", str(video), "--output-dir", str(tmp_path / "o"),
                  "--config", str(cfg), "--sampled-vars", str(vars_file)]) == 1
     assert "flat JSON object" in capsys.readouterr().err
+
+
+# --- honest labels: collisions need moving vehicles; overcast daylight is not evening -----------------
+
+
+def _walk(track_id: int, label: str, start: float, speed: float, stop_at: int | None = None, length: int = 60):
+    import numpy as np
+
+    from skill.engines._tracker import Track
+
+    frames, boxes, x = list(range(length)), [], start
+    for f in frames:
+        if stop_at is None or f < stop_at:
+            x += speed
+        boxes.append(np.array([x, 100.0, x + 30.0, 180.0]))
+    return Track(track_id=track_id, label=label, frames=frames, boxes=boxes, observed=length)
+
+
+def test_pedestrian_overlap_is_never_a_collision():
+    from skill.engines._label_classic import proximity_events
+
+    # Two people meet and one stops: before the fix this read as a collision.
+    a = _walk(1, "person", 0.0, 3.0, stop_at=30)
+    b = _walk(2, "person", 90.0, 0.0, length=32)
+    collision, near_miss, note = proximity_events([a, b], fps=10.0)
+    assert (collision, near_miss) == (False, False)
+    assert "no moving vehicle" in note
+
+
+def test_a_moving_car_hitting_a_person_is_still_a_collision():
+    from skill.engines._label_classic import proximity_events
+
+    car = _walk(1, "car", 0.0, 3.0, stop_at=30)
+    person = _walk(2, "person", 90.0, 0.0, length=32)
+    collision, _, note = proximity_events([car, person], fps=10.0)
+    assert collision, note
+
+
+def test_overcast_daylight_is_not_evening():
+    from skill.engines._label_classic import SceneMeasures, _categories
+
+    overcast = SceneMeasures(brightness=105.0, contrast=35.0, saturation=0.12, haze=0.35, warmth=24.0)
+    tod = _categories(overcast)["time_of_day"][0]
+    assert tod not in ("evening", "night"), tod
+    dusk = SceneMeasures(brightness=90.0, contrast=40.0, saturation=0.35, haze=0.2, warmth=30.0)
+    assert _categories(dusk)["time_of_day"][0] == "evening"
+    night = SceneMeasures(brightness=30.0, contrast=20.0, saturation=0.1, haze=0.1, warmth=5.0)
+    assert _categories(night)["time_of_day"][0] == "evening"

@@ -339,9 +339,14 @@ def proximity_events(tracks: list[Track], *, fps: float) -> tuple[bool, bool, st
     window = max(2, int(round(fps)))
     closest = math.inf
     near_note = ""
+    moving_vehicles = {id(t) for t in tracks if t.label in VEHICLE_LABELS and _moves(t)}
+    if not moving_vehicles:
+        return False, False, "no moving vehicle track, so no collision or near miss can be claimed"
     for i, a in enumerate(tracks):
         fa = dict(zip(a.frames, a.boxes, strict=True))
         for b in tracks[i + 1 :]:
+            if id(a) not in moving_vehicles and id(b) not in moving_vehicles:
+                continue  # two pedestrians (or parked cars) touching is never a vehicle collision
             fb = dict(zip(b.frames, b.boxes, strict=True))
             shared = [f for f in b.frames if f in fa]
             overlap: list[int] = []
@@ -366,6 +371,18 @@ def proximity_events(tracks: list[Track], *, fps: float) -> tuple[bool, bool, st
     if math.isfinite(closest):
         return False, False, f"no contact or evasive move; closest approach {closest:.2f} box sizes"
     return False, False, "no two tracks were visible at the same time"
+
+
+VEHICLE_LABELS: frozenset[str] = frozenset({"car", "truck", "bus", "motorcycle", "bicycle"})
+
+
+def _moves(track: Track) -> bool:
+    """True when the box centre travels more than one box width over the track's life."""
+    if len(track.frames) < 2:
+        return False
+    first, last = track.boxes[0], track.boxes[-1]
+    travel = math.hypot((last[0] + last[2] - first[0] - first[2]) / 2, (last[1] + last[3] - first[1] - first[3]) / 2)
+    return travel > max(float(first[2] - first[0]), 1.0)
 
 
 def _velocity(track: Track, lo: int, hi: int) -> np.ndarray | None:
@@ -511,13 +528,16 @@ def _categories(m: SceneMeasures) -> dict[str, tuple[str, str]]:
     b = m.brightness
     lighting = "bright" if b >= BRIGHT_LUMA else "dim" if b < DIM_LUMA else "moderate"
     light_how = f"mean brightness {b:.0f}/255 (bright >= {BRIGHT_LUMA:.0f}, dim < {DIM_LUMA:.0f})"
-    if b < 80 or (m.warmth > 20 and b < 120):
+    # Warmth alone is not dusk: overcast daylight is often warm-tinted at mid luminance. Evening needs
+    # a dim frame (mean luma under 80), or warm light with low luma AND saturated colour (a low sun).
+    if b < 80 or (m.warmth > 20 and b < 100 and m.saturation >= 0.25):
         tod = "evening"
     elif b >= BRIGHT_LUMA:
         tod = "midday"
     else:
         tod = "morning"
-    tod_how = f"mean brightness {b:.0f}/255 and warmth (red minus blue) {m.warmth:+.0f}"
+    tod_how = (f"mean brightness {b:.0f}/255, warmth (red minus blue) {m.warmth:+.0f} and saturation "
+               f"{m.saturation:.2f} (evening below 80, or warm and saturated below 100)")
     if m.saturation < 0.15 and m.contrast < 40 and b < 120:
         weather = "rain"
     elif m.saturation < 0.2 or m.haze > 0.45:
