@@ -300,12 +300,13 @@ def flat_schema(schema: dict[str, Any]) -> dict[str, Any]:
     return flat
 
 
-def compact_schema(node: Any, *, in_properties: bool = False) -> None:
-    """Shrink a JSON schema in place without changing what it accepts: drop generated titles,
-    make descriptions plain text. Validation keywords are untouched."""
+def compact_schema(node: Any, *, in_properties: bool = False, keep_descriptions: bool = True) -> None:
+    """Shrink a JSON schema in place without changing what it accepts: drop generated titles, make
+    descriptions plain text (or drop them: outputSchemas, whose results' text view explains them).
+    Validation keywords are untouched."""
     if isinstance(node, list):
         for item in node:
-            compact_schema(item)
+            compact_schema(item, keep_descriptions=keep_descriptions)
         return
     if not isinstance(node, dict):
         return
@@ -313,9 +314,38 @@ def compact_schema(node: Any, *, in_properties: bool = False) -> None:
         if isinstance(node.get("title"), str):
             del node["title"]
         if isinstance(node.get("description"), str):
-            node["description"] = plain_text(node["description"])
+            if keep_descriptions:
+                node["description"] = plain_text(node["description"])
+            else:
+                del node["description"]
     for key, value in node.items():
-        compact_schema(value, in_properties=(key in ("properties", "$defs") and not in_properties))
+        compact_schema(value, in_properties=(key in ("properties", "$defs") and not in_properties), keep_descriptions=keep_descriptions)
+
+
+def _omit_null_arms(schema: dict[str, Any]) -> None:
+    """Optional arguments are listed as what to send, not as ``X or null, default null``: omitting
+    them is the way to leave them unset (the server still accepts an explicit null)."""
+    for fields in [schema.get("properties", {})] + [d.get("properties", {}) for d in schema.get("$defs", {}).values()]:
+        for name, prop in list(fields.items()):
+            arms = prop.get("anyOf")
+            if prop.get("default", "") is None and isinstance(arms, list):
+                rest = [arm for arm in arms if arm != {"type": "null"}]
+                if len(rest) == 1 and len(rest) < len(arms):
+                    merged = {**rest[0], **{k: v for k, v in prop.items() if k not in ("anyOf", "default")}}
+                    fields[name] = merged
+
+
+def _drop_keys(node: Any, keys: tuple[str, ...], *, in_properties: bool = False) -> None:
+    """Remove constraint keywords an outputSchema need not repeat (the server produced the value)."""
+    if isinstance(node, list):
+        for item in node:
+            _drop_keys(item, keys)
+    elif isinstance(node, dict):
+        if not in_properties:
+            for key in keys:
+                node.pop(key, None)
+        for key, value in node.items():
+            _drop_keys(value, keys, in_properties=(key in ("properties", "$defs") and not in_properties))
 
 
 # --- the tools ----------------------------------------------------------------------------------
@@ -330,12 +360,14 @@ def register_tools(server: MCPServer, deps: ToolDeps) -> None:
         if tool is not None:  # list only what an agent needs: plain-text descriptions, no generated titles
             tool.parameters = flat_schema(tool.parameters)
             compact_schema(tool.parameters)
+            _omit_null_arms(tool.parameters)
             meta = tool.fn_metadata
             if meta.output_schema is not None:
                 if meta.output_model is not None:  # what is returned is the serialized model: computed fields included
                     meta.output_schema = _inline_root_ref(
                         meta._output_adapter(meta.output_model).json_schema(mode="serialization", schema_generator=StrictJsonSchema))
-                compact_schema(meta.output_schema)
+                compact_schema(meta.output_schema, keep_descriptions=False)
+                _drop_keys(meta.output_schema, ("default", "maxLength", "minLength", "pattern"))
 
     async def select_flow(req: SelectFlowRequest, ctx: Context) -> Annotated[CallToolResult, flows.FlowChoice]:
         slot = deps.states.slot(ctx)
