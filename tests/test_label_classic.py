@@ -413,3 +413,27 @@ def test_overcast_daylight_is_not_evening():
     assert _categories(dusk)["time_of_day"][0] == "evening"
     night = SceneMeasures(brightness=30.0, contrast=20.0, saturation=0.1, haze=0.1, warmth=5.0)
     assert _categories(night)["time_of_day"][0] == "evening"
+
+
+def test_low_confidence_answers_are_abstained_and_counted():
+    from skill.engines._label_classic import SceneMeasures, category_confidence
+
+    # Mid-band luma gives only the "morning" fallback: the labeler must not state it.
+    mid = SceneMeasures(brightness=110.0, contrast=35.0, saturation=0.3, haze=0.2, warmth=5.0,
+                        proximity_note="no moving vehicle track, so no collision or near miss can be claimed")
+    conf = category_confidence(mid)
+    assert conf["time_of_day"] < 0.5 <= conf["lighting"]
+    assert conf["collision"] >= 0.9
+
+
+def test_scene_records_confidence_abstentions_and_heuristics(augmented):
+    import json as _json
+
+    status = _json.loads(next(augmented.rglob("pipeline_status.json")).read_text())
+    mcq = status["stages"]["mcq_generation"]
+    assert isinstance(mcq["abstained"], int) and mcq["min_confidence"] == 0.5
+    meta = _json.loads(next(augmented.rglob("metadata.json")).read_text())
+    assert meta["produced_by"]["engine"] == "classic"
+    assert meta["produced_by"]["heuristics"]
+    for a in meta["answers"].values():
+        assert a["measure"] and 0.5 <= a["confidence"] <= 1.0

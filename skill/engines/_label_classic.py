@@ -551,6 +551,17 @@ def _categories(m: SceneMeasures) -> dict[str, tuple[str, str]]:
             "weather": (weather, f"Measured {weather_how}"), "surface_condition": (surface, f"Measured {surface_how}")}
 
 
+def category_confidence(m: SceneMeasures) -> dict[str, float]:
+    """How far each category answer can be trusted (0..1). "morning" is only the mid-luma fallback (no
+    measure tells morning from afternoon), so it is not trusted and the labeler abstains on it."""
+    cats = _categories(m)
+    tod, weather = cats["time_of_day"][0], cats["weather"][0]
+    return {"lighting": 0.9, "surface_condition": 0.6, "weather": 0.5 if weather == "rain" else 0.6,
+            "time_of_day": 0.4 if tod == "morning" else 0.8 if m.brightness < 60 else 0.6,
+            "collision": 0.9 if "no moving vehicle" in m.proximity_note else 0.6,
+            "near_miss": 0.9 if "no moving vehicle" in m.proximity_note else 0.6}
+
+
 def classic_facts(analysis: Analysis) -> ClassicFacts:
     """Everything the classic answer rules need, from one analysis pass."""
     m = analysis.measures
@@ -569,4 +580,4 @@ def classic_facts(analysis: Analysis) -> ClassicFacts:
             f"{busy:.1f} visible per frame")
     return ClassicFacts(categories=_categories(m), counts=dict(m.counts), concurrent=concurrent, motion_level=level,
                         motion_note=note, collision=m.collision, near_miss=m.near_miss,
-                        proximity_note=m.proximity_note)
+                        proximity_note=m.proximity_note, confidence=category_confidence(m))

@@ -20,7 +20,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -113,6 +113,8 @@ class Answer:
     id: str
     answer: str
     reasoning: str
+    measure: str = ""  # which measurement the answer rests on
+    confidence: float = 1.0  # 0..1; the classic engine abstains below MIN_CONFIDENCE
 
 
 @dataclass(frozen=True)
@@ -403,6 +405,12 @@ class ClassicFacts:
     collision: bool
     near_miss: bool
     proximity_note: str
+    confidence: Mapping[str, float] = field(default_factory=dict)  # measure -> 0..1 (default 0.7)
+
+
+# Below this the classic engine leaves the item out (the DAFT layout has no "cannot tell" answer).
+MIN_CONFIDENCE = 0.5
+ABSTAIN_PREFIX = "abstained:"
 
 
 def _classes_named(text: str) -> tuple[list[str] | None, str]:
@@ -424,6 +432,12 @@ def answer_classic(bank: QuestionBank, facts: ClassicFacts,
     skipped: list[Skipped] = []
     for q in bank.questions:
         result = _answer_one(q, facts, sampled)
+        if isinstance(result, Answer):
+            result = Answer(result.id, result.answer, result.reasoning, q.measure,
+                            1.0 if "(a sampled variable)" in result.reasoning else facts.confidence.get(q.measure, 0.7))
+            if result.confidence < MIN_CONFIDENCE:
+                result = Skipped(q.id, f"{ABSTAIN_PREFIX} {q.measure} confidence {result.confidence:.2f} "
+                                       f"below {MIN_CONFIDENCE:.2f} ({result.reasoning})")
         if isinstance(result, Skipped):
             skipped.append(result)
         else:

@@ -50,7 +50,16 @@ from skill.engines._label_nim import (
     run_windows,
     wait_for_models,
 )
-from skill.engines._mcq import Answer, QuestionBank, aggregate, answer_classic, load_bank, task_items
+from skill.engines._mcq import (
+    ABSTAIN_PREFIX,
+    MIN_CONFIDENCE,
+    Answer,
+    QuestionBank,
+    aggregate,
+    answer_classic,
+    load_bank,
+    task_items,
+)
 from skill.engines.video_io import VideoInfo, VideoWriter, iter_frames, probe
 from skill.errors import InputError, SkillError
 from skill.secrets import redact
@@ -451,6 +460,8 @@ def _run_stages(run: _Run, req: LabelRequest, info: VideoInfo, raw_cfg: dict[str
             got, missed = answer_classic(bank, classic_facts(analysis), req.sampled_vars)
             answers = got
             skipped = [{"id": s.id, "reason": s.reason} for s in missed]
+            run.stages["mcq_generation"]["abstained"] = sum(1 for s in missed if s.reason.startswith(ABSTAIN_PREFIX))
+            run.stages["mcq_generation"]["min_confidence"] = MIN_CONFIDENCE
             windows_meta = [{"start_s": 0.0, "end_s": round(analysis.frames / analysed_info.fps, 3), "start_frame": 0,
                              "end_frame": analysis.frames - 1, "vlm_caption": "",
                              "llm_enhanced_caption": {k: v.answer for k, v in got.items()},
@@ -487,7 +498,11 @@ def _run_stages(run: _Run, req: LabelRequest, info: VideoInfo, raw_cfg: dict[str
         "valid": bool(windows_meta) and any(not w.get("_errors") for w in windows_meta),
         "has_caption": any(w.get("vlm_caption") for w in windows_meta),
         "sampled_vars": dict(req.sampled_vars or {}),
-        "answers": {k: {"answer": v.answer, "reasoning": v.reasoning} for k, v in answers.items()},
+        "answers": {k: {"answer": v.answer, "reasoning": v.reasoning, "measure": v.measure,
+                        "confidence": round(v.confidence, 2)} for k, v in answers.items()},
+        "produced_by": {"engine": req.engine,
+                        "heuristics": sorted({v.measure for v in answers.values() if v.measure})
+                        if req.engine == "classic" else []},
         "skipped_questions": skipped,
         "question_bank": bank.name if bank else None,
     })
