@@ -335,6 +335,21 @@ def _omit_null_arms(schema: dict[str, Any]) -> None:
                     fields[name] = merged
 
 
+def _type_unions(node: Any) -> None:
+    """``anyOf`` of bare types (``[{"type": "string"}, {"type": "null"}]``) as the equivalent, shorter
+    ``{"type": ["string", "null"]}``."""
+    if isinstance(node, list):
+        for item in node:
+            _type_unions(item)
+    elif isinstance(node, dict):
+        arms = node.get("anyOf")
+        if isinstance(arms, list) and arms and all(isinstance(a, dict) and list(a) == ["type"] and isinstance(a["type"], str) for a in arms):
+            del node["anyOf"]
+            node["type"] = [a["type"] for a in arms]
+        for value in node.values():
+            _type_unions(value)
+
+
 def _drop_keys(node: Any, keys: tuple[str, ...], *, in_properties: bool = False) -> None:
     """Remove constraint keywords an outputSchema need not repeat (the server produced the value)."""
     if isinstance(node, list):
@@ -368,6 +383,7 @@ def register_tools(server: MCPServer, deps: ToolDeps) -> None:
                         meta._output_adapter(meta.output_model).json_schema(mode="serialization", schema_generator=StrictJsonSchema))
                 compact_schema(meta.output_schema, keep_descriptions=False)
                 _drop_keys(meta.output_schema, ("default", "maxLength", "minLength", "pattern"))
+                _type_unions(meta.output_schema)
 
     async def select_flow(req: SelectFlowRequest, ctx: Context) -> Annotated[CallToolResult, flows.FlowChoice]:
         slot = deps.states.slot(ctx)
