@@ -437,3 +437,25 @@ def test_scene_records_confidence_abstentions_and_heuristics(augmented):
     assert meta["produced_by"]["heuristics"]
     for a in meta["answers"].values():
         assert a["measure"] and 0.5 <= a["confidence"] <= 1.0
+
+
+def test_an_overcast_graded_daylight_clip_is_not_evening(tmp_path):
+    """A daylight scene graded grey and slightly warm (low saturation, mid luma) reads as day."""
+    import numpy as np
+
+    from skill.engines._label_classic import ClassicSettings, _categories, analyze_video
+    from skill.engines.synthetic import make_scene
+    from skill.engines.video_io import VideoWriter, iter_frames
+
+    src, out = tmp_path / "day.mp4", tmp_path / "overcast.mp4"
+    make_scene(src, width=320, height=180, seconds=2, background="plaza", seed=0)
+    with VideoWriter(out, 320, 180, 10) as writer:
+        for frame in iter_frames(src):
+            grey = frame.astype(np.float32).mean(axis=2, keepdims=True)
+            graded = 0.95 * grey + 0.05 * frame.astype(np.float32)  # washed-out colour
+            graded = 0.45 * graded + 25.0 + np.array([13.0, 5.0, -9.0])  # mid luma, warm cast
+            writer.write(np.clip(graded, 0, 255).astype(np.uint8))
+    m = analyze_video(out, ClassicSettings()).measures
+    assert m.saturation < 0.25 and 80 <= m.brightness <= 140 and m.warmth > 20, m
+    assert m.brightness < 120  # where warmth alone used to decide "evening"
+    assert _categories(m)["time_of_day"][0] != "evening", m
