@@ -412,7 +412,7 @@ def test_overcast_daylight_is_not_evening():
     dusk = SceneMeasures(brightness=90.0, contrast=40.0, saturation=0.35, haze=0.2, warmth=30.0)
     assert _categories(dusk)["time_of_day"][0] == "evening"
     night = SceneMeasures(brightness=30.0, contrast=20.0, saturation=0.1, haze=0.1, warmth=5.0)
-    assert _categories(night)["time_of_day"][0] == "evening"
+    assert _categories(night)["time_of_day"][0] == "night"
 
 
 def test_low_confidence_answers_are_abstained_and_counted():
@@ -459,3 +459,19 @@ def test_an_overcast_graded_daylight_clip_is_not_evening(tmp_path):
     assert m.saturation < 0.25 and 80 <= m.brightness <= 140 and m.warmth > 20, m
     assert m.brightness < 120  # where warmth alone used to decide "evening"
     assert _categories(m)["time_of_day"][0] != "evening", m
+
+
+@pytest.mark.parametrize("background", ["road", "plaza"])
+def test_augmented_night_clips_still_read_night(tmp_path, background):
+    from skill.engines._label_classic import ClassicSettings, _categories, analyze_video
+    from skill.engines.augment import ClipConfig, augment_classic
+    from skill.engines.synthetic import make_scene
+
+    src = tmp_path / "src.mp4"
+    make_scene(src, width=320, height=180, seconds=2, background=background, seed=11)
+    out = tmp_path / "aug"
+    out.mkdir()
+    variables = {"weather": "rain", "time_of_day": "night", "lighting": "dim", "surface_condition": "wet"}
+    augment_classic(ClipConfig(video_name=background, aug_idx=0, seed=5, variables=variables), src, out)
+    m = analyze_video(out / "augmented_video.mp4", ClassicSettings()).measures
+    assert _categories(m)["time_of_day"][0] == "night", m

@@ -522,6 +522,7 @@ class _PassState:
 # Thresholds on mean luma (0-255) and the other measures; deliberately simple and stated in every reasoning.
 BRIGHT_LUMA = 140.0
 DIM_LUMA = 85.0
+NIGHT_LUMA = 40.0
 
 
 def _categories(m: SceneMeasures) -> dict[str, tuple[str, str]]:
@@ -530,14 +531,16 @@ def _categories(m: SceneMeasures) -> dict[str, tuple[str, str]]:
     light_how = f"mean brightness {b:.0f}/255 (bright >= {BRIGHT_LUMA:.0f}, dim < {DIM_LUMA:.0f})"
     # Warmth alone is not dusk: overcast daylight is often warm-tinted at mid luminance. Evening needs
     # a dim frame (mean luma under 80), or warm light with low luma AND saturated colour (a low sun).
-    if b < 80 or (m.warmth > 20 and b < 100 and m.saturation >= 0.25):
+    if b < NIGHT_LUMA:
+        tod = "night"
+    elif b < 80 or (m.warmth > 20 and b < 100 and m.saturation >= 0.25):
         tod = "evening"
     elif b >= BRIGHT_LUMA:
         tod = "midday"
     else:
         tod = "morning"
     tod_how = (f"mean brightness {b:.0f}/255, warmth (red minus blue) {m.warmth:+.0f} and saturation "
-               f"{m.saturation:.2f} (evening below 80, or warm and saturated below 100)")
+               f"{m.saturation:.2f} (night below {NIGHT_LUMA:.0f}; evening below 80, or warm and saturated below 100)")
     if m.saturation < 0.15 and m.contrast < 40 and b < 120:
         weather = "rain"
     elif m.saturation < 0.2 or m.haze > 0.45:
@@ -557,7 +560,7 @@ def category_confidence(m: SceneMeasures) -> dict[str, float]:
     cats = _categories(m)
     tod, weather = cats["time_of_day"][0], cats["weather"][0]
     return {"lighting": 0.9, "surface_condition": 0.6, "weather": 0.5 if weather == "rain" else 0.6,
-            "time_of_day": 0.4 if tod == "morning" else 0.8 if m.brightness < 60 else 0.6,
+            "time_of_day": 0.4 if tod == "morning" else 0.8 if m.brightness < 60 else 0.6,  # night/dark evening: 0.8
             "collision": 0.9 if "no moving vehicle" in m.proximity_note else 0.6,
             "near_miss": 0.9 if "no moving vehicle" in m.proximity_note else 0.6}
 
