@@ -81,6 +81,8 @@ def assert_denied(result: Any, rule: str) -> str:
     text = text_of(result)
     assert result.is_error, text
     assert f"[{rule}] " in text and "Next: " in text, text
+    errors = (result.structured_content or {}).get("errors") or []
+    assert rule in [e["rule"] for e in errors] and all(e["message"] and e["remedy"] for e in errors), (result.structured_content, text)
     return text
 
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError, UnexpectedToolError
+from mcp.types import CallToolResult
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from skill import flows, policy
@@ -63,6 +64,14 @@ class VdaMCPServer(MCPServer):
         super().__init__(*args, **kwargs)
         self.session_states = session_states
 
+    async def _handle_call_tool(self, ctx: Any, params: Any) -> Any:
+        result = await super()._handle_call_tool(ctx, params)
+        if isinstance(result, CallToolResult) and result.is_error and result.structured_content is None:
+            errors = coded_errors("\n".join(getattr(b, "text", "") for b in result.content))
+            if errors:
+                result.structured_content = {"error": errors[0], "errors": errors}
+        return result
+
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
         if name in TOOL_NAMES:
             arguments = _wrapped(name, arguments)
@@ -87,6 +96,22 @@ class VdaMCPServer(MCPServer):
         problems = "; ".join(field_errors(error))
         parts.append(f"Invalid arguments for {name}: {problems}. Fix these fields (their values are not repeated here) and call {name} again.")
         return mask_values("\n".join(parts), rejected_values(error))
+
+
+_CODED = re.compile(r"(?:^|: )\[([a-z0-9][a-z0-9-]*)\] (.*?)(?: Next: (.*))?$")
+
+
+def coded_errors(text: str) -> list[dict[str, Any]]:
+    """Each ``[id] message Next: remedy`` line of an error text as structured content: code, rule
+    (the id when it is a policy rule, else null), message, remedy. Is-error results carry
+    ``{"error": <first>, "errors": [<all>]}`` beside the text."""
+    out = []
+    for line in text.splitlines():
+        match = _CODED.search(line.strip())
+        if match:
+            ident, message, remedy = match.groups()
+            out.append({"code": ident, "rule": ident if ident in policy.RULES else None, "message": message, "remedy": remedy})
+    return out
 
 
 def _wrapped(name: str, arguments: dict[str, Any] | None) -> dict[str, Any]:
