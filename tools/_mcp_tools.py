@@ -251,7 +251,8 @@ _DESCRIPTIONS: dict[str, str] = {
     "poll": (
         "Read a workflow's status once (wait=false) or until it ends (wait=true, with progress notifications). "
         "Call after submit or setup_model_cache. COMPLETED: stage_artifacts next (after setup_model_cache: pre_submit_guard again). FAILED: read log_tail and hint. "
-        "timed_out: poll again. Send the user a status line during long waits."
+        "timed_out: poll again (over MCP a wait returns within 45 s unless timeout_s is set; progress every 10 s). "
+        "Send the user a status line during long waits."
     ),
     "get_logs": (
         "Read the last lines of a workflow's log or of one task, secrets redacted, with a troubleshooting hint. "
@@ -273,6 +274,8 @@ _DESCRIPTIONS: dict[str, str] = {
     ),
 }
 
+
+MCP_WAIT_DEFAULTS = {"timeout_s": 45.0, "heartbeat_s": 10.0}
 
 # --- listed schemas -----------------------------------------------------------------------------
 
@@ -474,6 +477,12 @@ def register_tools(server: MCPServer, deps: ToolDeps) -> None:
     async def poll_tool(req: PollRequest, ctx: Context) -> Annotated[CallToolResult, PollResult]:
         on_progress = None
         if req.wait:
+            # fit common client request timeouts (60 s in the TypeScript SDK): unless the caller chose,
+            # a wait returns within 45 s (timed_out: call poll again, nothing is lost) with progress every 10 s
+            update = {k: v for k, v in MCP_WAIT_DEFAULTS.items() if k not in req.model_fields_set}
+            update["max_interval_s"] = min(req.max_interval_s, 10.0) if "max_interval_s" not in req.model_fields_set else req.max_interval_s
+            update["interval_s"] = min(req.interval_s, update["max_interval_s"])
+            req = PollRequest.model_validate({**req.model_dump(), **update})
             send, counter = _report(ctx), itertools.count(1)
 
             def on_progress(event: ProgressEvent) -> None:
