@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from skill.policy import DEMO_REPO
+from skill.policy import DEMO_REPO, interpolation_failed
 from skill.secrets import redact
 
 __all__ = [
@@ -116,7 +116,6 @@ _PREFIX_UNDERIVABLE = re.compile(
     re.IGNORECASE,
 )
 _NO_POOL = re.compile(r"\bno (?:selectable |usable |schedulable )?online (?:gpu )?(?:pools?|platforms?)\b|\bno pool is online\b", re.IGNORECASE)
-_INTERPOLATION = re.compile(r"is undefined|interpolation|undefined[- ]variable|jinja substitution", re.IGNORECASE)
 
 
 def blocker_in(text: str, data: Mapping[str, Any] | None = None) -> str | None:
@@ -135,8 +134,8 @@ def blocker_in(text: str, data: Mapping[str, Any] | None = None) -> str | None:
 
 
 def interpolation_failure(text: str) -> bool:
-    """A submit failed because a workflow variable had no value (OSMO's Jinja substitution)."""
-    return bool(_INTERPOLATION.search(text))
+    """A submit failed on OSMO's Jinja substitution (the policy's own test of it)."""
+    return interpolation_failed(text)
 
 
 # --- key prefixes --------------------------------------------------------------------------------------

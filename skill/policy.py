@@ -49,6 +49,7 @@ __all__ = [
     "check",
     "check_command",
     "hf_dataset_repo",
+    "interpolation_failed",
     "is_external_endpoint",
     "is_video_url",
     "judge_values",
@@ -437,7 +438,13 @@ _EXTERNAL_ASK = re.compile(
 _HF_REPO_ASK = re.compile(r"\b(?:hf|hugging ?face)\s+dataset\s+([\w.-]+/[\w.-]+)", re.IGNORECASE)
 _MINUTES = re.compile(r"\d+\s*(?:-|–|to)\s*\d+\s*(?:min|minutes|h|hours)\b|\b\d+\s*(?:min|minutes)\b", re.IGNORECASE)
 _ETA_WORD = re.compile(r"\b(?:eta|estimat\w*|overview|expect\w*|take[s]?\s+(?:about|around|roughly))\b", re.IGNORECASE)
-_INTERPOLATION = re.compile(r"is undefined|jinja|interpolation|undefined-variable", re.IGNORECASE)
+_INTERPOLATION = re.compile(r"is undefined|jinja|interpolation|undefined[- ]variable", re.IGNORECASE)
+
+
+def interpolation_failed(text: str) -> bool:
+    """A submit result that counts for ``single-interpolation-retry``: any Jinja substitution
+    failure or undefined variable (judged live here and on transcripts by the eval harness)."""
+    return bool(_INTERPOLATION.search(text))
 
 
 class RunState(BaseModel):
@@ -523,7 +530,7 @@ class RunState(BaseModel):
         """Note a failed call; an interpolation failure of a submit is counted."""
         code = str(getattr(error, "code", "") or "")
         text = f"{code} {getattr(error, 'message', None) or error}"
-        if call.name == "submit" and _INTERPOLATION.search(text):
+        if call.name == "submit" and interpolation_failed(text):
             self.interpolation_failures += 1
 
     # -- queries ------------------------------------------------------------------------------------

@@ -343,10 +343,7 @@ def render_submit(
 ) -> SubmitRender:
     """OSMO's submit path on ``text``: first render, localpath inlining, second render of the whole
     text. Raises :class:`UndefinedVariable` / :class:`InputError` naming the file and line that broke."""
-    sections = split_sections(text, workflow=template)
-    defaults = _load_defaults(sections.get("default-values", ""), template)
-    caller = _caller_values(set_string, set_values)
-    context = dict(defaults) | caller
+    sections, _, _, caller, context = _values_of(text, template, set_string, set_values)
     first = _render_pass(sections["workflow"], context, template, stage="first")
     loaded = _load_rendered(first, template, caller)
     inlined, missing = _inline(loaded, template, source, context.get("skills_dir"), missing_ok=missing_ok)
@@ -357,10 +354,17 @@ def render_submit(
     return SubmitRender(first=first, submitted=submitted, final=final, inlined=inlined, missing=missing)
 
 
-def _caller_values(set_string: Any, set_values: Any) -> dict[str, Any]:
+def _values_of(
+    text: str, template: str, set_string: Any, set_values: Any
+) -> tuple[dict[str, str], dict[str, str], dict[str, str], dict[str, Any], dict[str, Any]]:
+    """(sections, --set-string pairs, --set pairs, the caller's values, the render context): the
+    context is default-values overlaid by ``--set`` (typed) and then ``--set-string`` (strings)."""
+    sections = split_sections(text, workflow=template)
+    defaults = _load_defaults(sections.get("default-values", ""), template)
     strings = parse_set_pairs(set_string, flag="--set-string")
     typed = parse_set_pairs(set_values, flag="--set")
-    return {k: _typed_set(v) for k, v in typed.items()} | strings
+    caller = {k: _typed_set(v) for k, v in typed.items()} | strings
+    return sections, strings, typed, caller, dict(defaults) | caller
 
 
 def _render_pass(text: str, data: Mapping[str, Any], template: str, *, stage: str) -> str:
@@ -512,12 +516,7 @@ def render_text(
 
     The spec keeps each staged file as its ``localpath`` (what the local backend reads); its
     other fields are the result of the second render."""
-    sections = split_sections(text, workflow=template)
-    defaults = _load_defaults(sections.get("default-values", ""), template)
-    strings = parse_set_pairs(set_string, flag="--set-string")
-    typed = parse_set_pairs(set_values, flag="--set")
-    caller = {k: _typed_set(v) for k, v in typed.items()} | strings
-    context: dict[str, Any] = dict(defaults) | caller
+    sections, strings, typed, caller, context = _values_of(text, template, set_string, set_values)
     _check_values(context, caller)
 
     passes = render_submit(text, set_string=strings, set_values=typed, template=template, source=source)
