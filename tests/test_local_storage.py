@@ -244,3 +244,10 @@ def test_a_full_disk_is_a_coded_error_and_leaves_no_temporary_file(tmp_path: Pat
     monkeypatch.undo()
     storage.upload("s3://bucket/datasets/d", [src])  # space again: the upload works
     assert (folder / "clip.mp4").read_bytes() == src.read_bytes()
+
+
+def test_a_double_slash_after_the_scheme_stays_under_the_root() -> None:
+    root = Path("/srv/vda-storage")
+    assert url_to_path("s3:////bucket/key", root) == root / "s3" / "bucket" / "key"
+    with pytest.raises(InputError):
+        url_to_path("s3:////", root)

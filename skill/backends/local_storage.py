@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from urllib.parse import unquote
 
 from skill.backends._local_io import target_lock, temp_name, write_error
@@ -40,7 +40,8 @@ def _invalid(url: str, why: str) -> InputError:
 def _clean_parts(url: str, path: str) -> list[str]:
     if "\x00" in path:
         raise _invalid(url.replace("\x00", "\\0"), "contains a NUL character")
-    parts = [p for p in PurePosixPath(path).parts if p not in ("/", ".")]
+    # split by hand: PurePosixPath keeps a leading "//" as a root of its own
+    parts = [p for p in path.split("/") if p not in ("", ".")]
     if any(p == ".." for p in parts):
         raise _invalid(url, "climbs out of its prefix with '..'")
     return parts
