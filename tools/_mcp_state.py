@@ -2,7 +2,7 @@
 
 What identifies a client session in mcp 2.3.0 (measured here with a probe tool that reported the
 per-request ``Connection`` object, ``ctx.protocol_version``, ``ctx.headers`` and the request
-``_meta``; see tests/test_mcp_http.py for the HTTP case):
+``_meta``; see tests/contract/test_mcp_http.py for the HTTP case):
 
 (a) in-process ``Client(server)``, default mode: the client negotiates 2026-07-28, where every
     request carries its own envelope. The server builds a fresh ``Connection`` for *each* request,

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Prepare the conformance tests (tests/conformance/) from checkouts you already have.
+# Prepare the conformance tests (tests/contract/conformance/) from checkouts you already have.
 #
 #   scripts/dev/conformance_setup.sh --osmo DIR [--al DIR] [--aug DIR] [--venv DIR]
 #
@@ -11,7 +11,7 @@
 # OSMO's CLI needs Python 3.12: $PYTHON312 if set, else pyenv's newest 3.12, else python3.12 on
 # PATH. The venv gets OSMO's own src/requirements.txt (from your configured package index). Nothing
 # is downloaded from anywhere else and nothing is copied into this repository. At the end the
-# script prints the export lines; then run:  ./run test tests/conformance -rs
+# script prints the export lines; then run:  ./run test tests/contract/conformance -rs
 set -euo pipefail
 
 usage() { sed -n '3,9p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
@@ -63,7 +63,7 @@ echo "conformance_setup: installing OSMO's src/requirements.txt into $venv (this
 (cd "$osmo" && "$venv/bin/python" -c 'from src.cli import main_parser; main_parser.create_cli_parser()') \
   || die "OSMO's CLI parser does not import in $venv; read the pip output above"
 
-echo "# conformance environment ready; export these, then: ./run test tests/conformance -rs"
+echo "# conformance environment ready; export these, then: ./run test tests/contract/conformance -rs"
 echo "export VDA_OSMO_SOURCE='$osmo'"
 echo "export VDA_OSMO_PYTHON='$venv/bin/python'"
 [ -z "$al" ] || echo "export VDA_PAIDF_AL_SOURCE='$al'"

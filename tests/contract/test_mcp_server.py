@@ -20,7 +20,7 @@ from tests.fakes.backend import FakeBackend
 from tools._mcp_tools import TOOL_NAMES
 from tools.mcp_server import build_server
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FLOW = "augmentation_and_al"
 
 # name -> (read_only, destructive, idempotent, open_world); None where the hint is not set
@@ -38,11 +38,6 @@ EXPECTED_HINTS = {
     "render_side_by_side": (False, False, True, False),
     "nim_health": (True, None, None, True),
 }
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
 
 
 @pytest.fixture

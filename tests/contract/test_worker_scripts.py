@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.test_video_io import write_test_clip
+from tests.unit.test_video_io import write_test_clip
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "scripts"
 COOKBOOK = REPO / "assets" / "cookbooks" / "city_traffic"
 WORKER_SCRIPTS = ("setup_task.sh", "endpoint_common.sh", "cosmos_worker.sh", "pl_original_worker.sh", "pl_augmented_worker.sh")

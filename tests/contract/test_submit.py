@@ -20,12 +20,6 @@ RUN_ID = "run-1a2b3c4d"
 BASE = dict(flow="augmentation_and_al", dataset="vda-demo", run_id=RUN_ID, storage_url=STORAGE, gpu_platform="gpu", video="clip", pool="default")
 
 
-@pytest.fixture
-def ledger(tmp_path: Path):
-    with Ledger(tmp_path / "ledger.sqlite") as led:
-        yield led
-
-
 def req(**overrides) -> SubmitRequest:
     return SubmitRequest(**{**BASE, **overrides})
 
@@ -153,7 +147,7 @@ def test_video_with_extension_is_refused_before_anything(ledger: Ledger):
 
 
 def test_guard_and_submit_agree_on_the_values(ledger: Ledger, tmp_path: Path, monkeypatch):
-    from tests.test_guard import full_objects, make_skills_dir
+    from tests.contract.test_guard import full_objects, make_skills_dir
 
     skills = make_skills_dir(tmp_path / "skill")
     monkeypatch.setenv(TRUSTED_SKILLS_DIRS_ENV, str(skills))
@@ -182,7 +176,7 @@ def test_secret_canary_across_guard_submit_and_poll(ledger: Ledger, tmp_path: Pa
     """Secrets in the environment never show up in any step's result or error, whatever the input."""
     from skill.steps.monitor import PollRequest, poll
     from tests.fakes.backend import status_of
-    from tests.test_guard import full_objects, make_skills_dir
+    from tests.contract.test_guard import full_objects, make_skills_dir
 
     canaries = {"NGC_API_KEY": "nvapi-canary-aaaa11112222", "HF_TOKEN": "hf_canarybbbb33334444", "ANTHROPIC_API_KEY": "sk-ant-canary-cccc5555"}
     for name, value in canaries.items():

@@ -79,7 +79,7 @@ def _no_registered_secrets():
 
 
 def _policy_md() -> Path | None:
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     for candidate in (root / "POLICY.md", root / "references" / "POLICY.md", root / "docs" / "POLICY.md", Path("/work/shared/POLICY.md")):
         if candidate.is_file():
             return candidate

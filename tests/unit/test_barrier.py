@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-BARRIER = Path(__file__).resolve().parent.parent / "skill" / "engines" / "barrier.py"
+BARRIER = Path(__file__).resolve().parents[2] / "skill" / "engines" / "barrier.py"
 LIMIT = "20"  # every process gives up on its own long before the test's timeout
 
 

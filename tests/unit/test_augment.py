@@ -19,9 +19,9 @@ from skill.engines import augment as aug
 from skill.engines._classic import ClassicRenderer, ParticleField, build_look
 from skill.engines._conditions import resolve
 from skill.engines.video_io import VideoWriter, iter_frames, probe
-from tests.test_video_io import write_test_clip
+from tests.unit.test_video_io import write_test_clip
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CONTRACT_KEYS = {"video_name", "aug_idx", "engine", "seed", "variables", "parameters", "source_video", "frames", "fps", "width", "height"}
 
 

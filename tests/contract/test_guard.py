@@ -26,7 +26,7 @@ RUN_ID = "run-1a2b3c4d"
 def make_skills_dir(root: Path, cookbook: str = "city_traffic") -> Path:
     """A skill checkout holding every file the shipped workflows stage (contents do not matter,
     except the cookbook's container configs and pipeline config: those are this checkout's own)."""
-    repo = Path(__file__).resolve().parents[1]
+    repo = Path(__file__).resolve().parents[2]
     for flow in ("augmentation_and_al", "auto_labeling"):
         text = workflow_path(flow).read_text(encoding="utf-8")
         for rel in re.findall(r'localpath: "\{\{skills_dir\}\}/([^"]+)"', text):

@@ -20,7 +20,7 @@ from skill.errors import NotFound
 from skill.policy import RULES
 from tools.cli import main as vda
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "evals" / "transcripts"
 WS = "/home/ada/vda-skill"
 S3 = "s3://acme-vda/vda"

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from skill.secrets import forget_secrets
-from tests.test_video_io import write_test_clip
+from tests.unit.test_video_io import write_test_clip
 from tools.cli import main
 
 CANARIES = {

@@ -27,11 +27,6 @@ VALUES = {
 
 
 @pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
-@pytest.fixture
 def copy_of_skill(tmp_path: Path) -> Path:
     """A copy of the skill with one edited script, as an attacker would prepare it."""
     root = tmp_path / "evil-skill"

@@ -28,11 +28,6 @@ VALUES: dict[str, Any] = {
 USER_TEXT = f"augment the videos in {STORAGE}/datasets/ds"
 
 
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
-
-
 @pytest.fixture(autouse=True)
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("VDA_HOME", str(tmp_path / "home"))
@@ -252,7 +247,7 @@ SCENARIOS: dict[str, Callable[..., Awaitable[None]]] = {
 def test_every_call_rule_has_a_scenario():
     call_rules = {rule_id for rule_id, rule in RULES.items() if "call" in rule.judged_on or "run state" in rule.judged_on}
     # No MCP tool deploys NIMs yet (issue 16's nim ensure); nim-allow-list is judged on calls in
-    # tests/test_policy.py and on commands in tests/test_policy_commands.py.
+    # tests/unit/test_policy.py and on commands in tests/unit/test_policy_commands.py.
     no_tool_yet = {"nim-allow-list"}
     assert call_rules - no_tool_yet == set(SCENARIOS)
 

@@ -23,14 +23,9 @@ from tools._mcp_state import SESSION_META_KEY
 from tools._mcp_tools import TOOL_NAMES
 from tools.mcp_server import build_server, http_server
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FLOW = "augmentation_and_al"
 CALLS_PER_CLIENT = 25
-
-
-@pytest.fixture
-def anyio_backend():
-    return "asyncio"
 
 
 def free_port() -> int:

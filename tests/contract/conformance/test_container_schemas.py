@@ -29,7 +29,7 @@ import yaml
 from skill.engines import configs as cg
 from skill.engines import container_contract as cc
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DRIVER = Path(__file__).with_name("container_schema_driver.py")
 SCENES = ("city_traffic", "warehouse", "robot_assembly", "piazza", "trailer_dashcam")
 

@@ -27,7 +27,7 @@ from evals.transcript import (
 )
 from tools.cli import main as vda
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "evals" / "transcripts"
 FOREIGN = sorted(p for p in FIXTURES.iterdir() if p.name.startswith(("cc_", "codex_", "chat_")))
 WS = "/home/ada/vda-skill"

@@ -17,12 +17,6 @@ STORAGE = "s3://bkt/prefix"
 RUN_ID = "run-0a1b2c3d"
 
 
-@pytest.fixture
-def ledger(tmp_path: Path):
-    with Ledger(tmp_path / "ledger.sqlite") as led:
-        yield led
-
-
 def test_submits_the_cache_workflow_with_the_two_values(ledger: Ledger):
     fake = FakeBackend()
     result = setup_model_cache(CacheRequest(storage_url=STORAGE, run_id=RUN_ID, pool="default"), backend=fake, ledger=ledger)

@@ -15,7 +15,7 @@ from skill.engines import configs as cg
 from skill.engines import container_contract as cc
 from skill.errors import InputError
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 CONFIGS_PY = REPO / "skill" / "engines" / "configs.py"
 
 BASE_AUG = {

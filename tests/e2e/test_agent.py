@@ -33,7 +33,7 @@ from tools._transcript import TranscriptWriter, transcript_file
 from tools.agent import Agent, MissingApiKey, make_client, model_name, split_messages, system_prompt
 from tools.mcp_server import build_server
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 FLOW = "augmentation_and_al"
 # not token-shaped on purpose: only registration (not a pattern) can keep it out of text
 SECRET = "correct-horse-battery-staple-4711"

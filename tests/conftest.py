@@ -1,0 +1,39 @@
+"""Fixtures shared by the whole suite, and the ``slow`` marker's reach.
+
+Layout: ``unit/`` tests one module with real collaborators, ``contract/`` tests an interface
+(backends, MCP, CLI, worker scripts, the OSMO double and, in ``contract/conformance``, OSMO's and
+the containers' own code), ``e2e/`` runs whole jobs. Everything under ``e2e/`` is ``slow``, as are
+the modules that encode real video (``SLOW_MODULES``); ``-m "not slow"`` is the fast loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from skill.ledger import Ledger
+
+SLOW_MODULES = frozenset({
+    "test_augment", "test_label_classic", "test_label_nim", "test_compare", "test_worker_scripts",
+    "test_cli_canary", "test_synthetic",
+})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(str(item.path))
+        if "e2e" in path.parts or path.stem in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    with Ledger(tmp_path / "ledger.sqlite") as opened:
+        yield opened
