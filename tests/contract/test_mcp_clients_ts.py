@@ -1,5 +1,6 @@
 """Third-party MCP clients drive ``vda mcp``: the official TypeScript SDK (stdio and streamable HTTP,
-its default 60 s request timeout) and the MCP Inspector CLI (one process per call).
+its default 60 s request timeout) and the MCP Inspector CLI 0.15 (one process per call; 0.16+ and
+2.x need node 22).
 
 The npm packages are pinned in ``tests/clients/ts/package.json`` + ``package-lock.json`` and are
 installed OUTSIDE the tests (these tests never download):
@@ -159,3 +160,75 @@ def test_ts_sdk_sees_the_rule_id_of_a_denial_in_structured_content(report: dict[
 def test_ts_sdk_call_tool_accepts_a_structured_denial(report: dict[str, Any]):
     assert report["denial"]["call_tool"] == "ok", report["denial"]["call_tool"]
 
+
+
+# --- MCP Inspector CLI: one process per call ----------------------------------------------------
+
+
+INSPECTOR = MODULES / ".bin" / "mcp-inspector"
+ACTIVE = {"PENDING", "RUNNING", "WAITING"}
+
+
+def inspector(target: list[str], env: dict[str, str], method: str, tool: str | None = None, **args: Any) -> dict[str, Any]:
+    """``mcp-inspector --cli TARGET --method METHOD [--tool-name T --tool-arg k=v ...]``, its JSON answer."""
+    argv = [str(INSPECTOR), "--cli", *target, "--method", method]
+    if tool is not None:
+        argv += ["--tool-name", tool]
+    for key, value in args.items():
+        argv += ["--tool-arg", f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, f"inspector {method} {tool or ''} failed: {(proc.stdout + proc.stderr)[-1500:]}"
+    return json.loads(proc.stdout)
+
+
+def test_inspector_cli_lists_tools_and_selects_a_flow_over_stdio(tmp_path: Path):
+    target = [sys.executable, "-m", "tools.cli", "mcp", "--backend", "local"]
+    env = {**server_env(tmp_path), "PYTHONPATH": str(ROOT)}
+    listed = inspector(target, env, "tools/list")
+    assert {"select_flow", "preflight", "render_side_by_side"} <= {tool["name"] for tool in listed["tools"]}
+    chosen = inspector(target, env, "tools/call", "select_flow", text="augment my videos in /data/clips")
+    assert not chosen.get("isError") and chosen["structuredContent"]["flow"] == "augmentation_and_al"
+
+
+def test_inspector_cli_lists_tools_over_streamable_http(http_url: tuple[str, Path]):
+    url, root = http_url
+    listed = inspector([url], server_env(root), "tools/list")
+    assert "submit" in {tool["name"] for tool in listed["tools"]}
+    chosen = inspector([url], server_env(root), "tools/call", "select_flow", text="label these clips")
+    assert not chosen.get("isError") and chosen["structuredContent"]["flow"]
+
+
+@pytest.mark.xfail(strict=False, reason="issue 13: the policy's run state lives in the connection, so a client that connects per "
+                   "call is refused setup_model_cache ([preflight-before-submit], [eta-before-mutation]) although select_flow and "
+                   "preflight passed in earlier processes; the Inspector shows -32602 instead (the error-envelope mismatch above)")
+def test_inspector_cli_one_process_per_call_runs_a_whole_local_job(workdir: Path, tmp_path: Path):
+    target = [sys.executable, "-m", "tools.cli", "mcp", "--backend", "local"]
+    env = {**server_env(tmp_path), "PYTHONPATH": str(ROOT)}
+    storage, clips, flow = str(tmp_path / "be" / "storage" / "local"), str(workdir / "clips"), "augmentation_and_al"
+
+    def ok(tool: str, **args: Any) -> dict[str, Any]:
+        result = inspector(target, env, "tools/call", tool, **args)
+        assert not result.get("isError"), f"{tool}: {result['content'][0]['text'][:500]}"
+        return result["structuredContent"]
+
+    def wait(workflow_id: str) -> str:
+        for _ in range(40):
+            status = ok("poll", workflow_id=workflow_id, wait=True, interval_s=1, max_interval_s=2)["status"]
+            if status not in ACTIVE:
+                return status
+        raise AssertionError(f"{workflow_id} still running after 40 polls")
+
+    assert ok("select_flow", text=f"augment my videos in {clips}")["flow"] == flow
+    checked = ok("preflight", workflow=flow, no_probe=True)
+    ok("upload_dataset", folder=clips, storage_url=storage, name="insp")
+    values = {"flow": flow, "dataset": "insp", "storage_url": storage, "gpu_platform": checked["platforms"][0], "video": "street",
+              "cosmos_model_cache_url": f"{storage}/data/models/cosmos_transfer", "auto_labeling_model_cache_url": f"{storage}/data/models/auto_labeling"}
+    guard = ok("pre_submit_guard", **values)
+    if guard["status"] == "cache_missing":
+        assert wait(ok("setup_model_cache", **guard["remediation"]["set_string"])["workflow_id"]) == "COMPLETED"
+        guard = ok("pre_submit_guard", **values)
+    assert guard["status"] == "ok"
+    assert wait(ok("submit", **values, run_id=guard["run_id"])["workflow_id"]) == "COMPLETED"
+    staged = ok("stage_artifacts", storage_url=storage, dataset="insp", run_id=guard["run_id"], video="street")
+    media = ok("render_side_by_side", run_local_dir=staged["local_run_dir"], dataset="insp", video="street")["media_line"]
+    assert Path(media.removeprefix("MEDIA:")).is_file()
