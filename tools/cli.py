@@ -36,6 +36,7 @@ COMMANDS: tuple[str, ...] = (
     "mcp",
     "chat",
     "eval",
+    "skill",
 )
 
 
