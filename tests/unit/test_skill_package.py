@@ -71,6 +71,7 @@ def test_install_copies_the_skill_under_its_name_and_is_idempotent(tmp_path: Pat
     assert result.status == "installed" and Path(result.path) == dest
     assert (dest / "SKILL.md").read_bytes() == (ROOT / "SKILL.md").read_bytes()
     assert (dest / "references" / "setup.md").is_file() and (dest / "assets" / "configs" / "osmo").is_dir()
+    assert json.loads((dest / "evals" / "evals.json").read_text()) == EVALS and not (dest / "evals" / "replay.py").exists()
     assert not any(p.name == "__pycache__" for p in dest.rglob("*"))
     validate_skill_dir(dest)  # folder name == skill name
     assert install_skill(ROOT, str(tmp_path / "skills")).status == "unchanged"
@@ -124,3 +125,42 @@ def test_skills_ref_accepts_the_installed_folder(tmp_path: Path):
     dest = install_skill(ROOT, str(tmp_path)).path
     proc = subprocess.run(["agentskills", "validate", dest], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# --- evals/evals.json: upstream's (NVSkills-Eval) case format, our routing and behaviour cases -------
+
+EVALS = json.loads((ROOT / "evals" / "evals.json").read_text(encoding="utf-8"))
+ROUTED = {  # case id -> the flow select_flow must pick for its question (None: not a run request)
+    "vda-auto-labeling-only-positive": "auto_labeling",
+    "vda-augmentation-and-al-positive": "augmentation_and_al",
+    "vda-e2e-parallel-positive": "e2e",
+    "vda-e2e-super-resolution-positive": "e2e_super_resolution",
+    "vda-local-file-upload-positive": "augmentation_and_al",
+    "vda-cosmos-tuning-only-negative": None,
+    "vda-unrelated-vision-negative": None,
+    "vda-demo-no-dataset-positive": "augmentation_and_al",
+}
+KNOWN_MISSES = {"vda-demo-no-dataset-positive": "route() reads 'Show me a quick VDA demo' as not a run request"}
+
+
+def test_evals_json_has_upstreams_case_format():
+    keys = {"id", "question", "expected_skill", "expected_script", "ground_truth", "expected_behavior"}
+    assert isinstance(EVALS, list) and len(EVALS) >= 10
+    assert len({case["id"] for case in EVALS}) == len(EVALS)
+    for case in EVALS:
+        assert set(case) == keys, case["id"]
+        assert case["expected_skill"] in (NAME, None) and case["question"].strip() and case["ground_truth"].strip()
+        assert case["expected_behavior"] and all(isinstance(b, str) and b for b in case["expected_behavior"])
+    assert {case["expected_skill"] for case in EVALS} == {NAME, None}  # positives and negatives
+    assert set(ROUTED) <= {case["id"] for case in EVALS}
+
+
+@pytest.mark.parametrize("case_id", sorted(ROUTED))
+def test_evals_routing_cases_match_select_flow(case_id: str, request: pytest.FixtureRequest):
+    from skill.flows import route
+
+    if case_id in KNOWN_MISSES:
+        request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN_MISSES[case_id]))
+    case = next(c for c in EVALS if c["id"] == case_id)
+    assert route(case["question"], backend="osmo").flow == ROUTED[case_id]
+    assert (case["expected_skill"] is None) == (ROUTED[case_id] is None)
