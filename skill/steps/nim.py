@@ -1,8 +1,18 @@
 """NIM health: are the VLM and LLM endpoints the workers call alive and serving a model?
 
-For each endpoint: normalise the URL as upstream's workers do (upstream-vda.md §2.5), find the
-first candidate base whose ``/models`` lists a model, then ask ``/v1/health/ready``. Both healthy
--> ``reuse``; otherwise ``install``, with the one repair command as data:
+Two ways of looking, and the answer says which ones it used (``looked_via``):
+
+* ``kubectl``: the NIM namespace's objects (:mod:`skill.steps.nim_kube`): NIMService state, ready
+  replicas, restarts, image, endpoint addresses, the weight-download Job. This works off-cluster,
+  wherever a kube context reaches the cluster, and decides for the in-cluster services.
+* ``http``: for each endpoint normalise the URL as upstream's workers do (upstream-vda.md §2.5),
+  find the first candidate base whose ``/models`` lists a model, then ask ``/v1/health/ready``.
+  External endpoints are always judged this way; in-cluster ones when kubectl could not look.
+
+Both healthy -> ``reuse``; a NIM missing, failed or unhealthy -> ``install`` with the one repair
+command as data (``vda nim ensure`` runs it); still downloading or loading -> ``wait``; an in-cluster
+URL that only failed to connect while kubectl could not look either -> ``unknown`` (off-cluster is
+not evidence that a NIM is missing):
 
     NIM_SERVICES="qwen3-vl qwen25-14b" bash '/path/to/infra-skill'/components/inference-nim-operator/scripts/install.sh
 
@@ -22,6 +32,7 @@ import httpx2
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from skill.endpoints import candidate_bases, default_base, normalize_url
+from skill.steps.nim_kube import KubeView, NimFinding, ServiceView, kube_view
 from skill.paths import find_infra_skill
 from skill.secrets import redact_obj
 
@@ -91,7 +102,8 @@ class NimHealthRequest(BaseModel):
     vlm_url: EndpointUrl = Field(default=DEFAULT_VLM_URL, description="VLM base URL, e.g. http://qwen3-vl.osmo-nims.svc.cluster.local:8000/v1.")
     llm_url: EndpointUrl = Field(default=DEFAULT_LLM_URL, description="LLM base URL, e.g. http://qwen25-14b.osmo-nims.svc.cluster.local:8000/v1.")
     infra_skill_dir: InfraSkillDir = Field(default=None, description="Absolute path of the infrastructure skill, filled (quoted) into the install command; found beside this skill when omitted.")
-    timeout: Annotated[float, Field(gt=0, le=60, description="Seconds per HTTP request.")] = 5.0
+    timeout: Annotated[float, Field(gt=0, le=60, description="Seconds per HTTP request or kubectl call.")] = 5.0
+    via: Literal["auto", "kubectl", "http"] = Field(default="auto", description="auto: kubectl when a kube context reaches the cluster, else HTTP; kubectl or http: only that way (external URLs always over HTTP).")
 
 
 class EndpointHealth(BaseModel):
@@ -102,16 +114,23 @@ class EndpointHealth(BaseModel):
     service: str | None = Field(default=None, description="In-cluster NIM service name, e.g. qwen3-vl; None for external endpoints.")
     healthy: bool
     model_id: str | None = None
-    ready: bool | None = Field(default=None, description="/v1/health/ready answered 2xx; None when the endpoint has no such route (404).")
+    ready: bool | None = Field(default=None, description="/v1/health/ready answered 2xx (or the pods are ready, seen via kubectl); None when unknown.")
+    looked_via: Literal["kubectl", "http"] = "http"
+    unreached: bool = Field(default=False, description="HTTP: no candidate base answered at all (connection errors only).")
+    verdict: str | None = Field(default=None, description="kubectl: healthy, missing, downloading, starting, failed or unhealthy.")
     detail: str
 
 
 class NimHealthResult(BaseModel):
-    """``action`` is ``reuse`` (both healthy) or ``install`` (run ``command`` once, then recheck)."""
+    """``action``: ``reuse`` (both healthy), ``install`` (run ``command`` once, e.g. ``vda nim ensure
+    --apply``, then recheck), ``wait`` (downloading or loading), ``unknown`` (neither way could look)."""
 
     model_config = ConfigDict(extra="forbid")
     endpoints: list[EndpointHealth]
-    action: Literal["reuse", "install"]
+    action: Literal["reuse", "install", "wait", "unknown"]
+    looked_via: list[Literal["kubectl", "http"]] = Field(default_factory=list, description="The ways health was seen.")
+    kube: KubeView | None = Field(default=None, description="What kubectl saw in osmo-nims; None when not asked.")
+    findings: list[NimFinding] = Field(default_factory=list, description="Every problem seen, coded, with its remedy.")
     command: str | None = Field(default=None, description="The repair command when action is install.")
     services: list[str] = Field(default_factory=lambda: list(NIM_SERVICES))
     notes: list[str] = Field(default_factory=list)
@@ -172,7 +191,8 @@ def _check(http: httpx2.Client, role: Literal["vlm", "llm"], raw: str) -> Endpoi
     service = in_cluster.group(1) if in_cluster else None
     base, model_id, tried = _models(http, raw)
     if base is None:
-        return EndpointHealth(role=role, url=raw, base_url=default_base(raw), service=service, healthy=False,
+        unreached = bool(tried) and not any(mark in t for t in tried for mark in ("(HTTP ", "(not JSON)", "(no data list)"))
+        return EndpointHealth(role=role, url=raw, base_url=default_base(raw), service=service, healthy=False, unreached=unreached,
                               detail="No candidate base listed models: " + "; ".join(tried))
     ready, ready_detail = _ready(http, base)
     if model_id is None:
@@ -183,26 +203,78 @@ def _check(http: httpx2.Client, role: Literal["vlm", "llm"], raw: str) -> Endpoi
                           detail=f"{base}/models lists {model_id}; {ready_detail}.")
 
 
-def nim_health(req: NimHealthRequest, *, http: httpx2.Client | None = None) -> NimHealthResult:
-    """Check the VLM and LLM endpoints (read-only GETs). Reuse healthy NIMs; otherwise return the
-    install command to run once. Never suggests scaling down or deleting a NIM."""
-    own = http is None
-    client = http or httpx2.Client(timeout=httpx2.Timeout(req.timeout, connect=min(req.timeout, 3.0)), follow_redirects=True)
-    try:
-        endpoints = [_check(client, "vlm", req.vlm_url), _check(client, "llm", req.llm_url)]
-    finally:
-        if own:
-            client.close()
-    notes: list[str] = []
+def _from_kube(role: Literal["vlm", "llm"], raw: str, view: ServiceView) -> EndpointHealth:
+    detail = (f"kubectl: {view.service} {view.verdict}; NIMService {view.state or 'absent'}, {view.ready_replicas}/{view.desired_replicas or 1} ready, "
+              f"{view.endpoint_addresses} endpoint address(es), {view.restarts} restart(s), download job {view.download_job}.")
+    return EndpointHealth(role=role, url=raw, base_url=default_base(raw), service=view.service, healthy=view.healthy,
+                          ready=view.healthy if view.verdict != "missing" else None, looked_via="kubectl", verdict=view.verdict, detail=detail)
+
+
+def _in_cluster_service(raw: str) -> str | None:
+    match = _IN_CLUSTER.match(urlsplit(normalize_url(raw)).hostname or "")
+    return match.group(1) if match else None
+
+
+def _action(endpoints: list[EndpointHealth]) -> Literal["reuse", "install", "wait", "unknown"]:
     if all(e.healthy for e in endpoints):
-        result = NimHealthResult(endpoints=endpoints, action="reuse",
-                                 notes=["Both endpoints serve a model: reuse them as they are."])
-    else:
+        return "reuse"
+    broken = [e for e in endpoints if not e.healthy]
+    if any(e.verdict in ("missing", "failed", "unhealthy") or (e.looked_via == "http" and not (e.unreached and e.service)) for e in broken):
+        return "install"
+    if any(e.verdict in ("downloading", "starting") for e in broken):
+        return "wait"
+    return "unknown"
+
+
+def nim_health(req: NimHealthRequest, *, http: httpx2.Client | None = None) -> NimHealthResult:
+    """Check the VLM and LLM endpoints (read-only: kubectl get and HTTP GETs). Reuse healthy NIMs;
+    otherwise return the install command to run once. Never suggests scaling down or deleting a NIM."""
+    urls: list[tuple[Literal["vlm", "llm"], str]] = [("vlm", req.vlm_url), ("llm", req.llm_url)]
+    kube: KubeView | None = None
+    if req.via != "http" and any(_in_cluster_service(u) for _, u in urls):
+        kube = kube_view(NIM_SERVICES, timeout=req.timeout)
+    seen = {s.service: s for s in kube.services} if kube is not None and kube.reached else {}
+    judged: dict[str, EndpointHealth] = {}
+    for role, raw in urls:
+        service = _in_cluster_service(raw)
+        if service in seen:
+            judged[role] = _from_kube(role, raw, seen[service])
+        elif service is not None and req.via == "kubectl":
+            judged[role] = EndpointHealth(role=role, url=raw, base_url=default_base(raw), service=service, healthy=False, looked_via="kubectl",
+                                          detail="kubectl could not look at the cluster (see findings).")
+    pending = [(role, raw) for role, raw in urls if role not in judged]
+    if pending:
+        own = http is None
+        client = http or httpx2.Client(timeout=httpx2.Timeout(req.timeout, connect=min(req.timeout, 3.0)), follow_redirects=True)
+        try:
+            for role, raw in pending:
+                judged[role] = _check(client, role, raw)
+        finally:
+            if own:
+                client.close()
+    endpoints = [judged["vlm"], judged["llm"]]
+    looked: list[Literal["kubectl", "http"]] = sorted({e.looked_via for e in endpoints} | ({"kubectl"} if kube is not None else set()))  # type: ignore[assignment]
+    findings = list(kube.findings) if kube is not None else []
+    findings += [f for s in seen.values() for f in s.findings]
+    action = _action(endpoints)
+    notes: list[str] = []
+    if kube is not None and not kube.reached:
+        notes.append("kubectl could not see the cluster, so the in-cluster NIMs were probed over HTTP from here.")
+    command = None
+    if action == "reuse":
+        notes.append("Both endpoints serve a model: reuse them as they are.")
+    elif action == "install":
         command = INSTALL_COMMAND.format(infra_skill=infra_skill_dir(req.infra_skill_dir))
         external = [e.role for e in endpoints if not e.healthy and e.service is None]
         if external:
             notes.append(f"Unhealthy external endpoint(s) ({', '.join(external)}): the install command deploys in-cluster NIMs only; "
                          "check the URL and key the user gave.")
-        notes.append("Run the install command once (it skips Ready NIMs), then check health again. Never scale down or delete a NIM.")
-        result = NimHealthResult(endpoints=endpoints, action="install", command=command, notes=notes)
+        notes.append("Run `vda nim ensure` (or the install command) once: it skips Ready NIMs whose spec did not change, then check health again. "
+                     "Never scale down or delete a NIM.")
+    elif action == "wait":
+        notes.append("A NIM is still downloading weights or loading (about 10-15 minutes in all): check again later; do not install a second time.")
+    else:
+        notes.append("Could not see the in-cluster NIMs from here (no kube context reaches the cluster and their cluster-local URLs do not resolve "
+                     "off-cluster): this is not evidence that they are missing. Use a kube context for the cluster, or check from inside it.")
+    result = NimHealthResult(endpoints=endpoints, action=action, command=command, looked_via=looked, kube=kube, findings=findings, notes=notes)
     return NimHealthResult.model_validate(redact_obj(result.model_dump(mode="json")))

@@ -20,6 +20,7 @@ from skill.steps.nim import (
     infra_skill_dir,
     nim_health,
 )
+from tests.fakes.kubectl import KubeDouble
 
 VLM = "http://qwen3-vl.osmo-nims.svc.cluster.local:8000"
 LLM = "http://qwen25-14b.osmo-nims.svc.cluster.local:8000"
@@ -31,6 +32,14 @@ UNFOUND = '"${INFRA_SKILL_DIR:?set INFRA_SKILL_DIR to the physical-ai-infrastruc
 def no_infra_skill_nearby(monkeypatch: pytest.MonkeyPatch, tmp_path):
     monkeypatch.delenv("INFRA_SKILL_DIR", raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture(autouse=True)
+def kube(monkeypatch: pytest.MonkeyPatch, tmp_path) -> KubeDouble:
+    """kubectl on PATH is the double; by default its cluster is unreachable (the HTTP tests)."""
+    double = KubeDouble(tmp_path / "kube", {"unreachable": "10.0.0.1:6443"})
+    monkeypatch.setenv("PATH", f"{double.bin}:/usr/bin:/bin")
+    return double
 
 
 def models(model_id: str) -> httpx2.Response:
@@ -77,15 +86,24 @@ def test_both_healthy_means_reuse(router):
     assert (llm.service, llm.base_url, llm.model_id) == ("qwen25-14b", f"{LLM}/v1", "Qwen/Qwen2.5-14B-Instruct")
 
 
-def test_an_unreachable_llm_means_install_with_the_exact_command(router):
+def test_an_unreachable_in_cluster_llm_seen_from_nowhere_is_unknown_not_install(router):
     healthy(router, VLM, "vlm-model")
     router.get(url__startswith=LLM).mock(side_effect=httpx2.ConnectError("no route"))
     result = nim_health(NimHealthRequest())
+    assert result.action == "unknown" and result.command is None and result.looked_via == ["http", "kubectl"]
+    assert [f.code for f in result.findings] == ["nim-kube-unreachable"]
+    llm = result.endpoints[1]
+    assert not llm.healthy and llm.unreached and llm.model_id is None and "ConnectError" in llm.detail
+    assert result.endpoints[0].healthy and "not evidence" in result.notes[-1]
+
+
+def test_an_answering_but_broken_llm_means_install_with_the_exact_command(router):
+    healthy(router, VLM, "vlm-model")
+    router.get(url__startswith=LLM).mock(return_value=httpx2.Response(502))
+    result = nim_health(NimHealthRequest())
     assert result.action == "install" and result.command == INSTALL.replace("<infra-skill>", UNFOUND)
     assert result.services == ["qwen3-vl", "qwen25-14b"]
-    llm = result.endpoints[1]
-    assert not llm.healthy and llm.model_id is None and "ConnectError" in llm.detail
-    assert result.endpoints[0].healthy
+    assert not result.endpoints[1].healthy and not result.endpoints[1].unreached
 
 
 def test_not_ready_is_unhealthy_even_with_models(router):

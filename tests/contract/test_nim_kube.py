@@ -128,3 +128,72 @@ def test_no_mutating_kubectl_verb_in_the_module():
     tree = ast.parse((skill_root() / "skill" / "steps" / "nim_kube.py").read_text())
     literals = {node.value for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)}
     assert not literals & {"scale", "delete", "patch", "apply", "edit", "annotate", "replace", "uninstall", "--replicas"}
+
+
+# --- nim_health: kubectl combined with the HTTP probe -------------------------------------------------------
+
+import httpx2  # noqa: E402
+import respx  # noqa: E402
+
+from skill.steps.nim import NimHealthRequest, nim_health  # noqa: E402
+
+
+@pytest.fixture
+def router():
+    with respx.mock(assert_all_called=False) as mock:
+        yield mock
+
+
+def off_cluster(router) -> None:
+    """After the test's own routes: every other host fails to resolve, as cluster-local names do off-cluster."""
+    router.route().mock(side_effect=httpx2.ConnectError("Name or service not known"))
+
+
+def test_off_cluster_healthy_nims_seen_through_kubectl_are_green(kube, router):
+    off_cluster(router)
+    kube.update(objects=healthy_objects(*SERVICES))
+    result = nim_health(NimHealthRequest())
+    assert result.action == "reuse" and result.command is None and result.looked_via == ["kubectl"]
+    assert [(e.service, e.looked_via, e.verdict, e.healthy) for e in result.endpoints] == [
+        ("qwen3-vl", "kubectl", "healthy", True), ("qwen25-14b", "kubectl", "healthy", True)]
+    assert router.calls.call_count == 0 and not result.findings
+
+
+def test_missing_nims_seen_through_kubectl_mean_install(kube, router):
+    kube.update(objects=healthy_objects("qwen3-vl"))
+    result = nim_health(NimHealthRequest(infra_skill_dir="/opt/infra"))
+    assert result.action == "install" and "NIM_SERVICES=\"qwen3-vl qwen25-14b\"" in result.command
+    assert [f.code for f in result.findings] == ["nim-service-missing"] and result.findings[0].service == "qwen25-14b"
+
+
+def test_a_download_in_progress_means_wait(kube, router):
+    objects = healthy_objects("qwen25-14b")
+    objects["jobs"].append(job("qwen3-vl-hf-download", outcome="Running"))
+    kube.update(objects=objects)
+    result = nim_health(NimHealthRequest())
+    assert result.action == "wait" and result.command is None and result.findings[0].code == "nim-downloading"
+
+
+def test_external_endpoint_is_probed_over_http_beside_kubectl(kube, router):
+    kube.update(objects=healthy_objects(*SERVICES))
+    router.get("https://ext.example.com/v1/models").mock(return_value=httpx2.Response(200, json={"data": [{"id": "m"}]}))
+    router.get("https://ext.example.com/v1/health/ready").mock(return_value=httpx2.Response(200))
+    off_cluster(router)
+    result = nim_health(NimHealthRequest(vlm_url="https://ext.example.com/v1"))
+    assert result.action == "reuse" and result.looked_via == ["http", "kubectl"]
+    assert [e.looked_via for e in result.endpoints] == ["http", "kubectl"]
+
+
+def test_no_rights_is_reported_not_installed(kube, router):
+    off_cluster(router)
+    kube.update(objects=healthy_objects(*SERVICES), forbidden=["deployments"])
+    result = nim_health(NimHealthRequest())
+    assert result.action == "unknown" and result.command is None
+    assert result.findings[0].code == "nim-kube-forbidden" and "read rights" in result.findings[0].remedy
+
+
+def test_via_kubectl_only_never_probes_http(kube, router):
+    off_cluster(router)
+    kube.update(unreachable="10.0.0.1:6443")
+    result = nim_health(NimHealthRequest(via="kubectl"))
+    assert result.action == "unknown" and router.calls.call_count == 0

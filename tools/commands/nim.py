@@ -19,14 +19,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     health.add_argument("--vlm-url", default=DEFAULT_VLM_URL, help=f"VLM base URL (default {DEFAULT_VLM_URL})")
     health.add_argument("--llm-url", default=DEFAULT_LLM_URL, help=f"LLM base URL (default {DEFAULT_LLM_URL})")
     health.add_argument("--infra-skill", default=None, help="path of the infrastructure skill, filled into the install command")
-    health.add_argument("--timeout", type=float, default=5.0, help="seconds per HTTP request (default 5)")
+    health.add_argument("--timeout", type=float, default=5.0, help="seconds per HTTP request or kubectl call (default 5)")
+    health.add_argument("--via", choices=("auto", "kubectl", "http"), default="auto", help="how to look: kubectl (from wherever a kube context reaches the cluster), http, or auto (kubectl first)")
     health.add_argument("--json", action="store_true", help="print the result as JSON")
     health.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     try:
-        req = NimHealthRequest(vlm_url=args.vlm_url, llm_url=args.llm_url, infra_skill_dir=args.infra_skill, timeout=args.timeout)
+        req = NimHealthRequest(vlm_url=args.vlm_url, llm_url=args.llm_url, infra_skill_dir=args.infra_skill, timeout=args.timeout,
+                               via=getattr(args, "via", "auto"))
     except ValidationError as exc:
         fields = ", ".join(str(e["loc"][0]) for e in exc.errors() if e["loc"])
         raise InputError(f"Invalid value for {fields or 'an argument'}.", remedy="Pass one URL per flag (no spaces), an absolute --infra-skill folder, and a timeout between 0 and 60 s.") from exc
@@ -36,7 +38,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _text(result: NimHealthResult) -> str:
-    lines = [f"{'OK' if e.healthy else 'UNHEALTHY'} {e.role}: {e.detail}" for e in result.endpoints]
+    lines = [f"LOOKED VIA: {', '.join(result.looked_via)}"]
+    lines += [f"{'OK' if e.healthy else 'UNHEALTHY'} {e.role}: {e.detail}" for e in result.endpoints]
+    lines += [f"[{f.code}] {f.message} Next: {f.remedy}" for f in result.findings]
     lines.append(f"ACTION: {result.action}")
     if result.command:
         lines.append(f"COMMAND: {result.command}")
