@@ -103,7 +103,7 @@ class NimHealthRequest(BaseModel):
     llm_url: EndpointUrl = Field(default=DEFAULT_LLM_URL, description="LLM base URL, e.g. http://qwen25-14b.osmo-nims.svc.cluster.local:8000/v1.")
     infra_skill_dir: InfraSkillDir = Field(default=None, description="Absolute path of the infrastructure skill, filled (quoted) into the install command; found beside this skill when omitted.")
     timeout: Annotated[float, Field(gt=0, le=60, description="Seconds per HTTP request or kubectl call.")] = 5.0
-    via: Literal["auto", "kubectl", "http"] = Field(default="auto", description="auto: kubectl when a kube context reaches the cluster, else HTTP; kubectl or http: only that way (external URLs always over HTTP).")
+    via: Literal["auto", "kubectl", "http"] = Field(default="auto", description="auto: kubectl if it reaches the cluster, else HTTP.")
 
 
 class EndpointHealth(BaseModel):
@@ -114,10 +114,10 @@ class EndpointHealth(BaseModel):
     service: str | None = Field(default=None, description="In-cluster NIM service name, e.g. qwen3-vl; None for external endpoints.")
     healthy: bool
     model_id: str | None = None
-    ready: bool | None = Field(default=None, description="/v1/health/ready answered 2xx (or the pods are ready, seen via kubectl); None when unknown.")
+    ready: bool | None = Field(default=None, description="/v1/health/ready 2xx or pods ready; None: unknown.")
     looked_via: Literal["kubectl", "http"] = "http"
-    unreached: bool = Field(default=False, description="HTTP: no candidate base answered at all (connection errors only).")
-    verdict: str | None = Field(default=None, description="kubectl: healthy, missing, downloading, starting, failed or unhealthy.")
+    unreached: bool = Field(default=False, description="HTTP: connection errors only.")
+    verdict: str | None = Field(default=None, description="kubectl: healthy|missing|downloading|starting|failed|unhealthy.")
     detail: str
 
 
@@ -128,9 +128,9 @@ class NimHealthResult(BaseModel):
     model_config = ConfigDict(extra="forbid")
     endpoints: list[EndpointHealth]
     action: Literal["reuse", "install", "wait", "unknown"]
-    looked_via: list[Literal["kubectl", "http"]] = Field(default_factory=list, description="The ways health was seen.")
-    kube: KubeView | None = Field(default=None, description="What kubectl saw in osmo-nims; None when not asked.")
-    findings: list[NimFinding] = Field(default_factory=list, description="Every problem seen, coded, with its remedy.")
+    looked_via: list[Literal["kubectl", "http"]] = Field(default_factory=list)
+    kube_reached: bool | None = Field(default=None, description="kubectl listed osmo-nims; None: not tried.")
+    findings: list[NimFinding] = Field(default_factory=list, description="Problems seen, coded, with remedy.")
     command: str | None = Field(default=None, description="The repair command when action is install.")
     services: list[str] = Field(default_factory=lambda: list(NIM_SERVICES))
     notes: list[str] = Field(default_factory=list)
@@ -276,5 +276,6 @@ def nim_health(req: NimHealthRequest, *, http: httpx2.Client | None = None) -> N
     else:
         notes.append("Could not see the in-cluster NIMs from here (no kube context reaches the cluster and their cluster-local URLs do not resolve "
                      "off-cluster): this is not evidence that they are missing. Use a kube context for the cluster, or check from inside it.")
-    result = NimHealthResult(endpoints=endpoints, action=action, command=command, looked_via=looked, kube=kube, findings=findings, notes=notes)
+    result = NimHealthResult(endpoints=endpoints, action=action, command=command, looked_via=looked,
+                             kube_reached=kube.reached if kube is not None else None, findings=findings, notes=notes)
     return NimHealthResult.model_validate(redact_obj(result.model_dump(mode="json")))

@@ -38,7 +38,7 @@ Verdict = Literal["healthy", "missing", "downloading", "starting", "failed", "un
 
 
 class NimFinding(BaseModel):
-    """One problem seen, as a coded error: stable code, one sentence, the next move."""
+    """A problem seen: code, one sentence, the next move."""
 
     model_config = ConfigDict(extra="forbid")
     code: str
