@@ -38,7 +38,8 @@ __all__ = [
     "NIM_NAMESPACES",
     "NIM_SERVICES",
     "RULES",
-    "TOOL_NAMES",
+    "CALL_JUDGES",
+    "RECORDERS",
     "VIDEO_EXTENSIONS",
     "JudgedOn",
     "Rule",
@@ -240,21 +241,6 @@ RULES: dict[str, Rule] = {rule.id: rule for rule in _CATALOGUE}
 
 # --- domain constants ------------------------------------------------------------------------------
 
-TOOL_NAMES: tuple[str, ...] = (
-    "select_flow",
-    "preflight",
-    "pre_submit_guard",
-    "submit",
-    "poll",
-    "stage_artifacts",
-    "render_side_by_side",
-    "prepare_demo_assets",
-    "upload_dataset",
-    "setup_model_cache",
-    "nim_health",
-    "logs",
-    "set_credential",
-)
 DEMO_REPO = "nvidia/video-data-augmentation-demo"
 DEMO_DATASET = "vda-demo"
 CACHE_WORKFLOW = "setup_model_cache"
@@ -421,7 +407,7 @@ class ToolCall(BaseModel):
     """A call of one of our tools, as the agent made it."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    name: str = Field(description=f"Tool name, one of {', '.join(TOOL_NAMES)}.")
+    name: str = Field(description="Tool name, a row of tools/tool_table.py (e.g. submit).")
     arguments: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -522,7 +508,7 @@ class RunState(BaseModel):
     # -- tool results -----------------------------------------------------------------------------
     def record(self, call: ToolCall, result: Any = None) -> None:
         """Update the state after ``call`` succeeded with ``result`` (a model, a mapping or None)."""
-        handler = _RECORDERS.get(call.name)
+        handler = RECORDERS.get(call.name)
         if handler is not None:
             handler(self, call.arguments, _as_dict(result), result is None)
 
@@ -648,7 +634,7 @@ def _source_folder(args: Mapping[str, Any]) -> str | None:
     return None
 
 
-_RECORDERS: dict[str, Callable[[RunState, Mapping[str, Any], dict[str, Any], bool], None]] = {
+RECORDERS: dict[str, Callable[[RunState, Mapping[str, Any], dict[str, Any], bool], None]] = {
     "select_flow": _record_select_flow,
     "preflight": _record_preflight,
     "pre_submit_guard": _record_guard,
@@ -1015,8 +1001,8 @@ def _judge_render_call(args: Mapping[str, Any], state: RunState) -> list[Violati
     return _judge_video(values_of(args), None)
 
 
-def _judge_credential_call(args: Mapping[str, Any], state: RunState) -> list[Violation]:
-    return _mutation_rules(state, "setting a credential")
+def _judge_preflight_call(args: Mapping[str, Any], state: RunState) -> list[Violation]:
+    return _mutation_rules(state, "preflight (it sets missing OSMO credentials)")
 
 
 def _judge_nim_call(args: Mapping[str, Any], state: RunState) -> list[Violation]:
@@ -1036,7 +1022,7 @@ def _judge_nim_call(args: Mapping[str, Any], state: RunState) -> list[Violation]
     return out
 
 
-_CALL_JUDGES: dict[str, Callable[[Mapping[str, Any], RunState], list[Violation]]] = {
+CALL_JUDGES: dict[str, Callable[[Mapping[str, Any], RunState], list[Violation]]] = {
     "submit": _judge_submit_call,
     "pre_submit_guard": _judge_guard_call,
     "setup_model_cache": _judge_cache_call,
@@ -1044,7 +1030,7 @@ _CALL_JUDGES: dict[str, Callable[[Mapping[str, Any], RunState], list[Violation]]
     "upload_dataset": _judge_upload_call,
     "stage_artifacts": _judge_stage_call,
     "render_side_by_side": _judge_render_call,
-    "set_credential": _judge_credential_call,
+    "preflight": _judge_preflight_call,
     "nim_health": _judge_nim_call,
 }
 
@@ -1070,7 +1056,7 @@ def check(call: ToolCall, state: RunState | None = None) -> Decision:
     state = state if state is not None else RunState()
     arguments = call.arguments if isinstance(call.arguments, Mapping) else {}
     violations = _judge_secret_arguments(arguments) + _judge_invented_urls(arguments, state)
-    judge = _CALL_JUDGES.get(call.name)
+    judge = CALL_JUDGES.get(call.name)
     if judge is not None:
         violations += judge(arguments, state)
     return Decision.of(_dedupe(violations))

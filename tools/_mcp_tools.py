@@ -35,63 +35,24 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver import AcceptedElicitation, Context, Elicit, ElicitationResult, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.mcpserver.utilities.func_metadata import StrictJsonSchema, _inline_root_ref
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, ConfigDict, Field
+from mcp.types import CallToolResult, TextContent
+from pydantic import BaseModel, Field
 
-from skill import flows, policy
+from skill import policy
 from skill.backends.base import Backend
 from skill.errors import SkillError
 from skill.ledger import Ledger
 from skill.models import Decision
 from skill.policy import ToolCall
 from skill.secrets import is_secret_name, looks_like_secret, redact, redact_obj, register_secret
-from skill.steps.cache import CacheRequest, CacheResult, setup_model_cache
-from skill.steps.compare import CompareRequest, CompareResult, render_side_by_side
-from skill.steps.demo import DemoRequest, DemoResult, UploadRequest, UploadResult, prepare_demo_assets, upload_dataset
-from skill.steps.guard import GuardRequest, GuardResult, pre_submit_guard
-from skill.steps.logs import LogsRequest, LogsResult, get_logs
-from skill.steps.monitor import PollRequest, PollResult, ProgressEvent, poll
-from skill.steps.nim import NimHealthRequest, NimHealthResult, nim_health
-from skill.steps.preflight import PreflightRequest, PreflightResult
-from skill.steps.preflight import preflight as run_preflight
-from skill.steps.stage import StageEvent, StageRequest, StageResult, stage_artifacts
-from skill.steps.submit import SubmitRequest, SubmitResult, submit
+from skill.steps.monitor import PollRequest
+from skill.steps.preflight import PreflightResult
 from tools._mcp_state import SessionStates, _Slot
+from tools.tool_table import TOOL_NAMES, TOOLS, SelectFlowRequest, Tool
 
-__all__ = ["TOOL_NAMES", "SecretAnswer", "SelectFlowRequest", "ToolDeps", "denial_text", "register_tools"]
+__all__ = ["MCP_WAIT_DEFAULTS", "TOOL_NAMES", "SecretAnswer", "SelectFlowRequest", "ToolDeps", "denial_text", "handle", "register_tools"]
 
-TOOL_NAMES: tuple[str, ...] = (
-    "select_flow",
-    "preflight",
-    "prepare_demo_assets",
-    "upload_dataset",
-    "pre_submit_guard",
-    "setup_model_cache",
-    "submit",
-    "poll",
-    "get_logs",
-    "stage_artifacts",
-    "render_side_by_side",
-    "nim_health",
-)
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
-
-
-class SelectFlowRequest(BaseModel):
-    """What the user asked for, and any flow settings they gave explicitly."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    text: str = Field(
-        default="", max_length=4000,
-        description="The user's request in their own words, verbatim, e.g. 'augment my videos in /data/clips with rain'.",
-    )
-    flow: str | None = Field(
-        default=None, max_length=200,
-        description="Only when the user named a flow: auto_labeling, augmentation_and_al, e2e, e2e_super_resolution "
-        "(augmentation_and_pl is the legacy alias).",
-    )
-    super_resolution: bool | None = Field(default=None, description="True when the user asked for super-resolution, False when they ruled it out.")
-    label_only: bool | None = Field(default=None, description="True when the user wants labels without augmentation.")
 
 
 class SecretAnswer(BaseModel):
@@ -150,15 +111,6 @@ async def _in_thread(slot: _Slot, call: ToolCall, fn: Callable[..., Any], *args:
         raise ToolError(redact(str(exc))) from exc
 
 
-async def _execute(deps: ToolDeps, ctx: Context, name: str, req: BaseModel, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    slot = deps.states.slot(ctx)
-    call = ToolCall(name=name, arguments=_arguments(req))
-    _check(slot, call)
-    result = await _in_thread(slot, call, fn, *args, **kwargs)
-    _record(slot, call, result)
-    return result
-
-
 def _reply(result: BaseModel, headline: str) -> CallToolResult:
     """Structured content (the source of truth) and a text view: one headline line, then the JSON."""
     data = redact_obj(result.model_dump(mode="json"))
@@ -194,85 +146,6 @@ def _accept_secret(name: str, value: str) -> None:
     """Make an elicited secret known here: redacted everywhere, discoverable through the environment."""
     register_secret(value)
     os.environ[name] = value
-
-
-# --- annotations ------------------------------------------------------------------------------
-
-
-def _hints(title: str, *, read_only: bool, open_world: bool, destructive: bool = False, idempotent: bool = True) -> ToolAnnotations:
-    if read_only:
-        return ToolAnnotations(title=title, read_only_hint=True, open_world_hint=open_world)
-    return ToolAnnotations(title=title, read_only_hint=False, destructive_hint=destructive, idempotent_hint=idempotent, open_world_hint=open_world)
-
-
-_DESCRIPTIONS: dict[str, str] = {
-    "select_flow": (
-        "Pick the VDA flow for the user's request and get the execution-time overview. Call it first, with the "
-        "user's words verbatim in text (and flow only if they named one). Returns flow (null when the request is "
-        "a question, not a run), the reason, and eta; tell the user the eta text before any mutating step."
-    ),
-    "preflight": (
-        "Check secrets, registry access, backend credentials, ONLINE pools and the pod template; sets the "
-        "hf_token/nvcr_io credentials when needed. Call after select_flow and before any submit, with "
-        "workflow=<flow>. status ok: go on and take gpu_platform from platforms. user_input_required: a secret "
-        "is missing; when your client supports elicitation the user is asked directly, otherwise ask the user "
-        "exactly `question` and call preflight again. failed: read the failing check and remedy."
-    ),
-    "prepare_demo_assets": (
-        "Download the VDA demo videos (nvidia/video-data-augmentation-demo only) into a local folder. Use it only "
-        "when the user gave no input of their own. Returns demo_dir and the files; then upload_dataset the folder "
-        "as dataset vda-demo, and say in the final summary that the input came from the VDA demo dataset."
-    ),
-    "upload_dataset": (
-        "Upload a local folder of videos flat to <storage_url>/datasets/<name>. Use it for the user's local "
-        "videos or the demo folder. Returns dataset_url and the video stems; pass storage_url, dataset=<name> and "
-        "one of videos as video to pre_submit_guard."
-    ),
-    "pre_submit_guard": (
-        "Render the workflow with exactly the values you will submit and check variables, cookbook files, the "
-        "video name, the dataset and the model caches. Call after preflight passed, with flow, dataset, "
-        "storage_url, gpu_platform, video and both cache URLs (<storage_url>/data/models/cosmos_transfer and "
-        "<storage_url>/data/models/auto_labeling). ok: submit with the same values and its run_id. cache_missing: "
-        "call setup_model_cache with the remediation values, poll it, then rerun this guard. failed: fix the "
-        "failed checks."
-    ),
-    "setup_model_cache": (
-        "Submit the setup_model_cache workflow that fills the model caches under <storage_url>/<path>/models/. "
-        "Call it when pre_submit_guard reports cache_missing, with the storage_url and path of its remediation "
-        "(do not ask the user). Returns workflow_id: poll it with wait=true, then rerun pre_submit_guard. "
-        "Idempotent per run_id."
-    ),
-    "submit": (
-        "Submit the flow once with the canonical values (one --set-string). Requires a passing preflight and a "
-        "passing pre_submit_guard for exactly these values in this session; pass the guard's run_id. Returns "
-        "workflow_id and output_url; then poll. Idempotent per run_id: the same run_id and values return the "
-        "same workflow; a new submit needs a fresh run_id."
-    ),
-    "poll": (
-        "Read a workflow's status once (wait=false) or until it ends (wait=true, with progress notifications). "
-        "Call after submit or setup_model_cache. COMPLETED: stage_artifacts next (after setup_model_cache: pre_submit_guard again). FAILED: read log_tail and hint. "
-        "timed_out: poll again (over MCP a wait returns within 45 s unless timeout_s is set; progress every 10 s). "
-        "Send the user a status line during long waits."
-    ),
-    "get_logs": (
-        "Read the last lines of a workflow's log or of one task, secrets redacted, with a troubleshooting hint. "
-        "Use it when poll shows a failed task."
-    ),
-    "stage_artifacts": (
-        "Bring a finished run home: mirror its outputs and the input video into the local run folder "
-        "(media/vda/runs/<run_id>/), resumable, with progress notifications. Call after poll reports COMPLETED. "
-        "Returns local_run_dir, the augmented videos, sampled_vars and label summaries for the final summary."
-    ),
-    "render_side_by_side": (
-        "Render the input beside an augmented clip (720p mp4, PNG contact sheet as fallback) inside the run "
-        "folder. Call after stage_artifacts with its local_run_dir. Returns media_line: send it to the user "
-        "exactly as given, alone in its own message."
-    ),
-    "nim_health": (
-        "Check the VLM and LLM endpoints the auto-labeling workers call (read-only GETs). action reuse: healthy; "
-        "install: run the returned command once, then check again. Never scale down or delete NIMs."
-    ),
-}
 
 
 MCP_WAIT_DEFAULTS = {"timeout_s": 45.0, "heartbeat_s": 10.0}
@@ -369,162 +242,126 @@ def _drop_keys(node: Any, keys: tuple[str, ...], *, in_properties: bool = False)
 # --- the tools ----------------------------------------------------------------------------------
 
 
-def register_tools(server: MCPServer, deps: ToolDeps) -> None:
-    """Add every tool of :data:`TOOL_NAMES` to ``server``."""
+def _fit_client_timeouts(req: BaseModel) -> BaseModel:
+    """A waiting poll fits common client request timeouts (60 s in the TypeScript SDK): unless the
+    caller chose, it returns within 45 s (timed_out: call poll again, nothing is lost) with progress
+    every 10 s. Any other request is passed on unchanged."""
+    if not isinstance(req, PollRequest) or not req.wait:
+        return req
+    update: dict[str, Any] = {k: v for k, v in MCP_WAIT_DEFAULTS.items() if k not in req.model_fields_set}
+    update["max_interval_s"] = min(req.max_interval_s, 10.0) if "max_interval_s" not in req.model_fields_set else req.max_interval_s
+    update["interval_s"] = min(req.interval_s, update["max_interval_s"])
+    return PollRequest.model_validate({**req.model_dump(), **update})
 
-    def add(fn: Callable[..., Any], annotations: ToolAnnotations) -> None:
-        server.add_tool(fn, name=fn.__name__, description=_DESCRIPTIONS[fn.__name__], annotations=annotations)
-        tool = server._tool_manager.get_tool(fn.__name__)
-        if tool is not None:  # list only what an agent needs: plain-text descriptions, no generated titles
-            tool.parameters = flat_schema(tool.parameters)
-            compact_schema(tool.parameters)
-            _omit_null_arms(tool.parameters)
-            meta = tool.fn_metadata
-            if meta.output_schema is not None:
-                if meta.output_model is not None:  # what is returned is the serialized model: computed fields included
-                    meta.output_schema = _inline_root_ref(
-                        meta._output_adapter(meta.output_model).json_schema(mode="serialization", schema_generator=StrictJsonSchema))
-                compact_schema(meta.output_schema, keep_descriptions=False)
-                _drop_keys(meta.output_schema, ("default", "maxLength", "minLength", "pattern"))
-                _type_unions(meta.output_schema)
 
-    async def select_flow(req: SelectFlowRequest, ctx: Context) -> Annotated[CallToolResult, flows.FlowChoice]:
-        slot = deps.states.slot(ctx)
-        call = ToolCall(name="select_flow", arguments=_arguments(req))
-        if not looks_like_secret(req.text):
-            # text is the user's request verbatim: what it names is the user's input, before any judging
-            with slot.lock:
-                slot.state.note_user(req.text)
-        _check(slot, call)
-        result = await _in_thread(slot, call, flows.route, req.text, flow=req.flow, super_resolution=req.super_resolution,
-                                  label_only=req.label_only, backend=deps.backend.name)
-        _record(slot, call, result)
-        eta = f" {result.eta.text()}" if result.eta else ""
-        return _reply(result, f"Flow: {result.flow or 'none (not a run request)'}. {result.reason}{eta}")
+async def _run(deps: ToolDeps, spec: Tool, ctx: Context, slot: _Slot, call: ToolCall, req: BaseModel) -> Any:
+    """The row's step on a worker thread with the dependencies it names, progress wired when it reports any."""
+    kwargs: dict[str, Any] = {name: getattr(deps, name) for name in spec.needs}
+    if spec.progress is not None and spec.progress_when(req):
+        send, counter, describe = _report(ctx), itertools.count(1), spec.progress
 
-    add(select_flow, _hints("Select flow", read_only=True, open_world=False))
+        def on_progress(event: Any) -> None:
+            done, total, message = describe(event)
+            send(next(counter) if done is None else done, total, message)
 
-    async def first_preflight(req: PreflightRequest, ctx: Context) -> PreflightResult:
-        slot = deps.states.slot(ctx)
-        call = ToolCall(name="preflight", arguments=_arguments(req))
-        _check(slot, call)
-        return await _in_thread(slot, call, run_preflight, req, backend=deps.backend)
+        kwargs["on_progress"] = on_progress
+    return await _in_thread(slot, call, spec.step, req, **kwargs)
 
-    async def ask_secret(first: Annotated[PreflightResult, Resolve(first_preflight)], ctx: Context) -> SecretAnswer | Elicit[SecretAnswer] | None:
+
+def _gate(deps: ToolDeps, spec: Tool, ctx: Context, req: BaseModel) -> tuple[_Slot, ToolCall]:
+    """This session's slot and the call, checked by the policy (the user's own words noted first)."""
+    slot = deps.states.slot(ctx)
+    call = ToolCall(name=spec.name, arguments=_arguments(req))
+    text = getattr(req, "text", None)
+    if spec.hears_user and isinstance(text, str) and not looks_like_secret(text):
+        # text is the user's request verbatim: what it names is the user's input, before any judging
+        with slot.lock:
+            slot.state.note_user(text)
+    _check(slot, call)
+    return slot, call
+
+
+async def handle(deps: ToolDeps, spec: Tool, req: BaseModel, ctx: Context) -> CallToolResult:
+    """Every tool call: gate -> step -> record -> reply (structured result and its headline)."""
+    req = _fit_client_timeouts(req)
+    slot, call = _gate(deps, spec, ctx, req)
+    result = await _run(deps, spec, ctx, slot, call, req)
+    _record(slot, call, result)
+    return _reply(result, spec.headline(result))
+
+
+def _tool_function(deps: ToolDeps, spec: Tool) -> Callable[..., Any]:
+    """The function the SDK registers for ``spec``: its signature (read at registration) gives the schemas."""
+
+    async def call_tool(req: BaseModel, ctx: Context) -> CallToolResult:
+        return await handle(deps, spec, req, ctx)
+
+    call_tool.__annotations__ = {"req": spec.request, "ctx": Context, "return": Annotated[CallToolResult, spec.result]}
+    return call_tool
+
+
+def _eliciting_function(deps: ToolDeps, spec: Tool) -> Callable[..., Any]:
+    """Like :func:`_tool_function`, for a step whose result may name a missing secret (preflight):
+    the first run is gated and run through ``Resolve``; when it names a secret and the client can
+    elicit, the user is asked, the secret accepted here and the step run again; then recorded."""
+
+    async def first_run(req: BaseModel, ctx: Context) -> Any:
+        slot, call = _gate(deps, spec, ctx, req)
+        return await _run(deps, spec, ctx, slot, call, req)
+
+    first_run.__annotations__ = {"req": spec.request, "ctx": Context, "return": spec.result}
+
+    async def ask_secret(first: Any, ctx: Context) -> SecretAnswer | Elicit[SecretAnswer] | None:
         name = _missing_secret(first)
         if name is None or not _can_elicit(ctx):
             return None
         return Elicit(first.question or f"Please provide {name}.", SecretAnswer)
 
-    async def preflight(
-        req: PreflightRequest,
-        ctx: Context,
-        first: Annotated[PreflightResult, Resolve(first_preflight)],
-        secret: Annotated[ElicitationResult[SecretAnswer], Resolve(ask_secret)],
-    ) -> Annotated[CallToolResult, PreflightResult]:
+    ask_secret.__annotations__ = {**ask_secret.__annotations__, "first": Annotated[spec.result, Resolve(first_run)]}
+
+    async def call_tool(req: BaseModel, ctx: Context, first: Any, secret: Any) -> CallToolResult:
         slot = deps.states.slot(ctx)
-        call = ToolCall(name="preflight", arguments=_arguments(req))
+        call = ToolCall(name=spec.name, arguments=_arguments(req))
         result = first
         name = _missing_secret(first)
         if name and isinstance(secret, AcceptedElicitation) and isinstance(secret.data, SecretAnswer) and secret.data.value.strip():
             _accept_secret(name, secret.data.value.strip())
-            result = await _in_thread(slot, call, run_preflight, req, backend=deps.backend)
+            result = await _run(deps, spec, ctx, slot, call, req)
         _record(slot, call, result)
-        headline = f"Preflight {result.status}."
-        if result.question:
-            headline += f" Ask the user: {result.question}"
-        elif result.remedy:
-            headline += f" Next: {result.remedy}"
-        return _reply(result, headline)
+        return _reply(result, spec.headline(result))
 
-    add(preflight, _hints("Preflight", read_only=False, open_world=True))
+    call_tool.__annotations__ = {
+        "req": spec.request,
+        "ctx": Context,
+        "first": Annotated[spec.result, Resolve(first_run)],
+        "secret": Annotated[ElicitationResult[SecretAnswer], Resolve(ask_secret)],
+        "return": Annotated[CallToolResult, spec.result],
+    }
+    return call_tool
 
-    async def prepare_demo_assets_tool(req: DemoRequest, ctx: Context) -> Annotated[CallToolResult, DemoResult]:
-        result = await _execute(deps, ctx, "prepare_demo_assets", req, prepare_demo_assets, req)
-        return _reply(result, f"{len(result.files)} demo video(s) in {result.demo_dir}. Next: {result.next}")
 
-    prepare_demo_assets_tool.__name__ = "prepare_demo_assets"
-    add(prepare_demo_assets_tool, _hints("Prepare demo assets", read_only=False, open_world=True, destructive=True))
+def _compact_listing(server: MCPServer, name: str) -> None:
+    """List only what an agent needs: flat arguments, plain-text descriptions, no generated titles."""
+    tool = server._tool_manager.get_tool(name)
+    if tool is None:
+        return
+    tool.parameters = flat_schema(tool.parameters)
+    compact_schema(tool.parameters)
+    _omit_null_arms(tool.parameters)
+    meta = tool.fn_metadata
+    if meta.output_schema is not None:
+        if meta.output_model is not None:  # what is returned is the serialized model: computed fields included
+            meta.output_schema = _inline_root_ref(
+                meta._output_adapter(meta.output_model).json_schema(mode="serialization", schema_generator=StrictJsonSchema))
+        compact_schema(meta.output_schema, keep_descriptions=False)
+        _drop_keys(meta.output_schema, ("default", "maxLength", "minLength", "pattern"))
+        _type_unions(meta.output_schema)
 
-    async def upload_dataset_tool(req: UploadRequest, ctx: Context) -> Annotated[CallToolResult, UploadResult]:
-        result = await _execute(deps, ctx, "upload_dataset", req, upload_dataset, req, backend=deps.backend)
-        return _reply(result, f"Uploaded {len(result.files)} file(s) to {result.dataset_url}.")
 
-    upload_dataset_tool.__name__ = "upload_dataset"
-    add(upload_dataset_tool, _hints("Upload dataset", read_only=False, open_world=True))
-
-    async def pre_submit_guard_tool(req: GuardRequest, ctx: Context) -> Annotated[CallToolResult, GuardResult]:
-        result = await _execute(deps, ctx, "pre_submit_guard", req, pre_submit_guard, req, backend=deps.backend)
-        return _reply(result, f"Guard {result.status} (run_id {result.run_id}). {result.summary}")
-
-    pre_submit_guard_tool.__name__ = "pre_submit_guard"
-    add(pre_submit_guard_tool, _hints("Pre-submit guard", read_only=True, open_world=True))
-
-    async def setup_model_cache_tool(req: CacheRequest, ctx: Context) -> Annotated[CallToolResult, CacheResult]:
-        result = await _execute(deps, ctx, "setup_model_cache", req, setup_model_cache, req, backend=deps.backend, ledger=deps.ledger)
-        return _reply(result, f"{result.message} Next: {result.next}")
-
-    setup_model_cache_tool.__name__ = "setup_model_cache"
-    add(setup_model_cache_tool, _hints("Set up model cache", read_only=False, open_world=True))
-
-    async def submit_tool(req: SubmitRequest, ctx: Context) -> Annotated[CallToolResult, SubmitResult]:
-        result = await _execute(deps, ctx, "submit", req, submit, req, backend=deps.backend, ledger=deps.ledger)
-        return _reply(result, result.message + (f" Next: {result.remedy}" if result.remedy else ""))
-
-    submit_tool.__name__ = "submit"
-    add(submit_tool, _hints("Submit workflow", read_only=False, open_world=True))
-
-    async def poll_tool(req: PollRequest, ctx: Context) -> Annotated[CallToolResult, PollResult]:
-        on_progress = None
-        if req.wait:
-            # fit common client request timeouts (60 s in the TypeScript SDK): unless the caller chose,
-            # a wait returns within 45 s (timed_out: call poll again, nothing is lost) with progress every 10 s
-            update = {k: v for k, v in MCP_WAIT_DEFAULTS.items() if k not in req.model_fields_set}
-            update["max_interval_s"] = min(req.max_interval_s, 10.0) if "max_interval_s" not in req.model_fields_set else req.max_interval_s
-            update["interval_s"] = min(req.interval_s, update["max_interval_s"])
-            req = PollRequest.model_validate({**req.model_dump(), **update})
-            send, counter = _report(ctx), itertools.count(1)
-
-            def on_progress(event: ProgressEvent) -> None:
-                send(next(counter), None, f"[{event.elapsed_s:.0f}s] {event.message}")
-
-        result = await _execute(deps, ctx, "poll", req, poll, req, backend=deps.backend, on_progress=on_progress)
-        return _reply(result, result.message + (f" Next: {result.next}" if result.next else ""))
-
-    poll_tool.__name__ = "poll"
-    add(poll_tool, _hints("Poll workflow", read_only=True, open_world=True))
-
-    async def get_logs_tool(req: LogsRequest, ctx: Context) -> Annotated[CallToolResult, LogsResult]:
-        result = await _execute(deps, ctx, "get_logs", req, get_logs, req, backend=deps.backend)
-        hint = f" Hint: {result.hint.title}" if result.hint else ""
-        return _reply(result, f"{result.lines} log line(s) of {result.task or result.workflow_id}.{hint}")
-
-    get_logs_tool.__name__ = "get_logs"
-    add(get_logs_tool, _hints("Get logs", read_only=True, open_world=True))
-
-    async def stage_artifacts_tool(req: StageRequest, ctx: Context) -> Annotated[CallToolResult, StageResult]:
-        send = _report(ctx)
-
-        def on_progress(event: StageEvent) -> None:
-            send(event.done, event.total, f"{event.kind} {event.path}")
-
-        result = await _execute(deps, ctx, "stage_artifacts", req, stage_artifacts, req, backend=deps.backend, on_progress=on_progress)
-        return _reply(result, result.message)
-
-    stage_artifacts_tool.__name__ = "stage_artifacts"
-    add(stage_artifacts_tool, _hints("Stage artifacts", read_only=False, open_world=True))
-
-    async def render_side_by_side_tool(req: CompareRequest, ctx: Context) -> Annotated[CallToolResult, CompareResult]:
-        result = await _execute(deps, ctx, "render_side_by_side", req, render_side_by_side, req)
-        return _reply(result, f"Rendered a {result.kind} comparison. Send this line alone in its own message: {result.media_line}")
-
-    render_side_by_side_tool.__name__ = "render_side_by_side"
-    add(render_side_by_side_tool, _hints("Render side by side", read_only=False, open_world=False))
-
-    async def nim_health_tool(req: NimHealthRequest, ctx: Context) -> Annotated[CallToolResult, NimHealthResult]:
-        result = await _execute(deps, ctx, "nim_health", req, nim_health, req)
-        return _reply(result, f"NIM endpoints: {result.action}." + (f" Run once: {result.command}" if result.command else ""))
-
-    nim_health_tool.__name__ = "nim_health"
-    add(nim_health_tool, _hints("NIM health", read_only=True, open_world=True))
-
+def register_tools(server: MCPServer, deps: ToolDeps) -> None:
+    """Add every row of :data:`tools.tool_table.TOOLS` to ``server``, each through the common handler."""
+    for spec in TOOLS:
+        fn = _eliciting_function(deps, spec) if spec.elicits_secret else _tool_function(deps, spec)
+        fn.__name__ = fn.__qualname__ = spec.name  # tracebacks and the SDK's generated model names read the tool's name
+        server.add_tool(fn, name=spec.name, description=spec.description, annotations=spec.annotations)
+        _compact_listing(server, spec.name)

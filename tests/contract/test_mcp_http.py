@@ -70,6 +70,8 @@ async def fan_out(client: Client, who: str, *, meta: dict[str, Any] | None, erro
         if result.is_error:
             errors.append(text_of(result))
 
+    if who == "a":  # the ETA first: preflight may set credentials (rule eta-before-mutation)
+        await client.call_tool("select_flow", {"req": {"text": "augment my videos"}}, meta=meta)
     async with anyio.create_task_group() as tg:
         for i in range(CALLS_PER_CLIENT):
             tg.start_soon(one, i)

@@ -168,10 +168,11 @@ async def guard_before_submit(s: Session) -> None:
 
 
 async def eta_before_mutation(s: Session) -> None:
-    await s.ok("preflight", {"workflow": FLOW, "no_probe": True})
-    assert_denied(await s.raw("setup_model_cache", {"storage_url": STORAGE, "path": "data"}), "eta-before-mutation")
-    assert not s.fake.submitted
+    # preflight sets missing OSMO credentials: it is the first mutation, refused before the ETA
+    assert_denied(await s.raw("preflight", {"workflow": FLOW, "no_probe": True}), "eta-before-mutation")
+    assert not s.fake.credential_sets and not s.fake.submitted
     await s.start()
+    await s.ok("preflight", {"workflow": FLOW, "no_probe": True})
     await s.ok("setup_model_cache", {"storage_url": STORAGE, "path": "data"})
 
 

@@ -283,6 +283,7 @@ async def test_missing_secret_is_elicited_and_never_reaches_the_model(home: Path
     with Ledger(home / "ledger.sqlite") as ledger:
         server = build_server(backend=fake, ledger=ledger)
         async with Client(server, mode=mode, elicitation_callback=answer) as client:
+            await client.call_tool("select_flow", {"text": "augment my videos"})
             result = await client.call_tool("preflight", {"req": {"workflow": FLOW, "no_probe": True}})
     assert not result.is_error, text_of(result)
     assert result.structured_content["status"] == "ok"
@@ -299,11 +300,23 @@ async def test_without_elicitation_the_question_comes_back(home: Path, no_hf_tok
     with Ledger(home / "ledger.sqlite") as ledger:
         server = build_server(backend=FakeBackend(), ledger=ledger)
         async with Client(server) as client:
+            await client.call_tool("select_flow", {"text": "augment my videos"})
             result = await client.call_tool("preflight", {"req": {"workflow": FLOW, "no_probe": True}})
     assert not result.is_error
     data = result.structured_content
     assert data["status"] == "user_input_required" and data["missing"] == ["HF_TOKEN"] and data["question"]
     assert "Ask the user: " + data["question"] in text_of(result)
+
+
+@pytest.mark.anyio
+async def test_preflight_before_the_eta_is_refused_and_sets_no_credential(home: Path, no_hf_token):
+    """Drift bug: preflight sets OSMO credentials, but its judge was keyed to a tool that does not exist."""
+    fake = FakeBackend()
+    with Ledger(home / "ledger.sqlite") as ledger:
+        async with Client(build_server(backend=fake, ledger=ledger)) as client:
+            result = await client.call_tool("preflight", {"workflow": FLOW, "no_probe": True})
+    assert result.is_error and result.structured_content["error"]["rule"] == "eta-before-mutation"
+    assert fake.credential_sets == []
 
 
 # --- resources and prompt --------------------------------------------------------------------------

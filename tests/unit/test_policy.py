@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from skill.models import Decision, PoolInfo
-from skill.policy import RULES, TOOL_NAMES, Rule, RunState, ToolCall, check, values_hash
+from skill.policy import CALL_JUDGES, RECORDERS, RULES, Rule, RunState, ToolCall, check, values_hash
 from skill.secrets import forget_secrets, register_secret
+from tools.tool_table import TOOL_NAMES, TOOLS
 
 TOKEN = "nvapi-" + "Q7" * 12  # token-shaped, never a real key
 HF = "hf_" + "Zx" * 10
@@ -208,7 +209,7 @@ DENY: list[tuple[str, ToolCall, Any]] = [
     ("guard-before-submit", submit(), lambda: ready_state(guard_changes={"flow": "e2e"})),
     ("guard-before-submit", submit(run_id="run-9f9f9f9f"), ready_state),
     ("eta-before-mutation", submit(), lambda: _state_with(eta_given=False)),
-    ("eta-before-mutation", call("set_credential", name="hf_token", type="GENERIC", payload_from_env={"token": "HF_TOKEN"}), RunState),
+    ("eta-before-mutation", call("preflight", workflow="augmentation_and_al"), RunState),
     ("eta-before-mutation", call("setup_model_cache", storage_url="s3://metro-vda", path="data"), RunState),
     ("eta-before-mutation", call("nim_health", repair=True), RunState),
     ("nim-allow-list", call("nim_health", repair=True, services=["qwen3-vl", "qwen25-14b", "cosmos-predict"]), ready_state),
@@ -216,8 +217,8 @@ DENY: list[tuple[str, ToolCall, Any]] = [
     ("cache-remediation", submit(), _cache_missing_state),
     ("external-endpoints-opt-in", submit(vlm_url="https://integrate.api.nvidia.com/v1"), ready_state),
     ("external-endpoints-opt-in", submit(llm_url="http://10.0.0.5:8000/v1"), ready_state),
-    ("no-secret-echo", call("set_credential", name="nvcr_io", payload={"auth": TOKEN}), ready_state),
-    ("no-secret-echo", call("set_credential", name="nvcr_io", payload={"auth": "0123456789abcdef"}), ready_state),
+    ("no-secret-echo", call("preflight", workflow="augmentation_and_al", payload={"auth": TOKEN}), ready_state),
+    ("no-secret-echo", call("preflight", workflow="augmentation_and_al", payload={"auth": "0123456789abcdef"}), ready_state),
     ("no-secret-echo", call("nim_health", vlm_url="https://x.example/v1", api_key=HF), ready_state),
     ("no-secret-echo", submit(cookbook=f"Bearer {TOKEN}"), ready_state),
     ("run-id-format", submit(run_id="RUN-1A2B3C4D"), ready_state),
@@ -255,15 +256,16 @@ ALLOW: list[tuple[str, ToolCall, Any]] = [
     ("guard-before-submit", submit(), lambda: _cache_missing_state(setup_ran=True, reguarded=True)),
     ("eta-before-mutation", submit(), ready_state),
     ("eta-before-mutation", call("nim_health"), RunState),
+    ("eta-before-mutation", call("preflight", workflow="augmentation_and_al"), ready_state),
     ("nim-allow-list", call("nim_health", repair=True, services="qwen25-14b qwen3-vl"), ready_state),
     ("cache-remediation", submit(), lambda: _cache_missing_state(setup_ran=True, reguarded=True)),
     ("cache-remediation", submit(), ready_state),
     ("external-endpoints-opt-in", submit(vlm_url="http://qwen3-vl.osmo-nims.svc.cluster.local:8000/v1"), ready_state),
     ("external-endpoints-opt-in", submit(vlm_url="https://integrate.api.nvidia.com/v1"), lambda: ready_state("augment s3://metro-vda/datasets/city-traffic-raw using external endpoints")),
     ("external-endpoints-opt-in", submit(llm_url="https://my.llm.example.com/v1"), lambda: ready_state("augment s3://metro-vda/datasets/city-traffic-raw, LLM at https://my.llm.example.com/v1")),
-    ("no-secret-echo", call("set_credential", name="nvcr_io", payload={"auth": "$NGC_API_KEY", "username": "$oauthtoken"}), ready_state),
-    ("no-secret-echo", call("set_credential", name="hf_token", payload_from_env={"token": "HF_TOKEN"}), ready_state),
-    ("no-secret-echo", call("logs", workflow_id="wf-1", task="setup", max_tokens=200), ready_state),
+    ("no-secret-echo", call("preflight", workflow="e2e", payload={"auth": "$NGC_API_KEY", "username": "$oauthtoken"}), ready_state),
+    ("no-secret-echo", call("preflight", refresh=True, payload_from_env={"token": "HF_TOKEN"}), ready_state),
+    ("no-secret-echo", call("get_logs", workflow_id="wf-1", task="setup", max_tokens=200), ready_state),
     ("run-id-format", submit(), ready_state),
     ("run-id-format", submit(run_id=None), ready_state),
     ("video-basename", submit(video="03_IllegalOccupation_020_10FPS"), ready_state),
@@ -298,7 +300,7 @@ def test_every_call_rule_has_deny_and_allow_rows():
 
 def test_secret_values_never_reach_a_decision():
     register_secret("plain-secret-value-123")
-    tool_call = call("set_credential", name="x", payload={"auth": "plain-secret-value-123", "other": TOKEN}, note=f"Bearer {TOKEN}")
+    tool_call = call("preflight", workflow="x", payload={"auth": "plain-secret-value-123", "other": TOKEN}, note=f"Bearer {TOKEN}")
     decision = check(tool_call, ready_state())
     text = decision.model_dump_json()
     assert not decision.allowed
@@ -338,8 +340,20 @@ def test_unknown_tool_gets_only_general_checks():
     assert not check(call("something_else", token=TOKEN), RunState()).allowed
 
 
-def test_tool_names_cover_the_tools_the_brief_lists():
-    assert len(TOOL_NAMES) == 13 and "set_credential" in TOOL_NAMES
+def test_every_judge_and_recorder_is_a_real_tool_and_every_mutating_tool_has_a_judge():
+    names = {t.name for t in TOOLS}
+    assert set(CALL_JUDGES) <= names, sorted(set(CALL_JUDGES) - names)
+    assert set(RECORDERS) <= names, sorted(set(RECORDERS) - names)
+    unjudged = sorted(t.name for t in TOOLS if not t.read_only and t.judge is None)
+    assert not unjudged, f"mutating tools without a policy judge: {unjudged}"
+    assert all(t.recorder is RECORDERS.get(t.name) and t.judge is CALL_JUDGES.get(t.name) for t in TOOLS)
+
+
+def test_preflight_sets_credentials_so_it_needs_the_eta_first():
+    """Drift bug: the judge keyed set_credential (no such tool), so the real credential path was unjudged."""
+    denied = check(call("preflight", workflow="augmentation_and_al"), fresh_state())
+    assert [v.rule for v in denied.violations] == ["eta-before-mutation"]
+    assert check(call("preflight", workflow="augmentation_and_al"), ready_state()).allowed
 
 
 # --- the run state --------------------------------------------------------------------------------------------

@@ -1,0 +1,267 @@
+"""The skill's tools as one table: a :class:`Tool` row per tool, everything else derived from it.
+
+A row names the tool and holds its request and result models, the plain step function it runs
+(and which shared dependencies that step takes), the headline of its reply, its annotations
+(read-only, destructive, idempotent, open-world) and the description an agent reads.
+
+Built from :data:`TOOLS`:
+
+* the MCP registration (``tools/_mcp_tools.py``: one common handler per row) and the server's
+  flat-argument handling (``tools/mcp_server.py``);
+* the chat agent's tool list (``tools/agent.py`` lists what the server registers);
+* the policy's tool set: a row's judge and recorder are looked up by its name in
+  :data:`skill.policy.CALL_JUDGES` / :data:`skill.policy.RECORDERS` (the policy is pure and sits
+  below this layer, so it keys its judges by name instead of importing this table);
+  ``tests/unit/test_policy.py`` fails when a key there is not a row here or a mutating row
+  (``read_only=False``) has no judge.
+
+Adding a tool: its step module (request model, result model, function), one row below, and, when
+it mutates anything, a judge in :data:`skill.policy.CALL_JUDGES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from mcp.types import ToolAnnotations
+from pydantic import BaseModel, ConfigDict, Field
+
+from skill import flows, policy
+from skill.backends.base import Backend
+from skill.models import Violation
+from skill.steps.cache import CacheRequest, CacheResult, setup_model_cache
+from skill.steps.compare import CompareRequest, CompareResult, render_side_by_side
+from skill.steps.demo import DemoRequest, DemoResult, UploadRequest, UploadResult, prepare_demo_assets, upload_dataset
+from skill.steps.guard import GuardRequest, GuardResult, pre_submit_guard
+from skill.steps.logs import LogsRequest, LogsResult, get_logs
+from skill.steps.monitor import PollRequest, PollResult, ProgressEvent, poll
+from skill.steps.nim import NimHealthRequest, NimHealthResult, nim_health
+from skill.steps.preflight import PreflightRequest, PreflightResult
+from skill.steps.preflight import preflight as run_preflight
+from skill.steps.stage import StageEvent, StageRequest, StageResult, stage_artifacts
+from skill.steps.submit import SubmitRequest, SubmitResult, submit
+
+__all__ = ["TOOLS", "TOOL_NAMES", "SelectFlowRequest", "Tool", "tool"]
+
+Dependency = Literal["backend", "ledger"]
+Progress = tuple[float | None, float | None, str]
+
+
+class SelectFlowRequest(BaseModel):
+    """What the user asked for, and any flow settings they gave explicitly."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    text: str = Field(
+        default="", max_length=4000,
+        description="The user's request in their own words, verbatim, e.g. 'augment my videos in /data/clips with rain'.",
+    )
+    flow: str | None = Field(
+        default=None, max_length=200,
+        description="Only when the user named a flow: auto_labeling, augmentation_and_al, e2e, e2e_super_resolution "
+        "(augmentation_and_pl is the legacy alias).",
+    )
+    super_resolution: bool | None = Field(default=None, description="True when the user asked for super-resolution, False when they ruled it out.")
+    label_only: bool | None = Field(default=None, description="True when the user wants labels without augmentation.")
+
+
+def select_flow(req: SelectFlowRequest, *, backend: Backend) -> flows.FlowChoice:
+    """The step behind the select_flow tool: route the user's words to a flow, with this backend's ETA."""
+    return flows.route(req.text, flow=req.flow, super_resolution=req.super_resolution, label_only=req.label_only, backend=backend.name)
+
+
+@dataclass(frozen=True)
+class Tool:
+    """One tool: what it takes, what it returns, what it runs and how it is described."""
+
+    name: str
+    title: str
+    request: type[BaseModel]
+    result: type[BaseModel]
+    step: Callable[..., Any]
+    headline: Callable[[Any], str]
+    description: str
+    read_only: bool
+    open_world: bool
+    destructive: bool = False
+    idempotent: bool = True
+    needs: tuple[Dependency, ...] = ()
+    # a step that reports progress: its event as (progress or None to count, total, message)
+    progress: Callable[[Any], Progress] | None = None
+    progress_when: Callable[[Any], bool] = lambda req: True
+    # its request carries the user's words verbatim: the session notes them before the gate
+    hears_user: bool = False
+    # asks a missing secret through elicitation and reruns the step (preflight)
+    elicits_secret: bool = False
+
+    @property
+    def annotations(self) -> ToolAnnotations:
+        if self.read_only:
+            return ToolAnnotations(title=self.title, read_only_hint=True, open_world_hint=self.open_world)
+        return ToolAnnotations(title=self.title, read_only_hint=False, destructive_hint=self.destructive,
+                               idempotent_hint=self.idempotent, open_world_hint=self.open_world)
+
+    @property
+    def judge(self) -> Callable[[Mapping[str, Any], policy.RunState], list[Violation]] | None:
+        """The policy's own rules for this tool (every call also gets the general checks)."""
+        return policy.CALL_JUDGES.get(self.name)
+
+    @property
+    def recorder(self) -> Callable[..., None] | None:
+        """What a successful call tells the run state, if anything."""
+        return policy.RECORDERS.get(self.name)
+
+
+def _preflight_headline(result: PreflightResult) -> str:
+    headline = f"Preflight {result.status}."
+    if result.question:
+        return headline + f" Ask the user: {result.question}"
+    if result.remedy:
+        return headline + f" Next: {result.remedy}"
+    return headline
+
+
+def _poll_progress(event: ProgressEvent) -> Progress:
+    return None, None, f"[{event.elapsed_s:.0f}s] {event.message}"
+
+
+def _stage_progress(event: StageEvent) -> Progress:
+    return event.done, event.total, f"{event.kind} {event.path}"
+
+
+TOOLS: tuple[Tool, ...] = (
+    Tool(
+        name="select_flow", title="Select flow", request=SelectFlowRequest, result=flows.FlowChoice, step=select_flow,
+        needs=("backend",), hears_user=True, read_only=True, open_world=False,
+        headline=lambda r: f"Flow: {r.flow or 'none (not a run request)'}. {r.reason}" + (f" {r.eta.text()}" if r.eta else ""),
+        description=(
+            "Pick the VDA flow for the user's request and get the execution-time overview. Call it first, with the "
+            "user's words verbatim in text (and flow only if they named one). Returns flow (null when the request is "
+            "a question, not a run), the reason, and eta; tell the user the eta text before any mutating step."
+        ),
+    ),
+    Tool(
+        name="preflight", title="Preflight", request=PreflightRequest, result=PreflightResult, step=run_preflight,
+        needs=("backend",), elicits_secret=True, read_only=False, open_world=True, headline=_preflight_headline,
+        description=(
+            "Check secrets, registry access, backend credentials, ONLINE pools and the pod template; sets the "
+            "hf_token/nvcr_io credentials when needed. Call after select_flow and before any submit, with "
+            "workflow=<flow>. status ok: go on and take gpu_platform from platforms. user_input_required: a secret "
+            "is missing; when your client supports elicitation the user is asked directly, otherwise ask the user "
+            "exactly `question` and call preflight again. failed: read the failing check and remedy."
+        ),
+    ),
+    Tool(
+        name="prepare_demo_assets", title="Prepare demo assets", request=DemoRequest, result=DemoResult, step=prepare_demo_assets,
+        read_only=False, open_world=True, destructive=True,
+        headline=lambda r: f"{len(r.files)} demo video(s) in {r.demo_dir}. Next: {r.next}",
+        description=(
+            "Download the VDA demo videos (nvidia/video-data-augmentation-demo only) into a local folder. Use it only "
+            "when the user gave no input of their own. Returns demo_dir and the files; then upload_dataset the folder "
+            "as dataset vda-demo, and say in the final summary that the input came from the VDA demo dataset."
+        ),
+    ),
+    Tool(
+        name="upload_dataset", title="Upload dataset", request=UploadRequest, result=UploadResult, step=upload_dataset,
+        needs=("backend",), read_only=False, open_world=True,
+        headline=lambda r: f"Uploaded {len(r.files)} file(s) to {r.dataset_url}.",
+        description=(
+            "Upload a local folder of videos flat to <storage_url>/datasets/<name>. Use it for the user's local "
+            "videos or the demo folder. Returns dataset_url and the video stems; pass storage_url, dataset=<name> and "
+            "one of videos as video to pre_submit_guard."
+        ),
+    ),
+    Tool(
+        name="pre_submit_guard", title="Pre-submit guard", request=GuardRequest, result=GuardResult, step=pre_submit_guard,
+        needs=("backend",), read_only=True, open_world=True,
+        headline=lambda r: f"Guard {r.status} (run_id {r.run_id}). {r.summary}",
+        description=(
+            "Render the workflow with exactly the values you will submit and check variables, cookbook files, the "
+            "video name, the dataset and the model caches. Call after preflight passed, with flow, dataset, "
+            "storage_url, gpu_platform, video and both cache URLs (<storage_url>/data/models/cosmos_transfer and "
+            "<storage_url>/data/models/auto_labeling). ok: submit with the same values and its run_id. cache_missing: "
+            "call setup_model_cache with the remediation values, poll it, then rerun this guard. failed: fix the "
+            "failed checks."
+        ),
+    ),
+    Tool(
+        name="setup_model_cache", title="Set up model cache", request=CacheRequest, result=CacheResult, step=setup_model_cache,
+        needs=("backend", "ledger"), read_only=False, open_world=True,
+        headline=lambda r: f"{r.message} Next: {r.next}",
+        description=(
+            "Submit the setup_model_cache workflow that fills the model caches under <storage_url>/<path>/models/. "
+            "Call it when pre_submit_guard reports cache_missing, with the storage_url and path of its remediation "
+            "(do not ask the user). Returns workflow_id: poll it with wait=true, then rerun pre_submit_guard. "
+            "Idempotent per run_id."
+        ),
+    ),
+    Tool(
+        name="submit", title="Submit workflow", request=SubmitRequest, result=SubmitResult, step=submit,
+        needs=("backend", "ledger"), read_only=False, open_world=True,
+        headline=lambda r: r.message + (f" Next: {r.remedy}" if r.remedy else ""),
+        description=(
+            "Submit the flow once with the canonical values (one --set-string). Requires a passing preflight and a "
+            "passing pre_submit_guard for exactly these values in this session; pass the guard's run_id. Returns "
+            "workflow_id and output_url; then poll. Idempotent per run_id: the same run_id and values return the "
+            "same workflow; a new submit needs a fresh run_id."
+        ),
+    ),
+    Tool(
+        name="poll", title="Poll workflow", request=PollRequest, result=PollResult, step=poll,
+        needs=("backend",), progress=_poll_progress, progress_when=lambda req: req.wait, read_only=True, open_world=True,
+        headline=lambda r: r.message + (f" Next: {r.next}" if r.next else ""),
+        description=(
+            "Read a workflow's status once (wait=false) or until it ends (wait=true, with progress notifications). "
+            "Call after submit or setup_model_cache. COMPLETED: stage_artifacts next (after setup_model_cache: pre_submit_guard again). FAILED: read log_tail and hint. "
+            "timed_out: poll again (over MCP a wait returns within 45 s unless timeout_s is set; progress every 10 s). "
+            "Send the user a status line during long waits."
+        ),
+    ),
+    Tool(
+        name="get_logs", title="Get logs", request=LogsRequest, result=LogsResult, step=get_logs,
+        needs=("backend",), read_only=True, open_world=True,
+        headline=lambda r: f"{r.lines} log line(s) of {r.task or r.workflow_id}." + (f" Hint: {r.hint.title}" if r.hint else ""),
+        description=(
+            "Read the last lines of a workflow's log or of one task, secrets redacted, with a troubleshooting hint. "
+            "Use it when poll shows a failed task."
+        ),
+    ),
+    Tool(
+        name="stage_artifacts", title="Stage artifacts", request=StageRequest, result=StageResult, step=stage_artifacts,
+        needs=("backend",), progress=_stage_progress, read_only=False, open_world=True,
+        headline=lambda r: r.message,
+        description=(
+            "Bring a finished run home: mirror its outputs and the input video into the local run folder "
+            "(media/vda/runs/<run_id>/), resumable, with progress notifications. Call after poll reports COMPLETED. "
+            "Returns local_run_dir, the augmented videos, sampled_vars and label summaries for the final summary."
+        ),
+    ),
+    Tool(
+        name="render_side_by_side", title="Render side by side", request=CompareRequest, result=CompareResult, step=render_side_by_side,
+        read_only=False, open_world=False,
+        headline=lambda r: f"Rendered a {r.kind} comparison. Send this line alone in its own message: {r.media_line}",
+        description=(
+            "Render the input beside an augmented clip (720p mp4, PNG contact sheet as fallback) inside the run "
+            "folder. Call after stage_artifacts with its local_run_dir. Returns media_line: send it to the user "
+            "exactly as given, alone in its own message."
+        ),
+    ),
+    Tool(
+        name="nim_health", title="NIM health", request=NimHealthRequest, result=NimHealthResult, step=nim_health,
+        read_only=True, open_world=True,
+        headline=lambda r: f"NIM endpoints: {r.action}." + (f" Run once: {r.command}" if r.command else ""),
+        description=(
+            "Check the VLM and LLM endpoints the auto-labeling workers call (read-only GETs). action reuse: healthy; "
+            "install: run the returned command once, then check again. Never scale down or delete NIMs."
+        ),
+    ),
+)
+
+TOOL_NAMES: tuple[str, ...] = tuple(t.name for t in TOOLS)
+_BY_NAME: dict[str, Tool] = {t.name: t for t in TOOLS}
+
+
+def tool(name: str) -> Tool | None:
+    """The row named ``name``, or None."""
+    return _BY_NAME.get(name)
