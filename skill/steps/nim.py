@@ -41,6 +41,7 @@ __all__ = [
     "DEFAULT_VLM_URL",
     "INFRA_SKILL_NAME",
     "INSTALL_COMMAND",
+    "INSTALL_SCRIPT",
     "NIM_SERVICES",
     "EndpointHealth",
     "NimHealthRequest",
@@ -58,7 +59,7 @@ INSTALL_COMMAND = (
 INFRA_SKILL_NAME = "physical-ai-infrastructure-setup-and-resilient-scaling"
 # Filled in when the sibling skill is not found: the command stays runnable and stops with this text.
 _INFRA_SKILL_VARIABLE = '"${INFRA_SKILL_DIR:?set INFRA_SKILL_DIR to the ' + INFRA_SKILL_NAME + ' skill folder}"'
-_INSTALL_SCRIPT = Path("components", "inference-nim-operator", "scripts", "install.sh")
+INSTALL_SCRIPT = Path("components", "inference-nim-operator", "scripts", "install.sh")
 _IN_CLUSTER = re.compile(r"^([a-z0-9-]+)\.osmo-nims\.svc\.cluster\.local$")
 
 
@@ -88,7 +89,7 @@ def infra_skill_dir(given: str | None) -> str:
     a clear message. Always quoted, so no path can add a command to the line."""
     if given:
         return shlex.quote(given)
-    found = find_infra_skill(INFRA_SKILL_NAME, _INSTALL_SCRIPT)
+    found = find_infra_skill(INFRA_SKILL_NAME, INSTALL_SCRIPT)
     if found is not None:
         return shlex.quote(str(found))
     return _INFRA_SKILL_VARIABLE
