@@ -1017,7 +1017,7 @@ def _judge_nim_call(args: Mapping[str, Any], state: RunState) -> list[Violation]
                     f"The NIM deploy names {len(named)} service(s) other than the VDA allow-list.",
                 )
             )
-    if any(args.get(key) for key in ("repair", "install", "deploy", "fix")):
+    if any(args.get(key) for key in ("repair", "install", "deploy", "fix", "apply")):
         out += _mutation_rules(state, "a NIM install or repair")
     return out
 
@@ -1032,6 +1032,7 @@ CALL_JUDGES: dict[str, Callable[[Mapping[str, Any], RunState], list[Violation]]]
     "render_side_by_side": _judge_render_call,
     "preflight": _judge_preflight_call,
     "nim_health": _judge_nim_call,
+    "nim_ensure": _judge_nim_call,
 }
 
 

@@ -38,6 +38,7 @@ from skill.steps.guard import GuardRequest, GuardResult, pre_submit_guard
 from skill.steps.logs import LogsRequest, LogsResult, get_logs
 from skill.steps.monitor import PollRequest, PollResult, ProgressEvent, poll
 from skill.steps.nim import NimHealthRequest, NimHealthResult, nim_health
+from skill.steps.nim_ensure import NimEnsureRequest, NimEnsureResult, nim_ensure
 from skill.steps.preflight import PreflightRequest, PreflightResult
 from skill.steps.preflight import preflight as run_preflight
 from skill.steps.stage import StageEvent, StageRequest, StageResult, stage_artifacts
@@ -252,8 +253,17 @@ TOOLS: tuple[Tool, ...] = (
         read_only=True, open_world=True,
         headline=lambda r: f"NIM endpoints: {r.action}." + (f" Run once: {r.command}" if r.command else ""),
         description=(
-            "Check the VLM and LLM endpoints the auto-labeling workers call (read-only GETs). action reuse: healthy; "
-            "install: run the returned command once, then check again. Never scale down or delete NIMs."
+            "Check the VLM and LLM endpoints (read-only: kubectl in osmo-nims, else HTTP). reuse: healthy; install: "
+            "call nim_ensure; wait: loading, check later; unknown: see findings. Never scale down or delete NIMs."
+        ),
+    ),
+    Tool(
+        name="nim_ensure", title="Ensure NIMs", request=NimEnsureRequest, result=NimEnsureResult, step=nim_ensure,
+        progress=lambda line: (None, None, line), progress_when=lambda req: req.apply, read_only=False, open_world=True,
+        headline=lambda r: f"NIM ensure: {r.outcome}." + (f" Command: {r.command}" if r.command and r.outcome == "would-run" else ""),
+        description=(
+            "Deploy or repair exactly qwen3-vl and qwen25-14b (infrastructure skill installer) when nim_health says "
+            "install. Default: plan, eta, command only; tell the user the eta, then call once with apply=true."
         ),
     ),
 )

@@ -110,29 +110,28 @@ class NimHealthRequest(BaseModel):
 class EndpointHealth(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Literal["vlm", "llm"]
-    url: str = Field(description="The URL as given.")
-    base_url: str = Field(description="The base that answered /models, else the default base.")
-    service: str | None = Field(default=None, description="In-cluster NIM service name, e.g. qwen3-vl; None for external endpoints.")
+    url: str
+    base_url: str
+    service: str | None = Field(default=None, description="In-cluster NIM name; None: external.")
     healthy: bool
     model_id: str | None = None
-    ready: bool | None = Field(default=None, description="/v1/health/ready 2xx or pods ready; None: unknown.")
+    ready: bool | None = None
     looked_via: Literal["kubectl", "http"] = "http"
     unreached: bool = Field(default=False, description="HTTP: connection errors only.")
-    verdict: str | None = Field(default=None, description="kubectl: healthy|missing|downloading|starting|failed|unhealthy.")
+    verdict: str | None = Field(default=None, description="kubectl's verdict.")
     detail: str
 
 
 class NimHealthResult(BaseModel):
-    """``action``: ``reuse`` (both healthy), ``install`` (run ``command`` once, e.g. ``vda nim ensure
-    --apply``, then recheck), ``wait`` (downloading or loading), ``unknown`` (neither way could look)."""
+    """action: reuse, install (nim_ensure), wait (loading) or unknown (could not look)."""
 
     model_config = ConfigDict(extra="forbid")
     endpoints: list[EndpointHealth]
     action: Literal["reuse", "install", "wait", "unknown"]
     looked_via: list[Literal["kubectl", "http"]] = Field(default_factory=list)
     kube_reached: bool | None = Field(default=None, description="kubectl listed osmo-nims; None: not tried.")
-    findings: list[NimFinding] = Field(default_factory=list, description="Problems seen, coded, with remedy.")
-    command: str | None = Field(default=None, description="The repair command when action is install.")
+    findings: list[NimFinding] = Field(default_factory=list)
+    command: str | None = Field(default=None, description="The repair command (install).")
     services: list[str] = Field(default_factory=lambda: list(NIM_SERVICES))
     notes: list[str] = Field(default_factory=list)
 

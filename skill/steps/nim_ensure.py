@@ -42,7 +42,7 @@ from skill.steps.nim_kube import NimFinding, ServiceView, kube_view
 
 __all__ = ["ETA", "NimEnsureRequest", "NimEnsureResult", "ServicePlan", "nim_ensure", "spec_hash"]
 
-ETA = "NIM deploy: about 10-15 min for weight download and warm-up per missing NIM (both run in parallel); nothing when both are Ready."
+ETA = "NIM deploy: about 10-15 min (weight download and warm-up, NIMs in parallel); none when both are Ready."
 _NIMS_DIR = Path("components", "inference-nim-operator", "nims")
 _MANIFESTS = ("pvc.yaml", "hf-download-job.yaml", "nimservice.yaml")
 _VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
@@ -52,33 +52,32 @@ Step = Literal["skip", "deploy", "repair", "update", "wait"]
 
 
 class NimEnsureRequest(BaseModel):
-    """Dry run unless ``apply``; the services are always the allow-list (not a parameter)."""
+    """Dry run unless apply; the services are always the allow-list."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    apply: bool = Field(default=False, description="Run the installer; false shows the plan and command only.")
-    infra_skill_dir: InfraSkillDir = Field(default=None, description="Absolute path of the infrastructure skill; found nearby when omitted.")
+    apply: bool = Field(default=False, description="Run the installer (false: plan only).")
+    infra_skill_dir: InfraSkillDir = Field(default=None, description="Infrastructure skill folder; found nearby when omitted.")
     timeout_s: Annotated[float, Field(gt=0, le=7200, description="Seconds the installer may run.")] = 4200.0
 
 
 class ServicePlan(BaseModel):
     model_config = ConfigDict(extra="forbid")
     service: str
-    seen: str = Field(description="kubectl verdict before: healthy|missing|downloading|starting|failed|unhealthy.")
+    seen: str
     step: Step
     why: str
-    after: str | None = Field(default=None, description="kubectl verdict after the installer ran.")
+    after: str | None = None
 
 
 class NimEnsureResult(BaseModel):
-    """``outcome``: ``nothing`` (all Ready), ``wait`` (downloading/loading), ``would-run`` (dry run),
-    ``ran`` (installer exited 0), ``failed`` (installer exited non-zero) or ``blocked`` (see findings)."""
+    """blocked: see findings; would-run: dry run."""
 
     model_config = ConfigDict(extra="forbid")
     outcome: Literal["nothing", "wait", "would-run", "ran", "failed", "blocked"]
     eta: str = ETA
     services: list[str] = Field(default_factory=lambda: list(NIM_SERVICES))
     plan: list[ServicePlan] = Field(default_factory=list)
-    command: str | None = Field(default=None, description="The one command that runs (or would).")
+    command: str | None = None
     exit_code: int | None = None
     output_tail: list[str] = Field(default_factory=list)
     findings: list[NimFinding] = Field(default_factory=list)

@@ -37,6 +37,7 @@ EXPECTED_HINTS = {
     "stage_artifacts": (False, False, True, True),  # writes the local run folder
     "render_side_by_side": (False, False, True, False),
     "nim_health": (True, None, None, True),
+    "nim_ensure": (False, False, True, True),
 }
 
 
@@ -376,9 +377,10 @@ async def test_in_process_sessions_legacy_by_connection_default_by_meta_key(loca
 @pytest.mark.anyio
 async def test_tools_list_stays_small(local_server):
     """tools/list is read before the agent does anything. Measured 48.3 KB before the compaction,
-    30.7 KB after; the goal of issue 13 is 20 KB (not reached yet), this bound keeps it from growing."""
+    30.7 KB after; the goal of issue 13 is 20 KB (not reached yet), this bound keeps it from growing.
+    The nim_ensure tool (issue 16) added 2.0 KB and nim_health's kubectl fields 0.9 KB: 32.7 KB measured."""
     async with Client(local_server, raise_exceptions=True) as client:
         tools = (await client.list_tools()).tools
     size = len(json.dumps({"tools": [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]},
                           separators=(",", ":")).encode())
-    assert size <= 31 * 1024, size
+    assert size <= 33 * 1024, size
