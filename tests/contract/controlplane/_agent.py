@@ -32,7 +32,7 @@ NODE = {
     "hostname": "vda-node-0",
     "available": True,
     "conditions": ["Ready"],
-    "allocatable_fields": {"cpu": "16", "memory": "64Gi", "ephemeral-storage": "200Gi", "nvidia.com/gpu": "2"},
+    "allocatable_fields": {"cpu": "64", "memory": "512Gi", "ephemeral-storage": "2000Gi", "nvidia.com/gpu": "8"},
     "label_fields": {"kubernetes.io/hostname": "vda-node-0", "kubernetes.io/arch": "amd64"},
     "taints": [],
 }

@@ -163,6 +163,8 @@ class ControlPlane:
         self._start([str(self.python), str(AGENT), self.url, POOL, str(self.ports["agent"])], "agent")
         self.cli("login", self.url, "--method=dev", f"--username={USER}")
         self._configure_workflow()
+        self.cli("credential", "set", "vda-local-s3", "--type", "DATA", "--payload", f"endpoint=s3://{BUCKET}",
+                 f"access_key_id={S3_KEY_ID}", f"access_key={S3_KEY}", "region=us-east-1", f"override_url={self.s3_url}")
         self._wait_online(30)
         self.bringup_s = time.monotonic() - began
         return self
@@ -305,17 +307,25 @@ class ControlPlane:
         if self._pg_dir is not None:
             shutil.rmtree(self._pg_dir, ignore_errors=True)
 
-    def leftovers(self) -> list[int]:
-        """Pids still alive in any of our process groups (should be none after :meth:`stop`)."""
+    def leftovers(self, settle: float = 3.0) -> list[int]:
+        """Pids still alive in any of our process groups (should be none after :meth:`stop`);
+        waits up to ``settle`` seconds for SIGKILLed processes to be reaped."""
+        deadline = time.monotonic() + settle
+        while (alive := self._group_members()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return alive
+
+    def _group_members(self) -> list[int]:
         alive = []
         groups = {p.popen.pid for p in self.procs}
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             try:
-                if os.getpgid(int(entry.name)) in groups:
+                stat = (entry / "stat").read_text()
+                if os.getpgid(int(entry.name)) in groups and stat.rsplit(")", 1)[1].split()[0] != "Z":
                     alive.append(int(entry.name))
-            except (ProcessLookupError, PermissionError):
+            except (ProcessLookupError, PermissionError, FileNotFoundError):
                 continue
         return alive
 
