@@ -7,16 +7,36 @@ Steps take ``backend: Backend`` and never know which one they hold. Every method
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 from skill.models import CredentialInfo, PoolInfo, WorkflowStatus
 from skill.render import RenderedSpec
 
-__all__ = ["Backend", "BackendName", "CredentialType"]
+__all__ = ["CLUSTER_TRAITS", "Backend", "BackendName", "BackendTraits", "CredentialType"]
 
 BackendName = Literal["local", "osmo"]
 CredentialType = Literal["REGISTRY", "DATA", "GENERIC"]
+
+
+@dataclass(frozen=True)
+class BackendTraits:
+    """What the steps may assume about a backend, so they never branch on its name."""
+
+    probes_network: bool = True
+    """Preflight probes registries and endpoints over the network (False: nothing is pulled)."""
+    cluster_nims: bool = True
+    """Labeling calls the in-cluster NIMs, so a run checks (and ensures) their health first."""
+    engines_need_weights: bool = True
+    """False for CPU engines: the model caches only need a manifest saying no weights are used."""
+    storage_url: str | None = None
+    """Where uploads go when the user names no storage prefix (None: the user must name one)."""
+    poll_interval_s: float = 15.0
+    poll_max_interval_s: float = 60.0
+
+
+CLUSTER_TRAITS = BackendTraits()
 
 
 @runtime_checkable
@@ -24,6 +44,7 @@ class Backend(Protocol):
     """What a place that runs VDA workflows must offer."""
 
     name: BackendName
+    traits: BackendTraits
     requires_secrets: bool
     """False when nothing this backend runs pulls images or gated weights (the local CPU engines):
     preflight then reports the secrets it found without requiring any."""

@@ -43,7 +43,7 @@ from skill.backends._local_state import (
     utc_now,
     write_json,
 )
-from skill.backends.base import BackendName, CredentialType
+from skill.backends.base import BackendName, BackendTraits, CredentialType
 from skill.backends.local_runner import CANCEL_FILE, RUNNER_LOCK_FD_ENV, kill_process_group
 from skill.backends.local_storage import LocalStorage
 from skill.errors import BackendError, BackendTimeout, BackendUnavailable, InputError, NotFound
@@ -146,6 +146,8 @@ class LocalBackend:
     def __init__(self, root: Path | None = None) -> None:
         self.root = Path(root).expanduser().resolve() if root is not None else default_root()
         self.storage = LocalStorage(self.root / "storage")
+        self.traits = BackendTraits(probes_network=False, cluster_nims=False, engines_need_weights=False,
+                                    storage_url=str(self.root / "storage" / "local"), poll_interval_s=1.0, poll_max_interval_s=5.0)
         self.workflows_dir = self.root / "workflows"
         self._credentials = CredentialStore(self.root / "credentials.json")
         self._children: dict[str, subprocess.Popen[bytes]] = {}

@@ -28,6 +28,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from skill.backends import _osmo_parse as parse
+from skill.backends.base import CLUSTER_TRAITS
 from skill.errors import (
     BackendTimeout,
     BackendUnavailable,
@@ -186,6 +187,7 @@ class OsmoBackend:
     """:class:`skill.backends.base.Backend` over the ``osmo`` CLI."""
 
     name = "osmo"
+    traits = CLUSTER_TRAITS
     requires_secrets = True
 
     def __init__(

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
+from skill.backends.base import CLUSTER_TRAITS
 from skill.errors import NotFound, SkillError
 from skill.models import CredentialInfo, GroupStatus, PoolInfo, TaskStatus, WorkflowStatus
 from skill.render import RenderedSpec
@@ -32,6 +33,7 @@ def status_of(workflow_id: str, state: str, tasks: dict[str, str] | None = None,
 
 class FakeBackend:
     name = "osmo"
+    traits = CLUSTER_TRAITS
     requires_secrets = True
 
     def __init__(
