@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -27,6 +28,7 @@ from skill.paths import cookbooks_dir
 from skill.steps.compare import CompareRequest, render_side_by_side
 from skill.steps.guard import GuardRequest, new_run_id, pre_submit_guard
 from skill.steps.monitor import PollRequest, ProgressEvent, poll
+from skill.steps.nim_gate import NimGateMode, ensure_nims_ready
 from skill.steps.preflight import PreflightRequest, preflight
 from skill.steps.stage import LabelSummary, StageRequest, stage_artifacts
 from skill.steps.submit import SubmitRequest, submit
@@ -54,6 +56,7 @@ class RunRequest(BaseModel):
     pool: str | None = None
     gpu_platform: str | None = None
     timeout_s: float = Field(default=3600.0, ge=10, le=86400)
+    nims: NimGateMode = Field(default="ensure", description="Cluster runs: ensure (reuse healthy NIMs, else deploy the allow-list once, then wait), check (fail when not healthy) or skip.")
 
 
 class RunEvent(BaseModel):
@@ -150,7 +153,8 @@ def run_pipeline(req: RunRequest, *, backend: Backend, ledger: Ledger, emit: Emi
     emit(RunEvent(stage="flow", message=f"Flow {flow}: {choice.reason}", data={"flow": flow}))
     emit(RunEvent(stage="eta", message=eta))
 
-    checked = preflight(PreflightRequest(workflow=flow, no_probe=backend.name == "local"), backend=backend)
+    traits = backend.traits
+    checked = preflight(PreflightRequest(workflow=flow, no_probe=not traits.probes_network), backend=backend)
     emit(RunEvent(stage="preflight", message=f"Preflight {checked.status}.", data={"platforms": checked.platforms}))
     if checked.status == "user_input_required":
         raise UserInputRequired("Preflight needs something only you can give.", question=checked.question or "Provide the missing secret.", missing=",".join(checked.missing) or "secret")
@@ -160,6 +164,10 @@ def run_pipeline(req: RunRequest, *, backend: Backend, ledger: Ledger, emit: Emi
     gpu_platform = req.gpu_platform or (checked.platforms[0] if checked.platforms else None)
     if not gpu_platform:
         raise UserInputRequired("No ONLINE pool offers a platform.", question="Which OSMO pool and platform should the run use?", missing="gpu_platform")
+    nim_statement = None
+    if traits.cluster_nims:
+        gate = ensure_nims_ready(req.nims, say=lambda line: emit(RunEvent(stage="nim", message=line)))
+        nim_statement = gate.statement
 
     source: Literal["user", "demo"] = "user"
     if req.dataset_url:
@@ -184,8 +192,8 @@ def run_pipeline(req: RunRequest, *, backend: Backend, ledger: Ledger, emit: Emi
     augmentations = req.augmentations or cookbook_augmentations(cookbook)
     workers = worker_count(flow, len(stems), augmentations, req.batch_size)
     caches = storage.cache_urls(storage_url)
-    if backend.name == "local":
-        _seed_local_caches(backend, caches)
+    if not traits.engines_need_weights:
+        _seed_engine_caches(backend, caches)
     values: dict[str, Any] = {
         "dataset": dataset, "storage_url": storage_url, "gpu_platform": gpu_platform, "video": video,
         "auto_labeling_model_cache_url": caches["auto_labeling_model_cache_url"], "cookbook": cookbook, "workers": workers,
@@ -211,13 +219,14 @@ def run_pipeline(req: RunRequest, *, backend: Backend, ledger: Ledger, emit: Emi
     def on_progress(event: ProgressEvent) -> None:
         emit(RunEvent(stage="poll", message=event.message, data={"status": event.status, "elapsed_s": round(event.elapsed_s, 1)}))
 
-    interval = 1.0 if backend.name == "local" else 15.0
-    polled = poll(PollRequest(workflow_id=submitted.workflow_id, wait=True, timeout_s=req.timeout_s, interval_s=interval,
-                              max_interval_s=max(interval, 5.0 if backend.name == "local" else 60.0), heartbeat_s=30.0),
+    polled = poll(PollRequest(workflow_id=submitted.workflow_id, wait=True, timeout_s=req.timeout_s, interval_s=traits.poll_interval_s,
+                              max_interval_s=max(traits.poll_interval_s, traits.poll_max_interval_s), heartbeat_s=30.0),
                   backend=backend, on_progress=on_progress)
     result = RunResult(status=polled.status, flow=flow, backend=backend.name, run_id=run_id, workflow_id=submitted.workflow_id,
                        dataset=dataset, storage_url=storage_url, input_source=source, eta=eta,
                        failed_tasks=polled.failed_tasks, log_tail=polled.log_tail, hint=polled.hint.title if polled.hint else None)
+    if nim_statement:
+        result.statements.append(nim_statement)
     if source == "demo":
         result.statements.append(f"The input videos came from the VDA demo dataset {DEMO_REPO}.")
     if polled.status != "COMPLETED":
@@ -253,8 +262,8 @@ def run_failure(result: RunResult) -> SkillError:
 
 
 def _storage_url_for(backend: Backend) -> str:
-    if backend.name == "local":
-        return str(Path(getattr(backend, "root")) / "storage" / "local")
+    if backend.traits.storage_url:
+        return backend.traits.storage_url
     raise UserInputRequired(
         "Videos on this machine need a storage prefix on the cluster to be uploaded to.",
         question="Which storage prefix should the videos be uploaded under (e.g. s3://bucket/prefix, the part before /datasets/)?",
@@ -262,16 +271,16 @@ def _storage_url_for(backend: Backend) -> str:
     )
 
 
-def _seed_local_caches(backend: Backend, caches: dict[str, str]) -> None:
-    """The CPU engines need no model weights; the local cache folders say so in a manifest, which
-    is what the guard's non-empty cache check sees (on OSMO the cache workflow fills them)."""
+def _seed_engine_caches(backend: Backend, caches: dict[str, str]) -> None:
+    """The CPU engines need no model weights; their cache folders say so in a manifest, which is
+    what the guard's non-empty cache check sees (on OSMO the cache workflow fills them)."""
     for key, url in caches.items():
         if backend.data_list(url):
             continue
-        note = Path(getattr(backend, "root")) / "cache-manifests" / key / "ENGINES.json"
-        note.parent.mkdir(parents=True, exist_ok=True)
-        note.write_text(json.dumps({"cache": key, "engines": "classic (CPU)", "weights": []}, indent=2) + "\n")
-        backend.data_upload(url, [note])
+        with tempfile.TemporaryDirectory(prefix="vda-cache-manifest-") as folder:
+            note = Path(folder) / "ENGINES.json"
+            note.write_text(json.dumps({"cache": key, "engines": "classic (CPU)", "weights": []}, indent=2) + "\n")
+            backend.data_upload(url, [note])
 
 
 def _demo_videos(prepare_demo, emit: Emit) -> list[Path]:

@@ -599,7 +599,7 @@ def test_vda_run_on_osmo_stages_the_whole_run_layout_and_renders_the_side_by_sid
         with respx.mock(assert_all_called=False) as web:  # the HF and registry probes: the network edge
             web.route().mock(return_value=httpx2.Response(200))
             code = vda(["run", "--backend", "osmo", "--dataset-url", f"{storage}/datasets/vda-demo", "--flow", "augmentation_and_al",
-                        "--pool", "gpu-pool", "--json"])
+                        "--pool", "gpu-pool", "--nims", "skip", "--json"])
     finally:
         forget_secrets()
     out = capsys.readouterr().out

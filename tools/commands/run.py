@@ -29,6 +29,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pool", help="OSMO pool (osmo backend)")
     p.add_argument("--gpu-platform", help="platform label (default: the first ONLINE pool's)")
     p.add_argument("--timeout", type=float, default=3600.0, help="longest wait for the workflow, seconds")
+    p.add_argument("--nims", choices=("ensure", "check", "skip"), default="ensure",
+                   help="cluster runs: reuse healthy NIMs, else deploy the allow-list once (ensure, default); fail instead (check); do not look (skip)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(handler=run)
 
@@ -77,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
     videos = list(args.videos) + ([_sample_clip()] if args.sample else [])
     req = RunRequest(videos=videos, folder=args.folder, dataset_url=args.dataset_url, text=args.text, flow=args.flow,
                      cookbook=args.cookbook, dataset=args.dataset, augmentations=args.augmentations,
-                     batch_size=args.batch_size, pool=args.pool, gpu_platform=args.gpu_platform, timeout_s=args.timeout)
+                     batch_size=args.batch_size, pool=args.pool, gpu_platform=args.gpu_platform, timeout_s=args.timeout,
+                     nims=args.nims)
 
     def progress(event: RunEvent) -> None:
         if not args.json or sys.stderr.isatty():
