@@ -247,10 +247,11 @@ SCENARIOS: dict[str, Callable[..., Awaitable[None]]] = {
 
 def test_every_call_rule_has_a_scenario():
     call_rules = {rule_id for rule_id, rule in RULES.items() if "call" in rule.judged_on or "run state" in rule.judged_on}
-    # No MCP tool deploys NIMs yet (issue 16's nim ensure); nim-allow-list is judged on calls in
-    # tests/unit/test_policy.py and on commands in tests/unit/test_policy_commands.py.
-    no_tool_yet = {"nim-allow-list"}
-    assert call_rules - no_tool_yet == set(SCENARIOS)
+    # nim_ensure takes no service list (the allow-list is fixed by construction), so no MCP call can
+    # break nim-allow-list; it is judged on calls in tests/unit/test_policy.py and on commands in
+    # tests/unit/test_policy_commands.py.
+    not_reachable_over_mcp = {"nim-allow-list"}
+    assert call_rules - not_reachable_over_mcp == set(SCENARIOS)
 
 
 @pytest.mark.anyio
