@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from skill.confine import contained_file, run_folder
 from skill.errors import InputError, NotFound, SkillError
 from skill.models import DatasetName, VideoStem
 from skill.secrets import redact
@@ -40,7 +41,7 @@ class CompareRequest(BaseModel):
     """Which staged run to render, and which augmented clip."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    run_local_dir: str = Field(min_length=1, description="The local run folder stage_artifacts returned, e.g. /work/media/vda/runs/run-1a2b3c4d.")
+    run_local_dir: str = Field(min_length=1, description="The local_run_dir stage_artifacts returned (under <workspace>/media/vda/runs), e.g. /work/media/vda/runs/run-1a2b3c4d.")
     dataset: DatasetName
     video: VideoStem
     aug_index: int = Field(default=0, ge=0, le=999, description="Which augmentation, <video>_aug<i>; 0 for the first.")
@@ -89,19 +90,17 @@ def find_augmented_video(run_dir: Path, video: str, aug_index: int) -> Path:
     videos = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() == ".mp4")
     if not videos:
         raise NotFound(f"{folder.relative_to(run_dir)} holds no mp4.", remedy="Check the augmentation task's logs; stage again once it completed.")
-    return videos[0]
+    return contained_file(run_dir, str(videos[0].relative_to(run_dir)), "The augmented video")
 
 
 def render_side_by_side(req: CompareRequest) -> CompareResult:
     """Render input | augmented at 720p into the run's display folder; PNG contact sheet on failure."""
-    run_dir = Path(req.run_local_dir).expanduser().resolve()
-    if not run_dir.is_dir():
-        raise NotFound(f"The run folder {run_dir} does not exist.", remedy="Run stage_artifacts first and pass its local_run_dir.")
-    left = run_dir / "input" / f"{req.video}.mp4"
+    run_dir = run_folder(req.run_local_dir, must_exist=True)
+    left = contained_file(run_dir, f"input/{req.video}.mp4", "The input video")
     if not left.is_file():
         raise NotFound(f"The input video input/{req.video}.mp4 is not in the run folder.", remedy="Run stage_artifacts first (it places the input under input/).")
     right = find_augmented_video(run_dir, req.video, req.aug_index)
-    display = run_dir / "display"
+    display = contained_file(run_dir, "display", "The display folder")
     display.mkdir(exist_ok=True)
     stem = f"{req.dataset}_{req.video}_aug{req.aug_index}_compare"
     out = display / f"{stem}.mp4"

@@ -29,9 +29,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from skill.backends.base import Backend
+from skill.confine import contained_file, run_folder, runs_root, user_video_file
 from skill.errors import NotFound
 from skill.models import DatasetName, RunId, VideoStem
-from skill.paths import workspace_dir
 from skill.secrets import redact
 from skill.storage import join, output_url
 
@@ -59,9 +59,11 @@ class StageRequest(BaseModel):
     dataset: DatasetName
     run_id: RunId
     video: VideoStem
-    run_local_dir: str | None = Field(default=None, description="Local run folder; default <workspace>/media/vda/runs/<run_id>.")
+    run_local_dir: str | None = Field(
+        default=None, description="Local run folder under <workspace>/media/vda/runs (the default is <run_id> there); no other place is written."
+    )
     input_local_video: str | None = Field(
-        default=None, description="Local copy of the input video to use instead of downloading <storage_url>/datasets/<dataset>/<video>.mp4."
+        default=None, description="The user's own copy of the input video (an .mp4) to use instead of downloading <storage_url>/datasets/<dataset>/<video>.mp4."
     )
 
 
@@ -118,13 +120,19 @@ class StageResult(BaseModel):
 
 
 def default_run_dir(run_id: str) -> Path:
-    return workspace_dir() / "media" / "vda" / "runs" / run_id
+    return runs_root() / run_id
 
 
 def stage_artifacts(req: StageRequest, *, backend: Backend, on_progress: Callable[[StageEvent], None] | None = None) -> StageResult:
-    """Mirror the run's outputs and its input video locally (resumable), then summarize them."""
-    run_dir = Path(req.run_local_dir).expanduser().resolve() if req.run_local_dir else default_run_dir(req.run_id)
+    """Mirror the run's outputs and its input video locally (resumable), then summarize them.
+
+    Paths are checked before anything is listed or written (:mod:`skill.confine`): the run folder
+    lies under an output root, and ``input_local_video`` is a regular file with a video header."""
+    run_dir = run_folder(req.run_local_dir, run_id=req.run_id)
+    source = user_video_file(req.input_local_video) if req.input_local_video else None
+    input_rel = f"input/{req.video}.mp4"
     run_dir.mkdir(parents=True, exist_ok=True)
+    input_video = contained_file(run_dir, input_rel, "The input video")
     remote = output_url(req.storage_url, req.dataset, req.run_id)
     state = _State(run_dir / STATE_FILE)
     warnings: list[str] = []
@@ -144,7 +152,6 @@ def stage_artifacts(req: StageRequest, *, backend: Backend, on_progress: Callabl
             warnings.append(redact(f"Skipped an object outside the run prefix: {key}"))
             continue
         plan.append((rel, remote.rstrip("/") + "/" + rel))
-    input_rel = f"input/{req.video}.mp4"
     total = len(plan) + 1
     done = downloaded = skipped = 0
 
@@ -165,11 +172,7 @@ def stage_artifacts(req: StageRequest, *, backend: Backend, on_progress: Callabl
         done += 1
         report("downloaded", rel)
 
-    input_video = run_dir / input_rel
-    if req.input_local_video:
-        source = Path(req.input_local_video).expanduser()
-        if not source.is_file():
-            raise NotFound(f"The local input video {source} does not exist.", remedy="Pass --input-local-video with an existing file, or leave it out to download the input.")
+    if source is not None:
         if state.complete(input_rel, input_video) and input_video.stat().st_size == source.stat().st_size:
             skipped += 1
             kind = "skipped"

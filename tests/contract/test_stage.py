@@ -26,6 +26,11 @@ OUT = f"{STORAGE}/datasets/vda-demo-outputs/{RUN_ID}"
 INPUT = f"{STORAGE}/datasets/vda-demo/clip.mp4"
 
 
+@pytest.fixture(autouse=True)
+def _tmp_is_an_output_root(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("VDA_OUTPUT_ROOTS", str(tmp_path))  # run folders here live in tmp_path (skill.confine)
+
+
 def daft(kind: str, **body) -> bytes:
     return json.dumps({"version": "metropolis-v3.0", **body, "metadata": {"type": kind, "date": "2026-11-24"}}, indent=2).encode() + b"\n"
 
@@ -169,10 +174,10 @@ def test_a_file_changed_after_staging_is_fetched_again(tmp_path: Path):
 
 def test_input_local_video_is_copied_not_downloaded(tmp_path: Path):
     local = tmp_path / "mine.mp4"
-    local.write_bytes(b"local-input")
+    local.write_bytes(b"\x00\x00\x00\x18ftypisom local-input")
     fake = FakeBackend(objects=run_tree())
     result = stage_artifacts(req(tmp_path, input_local_video=str(local)), backend=fake)
-    assert Path(result.input_video).read_bytes() == b"local-input"
+    assert Path(result.input_video).read_bytes() == b"\x00\x00\x00\x18ftypisom local-input"
     assert fake.calls.count("data_download") == 14
     with pytest.raises(NotFound):
         stage_artifacts(req(tmp_path, input_local_video=str(tmp_path / "absent.mp4")), backend=fake)

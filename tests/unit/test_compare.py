@@ -18,6 +18,11 @@ from skill.steps.compare import CompareRequest, build_ffmpeg_argv, ffmpeg_exe, r
 VIDEO = "clip"
 
 
+@pytest.fixture(autouse=True)
+def _tmp_is_an_output_root(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("VDA_OUTPUT_ROOTS", str(tmp_path))  # run folders here live in tmp_path (skill.confine)
+
+
 def make_clip(path: Path, size: str, seconds: float, rate: int = 10) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
