@@ -3,12 +3,16 @@ command that only needs one backend never loads the other."""
 
 from __future__ import annotations
 
+import argparse
 import os
+from typing import TYPE_CHECKING
 
-from skill.backends.base import Backend
 from skill.errors import BackendUnavailable, InputError
 
-__all__ = ["BACKEND_NAMES", "default_backend_name", "make_backend"]
+if TYPE_CHECKING:
+    from skill.backends.base import Backend
+
+__all__ = ["BACKEND_NAMES", "add_backend_option", "default_backend_name", "make_backend"]
 
 BACKEND_NAMES: tuple[str, ...] = ("local", "osmo")
 
@@ -16,6 +20,12 @@ BACKEND_NAMES: tuple[str, ...] = ("local", "osmo")
 def default_backend_name() -> str:
     """``VDA_BACKEND`` if set, else ``local`` (the embedded default)."""
     return os.environ.get("VDA_BACKEND") or "local"
+
+
+def add_backend_option(parser: argparse.ArgumentParser, *, default: str | None = None,
+                       help: str = "where workflows run (default: $VDA_BACKEND, else local)") -> None:
+    """The one ``--backend`` option every command shares: same choices, same default rule."""
+    parser.add_argument("--backend", choices=BACKEND_NAMES, default=default or default_backend_name(), help=help)
 
 
 def make_backend(name: str) -> Backend:

@@ -9,12 +9,12 @@ the error ``no-api-key`` says what to set.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from skill.errors import SkillError
 from skill.secrets import redact
 from tools.output import emit_error, say
+from tools.backends import add_backend_option
 
 __all__ = ["add_parser", "run"]
 
@@ -23,7 +23,7 @@ _QUIT = {"exit", "quit", ":q", "/exit", "/quit"}
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("chat", help="chat with the skill (Anthropic model over the MCP tools)")
-    p.add_argument("--backend", choices=("local", "osmo"), default=os.environ.get("VDA_BACKEND", "local"))
+    add_backend_option(p)
     p.add_argument("--once", metavar="TEXT", default=None, help="send one message, print the replies, exit")
     p.add_argument("--model", default=None, help="model id (default: VDA_MODEL, else claude-sonnet-5)")
     p.set_defaults(handler=run)

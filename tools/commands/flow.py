@@ -8,6 +8,7 @@ import argparse
 from skill.errors import InputError
 from skill.flows import FlowChoice, FlowInfo, catalogue, route
 from tools.output import emit
+from tools.backends import add_backend_option
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -16,7 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--flow", help="name the flow outright (a flow, the alias augmentation_and_pl, or setup_model_cache)")
     p.add_argument("--super-resolution", action=argparse.BooleanOptionalAction, default=None, help="require (or rule out) super-resolution")
     p.add_argument("--label-only", action=argparse.BooleanOptionalAction, default=None, help="label without augmenting (or require augmentation)")
-    p.add_argument("--backend", choices=("osmo", "local"), default="osmo", help="which backend the ETA is for (default osmo)")
+    add_backend_option(p, default="osmo", help="which backend the ETA is for (default osmo)")
     p.add_argument("--list", action="store_true", help="print the flow catalogue")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=run)

@@ -9,12 +9,12 @@ lines and 1; 2 when the workflow file or its setup task is unusable. The cache r
 from __future__ import annotations
 
 import argparse
-import os
 
 from skill.errors import InputError
 from skill.render import parse_set_pairs
 from skill.steps.guard import GuardRequest, exit_code, pre_submit_guard, report_lines
 from tools.output import emit
+from tools.backends import add_backend_option
 
 _VALUE_FLAGS = (
     "dataset", "run_id", "storage_url", "gpu_platform", "video", "skills_dir", "cosmos_model_cache_url",
@@ -29,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set-string", nargs="+", default=[], metavar="K=V", help="the submit values, all after ONE flag")
     for name in _VALUE_FLAGS:
         p.add_argument("--" + name.replace("_", "-"), dest=name, type=int if name == "workers" else str, help=argparse.SUPPRESS)
-    p.add_argument("--backend", choices=("osmo", "local"), default=os.environ.get("VDA_BACKEND", "local"), help="where the dataset and caches are listed")
+    add_backend_option(p, help="where the dataset and caches are listed (default: $VDA_BACKEND, else local)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(handler=run)
 

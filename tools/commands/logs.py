@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from skill.steps.logs import LogsRequest, get_logs
 from tools.output import emit
+from tools.backends import add_backend_option
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -14,7 +14,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("workflow_id")
     p.add_argument("--task")
     p.add_argument("-n", "--last-n", type=int, default=200)
-    p.add_argument("--backend", choices=("osmo", "local"), default=os.environ.get("VDA_BACKEND", "local"))
+    add_backend_option(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(handler=run)
 

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 
 from skill.errors import InputError
+from tools.backends import add_backend_option
 
 __all__ = ["add_parser", "parse_address", "run"]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("mcp", help="serve the tools over MCP (stdio, or streamable HTTP with --http)")
-    p.add_argument("--backend", choices=("local", "osmo"), default=os.environ.get("VDA_BACKEND", "local"))
+    add_backend_option(p)
     p.add_argument("--http", metavar="HOST:PORT", default=None, help="serve streamable HTTP at http://HOST:PORT/mcp instead of stdio")
     p.set_defaults(handler=run)
 

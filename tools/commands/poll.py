@@ -4,10 +4,10 @@ stderr until the workflow ends. Exit 0 running/completed, 1 failed or timed out.
 from __future__ import annotations
 
 import argparse
-import os
 
 from skill.steps.monitor import PollRequest, PollResult, ProgressEvent, poll
 from tools.output import emit, say
+from tools.backends import add_backend_option
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--interval", type=float, default=15.0, help="first pause between reads (default 15 s)")
     p.add_argument("--max-interval", type=float, default=60.0, help="backoff cap (default 60 s)")
     p.add_argument("--heartbeat", type=float, default=120.0, help="progress line at least this often (default 120 s)")
-    p.add_argument("--backend", choices=("osmo", "local"), default=os.environ.get("VDA_BACKEND", "local"))
+    add_backend_option(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(handler=run)
 

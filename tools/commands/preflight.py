@@ -9,7 +9,7 @@ import sys
 
 from skill.secrets import redact
 from skill.steps.preflight import PreflightRequest, format_report, preflight
-from tools.backends import BACKEND_NAMES, default_backend_name, make_backend
+from tools.backends import add_backend_option, default_backend_name, make_backend
 from tools.output import emit
 
 
@@ -18,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workflow", help="flow name or workflow YAML whose nvcr.io images are probed")
     p.add_argument("--refresh", "--overwrite", dest="refresh", action="store_true", help="re-set existing credentials (after a key rotation)")
     p.add_argument("--no-probe", action="store_true", help="skip every HTTP probe")
-    p.add_argument("--backend", choices=BACKEND_NAMES, default=None, help="where workflows run (default: $VDA_BACKEND or local)")
+    add_backend_option(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(handler=run)
 

@@ -8,7 +8,7 @@ import sys
 
 from skill.ledger import Ledger
 from skill.pipeline import RunEvent, RunRequest, RunResult, run_failure, run_pipeline
-from tools.backends import BACKEND_NAMES, default_backend_name, make_backend
+from tools.backends import add_backend_option, make_backend
 from tools.output import emit, emit_error, say
 
 
@@ -25,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dataset", help="dataset name for uploaded videos (default local-videos)")
     p.add_argument("--augmentations", type=int, help="augmentations per video (default: the cookbook's)")
     p.add_argument("--batch-size", type=int, default=4, help="configs per worker task (default 4)")
-    p.add_argument("--backend", choices=BACKEND_NAMES, default=default_backend_name())
+    add_backend_option(p)
     p.add_argument("--pool", help="OSMO pool (osmo backend)")
     p.add_argument("--gpu-platform", help="platform label (default: the first ONLINE pool's)")
     p.add_argument("--timeout", type=float, default=3600.0, help="longest wait for the workflow, seconds")

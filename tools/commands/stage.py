@@ -4,10 +4,10 @@ input video into media/vda/runs/<run_id>/ (resumable) and print upstream's LOCAL
 from __future__ import annotations
 
 import argparse
-import os
 
 from skill.steps.stage import StageEvent, StageRequest, StageResult, report_lines, stage_artifacts
 from tools.output import emit, say
+from tools.backends import add_backend_option
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--video", required=True)
     p.add_argument("--run-local-dir", help="local run folder (default <workspace>/media/vda/runs/<run_id>)")
     p.add_argument("--input-local-video", help="copy this file as the input instead of downloading it")
-    p.add_argument("--backend", choices=("osmo", "local"), default=os.environ.get("VDA_BACKEND", "local"))
+    add_backend_option(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(handler=run)
 

@@ -4,12 +4,12 @@ submit once with the canonical values (one --set-string), recorded in the run le
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from skill.ledger import Ledger
 from skill.steps.submit import SubmitRequest, SubmitResult, submit
 from tools.output import emit
+from tools.backends import add_backend_option
 
 _OPTIONAL = ("run_id", "pool", "skills_dir", "cosmos_model_cache_url", "auto_labeling_model_cache_url", "cookbook", "vlm_url", "llm_url")
 
@@ -25,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--" + name.replace("_", "-"), dest=name)
     p.add_argument("--workers", type=int)
     p.add_argument("--ledger", help="ledger file (default <workspace>/.vda/ledger.sqlite)")
-    p.add_argument("--backend", choices=("osmo", "local"), default=os.environ.get("VDA_BACKEND", "local"))
+    add_backend_option(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(handler=run)
 

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import argparse
-import os
 
 from skill.steps.demo import UploadRequest, upload_dataset
 from tools.output import emit
+from tools.backends import add_backend_option
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -16,7 +16,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--storage-url", required=True)
     p.add_argument("--name", required=True, help="dataset name, e.g. vda-demo")
     p.add_argument("--recursive", action="store_true", help="also take videos from subfolders (uploaded flat)")
-    p.add_argument("--backend", choices=("osmo", "local"), default=os.environ.get("VDA_BACKEND", "local"))
+    add_backend_option(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(handler=run)
 
