@@ -2,12 +2,14 @@
 
 A 720p (1280x720) synthetic road clip at 10 fps, 10 s (quick) or 60 s (full). Rows:
 
-* classic label / decode-only: wall time of the whole ``label`` run (tracking, MCQ answers, DAFT
-  files, no overlay video) against decoding every frame to RGB with the shared reader
-  (``video_io.iter_frames``) and doing nothing else. Target: at most 3x.
-* real-time factor: label wall time against the clip's duration. Target: below 1 (faster than the
-  video plays at 10 fps).
-* with the tracking overlay (``save_video: true``, as the cookbooks ship it), for reference.
+* classic label as shipped / decode-only: wall time of the whole ``label`` run with the cookbook's
+  config (tracking overlay on: ``save_video: true`` in all five cookbooks; tracking, MCQ answers,
+  DAFT files, ``<stem>_tracking.mp4``) against decoding every frame to RGB with the shared reader
+  (``video_io.iter_frames``) and doing nothing else. Target (issue 15): at most 3x.
+* the same without the overlay (``save_video: false``), for reference: what the overlay costs now
+  that it is drawn over the pictures of the analysis pass instead of a second decode.
+* real-time factor: label (as shipped) wall time against the clip's duration. Target: below 1
+  (faster than the video plays at 10 fps).
 
 Each timing is the best of several interleaved repeats, so a busy neighbour on the machine skews
 both sides alike.
@@ -70,23 +72,23 @@ def run(quick: bool = True) -> list[dict]:
             return lambda: label(LabelRequest(engine="classic", video=video, output_dir=folder / name, config=config,
                                               question_bank=bank, sampled_vars={"weather": "rain"}))
 
-        decode_s = label_s = float("inf")
+        decode_s = shipped_s = plain_s = float("inf")
         for _ in range(repeats):  # interleaved
             decode_s = min(decode_s, _best(decode, 1))
-            label_s = min(label_s, _best(labeled(plain, "plain"), 1))
-        overlay_s = _best(labeled(overlay, "overlay"), 1)
+            shipped_s = min(shipped_s, _best(labeled(overlay, "shipped"), 1))
+            plain_s = min(plain_s, _best(labeled(plain, "plain"), 1))
     frames = seconds * FPS
     return [
-        {"name": "classic label / decode-only (720p)", "ours_s": round(label_s, 3), "baseline_s": round(decode_s, 3),
-         "ratio": round(label_s / decode_s, 3), "target": 3.0,
-         "notes": f"{seconds}s 1280x720 {FPS}fps ({frames} frames); baseline = iter_frames to RGB; "
-                  f"{frames / label_s:.0f} frames/s labeled"},
-        {"name": "classic label real-time factor (720p, 10 fps)", "ours_s": round(label_s, 3), "baseline_s": float(seconds),
-         "ratio": round(label_s / seconds, 3), "target": 1.0,
-         "notes": f"{seconds / label_s:.1f}x faster than the clip plays"},
-        {"name": "classic label with tracking overlay / decode-only", "ours_s": round(overlay_s, 3),
-         "baseline_s": round(decode_s, 3), "ratio": round(overlay_s / decode_s, 3), "target": None,
-         "notes": "save_video: true (second decode + 640 px H.264 overlay); reference only"},
+        {"name": "classic label as shipped (overlay on) / decode-only (720p)", "ours_s": round(shipped_s, 3),
+         "baseline_s": round(decode_s, 3), "ratio": round(shipped_s / decode_s, 3), "target": 3.0,
+         "notes": f"{seconds}s 1280x720 {FPS}fps ({frames} frames); baseline = iter_frames to RGB; save_video: true "
+                  f"(overlay drawn over the analysis pass's pictures, one decode); {frames / shipped_s:.0f} frames/s labeled"},
+        {"name": "classic label without overlay / decode-only (720p)", "ours_s": round(plain_s, 3),
+         "baseline_s": round(decode_s, 3), "ratio": round(plain_s / decode_s, 3), "target": None,
+         "notes": f"save_video: false; reference: the overlay costs {shipped_s - plain_s:+.3f}s"},
+        {"name": "classic label real-time factor (720p, 10 fps, as shipped)", "ours_s": round(shipped_s, 3),
+         "baseline_s": float(seconds), "ratio": round(shipped_s / seconds, 3), "target": 1.0,
+         "notes": f"{seconds / shipped_s:.1f}x faster than the clip plays"},
     ]
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,8 +87,14 @@ def _luma(frame: av.VideoFrame) -> np.ndarray:
     return frame.to_ndarray(format="gray")
 
 
-def iter_video(path: str | Path, *, color_every: int = 1) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+FrameTap = Callable[[av.VideoFrame, np.ndarray], None]
+
+
+def iter_video(path: str | Path, *, color_every: int = 1,
+               tap: FrameTap | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
     """Decode once: ``(index, grey frame, RGB frame or None)``; RGB only on every ``color_every``-th frame.
+    ``tap(frame, grey)``, when given, also sees every decoded frame first (the tracking overlay takes
+    its pictures from this same pass).
 
     A stream that breaks off mid-way raises ``video-unreadable`` (never a silent short read).
     """
@@ -101,6 +107,8 @@ def iter_video(path: str | Path, *, color_every: int = 1) -> Iterator[tuple[int,
         try:
             for frame in container.decode(stream):
                 gray = _luma(frame)
+                if tap is not None:
+                    tap(frame, gray)
                 rgb = frame.to_ndarray(format="rgb24") if color_every and index % color_every == 0 else None
                 yield index, gray, rgb
                 index += 1
@@ -426,15 +434,16 @@ class Analysis:
     hog_hits: int = 0
 
 
-def analyze_video(path: str | Path, settings: ClassicSettings, *, facts: VideoInfo | None = None) -> Analysis:
-    """Decode ``path`` once and return tracks and scene measurements."""
+def analyze_video(path: str | Path, settings: ClassicSettings, *, facts: VideoInfo | None = None,
+                  tap: FrameTap | None = None) -> Analysis:
+    """Decode ``path`` once and return tracks and scene measurements (``tap``: see :func:`iter_video`)."""
     facts = facts or probe(path)
     detector = _MotionDetector(facts.width, facts.height, facts.fps)
     state = _PassState(settings=settings, facts=facts, detector=detector)
     prime_frames = max(3, min(_PRIME_MAX, int(round(facts.fps * _PRIME_SECONDS))))
     pending: list[tuple[int, np.ndarray, np.ndarray]] = []
     n = 0
-    for index, gray, rgb in iter_video(path, color_every=settings.measure_every):
+    for index, gray, rgb in iter_video(path, color_every=settings.measure_every, tap=tap):
         n = index + 1
         if rgb is not None:
             state.measurer.add(rgb)

@@ -35,12 +35,11 @@ from typing import Any, Literal
 
 import cv2
 import httpx2
-import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from skill.engines import _daft
-from skill.engines._label_classic import Analysis, ClassicSettings, analyze_video, classic_facts
+from skill.engines._label_classic import ClassicSettings, analyze_video, classic_facts
 from skill.engines._label_nim import (
     NimSettings,
     answer_counts,
@@ -50,6 +49,7 @@ from skill.engines._label_nim import (
     run_windows,
     wait_for_models,
 )
+from skill.engines._overlay import OverlaySpool, spool_fits, write_by_decoding
 from skill.engines._mcq import (
     ABSTAIN_PREFIX,
     MIN_CONFIDENCE,
@@ -252,25 +252,6 @@ def _super_resolve(src: Path, dst: Path, info: VideoInfo, target_h: int) -> tupl
     return target_w, target_h
 
 
-def _tracking_video(src: Path, dst: Path, info: VideoInfo, analysis: Analysis) -> None:
-    """Boxes and ids drawn over the analysed clip, at most 640 px wide (cheap to write and view)."""
-    scale = min(1.0, 640.0 / info.width)
-    w, h = max(2, int(round(info.width * scale / 2)) * 2), max(2, int(round(info.height * scale / 2)) * 2)
-    by_frame: dict[int, list[tuple[str, np.ndarray, list[int]]]] = {}
-    for track in analysis.tracks:
-        color = _daft.distinct_color(track.track_id)
-        for f, box in zip(track.frames, track.boxes, strict=True):
-            by_frame.setdefault(f, []).append((f"{track.label}_{track.track_id}", box * scale, color))
-    with VideoWriter(dst, w, h, info.rate or info.fps, preset="ultrafast", crf=28) as writer:
-        for index, frame in enumerate(iter_frames(src)):
-            img = cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA) if scale < 1.0 else frame.copy()
-            for name, box, color in by_frame.get(index, ()):
-                p1, p2 = (int(box[0]), int(box[1])), (int(box[2]), int(box[3]))
-                cv2.rectangle(img, p1, p2, color, 2)
-                cv2.putText(img, name, (p1[0], max(10, p1[1] - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.4, color, 1, cv2.LINE_AA)
-            writer.write(img)
-
-
 def _link_raw(staging: Path, final: Path, target: Path, media_id: str) -> Path:
     """``raw/<media_id>.<ext>`` -> the analysed video, as a link relative to where the scene will
     live (a file inside the staging folder is addressed at its final place); a copy if links fail."""
@@ -419,8 +400,16 @@ def _run_stages(run: _Run, req: LabelRequest, info: VideoInfo, raw_cfg: dict[str
     det = cfg.detection_and_tracking
     settings = ClassicSettings(classes=tuple(det.classes), max_age=det.max_age, min_hits=det.min_hits,
                                iou_threshold=det.iou_threshold, min_track_frames=det.min_track_frames)
-    analysis = analyze_video(analysed, settings, facts=analysed_info)
     tracking_on = det.enabled
+    overlay_path = sidecars / f"{stem}_tracking.mp4"
+    spool = (OverlaySpool(sidecars / f".{stem}_tracking.spool", analysed_info)
+             if tracking_on and det.save_video and spool_fits(analysed_info, staging) else None)
+    try:
+        analysis = analyze_video(analysed, settings, facts=analysed_info, tap=spool.add if spool else None)
+    except BaseException:
+        if spool is not None:
+            spool.discard()
+        raise
     run.stages["tracking"] = {"enabled": tracking_on, "status": "skipped", "degraded": False}
     if tracking_on:
         run.stages["tracking"].update({"status": "completed", "engine": "classic", "input": _scene_path(analysed, staging),
@@ -432,8 +421,11 @@ def _run_stages(run: _Run, req: LabelRequest, info: VideoInfo, raw_cfg: dict[str
                                                width=analysed_info.width, height=analysed_info.height, on=on))
         run.say(f"[tracking] {len(analysis.tracks)} track(s) over {analysis.frames} frames "
                 f"({', '.join(f'{k}={v}' for k, v in sorted(analysis.measures.counts.items())) or 'no objects'})")
-        if det.save_video:
-            _tracking_video(analysed, sidecars / f"{stem}_tracking.mp4", analysed_info, analysis)
+        if det.save_video:  # drawn over the pictures of the analysis pass; decoded again only if too long to spool
+            if spool is not None:
+                spool.finish(overlay_path, analysis.tracks, analysed_info.rate or analysed_info.fps)
+            else:
+                write_by_decoding(analysed, overlay_path, analysed_info, analysis.tracks)
             run.stages["tracking"]["output_video"] = f"sidecars/{stem}_tracking.mp4"
     else:
         run.stages["tracking"]["reason"] = "disabled"

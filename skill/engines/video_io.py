@@ -284,7 +284,23 @@ class VideoWriter:
             frame = np.pad(frame, ((0, self.enc_height - self.height), (0, self.enc_width - self.width), (0, 0)), mode="edge")
         # RGB -> I420 with OpenCV (SIMD, BT.601 limited range like swscale's default) instead of
         # letting the encoder call swscale: the same picture, a few ms less per 720p frame.
-        yuv = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2YUV_I420)
+        self._encode(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2YUV_I420))
+
+    def write_i420(self, yuv: np.ndarray) -> None:
+        """Encode one frame given as planar I420 ``uint8`` (``(height * 3 // 2, width)``: the Y plane,
+        then U, then V), the layout ``cv2.COLOR_RGB2YUV_I420`` produces; even sizes only."""
+        if self._container is None:
+            self.open()
+        if self.padded or yuv.dtype != np.uint8 or yuv.shape != (self.height * 3 // 2, self.width):
+            raise InputError(
+                f"Frame {self.frames_written} has shape {yuv.shape} {yuv.dtype}, expected "
+                f"({self.height * 3 // 2}, {self.width}) uint8 I420 of an even frame size.",
+                remedy="Write I420 frames of the (even) size given to VideoWriter, or RGB frames with write().",
+            )
+        self._encode(np.ascontiguousarray(yuv))
+
+    def _encode(self, yuv: np.ndarray) -> None:
+        assert self._stream is not None and self._container is not None
         video_frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         video_frame.pts = self.frames_written
         try:
