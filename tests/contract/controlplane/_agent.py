@@ -9,9 +9,14 @@ Runs under OSMO's interpreter (it needs ``websockets``); stdlib otherwise. One p
 * a worker websocket (``/api/agent/worker/backend/NAME``): ``init``, then every job the service
   sends (zlib-compressed JSON) is recorded and answered ``job_status`` SUCCESS, the way the real
   worker answers after creating the Kubernetes objects;
+* a task's ``osmo-ctrl`` sidecar, on request: it opens the task's logger websocket
+  (``/api/logger/workflow/ID/osmo_ctrl/TASK/retry_id/N``) and sends log lines the way the Go
+  sidecar does (``messages.CreateLog``: a JSON *string* holding ``{Source, Time, Text, IOType}``),
+  then ``LOG_DONE``, and waits for the service's ``log_done`` answer;
 * a control socket on 127.0.0.1 (one JSON object per line, one answer per line) for the tests:
-  ``{"cmd": "state"}`` and ``{"cmd": "pod", "workflow_uuid": ..., "task_uuid": ..., "retry_id": 0,
-  "status": "RUNNING", "exit_code": null, "message": ""}``.
+  ``{"cmd": "state"}``, ``{"cmd": "pod", "workflow_uuid": ..., "task_uuid": ..., "retry_id": 0,
+  "status": "RUNNING", "exit_code": null, "message": ""}`` and ``{"cmd": "log", "workflow_id": ...,
+  "task": ..., "retry_id": 0, "lines": [...], "io_type": "STDOUT"}``.
 
 Usage: python _agent.py SERVICE_URL BACKEND CONTROL_PORT
 """
@@ -140,10 +145,26 @@ class Agent:
     async def _control(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while line := await reader.readline():
-                writer.write((json.dumps(self._answer(json.loads(line))) + "\n").encode())
+                request = json.loads(line)
+                answer = await self._send_logs(request) if request.get("cmd") == "log" else self._answer(request)
+                writer.write((json.dumps(answer) + "\n").encode())
                 await writer.drain()
         finally:
             writer.close()
+
+    async def _send_logs(self, request: dict) -> dict:
+        task, retry_id = request["task"], int(request.get("retry_id", 0))
+        url = f"{self.ws_base}/api/logger/workflow/{request['workflow_id']}/osmo_ctrl/{task}/retry_id/{retry_id}"
+        try:
+            async with websockets.connect(url, max_size=None) as ws:
+                for text in request.get("lines") or []:
+                    line = {"Source": task, "Time": _now(), "Text": text, "IOType": request.get("io_type", "STDOUT")}
+                    await ws.send(json.dumps(json.dumps(line)))
+                await ws.send(json.dumps(json.dumps({"IOType": "LOG_DONE"})))
+                answer = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        except (OSError, asyncio.TimeoutError, websockets.exceptions.WebSocketException) as exc:
+            return {"error": f"logger websocket: {type(exc).__name__}: {exc}"}
+        return {"sent": len(request.get("lines") or []), "answer": answer}
 
     def _answer(self, request: dict) -> dict:
         cmd = request.get("cmd")

@@ -348,20 +348,21 @@ class ControlPlane:
         except OSError:
             return {}
 
-    def task_pods(self, workflow_id: str, *, timeout: float = 30) -> dict[str, dict[str, Any]]:
-        """``{task_name: pod}`` for the pods the service asked our worker agent to create."""
+    def task_pods(self, workflow_id: str, *, task: str | None = None, timeout: float = 30) -> dict[str, dict[str, Any]]:
+        """``{task_name: pod}`` for the pods the service asked our worker agent to create; waits
+        until there is one (or, given ``task``, until that task's pod is there)."""
         deadline = time.monotonic() + timeout
         while True:
             pods = {p["labels"].get("osmo.task_name"): p for p in self.agent_state().get("pods", [])
                     if p["labels"].get("osmo.workflow_id") == workflow_id}
-            if pods or time.monotonic() > deadline:
+            if (pods if task is None else task in pods) or time.monotonic() > deadline:
                 return pods
             time.sleep(0.3)
 
     def set_task_status(self, workflow_id: str, task: str, status: str, *, exit_code: int | None = None,
                         message: str = "") -> None:
         """Report a pod status for ``task`` the way the backend listener does (``update_pod``)."""
-        pods = self.task_pods(workflow_id)
+        pods = self.task_pods(workflow_id, task=task)
         if task not in pods:
             raise StackError(f"no pod for task {task} of {workflow_id} (known: {sorted(pods)})")
         pod = pods[task]
@@ -369,6 +370,48 @@ class ControlPlane:
             exit_code = 0
         self.agent_call({"cmd": "pod", "workflow_uuid": pod["workflow_uuid"], "task_uuid": pod["task_uuid"],
                          "retry_id": pod["retry_id"], "status": status, "exit_code": exit_code, "message": message})
+
+    def write_task_logs(self, workflow_id: str, task: str, lines: list[str], *, io_type: str = "STDOUT") -> None:
+        """Send log lines for a running task through its logger websocket, as ``osmo-ctrl`` does."""
+        answer = self.agent_call({"cmd": "log", "workflow_id": workflow_id, "task": task, "retry_id": 0,
+                                  "lines": lines, "io_type": io_type})
+        if answer.get("error"):
+            raise StackError(answer["error"])
+
+    def query(self, workflow_id: str) -> dict[str, Any]:
+        return json.loads(self.cli("workflow", "query", workflow_id, "--format-type", "json"))
+
+    def wait_status(self, workflow_id: str, statuses: set[str] | frozenset[str], *, timeout: float = 30) -> dict[str, Any]:
+        """The query JSON once the workflow's status is one of ``statuses`` (the worker moves it on
+        asynchronously after a pod update)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            current = self.query(workflow_id)
+            if current["status"] in statuses:
+                return current
+            if time.monotonic() > deadline:
+                raise StackError(f"{workflow_id} stayed {current['status']} (wanted {sorted(statuses)}) for {timeout}s")
+            time.sleep(0.5)
+
+    def run_task(self, workflow_id: str, task: str, *, status: str = "COMPLETED", exit_code: int | None = None,
+                 message: str = "", logs: list[str] | None = None) -> None:
+        """Take one task through RUNNING (with ``logs`` written while it runs) to ``status``."""
+        self.set_task_status(workflow_id, task, "RUNNING")
+        self._wait_task(workflow_id, task, {"RUNNING"})
+        if logs:
+            self.write_task_logs(workflow_id, task, logs)
+        self.set_task_status(workflow_id, task, status, exit_code=exit_code, message=message)
+        self._wait_task(workflow_id, task, {status, "FAILED"} if status.startswith("FAILED") else {status})
+
+    def _wait_task(self, workflow_id: str, task: str, statuses: set[str], timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            tasks = {t["name"]: t["status"] for g in self.query(workflow_id).get("groups", []) for t in g["tasks"]}
+            if tasks.get(task) in statuses:
+                return
+            if time.monotonic() > deadline:
+                raise StackError(f"task {task} of {workflow_id} stayed {tasks.get(task)} (wanted {sorted(statuses)})")
+            time.sleep(0.3)
 
     def put_object(self, key: str, data: bytes) -> None:
         """Write ``s3://BUCKET/key`` the way a task's output upload would."""
