@@ -6,11 +6,16 @@ yuv420p), written to ``<run_dir>/display/<dataset>_<video>_aug<i>_compare.mp4`` 
 binary that imageio-ffmpeg ships (an argv list with a timeout, never a shell). A failed render is
 retried once; then a PNG contact sheet (four time points, input left, augmented right; a panel
 that cannot be decoded says so) takes its place. The MEDIA line always points inside the run folder.
+
+Each render writes a unique hidden temp file in ``display/`` and renames it over the target once it
+reads back as a video, so concurrent renders of one comparison never leave (or show) a partial file.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
+import tempfile
 from pathlib import Path
 from typing import Literal
 
@@ -87,7 +92,8 @@ def find_augmented_video(run_dir: Path, video: str, aug_index: int) -> Path:
     folder = run_dir / "outputs" / "augmented" / f"{video}_aug{aug_index}"
     if not folder.is_dir():
         raise NotFound(f"No augmented output folder {folder.relative_to(run_dir)} in the run.", remedy="Run stage_artifacts for this run first (and check the flow augments).")
-    videos = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() == ".mp4")
+    videos = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() == ".mp4"
+                    and not any(part.startswith(".") for part in p.relative_to(folder).parts))  # temp/scratch files
     if not videos:
         raise NotFound(f"{folder.relative_to(run_dir)} holds no mp4.", remedy="Check the augmentation task's logs; stage again once it completed.")
     return contained_file(run_dir, str(videos[0].relative_to(run_dir)), "The augmented video")
@@ -109,14 +115,32 @@ def render_side_by_side(req: CompareRequest) -> CompareResult:
     notes: list[str] = []
     attempts = 0
     for attempts in (1, 2):
-        error = _run_ffmpeg(build_ffmpeg_argv(ffmpeg, left, right, out), req.timeout_s)
-        if error is None and _is_video(out):
-            return _result("video", out, run_dir, left, right, attempts, notes)
+        tmp = _temp_beside(out)
+        try:
+            error = _run_ffmpeg(build_ffmpeg_argv(ffmpeg, left, right, tmp), req.timeout_s)
+            if error is None and _is_video(tmp):
+                os.chmod(tmp, 0o644)  # mkstemp made it 0600; the MEDIA file is for whoever shows it
+                os.replace(tmp, out)
+                return _result("video", out, run_dir, left, right, attempts, notes)
+        finally:
+            tmp.unlink(missing_ok=True)
         notes.append(f"render attempt {attempts} failed: {error or 'the output could not be read back'}")
-    out.unlink(missing_ok=True)
     sheet = display / f"{stem}.png"
-    notes += _contact_sheet(left, right, sheet)
+    tmp = _temp_beside(sheet)
+    try:
+        notes += _contact_sheet(left, right, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, sheet)
+    finally:
+        tmp.unlink(missing_ok=True)
     return _result("png", sheet, run_dir, left, right, attempts, notes)
+
+
+def _temp_beside(target: Path) -> Path:
+    """A unique hidden file beside ``target`` with its suffix (ffmpeg and OpenCV pick the format by it)."""
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=target.suffix)
+    os.close(fd)
+    return Path(name)
 
 
 def _result(kind: str, path: Path, run_dir: Path, left: Path, right: Path, attempts: int, notes: list[str]) -> CompareResult:
@@ -229,7 +253,7 @@ def _contact_sheet(left: Path, right: Path, out: Path) -> list[str]:
         rows.append(np.hstack([_pad(p, max(x.shape[1] for x in panels)) for p in panels]))
     sheet = np.vstack([_pad(r, max(x.shape[1] for x in rows)) for r in rows])
     if not cv2.imwrite(str(out), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR)):
-        raise SkillError(f"The contact sheet could not be written to {out}.", remedy="Check that the run folder is writable.", code="render-failed")
+        raise SkillError(f"The contact sheet could not be written to {out.parent}.", remedy="Check that the run folder is writable.", code="render-failed")
     return notes
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable
@@ -179,9 +180,12 @@ def prepare_demo_assets(
     for path, raw, size in raw_files:
         flat = demo_dir / PurePosixPath(path).name
         if not (flat.is_file() and flat.stat().st_size == size):
-            tmp = flat.with_name(flat.name + ".part")
-            shutil.copyfile(raw, tmp)
-            os.replace(tmp, flat)
+            tmp = _part_beside(flat)
+            try:
+                shutil.copyfile(raw, tmp)
+                os.replace(tmp, flat)
+            finally:
+                tmp.unlink(missing_ok=True)
         files.append(DemoFile(name=flat.name, path=str(flat), source_path=path, size=size))
     statement = f"The input videos came from the VDA demo dataset {req.repo} on Hugging Face (revision {req.revision})."
     if req.repo != DEMO_DATASET:
@@ -260,30 +264,40 @@ def _download(
 ) -> None:
     url = f"{HF_ENDPOINT}/datasets/{req.repo}/resolve/{quote(req.revision, safe='')}/{quote(path)}"
     target.parent.mkdir(parents=True, exist_ok=True)
-    part = target.with_name(target.name + ".part")
+    part = _part_beside(target)  # unique: two runs downloading one file never share it
     last: Exception | None = None
-    for attempt in range(req.retries + 1):
-        if attempt:
-            sleep(2.0)
-        try:
-            with client.stream("GET", url, headers=headers) as response:
-                if response.status_code in _RETRYABLE:
-                    last = BackendError(f"Hugging Face answered HTTP {response.status_code} for {path}.", remedy="Retry later.", code="hf-http-error")
-                    continue
-                _raise_for_status(response, req.repo)
-                with part.open("wb") as sink:
-                    for chunk in response.iter_bytes():
-                        sink.write(chunk)
-            os.replace(part, target)
-            return
-        except httpx2.TransportError as exc:
-            last = exc
-    part.unlink(missing_ok=True)
+    try:
+        for attempt in range(req.retries + 1):
+            if attempt:
+                sleep(2.0)
+            try:
+                with client.stream("GET", url, headers=headers) as response:
+                    if response.status_code in _RETRYABLE:
+                        last = BackendError(f"Hugging Face answered HTTP {response.status_code} for {path}.", remedy="Retry later.", code="hf-http-error")
+                        continue
+                    _raise_for_status(response, req.repo)
+                    with part.open("wb") as sink:
+                        for chunk in response.iter_bytes():
+                            sink.write(chunk)
+                os.replace(part, target)
+                return
+            except httpx2.TransportError as exc:
+                last = exc
+    finally:
+        part.unlink(missing_ok=True)
     raise BackendUnavailable(
         f"Downloading {path} from {req.repo} failed after {req.retries + 1} attempt(s) ({type(last).__name__}).",
         remedy="Check the network and rerun prepare_demo_assets; finished files are kept.",
         code="hf-download-failed",
     )
+
+
+def _part_beside(target: Path) -> Path:
+    """A unique hidden ``.part`` file in ``target``'s folder (so the final rename is atomic)."""
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    os.close(fd)
+    os.chmod(name, 0o644)
+    return Path(name)
 
 
 # --- upload -------------------------------------------------------------------------------------

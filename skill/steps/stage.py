@@ -13,15 +13,24 @@ Layout (upstream's, rooted in the workspace, so no git checkout is needed)::
 Resumable: each file is downloaded on its own and its size is recorded in ``.vda-stage.json``
 once complete; a file already present with its recorded size is not downloaded again, so a
 second call after an interruption fetches only what is missing or partial.
+
+Concurrent calls: one staging of a run folder at a time (an ``flock`` on the run folder itself,
+waited for at most :data:`LOCK_WAIT_S`); every file arrives in a unique hidden temp name in its
+destination folder (downloads in a ``.vda-dl-*`` scratch folder) and is renamed into place, so a
+reader never sees a partial file and two runs never share a temp name.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import shutil
-from collections.abc import Callable
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
@@ -30,7 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from skill.backends.base import Backend
 from skill.confine import contained_file, run_folder, runs_root, user_video_file
-from skill.errors import NotFound
+from skill.errors import NotFound, SkillError
 from skill.models import DatasetName, RunId, VideoStem
 from skill.secrets import redact
 from skill.storage import join, output_url
@@ -48,6 +57,7 @@ __all__ = [
 ]
 
 STATE_FILE = ".vda-stage.json"
+LOCK_WAIT_S = 600.0
 _SAMPLE_QA = 3
 
 
@@ -133,6 +143,12 @@ def stage_artifacts(req: StageRequest, *, backend: Backend, on_progress: Callabl
     input_rel = f"input/{req.video}.mp4"
     run_dir.mkdir(parents=True, exist_ok=True)
     input_video = contained_file(run_dir, input_rel, "The input video")
+    with _run_lock(run_dir):
+        return _stage(req, backend, run_dir, source, input_rel, input_video, on_progress)
+
+
+def _stage(req: StageRequest, backend: Backend, run_dir: Path, source: Path | None, input_rel: str, input_video: Path,
+           on_progress: Callable[[StageEvent], None] | None) -> StageResult:
     remote = output_url(req.storage_url, req.dataset, req.run_id)
     state = _State(run_dir / STATE_FILE)
     warnings: list[str] = []
@@ -215,26 +231,78 @@ class _State:
 
     def record(self, rel: str, target: Path) -> None:
         self.sizes[rel] = target.stat().st_size
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"sizes": self.sizes}, indent=0, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.path)
+        tmp = _temp_beside(self.path, ".tmp")
+        try:
+            tmp.write_text(json.dumps({"sizes": self.sizes}, indent=0, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, self.path)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def _run_lock(run_dir: Path, wait_s: float | None = None) -> Iterator[None]:
+    """Hold an flock on the run folder while staging; wait for another staging of it to end."""
+    limit = LOCK_WAIT_S if wait_s is None else wait_s
+    try:
+        fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError as exc:
+        raise SkillError(
+            f"The run folder cannot be opened ({type(exc).__name__}).",
+            remedy="Check that the run folder is a readable folder, then stage again.",
+            code="run-folder-unwritable",
+        ) from exc
+    try:
+        deadline = time.monotonic() + limit
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise SkillError(
+                        f"Another staging of this run folder has been running for over {limit:.0f} s.",
+                        remedy="Wait for it to finish, then stage again (files it completed are kept).",
+                        code="run-folder-busy",
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _temp_beside(target: Path, suffix: str) -> Path:
+    """A new, unique, hidden file next to ``target`` (same folder, so a rename is atomic)."""
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=suffix)
+    os.close(fd)
+    return Path(name)
 
 
 def _fetch(backend: Backend, url: str, target: Path) -> None:
+    """Download into a private scratch folder beside ``target``, then rename the file into place."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    backend.data_download(url, target.parent)
-    if not target.is_file():
-        raise NotFound(
-            f"Downloading {url} did not produce {target.name}.",
-            remedy="Check the object with data list and that the storage credential can read it, then stage again.",
-        )
+    scratch = Path(tempfile.mkdtemp(dir=target.parent, prefix=".vda-dl-"))
+    try:
+        backend.data_download(url, scratch)
+        got = scratch / target.name
+        if not got.is_file():
+            raise NotFound(
+                f"Downloading {url} did not produce {target.name}.",
+                remedy="Check the object with data list and that the storage credential can read it, then stage again.",
+            )
+        os.replace(got, target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)  # scratch only; the file that matters was moved out
 
 
 def _copy(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + ".part")
-    shutil.copyfile(source, tmp)
-    os.replace(tmp, target)
+    tmp = _temp_beside(target, ".part")
+    try:
+        shutil.copyfile(source, tmp)
+        os.chmod(tmp, 0o644)  # mkstemp made it 0600; a copy of the user's video is not secret
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _relative(key: str, remote: str, dataset: str, run_id: str) -> str | None:
@@ -268,7 +336,7 @@ def _summarize(req: StageRequest, run_dir: Path, total: int, downloaded: int, sk
 
     augmented: dict[str, str] = {}
     for folder in numbered(run_dir / "outputs" / "augmented"):
-        videos = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() == ".mp4")
+        videos = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() == ".mp4" and not _hidden(p, folder))
         if videos:
             augmented[folder.name] = str(videos[0])
         else:
@@ -301,6 +369,11 @@ def _summarize(req: StageRequest, run_dir: Path, total: int, downloaded: int, sk
         warnings=warnings,
         message=f"Staged {req.run_id} into {run_dir} ({'; '.join(parts)}).",
     )
+
+
+def _hidden(path: Path, folder: Path) -> bool:
+    """True for temp and scratch files (a component starting with '.') below ``folder``."""
+    return any(part.startswith(".") for part in path.relative_to(folder).parts)
 
 
 def _sampled_vars(manifest: Path, video: str, warnings: list[str]) -> dict[str, dict[str, Any]]:
