@@ -295,8 +295,8 @@ class ControlPlane:
         return next(p for p in self.procs if p.name == name)
 
     @staticmethod
-    def _http(method: str, url: str, data: bytes | None = None) -> bytes:
-        request = urllib.request.Request(url, data=data, method=method)
+    def _http(method: str, url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> bytes:
+        request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.read()
 
@@ -414,8 +414,11 @@ class ControlPlane:
             time.sleep(0.3)
 
     def put_object(self, key: str, data: bytes) -> None:
-        """Write ``s3://BUCKET/key`` the way a task's output upload would."""
-        self._http("PUT", f"{self.s3_url}/{BUCKET}/{key.lstrip('/')}", data)
+        """Write ``s3://BUCKET/key`` the way a task's output upload would. Unsigned: an explicit
+        content type (urllib's default form type makes moto store an empty body) and a public-read
+        ACL (moto refuses unsigned reads of private objects), so :meth:`get_object` can read it."""
+        self._http("PUT", f"{self.s3_url}/{BUCKET}/{key.lstrip('/')}", data,
+                   {"Content-Type": "application/octet-stream", "x-amz-acl": "public-read"})
 
     def get_object(self, key: str) -> bytes:
         return self._http("GET", f"{self.s3_url}/{BUCKET}/{key.lstrip('/')}")
