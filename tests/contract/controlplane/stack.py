@@ -421,6 +421,7 @@ class ControlPlane:
                    {"Content-Type": "application/octet-stream", "x-amz-acl": "public-read"})
 
     def get_object(self, key: str) -> bytes:
+        """Read an object written by :meth:`put_object` (the CLI's uploads are private: unsigned reads get 403)."""
         return self._http("GET", f"{self.s3_url}/{BUCKET}/{key.lstrip('/')}")
 
 

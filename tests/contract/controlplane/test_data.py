@@ -24,7 +24,7 @@ def _tmp_is_an_output_root(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("VDA_OUTPUT_ROOTS", str(tmp_path))
 
 
-def test_upload_puts_files_flat_and_folders_by_their_children_then_lists_them_at_any_depth(osmo_backend, controlplane, tmp_path):
+def test_upload_puts_files_flat_and_folders_by_their_children_then_lists_them_at_any_depth(osmo_backend, tmp_path):
     (tmp_path / "src" / "sub" / "deeper").mkdir(parents=True)
     (tmp_path / "src" / "a.txt").write_text("A")
     (tmp_path / "src" / "sub" / "b.txt").write_text("B")
@@ -32,7 +32,8 @@ def test_upload_puts_files_flat_and_folders_by_their_children_then_lists_them_at
     osmo_backend.data_upload(f"{ROOT}/up", [tmp_path / "src" / "a.txt", tmp_path / "src" / "sub"])
     listed = osmo_backend.data_list(f"{ROOT}/up")
     assert sorted(listed) == [f"{ROOT}/up/a.txt", f"{ROOT}/up/b.txt", f"{ROOT}/up/deeper/c.txt"]
-    assert controlplane.get_object("up/deeper/c.txt") == b"C"
+    got = osmo_backend.data_download(f"{ROOT}/up/deeper/c.txt", tmp_path / "back")
+    assert [p.read_text() for p in got] == ["C"]
 
 
 def test_listing_an_empty_prefix_is_an_empty_list(osmo_backend):
