@@ -9,11 +9,13 @@ Exit codes (osmo.md §2.0): 0 ok; 1 submission error -> ``CommandFailed``; 2 usa
 ``CommandFailed`` (``NotFound`` when the server says so); 10 server/connection -> retried, then
 ``BackendUnavailable``; 2 with ``Must login first with "login" command`` -> ``BackendUnavailable``
 (code ``not-logged-in``, remedy ``osmo login``); 75 rate limited -> retried, then ``RateLimited``. ``submit`` is retried
-only on 75 (a 10 may come after the server created the workflow).
+only on 75 (a 10 may come after the server created the workflow; the submit step then looks the
+workflow up with :meth:`OsmoBackend.lookup_submitted` and adopts it instead of resubmitting).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -306,6 +308,18 @@ class OsmoBackend:
             cls = NotFound if parse.mentions_not_found(reason) else CommandFailed
             raise cls(f"osmo workflow cancel failed for {wid}: {reason}", remedy="Check the id with `osmo workflow query`; a finished workflow cannot be canceled.")
 
+    def lookup_submitted(self, name: str, marker: str, *, limit: int = 20) -> str | None:
+        """The newest of our workflows named ``<name>-<N>`` whose spec holds ``marker`` (the run id),
+        or None: ``osmo workflow list --name`` then ``osmo workflow spec`` per candidate. Lets a
+        submit that ended ambiguously (exit 10, timeout) adopt the workflow instead of resubmitting."""
+        listed = self._run(["workflow", "list", "--name", _positional(name, "workflow name"), "--count", str(int(limit)),
+                            "--order", "desc", "--format-type", "json"], parser=_workflow_names)
+        own = re.compile(rf"^{re.escape(name)}-\d+$")
+        for wid in (w for w in listed if own.match(w)):
+            if marker in self._run(["workflow", "spec", _positional(wid, "workflow id")]):
+                return wid
+        return None
+
     # --- data ------------------------------------------------------------------------------------
     def data_list(self, url: str) -> list[str]:
         """Full URLs of every object under ``url``, at any depth (the CLI prints bucket-relative
@@ -393,6 +407,15 @@ class OsmoBackend:
     def version(self) -> dict[str, str | None]:
         """``{"client": "6.3.1", "service": "6.3.1"}`` (None for a side the CLI did not report)."""
         return self._run(["version", "--format-type", "json"], parser=parse.parse_version)
+
+
+def _workflow_names(out: str) -> list[str]:
+    """Workflow ids from ``osmo workflow list --format-type json`` (``{"workflows": [{"name": ...}]}``)."""
+    try:
+        data = json.loads(out)
+        return [str(w["name"]) for w in data["workflows"]]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise parse.UnparseableOutput("osmo workflow list", f"not the workflow list JSON ({type(exc).__name__})") from exc
 
 
 @contextmanager

@@ -8,9 +8,17 @@ Idempotent per ``run_id`` (the ledger remembers each one):
 
 * same run id, same values, a workflow id recorded -> that workflow id, ``reused: true``;
 * same run id, other values or flow -> ``PolicyDenied("run-id-format")``: a new submit needs a fresh id;
-* a previous attempt timed out (or was interrupted) before a workflow id came back -> nothing is
-  submitted; ``status: "uncertain"`` says how to find out whether the workflow exists;
-* a previous attempt was refused by the backend (nothing runs) -> one new attempt is allowed.
+* a previous attempt ended ambiguously (a timeout, ``osmo`` exit 10 or a kill after the server may
+  have created the workflow, output that could not be read) -> the run's workflow is looked up
+  before anything is sent again (:func:`find_run_workflow`: workflows named as our spec names
+  them whose spec carries the run id); one found is adopted (recorded, ``reused: true``), a
+  conclusive "none" allows one new attempt, a lookup that fails (or a backend that cannot look
+  up) submits nothing and answers ``status: "uncertain"`` with the way to check by hand;
+* a previous attempt was refused by the backend (exit 1/2: nothing runs) -> one new attempt is allowed.
+
+The same lookup runs right after an ambiguous attempt, so its own answer is usually the adopted id.
+Retries of one run id are serialised by an ``flock`` beside the ledger, so concurrent retries cannot
+both conclude "none" and submit twice; the ledger keeps one workflow per run id.
 
 An interpolation failure (``... is undefined`` / Jinja) is resubmitted once with the same canonical
 shape, never more (rule ``single-interpolation-retry``).
@@ -18,14 +26,21 @@ shape, never more (rule ``single-interpolation-retry``).
 
 from __future__ import annotations
 
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from skill.backends.base import Backend
-from skill.errors import BackendTimeout, CommandFailed, InputError, PolicyDenied, SkillError
+from skill.errors import BackendTimeout, BackendUnavailable, CommandFailed, InputError, PolicyDenied, SkillError
 from skill.flows import resolve_workflow
 from skill.ledger import Ledger, RunRecord, values_hash
 from skill.models import CookbookName, DatasetName, FlowName, RunId, SubmitValues, VideoStem
@@ -34,7 +49,17 @@ from skill.secrets import redact, redact_obj
 from skill.steps.guard import canonical_pairs, new_run_id, video_problem
 from skill.storage import output_url
 
-__all__ = ["Attempt", "SubmitRequest", "SubmitResult", "command_argv", "is_interpolation_failure", "new_run_id", "submit", "submit_once"]
+__all__ = [
+    "Attempt", "SubmitRequest", "SubmitResult", "command_argv", "find_run_workflow", "is_ambiguous", "is_interpolation_failure", "new_run_id",
+    "submit", "submit_once",
+]
+
+log = logging.getLogger(__name__)
+
+STALE_SUBMITTING_S = 900.0
+"""A ``submitting`` row older than this is an interrupted attempt (the process died), not one in flight."""
+_LOCK_WAIT_S = 120.0
+_DEFINITE_BACKEND_CODES = frozenset({"osmo-cli-missing", "not-logged-in"})
 
 Token = Annotated[str, StringConstraints(min_length=1, max_length=2048, strip_whitespace=True)]
 
@@ -127,11 +152,14 @@ def submit(req: SubmitRequest, *, backend: Backend, ledger: Ledger, render=rende
     record = attempt.record
     if attempt.outcome == "reused":
         return result(record, "submitted", f"Already submitted as {record.workflow_id}; nothing new was submitted.", reused=True)
+    if attempt.outcome == "adopted":
+        return result(record, "submitted", f"An earlier attempt of {run_id} had created {record.workflow_id} before it failed; "
+                      "that workflow was found and adopted, nothing new was submitted.", reused=True)
     if attempt.outcome == "pending":
         return result(record, "uncertain", f"An earlier submit of {run_id} did not confirm a workflow id; it was not submitted again.",
                       remedy=_uncertain_remedy(req.dataset))
     if attempt.outcome == "timed_out":
-        return result(record, "uncertain", f"The submit of {run_id} timed out before a workflow id came back; a workflow may exist.",
+        return result(record, "uncertain", f"The submit of {run_id} ended without a workflow id (a timeout or a lost answer); a workflow may exist.",
                       remedy=_uncertain_remedy(req.dataset))
     return result(record, "submitted", f"Submitted {req.flow} as {record.workflow_id}; outputs go to {out}.")
 
@@ -141,11 +169,13 @@ class Attempt:
     """What :func:`submit_once` did for a run id.
 
     ``submitted``: a new workflow id is recorded. ``reused``: the run id was already submitted with
-    these values; nothing was sent. ``pending``: an earlier attempt never confirmed a workflow id, so
-    nothing was sent (a workflow may exist). ``timed_out``: this attempt timed out before an id came back.
+    these values; nothing was sent. ``adopted``: an ambiguous attempt had created the workflow; the
+    lookup found it and it is recorded now. ``pending``: an earlier attempt never confirmed a workflow
+    id and the lookup could not settle it, so nothing was sent (a workflow may exist). ``timed_out``:
+    this attempt ended ambiguously (timeout, exit 10, unreadable answer) and the lookup found nothing yet.
     """
 
-    outcome: Literal["submitted", "reused", "pending", "timed_out"]
+    outcome: Literal["submitted", "reused", "adopted", "pending", "timed_out"]
     record: RunRecord
 
 
@@ -161,6 +191,7 @@ def submit_once(
     run failed in the ledger and propagate.
     """
     record, created = ledger.begin(run_id, flow, backend.name, pairs)
+    marker = pairs.get("run_id")
     if not created:
         if record.values_hash != values_hash(pairs) or record.flow != flow:
             raise PolicyDenied(
@@ -170,9 +201,19 @@ def submit_once(
             )
         if record.workflow_id:
             return Attempt("reused", record)
-        if record.status in ("uncertain", "submitting"):
-            return Attempt("pending", record)
-        record = ledger.retry(run_id)
+        with _run_id_lock(ledger, run_id):
+            record = ledger.get(run_id) or record  # another process may have settled it while we waited
+            if record.workflow_id:
+                return Attempt("reused", record)
+            if record.status == "submitting" and not _stale(record):
+                return Attempt("pending", record)  # in flight elsewhere
+            if record.status in ("uncertain", "submitting"):
+                if not _can_look_up(backend, marker):
+                    return Attempt("pending", record)
+                found = _adopt(backend, ledger, run_id, path, pairs, marker, render)
+                if found is not None:
+                    return found  # adopted, or pending when the lookup could not tell
+            record = ledger.retry(run_id)  # claimed under the lock: concurrent callers now see a fresh "submitting"
 
     try:
         spec = render(path, set_string=pairs)
@@ -185,15 +226,22 @@ def submit_once(
         try:
             workflow_id = backend.submit(spec, pool=pool)
             break
-        except BackendTimeout as exc:
-            return Attempt("timed_out", ledger.mark(run_id, "uncertain", str(exc)))
-        except CommandFailed as exc:
-            if is_interpolation_failure(exc) and not retried:
+        except SkillError as exc:
+            if is_ambiguous(exc):
+                # the server may have created the workflow: never resubmit blindly, look it up
+                record = ledger.mark(run_id, "uncertain", str(exc))
+                if _can_look_up(backend, marker):
+                    with _run_id_lock(ledger, run_id):
+                        found = _adopt(backend, ledger, run_id, path, pairs, marker, render, spec_name=spec.name)
+                    if found is not None and found.outcome == "adopted":
+                        return found
+                return Attempt("timed_out", ledger.get(run_id) or record)
+            if isinstance(exc, CommandFailed) and is_interpolation_failure(exc) and not retried:
                 retried = True  # one canonical resubmit, never more (rule single-interpolation-retry)
                 ledger.retry(run_id)
                 continue
             ledger.mark(run_id, "failed", str(exc))
-            if is_interpolation_failure(exc):
+            if isinstance(exc, CommandFailed) and is_interpolation_failure(exc):
                 raise CommandFailed(
                     "The workflow was refused twice for an undefined template variable; no further resubmit is made.",
                     argv=exc.argv, exit_code=exc.exit_code, output_tail=exc.output_tail,
@@ -201,10 +249,97 @@ def submit_once(
                     code="single-interpolation-retry",
                 ) from exc
             raise
-        except SkillError as exc:
-            ledger.mark(run_id, "failed", str(exc))
-            raise
     return Attempt("submitted", ledger.record_workflow(run_id, workflow_id))
+
+
+def is_ambiguous(exc: SkillError) -> bool:
+    """True when a failed submit may still have created the workflow on the server.
+
+    A timeout, an ``osmo`` exit 10 (server or connection error, which can follow the creation), a
+    kill or an unknown exit code, and output that could not be read are ambiguous. A refusal (exit
+    1/2, a 4xx, a bad argument), a rate limit (the server turned the request away) and a CLI that is
+    missing or logged out (nothing was sent) are not."""
+    if isinstance(exc, BackendTimeout):
+        return True
+    if isinstance(exc, BackendUnavailable):
+        return exc.code not in _DEFINITE_BACKEND_CODES
+    if isinstance(exc, CommandFailed):
+        if exc.code == "unparseable-output":
+            return True
+        return exc.exit_code is not None and exc.exit_code not in (1, 2)
+    return False
+
+
+def find_run_workflow(backend: Backend, name: str, run_id: str) -> str | None:
+    """The workflow an earlier attempt of ``run_id`` created, or None when the cluster shows none.
+
+    Uses the backend's ``lookup_submitted(name, marker)`` (the OSMO backend lists workflows by the
+    name our spec gives them and confirms the run id in each one's spec). Raises the backend's
+    :class:`SkillError` when it cannot tell, and ``NotImplementedError`` for a backend that cannot look."""
+    lookup = getattr(backend, "lookup_submitted", None)
+    if lookup is None:
+        raise NotImplementedError(backend.name)
+    return lookup(name, run_id)
+
+
+def _can_look_up(backend: Backend, marker: str | None) -> bool:
+    return marker is not None and callable(getattr(backend, "lookup_submitted", None))
+
+
+def _adopt(backend: Backend, ledger: Ledger, run_id: str, path: Path, pairs: dict[str, str], marker: str | None, render,
+           *, spec_name: str | None = None) -> Attempt | None:
+    """Adopt the run's workflow if the cluster has it. None: looked and found none (a new attempt
+    may go out); ``Attempt("pending")`` when the lookup failed (nothing may go out)."""
+    try:
+        name = spec_name or render(path, set_string=pairs).name
+        found = find_run_workflow(backend, name, marker)
+    except SkillError as exc:
+        log.info("looking up the workflow of %s failed (%s); nothing is resubmitted", run_id, exc.code)
+        return Attempt("pending", ledger.mark(run_id, "uncertain"))
+    if found is None:
+        return None
+    log.info("adopting %s for %s: an earlier ambiguous attempt created it", found, run_id)
+    return Attempt("adopted", ledger.record_workflow(run_id, found))
+
+
+def _stale(record: RunRecord) -> bool:
+    try:
+        updated = datetime.fromisoformat(record.updated_at)
+    except ValueError:
+        return True
+    return (datetime.now(UTC) - updated).total_seconds() > STALE_SUBMITTING_S
+
+
+@contextmanager
+def _run_id_lock(ledger: Ledger, run_id: str) -> Iterator[None]:
+    """An flock per run id beside the ledger, so one process at a time settles an uncertain run."""
+    folder = Path(ledger.path).parent / "submit-locks"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(folder / f"{run_id}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    except OSError as exc:
+        raise SkillError(
+            f"The submit lock for {run_id} cannot be opened ({type(exc).__name__}).",
+            remedy="Check that the ledger's folder (.vda/ in the workspace) is writable, then retry.",
+            code="ledger-unavailable",
+        ) from exc
+    try:
+        deadline = time.monotonic() + _LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise SkillError(
+                        f"Another submit of {run_id} has held it for over {_LOCK_WAIT_S:.0f} s.",
+                        remedy="Wait, then call submit again with the same values; it returns the workflow once known.",
+                        code="submit-busy",
+                    ) from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
 
 
 def command_argv(path: Path, pool: str | None, pairs: dict[str, str]) -> list[str]:

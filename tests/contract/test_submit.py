@@ -121,11 +121,17 @@ def test_other_refusals_are_not_retried_but_a_later_call_may_try_again(ledger: L
     with pytest.raises(CommandFailed):
         submit(req(), backend=fake, ledger=ledger)
     assert fake.calls.count("submit") == 1 and ledger.get(RUN_ID).status == "failed"
-    fake.fail_next("submit", BackendUnavailable("connection refused"))
-    with pytest.raises(BackendUnavailable):
-        submit(req(), backend=fake, ledger=ledger)
     result = submit(req(), backend=fake, ledger=ledger)
-    assert result.status == "submitted" and result.attempts == 3
+    assert result.status == "submitted" and result.attempts == 2
+
+
+def test_an_unreachable_service_is_uncertain_not_resubmitted(ledger: Ledger):
+    # exit 10 can follow the workflow's creation (issue 14): uncertain; without a lookup nothing is sent again
+    fake = FakeBackend()
+    fake.fail_next("submit", BackendUnavailable("connection refused"))
+    assert submit(req(), backend=fake, ledger=ledger).status == "uncertain"
+    assert submit(req(), backend=fake, ledger=ledger).status == "uncertain"
+    assert fake.calls.count("submit") == 1
 
 
 def test_is_interpolation_failure():
