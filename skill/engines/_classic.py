@@ -356,11 +356,24 @@ class ClassicRenderer:
             return
         sw, sh = max(8, width // 4), max(8, height // 4)
         horizon_small = look.horizon * sh
-        ys, xs = np.mgrid[0:sh, 0:sw].astype(np.float32)
-        self._refl_src_y = np.clip(2 * horizon_small - ys, 0, sh - 1).astype(np.float32)
-        self._refl_xs, self._refl_ys = xs, ys
         self._small = (sw, sh)
         self._row0 = int(look.horizon * height)
+        # Only the mirrored rows that reach the frame are computed: small rows from ``first`` down,
+        # plus the blur's reach above them (so the kept rows are exactly what a whole-frame pass gives).
+        self._first = min(int(self._row0 * sh / height), sh - 1)
+        ksize = int(round(0.8 * 3 * 2 + 1)) | 1  # OpenCV's kernel size for sigma 0.8 on uint8
+        self._band0 = max(0, self._first - ksize // 2)
+        ys, xs = np.mgrid[self._band0 : sh, 0:sw].astype(np.float32)
+        self._refl_src_y = np.clip(2 * horizon_small - ys, 0, sh - 1).astype(np.float32)
+        self._refl_xs = xs
+        self._refl_rows = ys[:, :1]  # the ripple depends on the row only
+        # ... and only the small rows those read from are shrunk, when the shrink is an exact 4x4 box
+        # average (then a band of it is the same as the band of the whole); otherwise the whole frame.
+        src_lo = int(np.floor(self._refl_src_y.min()))
+        src_hi = min(sh, int(np.ceil(self._refl_src_y.max())) + 2)  # + the linear interpolation's neighbour
+        exact = width % sw == 0 and height % sh == 0
+        self._src_band = (src_lo, src_hi) if exact else (0, sh)
+        self._refl_src_y -= self._src_band[0]
         gloss = (look.gloss * self._ground[self._row0 :] * 255).astype(np.uint8)
         self._gloss = cv2.merge([gloss, gloss, gloss])
 
@@ -375,18 +388,32 @@ class ClassicRenderer:
         if self._gloss is not None:
             # mirror the graded picture, so a reflection is never brighter than the scene it reflects
             out[self._row0 :] = cv2.add(out[self._row0 :], self._reflection(out, index))
+        particles = self._particles(index)
+        if particles is not None:
+            out = cv2.add(out, cv2.cvtColor(particles, cv2.COLOR_GRAY2RGB))
+        return out
+
+    def _particles(self, index: int) -> np.ndarray | None:
+        """Every particle field's mask summed (saturating) into one: adding that once to the three
+        channels is the same as adding each field's mask in turn, for a fraction of the work."""
+        total = None
         for particles in self._fields:
             mask = particles.mask(index)
-            out = cv2.add(out, cv2.cvtColor(mask, cv2.COLOR_GRAY2RGB))
-        return out
+            total = mask if total is None else cv2.add(total, mask, dst=total)
+        return total
 
     def _reflection(self, frame: np.ndarray, index: int) -> np.ndarray:
         sw, sh = self._small
-        small = cv2.resize(frame, (sw, sh), interpolation=cv2.INTER_AREA)
+        lo, hi = self._src_band
+        if (lo, hi) == (0, sh):
+            small = cv2.resize(frame, (sw, sh), interpolation=cv2.INTER_AREA)
+        else:  # exact 4x4 box average: shrink only the rows the mirror reads
+            fy = self.height // sh
+            small = cv2.resize(frame[lo * fy : hi * fy, : sw * (self.width // sw)], (sw, hi - lo), interpolation=cv2.INTER_AREA)
         t = index / self.fps
-        ripple = (0.8 * np.sin(self._refl_ys * 0.9 + t * 3.0)).astype(np.float32)
+        ripple = (0.8 * np.sin(self._refl_rows * 0.9 + t * 3.0)).astype(np.float32)
         mirrored = cv2.remap(small, self._refl_xs + ripple, self._refl_src_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         mirrored = cv2.GaussianBlur(mirrored, (0, 0), 0.8)
-        first = min(int(self._row0 * sh / self.height), sh - 1)
-        lower = cv2.resize(mirrored[first:], (self.width, self.height - self._row0), interpolation=cv2.INTER_LINEAR)
+        lower = cv2.resize(mirrored[self._first - self._band0 :], (self.width, self.height - self._row0),
+                           interpolation=cv2.INTER_LINEAR)
         return cv2.multiply(lower, self._gloss, scale=1 / 255.0)
