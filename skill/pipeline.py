@@ -1,9 +1,11 @@
 """A whole VDA run as one plain function, going through the same steps an agent would:
-select flow → ETA → preflight → (demo | upload) → guard (→ cache remediation → guard) → submit →
-poll → stage → side-by-side → summaries.
+select flow → inputs checked and brought to <stem>.mp4 → ETA → preflight → NIM gate (cluster) →
+upload into the run's own dataset (or the demo's) → guard (→ setup_model_cache → guard) → submit →
+poll → stage → one side-by-side per augmented clip → summaries.
 
-``vda run`` wraps it; so can the MCP server and the chat agent. Input is validated before any work
-starts (missing, empty, truncated or non-video files are refused up front).
+``vda run`` wraps it; so can the MCP server and the chat agent. Input is validated before anything
+is uploaded or submitted (missing, empty, truncated or non-video files are refused up front). Each
+stage below is a small function; :func:`run_pipeline` only strings them together.
 """
 
 from __future__ import annotations
@@ -11,7 +13,9 @@ from __future__ import annotations
 import json
 import math
 import tempfile
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -20,36 +24,39 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from skill import flows, storage
 from skill.backends.base import Backend
-from skill.engines.video_io import verify_complete
+from skill.demo_source import DEMO_DATASET_NAME, DEMO_REPO
 from skill.errors import BackendError, InputError, SkillError, UserInputRequired
+from skill.ingest import IngestedVideo, to_workflow_video
 from skill.ledger import Ledger
 from skill.models import CookbookName, DatasetName
 from skill.paths import cookbooks_dir
+from skill.steps.cache import CacheRequest, setup_model_cache
 from skill.steps.compare import CompareRequest, render_side_by_side
-from skill.steps.guard import GuardRequest, new_run_id, pre_submit_guard
-from skill.steps.monitor import PollRequest, ProgressEvent, poll
+from skill.steps.guard import GuardRequest, GuardResult, new_run_id, pre_submit_guard
+from skill.steps.monitor import PollRequest, PollResult, ProgressEvent, poll
 from skill.steps.nim_gate import NimGateMode, ensure_nims_ready
 from skill.steps.preflight import PreflightRequest, preflight
 from skill.steps.stage import LabelSummary, StageRequest, stage_artifacts
 from skill.steps.submit import SubmitRequest, submit
+from skill.video_types import INPUT_SUFFIXES, WORKFLOW_SUFFIX, is_video_name
 
-__all__ = ["RunEvent", "RunRequest", "RunResult", "VIDEO_SUFFIXES", "run_failure", "run_pipeline"]
+__all__ = ["RunEvent", "RunRequest", "RunResult", "collect_videos", "run_failure", "run_pipeline"]
 
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov")
-DEMO_REPO = "nvidia/video-data-augmentation-demo"
+DEFAULT_COOKBOOK = "city_traffic"
 
 
 class RunRequest(BaseModel):
-    """What to run. Give videos, a folder, or a dataset URL; with none, the VDA demo dataset is used."""
+    """What to run. Give videos (files or folders), a folder, or a dataset URL; with none, the VDA
+    demo dataset is used."""
 
     model_config = ConfigDict(extra="forbid")
-    videos: list[str] = Field(default_factory=list, description="Local video files, e.g. ['clips/a.mp4'].")
-    folder: str | None = Field(default=None, description="Local folder of videos, uploaded flat as one dataset.")
+    videos: list[str] = Field(default_factory=list, description="Local video files or folders of them, e.g. ['clips/a.mov'].")
+    folder: str | None = Field(default=None, description="Local folder of videos (or one video file).")
     dataset_url: str | None = Field(default=None, description="Existing dataset on storage, <prefix>/datasets/<name>.")
     text: str | None = Field(default=None, description="The request in words, used to pick the flow, e.g. 'label only'.")
     flow: str | None = Field(default=None, description="Explicit flow; wins over text.")
     cookbook: CookbookName | None = None
-    dataset: DatasetName | None = Field(default=None, description="Dataset name for uploaded videos; default 'local-videos'.")
+    dataset: DatasetName | None = Field(default=None, description="Dataset name for uploaded videos; default one of the run's own, clips-<run>.")
     augmentations: int | None = Field(default=None, ge=1, le=16, description="Augmentations per video; default the cookbook's.")
     batch_size: int = Field(default=4, ge=1, le=256, description="Configs per worker task: workers = ceil(configs / batch_size).")
     demo: bool = Field(default=False, description="Use the VDA demo dataset explicitly.")
@@ -77,6 +84,8 @@ class RunResult(BaseModel):
     storage_url: str
     input_source: Literal["user", "demo"]
     eta: str
+    clips: list[str] = Field(default_factory=list, description="The clip stems this run processed.")
+    elapsed_s: float | None = Field(default=None, description="Wall time of the whole run, to set beside the ETA.")
     local_run_dir: str | None = None
     media_lines: list[str] = Field(default_factory=list)
     sampled_vars: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -98,29 +107,31 @@ def _quiet(_: RunEvent) -> None:
 # --- input -------------------------------------------------------------------------------------
 
 
-def collect_videos(videos: list[str], folder: str | None) -> list[Path]:
-    """Every input video, checked before any work: exists, not empty, decodable, unique stem."""
-    paths = [Path(v).expanduser() for v in videos]
-    if folder:
-        root = Path(folder).expanduser()
-        if not root.is_dir():
-            raise InputError(f"The folder {root} does not exist.", remedy="Pass an existing folder of videos.", code="input-not-found")
-        found = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES)
+def _expand(entry: str) -> list[Path]:
+    path = Path(entry).expanduser()
+    if path.is_dir():
+        found = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and is_video_name(p.name))
         if not found:
-            raise InputError(f"The folder {root} holds no video files ({', '.join(VIDEO_SUFFIXES)}).", remedy="Point at a folder with videos.", code="no-videos")
-        paths += found
+            raise InputError(f"The folder {path} holds no video files ({', '.join(INPUT_SUFFIXES[:6])}, ...).", remedy="Point at a folder with videos.", code="no-videos")
+        return found
+    if not path.exists():
+        raise InputError(f"The video {path} does not exist.", remedy="Check the path; nothing was started.", code="input-not-found")
+    return [path]
+
+
+def collect_videos(videos: list[str], folder: str | None) -> list[Path]:
+    """Every input clip (files, or the videos of folders), checked before any work: exists, not
+    empty, a video file, unique stem (datasets are flat)."""
+    paths = [p for entry in [*videos, *([folder] if folder else [])] for p in _expand(entry)]
     stems: dict[str, Path] = {}
     for path in paths:
         if not path.is_file():
-            raise InputError(f"The video {path} does not exist.", remedy="Check the path; nothing was started.", code="input-not-found")
+            raise InputError(f"The video {path} is not a regular file.", remedy="Pass a video file or a folder of them.", code="input-not-found")
         if path.stat().st_size == 0:
             raise InputError(f"The video {path} is empty.", remedy="Pass a complete video file; nothing was started.", code="input-empty")
-        if path.suffix.lower() not in VIDEO_SUFFIXES:
-            raise InputError(f"{path.name} is not a video file ({', '.join(VIDEO_SUFFIXES)}).", remedy="Pass .mp4, .avi, .mkv or .mov files.", code="input-not-video")
-        info = verify_complete(path)  # VideoReadError (an InputError): non-video, or data cut short after the header
-        if info.frames == 0:
-            raise InputError(f"The video {path} has no decodable frames.", remedy="Pass a complete video file.", code="input-truncated")
-        if path.stem in stems:
+        if not is_video_name(path.name):
+            raise InputError(f"{path.name} is not a video file by its name.", remedy=f"Pass video files ({', '.join(INPUT_SUFFIXES[:6])}, ...).", code="input-not-video")
+        if path.stem in stems and stems[path.stem].resolve() != path.resolve():
             raise InputError(f"Two inputs share the name {path.stem} ({stems[path.stem]} and {path}).", remedy="Rename one; datasets are flat.", code="duplicate-video-name")
         stems[path.stem] = path
     return [stems[s] for s in sorted(stems)]
@@ -137,113 +148,244 @@ def worker_count(flow: str, videos: int, augmentations: int, batch_size: int) ->
     return max(1, min(64, math.ceil(configs / batch_size)))
 
 
-# --- the run -----------------------------------------------------------------------------------
+# --- the run's state, as the stages fill it in -----------------------------------------------------
 
 
-def run_pipeline(req: RunRequest, *, backend: Backend, ledger: Ledger, emit: Emit = _quiet, prepare_demo=None) -> RunResult:
-    """Run one VDA job end to end on ``backend`` and return the evidence."""
-    choice = flows.route(req.text or "augment and label my videos", flow=req.flow, backend=backend.name)
+@dataclass
+class _Run:
+    req: RunRequest
+    backend: Backend
+    ledger: Ledger
+    emit: Emit
+    scratch: Path
+    run_id: str = field(default_factory=new_run_id)
+    flow: str = ""
+    eta: str = ""
+    clips: list[IngestedVideo] = field(default_factory=list)
+    source: Literal["user", "demo"] = "user"
+    storage_url: str = ""
+    dataset: str = ""
+    stems: list[str] = field(default_factory=list)
+    gpu_platform: str = ""
+    statements: list[str] = field(default_factory=list)
+
+    def say(self, stage: str, message: str, **data: Any) -> None:
+        self.emit(RunEvent(stage=stage, message=message, data=data))
+
+    @property
+    def info(self) -> flows.FlowInfo:
+        return flows.get_flow(self.flow)
+
+    @property
+    def dataset_url(self) -> str:
+        return storage.join(self.storage_url, "datasets", self.dataset)
+
+
+def _choose_flow(run: _Run) -> None:
+    choice = flows.route(run.req.text or "augment and label my videos", flow=run.req.flow, backend=run.backend.name)
     if not choice.flow:
-        raise InputError("The request does not ask for a run.", remedy=f"Name a flow with --flow ({', '.join(flows.get_flow(f).name for f in ('augmentation_and_al', 'auto_labeling', 'e2e', 'e2e_super_resolution'))}).", code="not-a-run")
-    flow = choice.flow
-    info = flows.get_flow(flow)
-    cookbook = req.cookbook or "city_traffic"
-    local_videos = collect_videos(req.videos, req.folder) if (req.videos or req.folder) else []
-    eta = choice.eta.text() if choice.eta else ""
-    emit(RunEvent(stage="flow", message=f"Flow {flow}: {choice.reason}", data={"flow": flow}))
-    emit(RunEvent(stage="eta", message=eta))
+        names = ", ".join(flows.get_flow(f).name for f in ("augmentation_and_al", "auto_labeling", "e2e", "e2e_super_resolution"))
+        raise InputError("The request does not ask for a run.", remedy=f"Name a flow with --flow ({names}).", code="not-a-run")
+    run.flow = choice.flow
+    run.say("flow", f"Flow {run.flow}: {choice.reason}", flow=run.flow)
 
-    traits = backend.traits
-    checked = preflight(PreflightRequest(workflow=flow, no_probe=not traits.probes_network), backend=backend)
-    emit(RunEvent(stage="preflight", message=f"Preflight {checked.status}.", data={"platforms": checked.platforms}))
+
+def _ingest(run: _Run, local: list[Path]) -> None:
+    """Each clip checked complete and brought to <stem>.mp4 (in the run's scratch folder)."""
+    run.clips = [to_workflow_video(path, run.scratch) for path in local]
+    changed = [c for c in run.clips if c.action != "as-is"]
+    if changed:
+        names = ", ".join(f"{Path(c.source).name} ({c.action})" for c in changed)
+        run.say("input", f"Brought to H.264 MP4 for the workflow: {names}.")
+        run.statements.append(f"{len(changed)} clip(s) were converted to H.264 MP4 ({', '.join(Path(c.source).name for c in changed)}); audio is not used.")
+
+
+def _fetch_demo(run: _Run, prepare_demo) -> None:
+    """No input named and no dataset: the VDA demo clips (after the ETA: this is the first fetch)."""
+    run.source = "demo"
+    _announce_eta(run)
+    _ingest(run, _demo_videos(prepare_demo, run.emit))
+
+
+def _announce_eta(run: _Run) -> None:
+    if run.eta:
+        return
+    seconds = sum(c.duration_s for c in run.clips) or None
+    estimate = flows.eta(run.flow, backend=run.backend.name, clip_seconds=seconds) if seconds and run.backend.name == "local" else flows.eta(run.flow, backend=run.backend.name)
+    run.eta = estimate.text()
+    run.say("eta", run.eta)
+
+
+def _preflight(run: _Run) -> None:
+    checked = preflight(PreflightRequest(workflow=run.flow, no_probe=not run.backend.traits.probes_network), backend=run.backend)
+    run.say("preflight", f"Preflight {checked.status}.", platforms=checked.platforms)
     if checked.status == "user_input_required":
         raise UserInputRequired("Preflight needs something only you can give.", question=checked.question or "Provide the missing secret.", missing=",".join(checked.missing) or "secret")
     if checked.status != "ok":
         failing = next((c for c in checked.checks if c.status == "fail"), None)
         raise InputError(f"Preflight failed: {failing.detail if failing else checked.status}.", remedy=checked.remedy or "Fix the failing check and run again.", code="preflight-failed")
-    gpu_platform = req.gpu_platform or (checked.platforms[0] if checked.platforms else None)
-    if not gpu_platform:
+    platform = run.req.gpu_platform or (checked.platforms[0] if checked.platforms else None)
+    if not platform:
         raise UserInputRequired("No ONLINE pool offers a platform.", question="Which OSMO pool and platform should the run use?", missing="gpu_platform")
-    nim_statement = None
-    if traits.cluster_nims:
-        gate = ensure_nims_ready(req.nims, say=lambda line: emit(RunEvent(stage="nim", message=line)))
-        nim_statement = gate.statement
+    run.gpu_platform = platform
 
-    source: Literal["user", "demo"] = "user"
+
+def _nim_gate(run: _Run) -> None:
+    if run.backend.traits.cluster_nims:
+        gate = ensure_nims_ready(run.req.nims, say=lambda line: run.say("nim", line))
+        run.statements.append(gate.statement)
+
+
+def _place_dataset(run: _Run) -> None:
+    """Existing dataset as it is; else the clips go into a dataset of their own (the demo's, or
+    clips-<run>), which must not hold other clips (runs never mix)."""
+    req = run.req
     if req.dataset_url:
         location = storage.derive_from_dataset_url(req.dataset_url)
-        storage_url, dataset = location.storage_url, location.dataset
-        listing = backend.data_list(location.dataset_url)
-        stems = sorted({Path(k).stem for k in listing if Path(k).suffix.lower() in VIDEO_SUFFIXES})
-        if not stems:
-            raise InputError(f"The dataset {location.dataset_url} holds no videos.", remedy="Upload videos there first (vda upload).", code="no-videos")
-    else:
-        storage_url = _storage_url_for(backend)
-        if not local_videos:
-            source = "demo"
-            local_videos = _demo_videos(prepare_demo, emit)
-        dataset = req.dataset or ("vda-demo" if source == "demo" else "local-videos")
-        dataset_url = storage.join(storage_url, "datasets", dataset)
-        emit(RunEvent(stage="upload", message=f"Uploading {len(local_videos)} video(s) to {dataset_url}."))
-        backend.data_upload(dataset_url, local_videos)
-        stems = [p.stem for p in local_videos]
+        run.storage_url, run.dataset = location.storage_url, location.dataset
+        listing = run.backend.data_list(location.dataset_url)
+        run.stems = sorted({Path(k).stem for k in listing if Path(k).suffix.lower() == WORKFLOW_SUFFIX})
+        if not run.stems:
+            raise InputError(f"The dataset {location.dataset_url} holds no .mp4 clips.", remedy="Upload videos there first (vda upload).", code="no-videos")
+        return
+    run.storage_url = _storage_url_for(run.backend)
+    run.dataset = req.dataset or (DEMO_DATASET_NAME if run.source == "demo" else f"clips-{run.run_id.removeprefix('run-')}")
+    run.stems = [c.stem for c in run.clips]
+    others = sorted({Path(k).stem for k in run.backend.data_list(run.dataset_url) if is_video_name(k)} - set(run.stems))
+    if others:
+        raise InputError(
+            f"The dataset {run.dataset} already holds other clips ({', '.join(others[:5])}{', ...' if len(others) > 5 else ''}), which this run would process too.",
+            remedy="Leave --dataset out (each run gets a dataset of its own), pick a new name, or run on what is there with --dataset-url.",
+            code="dataset-not-empty",
+        )
+    run.say("upload", f"Uploading {len(run.clips)} clip(s) to {run.dataset_url}.")
+    run.backend.data_upload(run.dataset_url, [Path(c.path) for c in run.clips])
 
-    video = stems[0]
+
+def _values(run: _Run) -> dict[str, Any]:
+    req, info = run.req, run.info
+    cookbook = req.cookbook or DEFAULT_COOKBOOK
     augmentations = req.augmentations or cookbook_augmentations(cookbook)
-    workers = worker_count(flow, len(stems), augmentations, req.batch_size)
-    caches = storage.cache_urls(storage_url)
-    if not traits.engines_need_weights:
-        _seed_engine_caches(backend, caches)
+    caches = storage.cache_urls(run.storage_url)
+    if not run.backend.traits.engines_need_weights:
+        _seed_engine_caches(run.backend, caches)
     values: dict[str, Any] = {
-        "dataset": dataset, "storage_url": storage_url, "gpu_platform": gpu_platform, "video": video,
-        "auto_labeling_model_cache_url": caches["auto_labeling_model_cache_url"], "cookbook": cookbook, "workers": workers,
+        "dataset": run.dataset, "storage_url": run.storage_url, "gpu_platform": run.gpu_platform, "video": run.stems[0],
+        "auto_labeling_model_cache_url": caches["auto_labeling_model_cache_url"], "cookbook": cookbook,
+        "workers": worker_count(run.flow, len(run.stems), augmentations, req.batch_size),
     }
     if info.augments:
         values["cosmos_model_cache_url"] = caches["cosmos_model_cache_url"]
     if req.augmentations:
         values["n_augmentations"] = augmentations
-    run_id = new_run_id()
-    guard = pre_submit_guard(GuardRequest(flow=flow, run_id=run_id, **values), backend=backend)
+    return values
+
+
+def _guard(run: _Run, values: dict[str, Any]) -> GuardResult:
+    """The guard; a missing model cache is filled once (setup_model_cache, waited for), then the
+    guard runs again: the skill's autonomous default."""
+    guard = pre_submit_guard(GuardRequest(flow=run.flow, run_id=run.run_id, **values), backend=run.backend)
     if guard.status == "cache_missing":
-        raise InputError("A model cache is missing or empty.", remedy="Run setup_model_cache for this storage prefix, then run again (vda submit setup_model_cache ...).", code="cache-missing", rule="cache-remediation")
+        _fill_model_cache(run)
+        guard = pre_submit_guard(GuardRequest(flow=run.flow, run_id=run.run_id, **values), backend=run.backend)
+        if guard.status == "cache_missing":
+            raise InputError("A model cache is still empty after setup_model_cache completed.", remedy="Read the cache workflow's log (vda logs <id>), fix its cause, then run again.", code="cache-missing", rule="cache-remediation")
     if guard.status != "ok":
         failing = [c for c in guard.checks if c.status == "fail"]
         raise InputError(f"Pre-submit guard failed: {failing[0].detail if failing else guard.summary}", remedy="Fix the failed check; nothing was submitted.", code="guard-failed")
-    emit(RunEvent(stage="guard", message=guard.summary))
+    run.say("guard", guard.summary)
+    return guard
 
-    submitted = submit(SubmitRequest(flow=flow, run_id=run_id, pool=req.pool, **values), backend=backend, ledger=ledger)
-    if not submitted.workflow_id:
-        raise InputError(submitted.message, remedy=submitted.remedy, code="submit-uncertain")
-    emit(RunEvent(stage="submit", message=f"Submitted {submitted.workflow_id} ({run_id}).", data={"workflow_id": submitted.workflow_id, "run_id": run_id}))
+
+def _fill_model_cache(run: _Run) -> None:
+    cache_eta = flows.eta(flows.CACHE_WORKFLOW, backend=run.backend.name)
+    run.say("cache", f"A model cache is missing: running {flows.CACHE_WORKFLOW} first. {cache_eta.text()}")
+    started = setup_model_cache(CacheRequest(storage_url=run.storage_url, pool=run.req.pool), backend=run.backend, ledger=run.ledger)
+    if not started.workflow_id:
+        raise InputError(started.message, remedy=started.remedy or "Run setup_model_cache by hand, then run again.", code="cache-missing", rule="cache-remediation")
+    run.say("cache", f"Submitted {started.workflow_id}; waiting for it.", workflow_id=started.workflow_id)
+    polled = _wait(run, started.workflow_id)
+    if polled.status != "COMPLETED":
+        raise BackendError(f"The cache workflow {started.workflow_id} ended {polled.status}.",
+                           remedy=f"Read its log (vda logs {started.workflow_id}), fix the cause, then run again.", code="cache-workflow-failed")
+    run.statements.append(f"The model cache was missing, so {flows.CACHE_WORKFLOW} ran first ({started.workflow_id}).")
+
+
+def _wait(run: _Run, workflow_id: str) -> PollResult:
+    traits = run.backend.traits
 
     def on_progress(event: ProgressEvent) -> None:
-        emit(RunEvent(stage="poll", message=event.message, data={"status": event.status, "elapsed_s": round(event.elapsed_s, 1)}))
+        run.say("poll", event.message, status=event.status, elapsed_s=round(event.elapsed_s, 1))
 
-    polled = poll(PollRequest(workflow_id=submitted.workflow_id, wait=True, timeout_s=req.timeout_s, interval_s=traits.poll_interval_s,
-                              max_interval_s=max(traits.poll_interval_s, traits.poll_max_interval_s), heartbeat_s=30.0),
-                  backend=backend, on_progress=on_progress)
-    result = RunResult(status=polled.status, flow=flow, backend=backend.name, run_id=run_id, workflow_id=submitted.workflow_id,
-                       dataset=dataset, storage_url=storage_url, input_source=source, eta=eta,
-                       failed_tasks=polled.failed_tasks, log_tail=polled.log_tail, hint=polled.hint.title if polled.hint else None)
-    if nim_statement:
-        result.statements.append(nim_statement)
-    if source == "demo":
-        result.statements.append(f"The input videos came from the VDA demo dataset {DEMO_REPO}.")
-    if polled.status != "COMPLETED":
-        emit(RunEvent(stage="poll", message=f"Run ended {polled.status}; failed tasks: {', '.join(polled.failed_tasks) or 'none'}."))
-        return result
+    request = PollRequest(workflow_id=workflow_id, wait=True, timeout_s=run.req.timeout_s, interval_s=traits.poll_interval_s,
+                          max_interval_s=max(traits.poll_interval_s, traits.poll_max_interval_s), heartbeat_s=30.0)
+    return poll(request, backend=run.backend, on_progress=on_progress)
 
-    staged = stage_artifacts(StageRequest(storage_url=storage_url, dataset=dataset, run_id=run_id, video=video,
-                                          input_local_video=str(local_videos[0]) if local_videos else None), backend=backend)
-    result.local_run_dir = staged.local_run_dir
-    result.sampled_vars = staged.sampled_vars
-    result.augmented_labels = {k: v for k, v in staged.labels.items() if k in staged.aug_label_dirs}
-    result.original_labels = {k: v for k, v in staged.labels.items() if k in staged.orig_label_dirs}
-    emit(RunEvent(stage="stage", message=staged.message))
-    for name in sorted(staged.augmented_videos):
-        aug_index = int(name.rsplit("_aug", 1)[1])
-        compared = render_side_by_side(CompareRequest(run_local_dir=staged.local_run_dir, dataset=dataset, video=video, aug_index=aug_index))
+
+def _submit(run: _Run, values: dict[str, Any]) -> str:
+    submitted = submit(SubmitRequest(flow=run.flow, run_id=run.run_id, pool=run.req.pool, **values), backend=run.backend, ledger=run.ledger)
+    if not submitted.workflow_id:
+        raise InputError(submitted.message, remedy=submitted.remedy, code="submit-uncertain")
+    run.say("submit", f"Submitted {submitted.workflow_id} ({run.run_id}).", workflow_id=submitted.workflow_id, run_id=run.run_id)
+    return submitted.workflow_id
+
+
+def _stage_and_render(run: _Run, result: RunResult) -> None:
+    """Stage the outputs with each clip's input beside them (the first pass downloads, the others
+    only add what is theirs), then one side-by-side per augmented clip."""
+    local = {c.stem: c.path for c in run.clips}
+    run_dir: str | None = None
+    augmented: dict[str, str] = {}
+    for stem in run.stems:
+        staged = stage_artifacts(StageRequest(storage_url=run.storage_url, dataset=run.dataset, run_id=run.run_id, video=stem,
+                                              run_local_dir=run_dir, input_local_video=local.get(stem)), backend=run.backend)
+        run_dir = staged.local_run_dir
+        augmented.update(staged.augmented_videos)
+        result.sampled_vars.update(staged.sampled_vars)
+        result.augmented_labels.update({k: v for k, v in staged.labels.items() if k in staged.aug_label_dirs})
+        result.original_labels.update({k: v for k, v in staged.labels.items() if k in staged.orig_label_dirs})
+        run.say("stage", staged.message)
+    result.local_run_dir = run_dir
+    for name in sorted(augmented):
+        stem, _, index = name.rpartition("_aug")
+        if stem not in run.stems or not index.isdigit():
+            continue
+        compared = render_side_by_side(CompareRequest(run_local_dir=run_dir, dataset=run.dataset, video=stem, aug_index=int(index)))
         result.media_lines.append(compared.media_line)
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def run_pipeline(req: RunRequest, *, backend: Backend, ledger: Ledger, emit: Emit = _quiet, prepare_demo=None) -> RunResult:
+    """Run one VDA job end to end on ``backend`` and return the evidence."""
+    began = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="vda-ingest-") as scratch:
+        run = _Run(req=req, backend=backend, ledger=ledger, emit=emit, scratch=Path(scratch))
+        if req.videos or req.folder:  # refused before anything is said or started
+            _ingest(run, collect_videos(req.videos, req.folder))
+        _choose_flow(run)
+        if not run.clips and not req.dataset_url:
+            _fetch_demo(run, prepare_demo)
+        _announce_eta(run)
+        _preflight(run)
+        _nim_gate(run)
+        _place_dataset(run)
+        values = _values(run)
+        _guard(run, values)
+        workflow_id = _submit(run, values)
+        polled = _wait(run, workflow_id)
+        result = RunResult(status=polled.status, flow=run.flow, backend=backend.name, run_id=run.run_id, workflow_id=workflow_id,
+                           dataset=run.dataset, storage_url=run.storage_url, input_source=run.source, eta=run.eta, clips=run.stems,
+                           statements=run.statements, failed_tasks=polled.failed_tasks, log_tail=polled.log_tail,
+                           hint=polled.hint.title if polled.hint else None)
+        if run.source == "demo":
+            result.statements.append(f"The input videos came from the VDA demo dataset {DEMO_REPO}.")
+        if polled.status != "COMPLETED":
+            run.say("poll", f"Run ended {polled.status}; failed tasks: {', '.join(polled.failed_tasks) or 'none'}.")
+        else:
+            _stage_and_render(run, result)
+    result.elapsed_s = round(time.monotonic() - began, 1)
     return result
 
 

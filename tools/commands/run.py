@@ -15,14 +15,14 @@ from tools.output import emit, emit_error, say
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="run a whole VDA job (default: local backend, CPU engines)")
     src = p.add_argument_group("input (with none, the VDA demo dataset is used)")
-    src.add_argument("--video", dest="videos", nargs="+", default=[], metavar="PATH", help="local video files")
+    src.add_argument("--video", dest="videos", nargs="+", default=[], metavar="PATH", help="local video files (any container ffmpeg reads) or folders of them")
     src.add_argument("--folder", help="local folder of videos")
     src.add_argument("--dataset-url", help="an existing dataset on storage: <prefix>/datasets/<name>")
     src.add_argument("--sample", action="store_true", help="generate a short synthetic street clip (offline) and use it")
     p.add_argument("--flow", help="auto_labeling | augmentation_and_al (default) | e2e | e2e_super_resolution")
     p.add_argument("--request", dest="text", help="the request in words, used to pick the flow, e.g. 'label only'")
     p.add_argument("--cookbook", help="scene profile (default city_traffic)")
-    p.add_argument("--dataset", help="dataset name for uploaded videos (default local-videos)")
+    p.add_argument("--dataset", help="dataset name for uploaded videos (default: one of the run's own, clips-<run>)")
     p.add_argument("--augmentations", type=int, help="augmentations per video (default: the cookbook's)")
     p.add_argument("--batch-size", type=int, default=4, help="configs per worker task (default 4)")
     add_backend_option(p)
@@ -56,6 +56,10 @@ def label_headline(summary) -> str:
     return text + (f"; e.g. {qa}" if qa else "")
 
 
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
 def summary_lines(result: RunResult) -> list[str]:
     lines = [f"{result.flow} on {result.backend}: {result.status} (workflow {result.workflow_id}, {result.run_id})."]
     if result.local_run_dir:
@@ -65,6 +69,8 @@ def summary_lines(result: RunResult) -> list[str]:
     for title, labels in (("augmented", result.augmented_labels), ("original", result.original_labels)):
         for name, summary in sorted(labels.items()):
             lines.append(f"Labels ({title}) {name}: {label_headline(summary)}")
+    if result.elapsed_s is not None:
+        lines.append(f"Took {_duration(result.elapsed_s)} in all ({len(result.clips)} clip(s)); the estimate given at the start is above.")
     lines += result.statements
     if result.failed_tasks:
         lines.append(f"Failed tasks: {', '.join(result.failed_tasks)}")
