@@ -20,7 +20,7 @@ from pathlib import PurePosixPath
 from skill.models import FLOWS, SubmitValues, Violation
 from skill.policy import (
     CACHE_WORKFLOW,
-    DEMO_DATASET,
+    DEMO_DATASET_NAME,
     DEMO_REPO,
     NIM_NAMESPACES,
     NIM_SERVICES,
@@ -445,7 +445,7 @@ def _judge_data_upload(args: list[str], ctx: _Context) -> list[Violation]:
     out: list[Violation] = []
     if state.dataset_url and storage_root(url) and storage_root(url) != storage_root(state.dataset_url):
         out.append(Violation(rule="storage-url-derived", message=f"The upload target is not on the scheme and root of the dataset in use ({state.dataset_url}).", remedy=f"Upload under {state.storage_url or state.dataset_url}/datasets/<dataset>/."))
-    from_demo = any(s.rstrip("/*").rstrip("/") in state.demo_dirs for s in sources) or f"/datasets/{DEMO_DATASET}" in url
+    from_demo = any(s.rstrip("/*").rstrip("/") in state.demo_dirs for s in sources) or f"/datasets/{DEMO_DATASET_NAME}" in url
     if from_demo and not state.demo_allowed():
         out.append(Violation(rule="no-demo-substitution", message="The upload sends demo assets although the user named their own input.", remedy=RULES["no-demo-substitution"].remedy))
     return out

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from skill.demo_source import DEMO_DATASET_NAME, DEMO_REPO
 from skill.models import ALIASES, FLOWS, RUN_ID_PATTERN, Decision, SubmitValues, Violation
 from skill.secrets import is_secret_name, looks_like_secret
 
@@ -33,7 +34,7 @@ __all__ = [
     "AUGMENTING_FLOWS",
     "CACHE_WORKFLOW",
     "DEFAULT_FLOW",
-    "DEMO_DATASET",
+    "DEMO_DATASET_NAME",
     "DEMO_REPO",
     "NIM_NAMESPACES",
     "NIM_SERVICES",
@@ -241,8 +242,6 @@ RULES: dict[str, Rule] = {rule.id: rule for rule in _CATALOGUE}
 
 # --- domain constants ------------------------------------------------------------------------------
 
-DEMO_REPO = "nvidia/video-data-augmentation-demo"
-DEMO_DATASET = "vda-demo"
 CACHE_WORKFLOW = "setup_model_cache"
 AUGMENTING_FLOWS: frozenset[str] = frozenset({"augmentation_and_al", "e2e", "e2e_super_resolution"})
 NIM_SERVICES: tuple[str, ...] = ("qwen3-vl", "qwen25-14b")
@@ -828,7 +827,7 @@ def _judge_demo_values(values: Mapping[str, str], state: RunState, remedy: str |
     composed = f"{_norm_url(storage)}/datasets/{dataset}" if storage and dataset else None
     named = state.user_dataset_urls()
     hint = remedy or _input_hint(state)
-    if dataset == DEMO_DATASET or (composed and composed in state.demo_dataset_urls):
+    if dataset == DEMO_DATASET_NAME or (composed and composed in state.demo_dataset_urls):
         return [_violation("no-demo-substitution", "The user named their own input, but the values point at the demo dataset.", hint)]
     in_use = state.dataset_url if state.dataset_url not in state.demo_dataset_urls else None
     if composed and named and composed not in named and composed != in_use:
@@ -984,7 +983,7 @@ def _judge_upload_call(args: Mapping[str, Any], state: RunState) -> list[Violati
     out = []
     source = _source_folder(args)
     dataset = args.get("name") or args.get("dataset")
-    if not state.demo_allowed() and ((source and source in state.demo_dirs) or dataset == DEMO_DATASET):
+    if not state.demo_allowed() and ((source and source in state.demo_dirs) or dataset == DEMO_DATASET_NAME):
         out.append(_violation("no-demo-substitution", "The upload sends demo assets although the user named their own input.", _input_hint(state)))
     storage = args.get("storage_url")
     if isinstance(storage, str):

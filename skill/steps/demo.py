@@ -27,6 +27,7 @@ import httpx2
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from skill.backends.base import Backend
+from skill.demo_source import DEMO_REPO
 from skill.errors import BackendError, BackendUnavailable, InputError, NotFound, PolicyDenied, UserInputRequired
 from skill.models import DatasetName
 from skill.paths import workspace_dir
@@ -35,7 +36,7 @@ from skill.steps.guard import video_problem
 from skill.storage import join
 
 __all__ = [
-    "DEMO_DATASET",
+    "DEMO_REPO",
     "DemoFile",
     "DemoRequest",
     "DemoResult",
@@ -47,7 +48,6 @@ __all__ = [
     "upload_dataset",
 ]
 
-DEMO_DATASET = "nvidia/video-data-augmentation-demo"
 HF_ENDPOINT = "https://huggingface.co"
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv")
 _RETRYABLE = {429, 500, 502, 503, 504}
@@ -63,7 +63,7 @@ class DemoRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     demo_dir: str | None = Field(default=None, description="Flat output folder; default <workspace>/media/vda/inputs/vda-demo. Its top-level *.mp4 files are replaced.")
     repo: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=200)] = Field(
-        default=DEMO_DATASET, description=f"Hugging Face dataset repo, e.g. {DEMO_DATASET} (the only one allowed unless allow_non_vda)."
+        default=DEMO_REPO, description=f"Hugging Face dataset repo, e.g. {DEMO_REPO} (the only one allowed unless allow_non_vda)."
     )
     revision: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$", max_length=200)] = Field(
         default="main", description="Branch, tag or commit, e.g. main."
@@ -127,11 +127,11 @@ def prepare_demo_assets(
     req: DemoRequest, *, http: httpx2.Client | None = None, sleep: Callable[[float], None] = time.sleep
 ) -> DemoResult:
     """Download the VDA demo videos from Hugging Face and lay them out flat in demo_dir."""
-    if req.repo != DEMO_DATASET and not req.allow_non_vda:
+    if req.repo != DEMO_REPO and not req.allow_non_vda:
         raise PolicyDenied(
             "vda-demo-only",
-            f"The demo path pulls only {DEMO_DATASET}; another dataset needs the user's explicit request.",
-            remedy=f"Call prepare_demo_assets with repo={DEMO_DATASET}, or use the dataset the user named.",
+            f"The demo path pulls only {DEMO_REPO}; another dataset needs the user's explicit request.",
+            remedy=f"Call prepare_demo_assets with repo={DEMO_REPO}, or use the dataset the user named.",
         )
     subdir = req.subdir.strip("/")
     if any(part in ("", ".", "..") for part in subdir.split("/")) and subdir:
@@ -188,7 +188,7 @@ def prepare_demo_assets(
                 tmp.unlink(missing_ok=True)
         files.append(DemoFile(name=flat.name, path=str(flat), source_path=path, size=size))
     statement = f"The input videos came from the VDA demo dataset {req.repo} on Hugging Face (revision {req.revision})."
-    if req.repo != DEMO_DATASET:
+    if req.repo != DEMO_REPO:
         statement = f"The input videos came from the Hugging Face dataset {req.repo} (revision {req.revision}), as the user asked."
     return DemoResult(
         demo_dir=str(demo_dir), raw_dir=str(raw_dir), repo=req.repo, revision=req.revision, files=files, downloaded=downloaded,

@@ -13,11 +13,11 @@ import respx
 
 from skill.errors import BackendError, InputError, NotFound, PolicyDenied, UserInputRequired
 from skill.paths import skill_root
-from skill.steps.demo import DEMO_DATASET, DemoRequest, UploadRequest, prepare_demo_assets, upload_dataset
+from skill.steps.demo import DEMO_REPO, DemoRequest, UploadRequest, prepare_demo_assets, upload_dataset
 from tests.fakes.backend import FakeBackend
 
-API = f"https://huggingface.co/api/datasets/{DEMO_DATASET}/tree/main"
-RESOLVE = f"https://huggingface.co/datasets/{DEMO_DATASET}/resolve/main"
+API = f"https://huggingface.co/api/datasets/{DEMO_REPO}/tree/main"
+RESOLVE = f"https://huggingface.co/datasets/{DEMO_REPO}/resolve/main"
 TOKEN = "hf_democanary0123456789abcdef"
 FILES = {"03_IllegalOccupation_020_10FPS.mp4": b"A" * 50, "clips/goal_0086_0hz_6sec.MP4": b"B" * 70, "clips/more/c.mp4": b"C" * 30}
 
@@ -62,7 +62,7 @@ def test_recursive_listing_download_and_flatten(tmp_path: Path):
     assert not (demo / "stale.mp4").exists() and (demo / "notes.txt").exists()
     assert result.downloaded == 3 and all(r.call_count == 1 for r in downloads.values())
     assert all(r.headers["Authorization"] == f"Bearer {TOKEN}" for r in sent)
-    assert DEMO_DATASET in result.source_statement and result.dataset == "vda-demo"
+    assert DEMO_REPO in result.source_statement and result.dataset == "vda-demo"
     assert TOKEN not in json.dumps(result.model_dump())
 
 
@@ -110,7 +110,7 @@ def test_non_vda_repo_allowed_when_the_user_asked(tmp_path: Path):
         mock.get(api).respond(200, json=[{"type": "file", "path": "x.mp4", "size": 2}])
         mock.get("https://huggingface.co/datasets/someone/clips/resolve/main/x.mp4").respond(200, content=b"xx")
         result = prepare_demo_assets(DemoRequest(demo_dir=str(tmp_path / "d"), repo="someone/clips", allow_non_vda=True))
-    assert "someone/clips" in result.source_statement and DEMO_DATASET not in result.source_statement
+    assert "someone/clips" in result.source_statement and DEMO_REPO not in result.source_statement
 
 
 @pytest.mark.parametrize("status", [401, 403])

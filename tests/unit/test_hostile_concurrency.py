@@ -15,7 +15,7 @@ import pytest
 import respx
 
 from skill.steps.compare import CompareRequest, ffmpeg_exe, render_side_by_side
-from skill.steps.demo import DEMO_DATASET, DemoRequest, prepare_demo_assets
+from skill.steps.demo import DEMO_REPO, DemoRequest, prepare_demo_assets
 from skill.steps.stage import STATE_FILE, StageRequest, stage_artifacts
 from tests.fakes.backend import FakeBackend
 
@@ -103,14 +103,14 @@ def test_stale_temp_files_at_the_old_fixed_names_do_not_break_staging(root: Path
 def test_stale_part_files_do_not_break_the_demo_download(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("HF_TOKEN_FILE", str(tmp_path / "none"))
     monkeypatch.delenv("HF_TOKEN", raising=False)
-    api = f"https://huggingface.co/api/datasets/{DEMO_DATASET}/tree/main"
+    api = f"https://huggingface.co/api/datasets/{DEMO_REPO}/tree/main"
     demo = tmp_path / "demo"
     raw = tmp_path / "demo_raw"
     (raw / "a.mp4.part").mkdir(parents=True)
     (demo / "a.mp4.part").mkdir(parents=True)
     with respx.mock() as mock:
         mock.get(api).respond(200, json=[{"type": "file", "path": "a.mp4", "size": 4}])
-        mock.get(f"https://huggingface.co/datasets/{DEMO_DATASET}/resolve/main/a.mp4").respond(200, content=b"AAAA")
+        mock.get(f"https://huggingface.co/datasets/{DEMO_REPO}/resolve/main/a.mp4").respond(200, content=b"AAAA")
         result = prepare_demo_assets(DemoRequest(demo_dir=str(demo)), sleep=lambda s: None)
     assert (demo / "a.mp4").read_bytes() == b"AAAA" and result.downloaded == 1
 

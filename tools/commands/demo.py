@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import argparse
 
-from skill.steps.demo import DEMO_DATASET, DemoRequest, DemoResult, prepare_demo_assets
+from skill.steps.demo import DEMO_REPO, DemoRequest, DemoResult, prepare_demo_assets
 from tools.output import emit
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="download the VDA demo videos and flatten them into DEMO_DIR")
     p.add_argument("demo_dir", nargs="?", help="flat output folder (default <workspace>/media/vda/inputs/vda-demo)")
-    p.add_argument("--repo", default=DEMO_DATASET, help=f"Hugging Face dataset (default {DEMO_DATASET})")
+    p.add_argument("--repo", default=DEMO_REPO, help=f"Hugging Face dataset (default {DEMO_REPO})")
     p.add_argument("--revision", default="main")
     p.add_argument("--subdir", default="", help="folder inside the repo")
     p.add_argument("--allow-non-vda", action="store_true", help="only when the user explicitly asked for another dataset")
