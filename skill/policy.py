@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from skill.demo_source import DEMO_DATASET_NAME, DEMO_REPO
 from skill.models import ALIASES, FLOWS, RUN_ID_PATTERN, Decision, SubmitValues, Violation
 from skill.secrets import is_secret_name, looks_like_secret
+from skill.video_types import VIDEO_LIKE_SUFFIXES
 
 __all__ = [
     "AUGMENTING_FLOWS",
@@ -246,10 +247,7 @@ CACHE_WORKFLOW = "setup_model_cache"
 AUGMENTING_FLOWS: frozenset[str] = frozenset({"augmentation_and_al", "e2e", "e2e_super_resolution"})
 NIM_SERVICES: tuple[str, ...] = ("qwen3-vl", "qwen25-14b")
 NIM_NAMESPACES: tuple[str, ...] = ("osmo-nims", "nim-operator")
-VIDEO_EXTENSIONS: frozenset[str] = frozenset(
-    {".mp4", ".mov", ".avi", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts", ".mts",
-     ".m2ts", ".y4m", ".h264", ".h265", ".hevc", ".gif"}
-)
+VIDEO_EXTENSIONS: frozenset[str] = VIDEO_LIKE_SUFFIXES
 DEFAULT_FLOW = "augmentation_and_al"
 _DEFAULT_VALUES = {
     "cookbook": "city_traffic",

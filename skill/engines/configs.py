@@ -57,7 +57,7 @@ __all__ = [
     "sample_variables",
 ]
 
-VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv")
+VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv")  # standalone worker script: equal to skill.video_types.AUGMENT_DISCOVERY_SUFFIXES (tested)
 PIPELINE_CONFIG_NAMES = ("workflow_config.yaml", "input_config.json", "test_config.yaml")
 DEFAULT_AUGMENTATION_CONFIG = "augmentation/augmentation.yaml"
 WEIGHT_TOLERANCE = 1e-6

@@ -34,6 +34,7 @@ from skill.paths import workspace_dir
 from skill.secrets import discover_hf_token, redact
 from skill.steps.guard import video_problem
 from skill.storage import join
+from skill.video_types import AUGMENT_DISCOVERY_SUFFIXES
 
 __all__ = [
     "DEMO_REPO",
@@ -49,7 +50,7 @@ __all__ = [
 ]
 
 HF_ENDPOINT = "https://huggingface.co"
-VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv")
+VIDEO_SUFFIXES = AUGMENT_DISCOVERY_SUFFIXES
 _RETRYABLE = {429, 500, 502, 503, 504}
 
 
