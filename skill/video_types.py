@@ -21,6 +21,7 @@ __all__ = [
     "AUGMENT_DISCOVERY_SUFFIXES",
     "INPUT_SUFFIXES",
     "LABEL_DEMUX_SUFFIXES",
+    "VIDEO_LIKE_SUFFIXES",
     "WORKFLOW_SUFFIX",
     "is_video_name",
     "strip_video_suffix",
@@ -34,6 +35,8 @@ INPUT_SUFFIXES: tuple[str, ...] = (
     ".wmv", ".flv", ".3gp", ".ogv", ".mxf", ".y4m",
 )
 """What a user may give as a clip (anything here is converted to the workflow's form when needed)."""
+VIDEO_LIKE_SUFFIXES: frozenset[str] = frozenset({*INPUT_SUFFIXES, ".h264", ".h265", ".hevc", ".gif"})
+"""Names the policy treats as video when it judges a command (raw streams and GIFs included)."""
 
 
 def is_video_name(name: str) -> bool:

@@ -42,6 +42,7 @@ from skill.paths import trusted_skills_dir
 from skill.render import RenderedSpec, TaskSpec, render_workflow
 from skill.secrets import redact, redact_obj
 from skill.storage import cache_urls
+from skill.video_types import WORKFLOW_SUFFIX, is_video_name, strip_video_suffix
 
 __all__ = [
     "CACHE_KEYS",
@@ -79,7 +80,6 @@ _COOKBOOK_SUFFIXES: dict[GuardMode, tuple[str, ...]] = {
     ),
 }
 _VIDEO_STEM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_VIDEO_EXT = re.compile(r"\.(mp4|avi|mkv|mov|m4v)$", re.IGNORECASE)
 _VALUE_ORDER = tuple(SubmitValues.model_fields)
 _STRUCTURAL = ("workflow", "setup_task")
 _REQUIRED = ("dataset", "run_id", "storage_url", "gpu_platform", "video")
@@ -98,7 +98,7 @@ def video_problem(video: str) -> str | None:
     """Why ``video`` is not a bare file stem (rule ``video-basename``), or None when it is."""
     if "/" in video or "\\" in video:
         return "it holds a folder"
-    if _VIDEO_EXT.search(video):
+    if is_video_name(video):
         return "it ends in a video extension"
     if not _VIDEO_STEM.match(video):
         return "it holds characters other than letters, digits, '.', '_' and '-', or starts with one of '.', '_', '-'"
@@ -347,7 +347,7 @@ def _video_check(video: str | None, spec: RenderedSpec | None, checks: list[Chec
         bad += [f"{t.name}.VIDEO_NAME" for t in spec.tasks if re.search(r"[/\\]", t.environment.get("VIDEO_NAME", ""))]
     if bad:
         stem = Path((video or "").replace("\\", "/")).name
-        stem = _VIDEO_EXT.sub("", stem)
+        stem = strip_video_suffix(stem)
         checks.append(Check(
             name="video_basename", status="fail",
             detail="video must be a file stem with no folder and no extension (" + ", ".join(bad) + ").",
@@ -387,11 +387,11 @@ def _dataset_check(setup: TaskSpec, backend: Backend, checks: list[Check]) -> li
 
 
 def _video_in_dataset_check(video: str, listing: list[str], checks: list[Check]) -> None:
-    name = f"{video}.mp4"
+    name = f"{video}{WORKFLOW_SUFFIX}"
     if any(key == name or key.endswith("/" + name) for key in listing):
         checks.append(Check(name="video_in_dataset", status="ok", detail=f"{name} is in the dataset."))
         return
-    stems = sorted({Path(k).stem for k in listing if k.lower().endswith(".mp4")})
+    stems = sorted({Path(k).stem for k in listing if k.lower().endswith(WORKFLOW_SUFFIX)})
     checks.append(Check(
         name="video_in_dataset", status="fail", detail=f"{name} is not in the dataset.",
         data={"available": stems[:20], "remedy": "Pick video from the stems in available, or upload the file."},

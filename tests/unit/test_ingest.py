@@ -99,3 +99,10 @@ def test_video_names_come_from_one_list():
     assert all(s == s.lower() and s.startswith(".") for s in INPUT_SUFFIXES)
     assert is_video_name("a/b/Clip.MKV") and not is_video_name("notes.txt")
     assert strip_video_suffix("clip.MOV") == "clip" and strip_video_suffix("clip.v2") == "clip.v2"
+
+
+def test_the_standalone_worker_scripts_agree_with_the_one_list():
+    from skill.engines import configs
+    from skill.video_types import AUGMENT_DISCOVERY_SUFFIXES
+
+    assert configs.VIDEO_EXTENSIONS == AUGMENT_DISCOVERY_SUFFIXES
