@@ -1,5 +1,6 @@
 """A SORT-style multi-object tracker: a constant-velocity Kalman filter per track, detections
-assigned to predicted boxes by IoU with the Hungarian algorithm.
+assigned to predicted boxes by IoU with the Hungarian algorithm (:mod:`skill.engines._assignment`;
+SciPy only for large matrices).
 
 Offline refinements (the labeler sees the whole clip before it writes anything):
 
@@ -20,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from skill.engines._assignment import min_cost_assignment
 
 __all__ = ["SortTracker", "Track", "iou_xyxy"]
 
@@ -226,9 +229,7 @@ class SortTracker:
         iou = iou_xyxy(predicted, dets)
         if skip:
             iou[:, sorted(skip)] = 0.0
-        from scipy.optimize import linear_sum_assignment  # heavy (~0.3 s): only when an assignment is needed
-
-        rows, cols = linear_sum_assignment(-iou)
+        rows, cols = min_cost_assignment(-iou)
         matches = [(int(r), int(c)) for r, c in zip(rows, cols, strict=True) if iou[r, c] >= self.iou_threshold]
         used_t = {m[0] for m in matches}
         used_d = {m[1] for m in matches}
@@ -249,7 +250,7 @@ class SortTracker:
             for k, det_index in enumerate(rest_d):
                 if det_index in skip:
                     cost[:, k] = 1e6
-            r2, c2 = linear_sum_assignment(cost)
+            r2, c2 = min_cost_assignment(cost)
             for r, c in zip(r2, c2, strict=True):
                 if cost[r, c] < 1e6:
                     matches.append((rest_t[r], rest_d[c]))

@@ -31,25 +31,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import cv2
-import httpx2
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from skill.engines import _daft
 from skill.engines._label_classic import ClassicSettings, analyze_video, classic_facts
-from skill.engines._label_nim import (
-    NimSettings,
-    answer_counts,
-    api_key,
-    auth_headers,
-    iter_windows,
-    run_windows,
-    wait_for_models,
-)
-from skill.engines._overlay import OverlaySpool, spool_fits, write_by_decoding
 from skill.engines._mcq import (
     ABSTAIN_PREFIX,
     MIN_CONFIDENCE,
@@ -60,9 +49,13 @@ from skill.engines._mcq import (
     load_bank,
     task_items,
 )
+from skill.engines._overlay import OverlaySpool, spool_fits, write_by_decoding
 from skill.engines.video_io import VideoInfo, VideoWriter, iter_frames, probe
 from skill.errors import InputError, SkillError
 from skill.secrets import redact
+
+if TYPE_CHECKING:  # the nim engine's HTTP client is imported only when that engine runs (start-up cost)
+    import httpx2
 
 __all__ = ["LabelConfig", "LabelRequest", "LabelResult", "label", "main"]
 
@@ -516,6 +509,18 @@ def _run_stages(run: _Run, req: LabelRequest, info: VideoInfo, raw_cfg: dict[str
 def _nim_answers(run: _Run, req: LabelRequest, cfg: LabelConfig, bank: QuestionBank, analysed: Path, info: VideoInfo,
                  *, client: httpx2.Client | None,
                  sleep: Callable[[float], None]) -> tuple[dict[str, Answer], list[dict[str, Any]], dict[str, dict[str, str]]]:
+    import httpx2
+
+    from skill.engines._label_nim import (
+        NimSettings,
+        answer_counts,
+        api_key,
+        auth_headers,
+        iter_windows,
+        run_windows,
+        wait_for_models,
+    )
+
     vlm_url = req.vlm_url or cfg.endpoints.vlm.url or ""
     llm_url = req.llm_url or cfg.endpoints.llm.url or ""
     if not vlm_url or not llm_url:
