@@ -90,6 +90,7 @@ class Eta(BaseModel):
     flow_minutes: MinuteRange = Field(description="The workflow's own runtime.")
     minutes_per_clip_second: MinuteRange | None = Field(default=None, description="Local backend only: CPU minutes per second of clip.")
     clip_seconds: float | None = Field(default=None, description="Local backend only: the clip length the estimate assumes.")
+    basis: str | None = Field(default=None, description="What the flow minutes rest on when they come from the real inputs.")
 
     def _total(self, kinds: tuple[str, ...]) -> MinuteRange:
         chosen = [p for p in self.phases if p.applies in kinds]
@@ -128,6 +129,8 @@ class Eta(BaseModel):
         parts.append(f"Warm start (everything already in place; {always}): about {self.warm_total.words()}.")
         if self.backend == "osmo":
             parts.append("Upstream's measured baseline on MicroK8s + OSMO is ~45-80 min cold and ~20-45 min warm end to end.")
+        if self.basis:
+            parts.append(f"The workflow time is {self.basis}.")
         parts.append("These are estimates, not measurements of this run.")
         return " ".join(parts)
 
