@@ -1,5 +1,5 @@
-"""Start-up cost: ``vda flow``, ``vda policy check-command`` and the label engine import, each against
-``python -c pass``.
+"""Start-up cost: ``vda flow``, ``vda policy check-command`` and the label and augment engine imports,
+each against ``python -c pass``.
 
 Every round runs the baseline and the three commands back to back in fresh interpreters (the same
 Python, the project root as cwd), in a rotated order so no command always runs first; the medians of
@@ -31,6 +31,7 @@ def _cases() -> dict[str, list[str]]:
         "vda flow": [*vda, "flow", "augment my clips with rain and label them"],
         "vda policy check-command": [*vda, "policy", "check-command", "--", "osmo workflow submit wf.yaml"],
         "label engine import": [sys.executable, "-c", "import skill.engines.label"],
+        "augment engine import": [sys.executable, "-c", "import skill.engines.augment"],
     }
 
 
@@ -52,7 +53,7 @@ def run(quick: bool) -> list[dict]:
         for name in names[i % len(names):] + names[: i % len(names)]:
             samples[name].append(_time(cases[name]))
     base = statistics.median(samples["python -c pass"])
-    targets = {"vda flow": 10.0, "vda policy check-command": 10.0, "label engine import": None}
+    targets = {"vda flow": 10.0, "vda policy check-command": 10.0, "label engine import": None, "augment engine import": None}
     rows = []
     for name in names[1:]:
         ours = statistics.median(samples[name])
