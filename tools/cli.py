@@ -1,6 +1,11 @@
 """The ``vda`` command. Each subcommand lives in ``tools/commands/<name>.py`` with two functions:
 ``add_parser(subparsers)`` and ``run(args) -> int``. This module only dispatches, prints errors
 (one place, like huggingface_hub's CLI) and sets exit codes: 0 ok, 1 failure, 2 usage.
+
+Every argument is untrusted: a value that looks like a secret (``nvapi-…``, ``hf_…``, ``sk-ant-…``)
+is refused before the command runs (rule ``no-secret-echo``, as MCP refuses it), and argparse's own
+usage errors are redacted, so a token typed by mistake is never printed, stored or used in a name.
+``vda policy`` is exempt from the refusal: judging commands that hold tokens is its job.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ import sys
 
 from pydantic import ValidationError
 
-from skill.errors import InputError, SkillError
+from skill.errors import InputError, PolicyDenied, SkillError
+from skill.secrets import looks_like_secret, redact
 from tools.output import emit_error
 
 __all__ = ["COMMANDS", "build_parser", "main"]
@@ -65,8 +71,31 @@ def _named_command(argv: list[str]) -> str | None:
     return None
 
 
+class _RedactingParser(argparse.ArgumentParser):
+    """argparse quotes the offending token in usage errors ("unrecognized arguments: --token …"):
+    redact the message before it is printed. Subparsers inherit the class."""
+
+    def error(self, message: str):  # noqa: D401 - argparse's hook
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {redact(message)}\n")
+
+
+_EXEMPT_FROM_SECRET_CHECK = frozenset({"tools.commands.policy"})
+
+
+def _secret_argument(args: argparse.Namespace) -> str | None:
+    """The name of the first option whose value looks like a secret, or None."""
+    if getattr(getattr(args, "handler", None), "__module__", None) in _EXEMPT_FROM_SECRET_CHECK:
+        return None  # (args.command may be a positional of the subcommand, so the handler names it)
+    for name, value in vars(args).items():
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if any(isinstance(v, str) and looks_like_secret(v) for v in values):
+            return name
+    return None
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _RedactingParser(
         prog="vda",
         description="Video data augmentation and auto-labeling workflows, on OSMO or on this machine.",
     )
@@ -84,6 +113,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.WARNING), stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
+    leaked = _secret_argument(args)
+    if leaked is not None:
+        option = "the request text" if leaked in ("text", "request") else f"--{leaked.replace('_', '-')}"
+        emit_error(PolicyDenied(
+            "no-secret-echo",
+            f"The value of {option} looks like a secret (a token); it is refused without being echoed, stored or used.",
+            remedy="Keep tokens in the environment (NGC_API_KEY, HF_TOKEN, ...): preflight finds them there. Pass the real value of this option.",
+        ), as_json=getattr(args, "json", False))
+        return 1
     try:
         return int(args.handler(args) or 0)
     except SkillError as exc:
