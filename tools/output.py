@@ -44,4 +44,5 @@ def emit_error(exc: SkillError, *, as_json: bool) -> None:
     else:
         import traceback
 
-        traceback.print_exception(exc, file=sys.stderr)
+        # causes may quote rejected values (pydantic's input_value=...): redact the whole trace
+        print(redact("".join(traceback.format_exception(exc))), file=sys.stderr, end="")

@@ -71,3 +71,23 @@ def test_policy_check_command_still_judges_commands_that_hold_a_token(home: Path
     code, text = run_cli(capfd, ["policy", "check-command", "--json", "--", f"echo {TOKENS['hf']}"])
     assert code == 1 and "no-secret-echo" in text
     assert_no_token(text, home)
+
+
+def test_the_debug_traceback_is_redacted_too(home: Path, capfd, monkeypatch):
+    from pydantic import BaseModel, ValidationError
+
+    from skill.errors import InputError
+    from tools.output import emit_error
+
+    class Model(BaseModel):
+        n: int
+
+    monkeypatch.setenv("VDA_DEBUG", "1")
+    try:
+        Model(n=TOKENS["nvapi"])
+    except ValidationError as cause:
+        error = InputError("bad n.", remedy="pass a number.")
+        error.__cause__ = cause
+    emit_error(error, as_json=False)
+    _, err = capfd.readouterr()
+    assert "Traceback" in err and TOKENS["nvapi"] not in err
