@@ -16,6 +16,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,6 +27,7 @@ from skill import flows, storage
 from skill.backends.base import Backend
 from skill.demo_source import DEMO_DATASET_NAME, DEMO_REPO
 from skill.errors import BackendError, InputError, SkillError, UserInputRequired
+from skill.eta_model import ClipShape, estimate, record_run
 from skill.ingest import IngestedVideo, to_workflow_video
 from skill.ledger import Ledger
 from skill.models import CookbookName, DatasetName
@@ -86,6 +88,7 @@ class RunResult(BaseModel):
     eta: str
     clips: list[str] = Field(default_factory=list, description="The clip stems this run processed.")
     elapsed_s: float | None = Field(default=None, description="Wall time of the whole run, to set beside the ETA.")
+    workflow_s: float | None = Field(default=None, description="Wall time from submit to the workflow's end (what the ETA's workflow minutes estimate).")
     local_run_dir: str | None = None
     media_lines: list[str] = Field(default_factory=list)
     sampled_vars: dict[str, dict[str, Any]] = Field(default_factory=dict)
@@ -207,12 +210,19 @@ def _fetch_demo(run: _Run, prepare_demo) -> None:
     _ingest(run, _demo_videos(prepare_demo, run.emit))
 
 
+def _clip_shapes(run: _Run) -> list[ClipShape]:
+    return [ClipShape(seconds=c.duration_s, width=c.width, height=c.height) for c in run.clips if c.duration_s > 0]
+
+
+def _augmentations(req: RunRequest) -> int:
+    return req.augmentations or cookbook_augmentations(req.cookbook or DEFAULT_COOKBOOK)
+
+
 def _announce_eta(run: _Run) -> None:
+    """From the real clips (count, length, size) when they are known here; see :mod:`skill.eta_model`."""
     if run.eta:
         return
-    seconds = sum(c.duration_s for c in run.clips) or None
-    estimate = flows.eta(run.flow, backend=run.backend.name, clip_seconds=seconds) if seconds and run.backend.name == "local" else flows.eta(run.flow, backend=run.backend.name)
-    run.eta = estimate.text()
+    run.eta = estimate(run.flow, run.backend.name, _clip_shapes(run), _augmentations(run.req)).text()
     run.say("eta", run.eta)
 
 
@@ -265,7 +275,7 @@ def _place_dataset(run: _Run) -> None:
 def _values(run: _Run) -> dict[str, Any]:
     req, info = run.req, run.info
     cookbook = req.cookbook or DEFAULT_COOKBOOK
-    augmentations = req.augmentations or cookbook_augmentations(cookbook)
+    augmentations = _augmentations(req)
     caches = storage.cache_urls(run.storage_url)
     if not run.backend.traits.engines_need_weights:
         _seed_engine_caches(run.backend, caches)
@@ -330,6 +340,17 @@ def _submit(run: _Run, values: dict[str, Any]) -> str:
     return submitted.workflow_id
 
 
+def _workflow_seconds(backend: Backend, workflow_id: str, *, fallback: float) -> float:
+    """Submit to end as the backend timed it (poll only notices the end at its next look)."""
+    try:
+        status = backend.query(workflow_id)
+        if status.submit_time and status.end_time:
+            return (datetime.fromisoformat(status.end_time) - datetime.fromisoformat(status.submit_time)).total_seconds()
+        return status.duration if status.duration is not None else fallback
+    except (SkillError, ValueError):
+        return fallback
+
+
 def _stage_and_render(run: _Run, result: RunResult) -> None:
     """Stage the outputs with each clip's input beside them (the first pass downloads, the others
     only add what is theirs), then one side-by-side per augmented clip."""
@@ -374,16 +395,20 @@ def run_pipeline(req: RunRequest, *, backend: Backend, ledger: Ledger, emit: Emi
         values = _values(run)
         _guard(run, values)
         workflow_id = _submit(run, values)
+        submitted_at = time.monotonic()
         polled = _wait(run, workflow_id)
+        workflow_s = _workflow_seconds(run.backend, workflow_id, fallback=time.monotonic() - submitted_at)
         result = RunResult(status=polled.status, flow=run.flow, backend=backend.name, run_id=run.run_id, workflow_id=workflow_id,
                            dataset=run.dataset, storage_url=run.storage_url, input_source=run.source, eta=run.eta, clips=run.stems,
                            statements=run.statements, failed_tasks=polled.failed_tasks, log_tail=polled.log_tail,
-                           hint=polled.hint.title if polled.hint else None)
+                           hint=polled.hint.title if polled.hint else None, workflow_s=round(workflow_s, 1))
         if run.source == "demo":
             result.statements.append(f"The input videos came from the VDA demo dataset {DEMO_REPO}.")
         if polled.status != "COMPLETED":
             run.say("poll", f"Run ended {polled.status}; failed tasks: {', '.join(polled.failed_tasks) or 'none'}.")
         else:
+            if not run.backend.traits.cluster_nims and run.clips:  # this machine's engines: refine its ETA model
+                record_run(run.flow, _clip_shapes(run), _augmentations(req), workflow_s)
             _stage_and_render(run, result)
     result.elapsed_s = round(time.monotonic() - began, 1)
     return result

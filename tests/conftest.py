@@ -37,3 +37,9 @@ def anyio_backend() -> str:
 def ledger(tmp_path: Path) -> Iterator[Ledger]:
     with Ledger(tmp_path / "ledger.sqlite") as opened:
         yield opened
+
+
+@pytest.fixture(autouse=True)
+def _own_eta_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs refine this machine's ETA model (skill.eta_model); in tests each keeps its own."""
+    monkeypatch.setenv("VDA_ETA_STORE", str(tmp_path / "eta-store" / "local.json"))

@@ -70,7 +70,10 @@ def summary_lines(result: RunResult) -> list[str]:
         for name, summary in sorted(labels.items()):
             lines.append(f"Labels ({title}) {name}: {label_headline(summary)}")
     if result.elapsed_s is not None:
-        lines.append(f"Took {_duration(result.elapsed_s)} in all ({len(result.clips)} clip(s)); the estimate given at the start is above.")
+        took = f"Took {_duration(result.elapsed_s)} in all ({len(result.clips)} clip(s))"
+        if result.workflow_s is not None:
+            took += f", the workflow itself {_duration(result.workflow_s)}"
+        lines.append(took + "; the estimate given at the start is above.")
     lines += result.statements
     if result.failed_tasks:
         lines.append(f"Failed tasks: {', '.join(result.failed_tasks)}")
