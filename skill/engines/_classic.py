@@ -381,16 +381,17 @@ class ClassicRenderer:
 
     def render(self, frame: np.ndarray, index: int) -> np.ndarray:
         """The re-rendered RGB ``uint8`` frame ``index`` (input is not modified)."""
-        out = cv2.transform(frame, self._matrix)
-        out = cv2.LUT(out, self._lut)
-        out = cv2.multiply(out, self._mul, scale=1 / 255.0)
-        out = cv2.add(out, self._add)
+        out = cv2.transform(frame, self._matrix)  # the one new picture per frame; every later step works in place
+        cv2.LUT(out, self._lut, dst=out)
+        cv2.multiply(out, self._mul, dst=out, scale=1 / 255.0)
+        cv2.add(out, self._add, dst=out)
         if self._gloss is not None:
             # mirror the graded picture, so a reflection is never brighter than the scene it reflects
-            out[self._row0 :] = cv2.add(out[self._row0 :], self._reflection(out, index))
+            lower = out[self._row0 :]
+            cv2.add(lower, self._reflection(out, index), dst=lower)
         particles = self._particles(index)
         if particles is not None:
-            out = cv2.add(out, cv2.cvtColor(particles, cv2.COLOR_GRAY2RGB))
+            cv2.add(out, cv2.cvtColor(particles, cv2.COLOR_GRAY2RGB), dst=out)
         return out
 
     def _particles(self, index: int) -> np.ndarray | None:
@@ -413,7 +414,7 @@ class ClassicRenderer:
         t = index / self.fps
         ripple = (0.8 * np.sin(self._refl_rows * 0.9 + t * 3.0)).astype(np.float32)
         mirrored = cv2.remap(small, self._refl_xs + ripple, self._refl_src_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        mirrored = cv2.GaussianBlur(mirrored, (0, 0), 0.8)
+        cv2.GaussianBlur(mirrored, (0, 0), 0.8, dst=mirrored)
         lower = cv2.resize(mirrored[self._first - self._band0 :], (self.width, self.height - self._row0),
                            interpolation=cv2.INTER_LINEAR)
-        return cv2.multiply(lower, self._gloss, scale=1 / 255.0)
+        return cv2.multiply(lower, self._gloss, dst=lower, scale=1 / 255.0)
