@@ -2,7 +2,8 @@
 
 Writes go only into a run folder under an *output root*: ``<workspace>/media/vda/runs`` (see
 :func:`skill.paths.workspace_dir`), plus any folder the operator lists in ``VDA_OUTPUT_ROOTS``
-(``os.pathsep``-separated absolute paths). An agent's argument can choose a folder under a root,
+(``os.pathsep``-separated absolute paths); the demo videos go under ``<workspace>/media/vda/inputs``
+or an operator root (:func:`demo_folder`: that step also prunes stale ``.mp4`` files there). An agent's argument can choose a folder under a root,
 never a root elsewhere. A run folder is refused when its text holds a NUL or control character,
 is longer than 4,096 characters or has a component over 255 bytes, is relative or holds ``..``,
 lies outside every root (symlinks followed), or passes through a symlink below its root.
@@ -24,8 +25,8 @@ from skill.errors import InputError, NotFound
 from skill.paths import workspace_dir
 
 __all__ = [
-    "MAX_COMPONENT_BYTES", "MAX_PATH_CHARS", "OUTPUT_ROOTS_ENV", "contained_file", "is_video_header", "output_roots", "run_folder",
-    "runs_root", "user_video_file",
+    "MAX_COMPONENT_BYTES", "MAX_PATH_CHARS", "OUTPUT_ROOTS_ENV", "contained_file", "demo_folder", "inputs_root", "is_video_header",
+    "output_roots", "run_folder", "runs_root", "user_folder", "user_video_file",
 ]
 
 OUTPUT_ROOTS_ENV = "VDA_OUTPUT_ROOTS"
@@ -78,6 +79,45 @@ def run_folder(value: str | None, *, run_id: str | None = None, what: str = "run
         if run_id is None:
             raise InputError(f"{what} is required.", remedy=remedy, code="unsafe-path")
         return roots[0] / run_id
+    resolved = _owned_folder(value, roots, what, remedy)
+    if must_exist and not resolved.is_dir():
+        raise NotFound(f"The run folder given as {what} does not exist.", remedy="Run stage_artifacts first and pass its local_run_dir.")
+    return resolved
+
+
+def inputs_root() -> Path:
+    """``<workspace>/media/vda/inputs``: where downloaded inputs (the demo videos) are laid out."""
+    return workspace_dir() / "media" / "vda" / "inputs"
+
+
+def demo_folder(value: str | None, *, what: str = "demo_dir") -> Path:
+    """The folder prepare_demo_assets may fill (and prune of stale demo .mp4 files): under the
+    inputs root or an operator root, default ``<inputs root>/vda-demo``."""
+    roots = [inputs_root().resolve(), *output_roots()[1:]]
+    remedy = f"Leave {what} out (it defaults to {roots[0]}/vda-demo), or pass an absolute folder under {roots[0]}."
+    if len(roots) > 1:
+        remedy += f" The operator allows further roots in {OUTPUT_ROOTS_ENV}."
+    if value is None:
+        return roots[0] / "vda-demo"
+    return _owned_folder(value, roots, what, remedy)
+
+
+def user_folder(value: str, *, what: str = "folder") -> Path:
+    """A folder of the user's own files to read (upload_dataset): checked text, an existing folder."""
+    remedy = f"Pass the folder that holds the user's videos as {what}."
+    text = _checked_text(value, what, remedy)
+    try:
+        path = Path(os.path.expanduser(text)).resolve()
+        is_dir = path.is_dir()
+    except (OSError, RuntimeError, ValueError):
+        raise InputError(f"{what} cannot be resolved.", remedy=remedy, code="unsafe-path") from None
+    if not is_dir:
+        raise NotFound(f"The folder given as {what} does not exist.", remedy=remedy)
+    return path
+
+
+def _owned_folder(value: str, roots: list[Path], what: str, remedy: str) -> Path:
+    """``value`` resolved, when it is a folder strictly under one of ``roots`` (see the module docs)."""
     text = _checked_text(value, what, remedy)
     if text.startswith("~"):
         text = os.path.expanduser(text)
@@ -96,8 +136,6 @@ def run_folder(value: str | None, *, run_id: str | None = None, what: str = "run
     _refuse_symlinks_below(root, resolved, lexical, what, remedy)
     if resolved.exists() and not resolved.is_dir():
         raise InputError(f"{what} names a file, not a folder.", remedy=remedy, code="unsafe-path")
-    if must_exist and not resolved.is_dir():
-        raise NotFound(f"The run folder given as {what} does not exist.", remedy="Run stage_artifacts first and pass its local_run_dir.")
     return resolved
 
 

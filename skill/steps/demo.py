@@ -27,10 +27,10 @@ import httpx2
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from skill.backends.base import Backend
+from skill.confine import demo_folder, inputs_root, user_folder
 from skill.demo_source import DEMO_REPO
 from skill.errors import BackendError, BackendUnavailable, InputError, NotFound, PolicyDenied, UserInputRequired
 from skill.models import DatasetName
-from skill.paths import workspace_dir
 from skill.secrets import discover_hf_token, redact
 from skill.steps.guard import video_problem
 from skill.storage import join
@@ -55,14 +55,16 @@ _RETRYABLE = {429, 500, 502, 503, 504}
 
 
 def default_demo_dir() -> Path:
-    return workspace_dir() / "media" / "vda" / "inputs" / "vda-demo"
+    return inputs_root() / "vda-demo"
 
 
 class DemoRequest(BaseModel):
     """Where to put the demo videos and which Hugging Face dataset they come from."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    demo_dir: str | None = Field(default=None, description="Flat output folder; default <workspace>/media/vda/inputs/vda-demo. Its top-level *.mp4 files are replaced.")
+    demo_dir: str | None = Field(
+        default=None, description="Flat output folder under <workspace>/media/vda/inputs; default <workspace>/media/vda/inputs/vda-demo. Its top-level *.mp4 files are replaced."
+    )
     repo: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=200)] = Field(
         default=DEMO_REPO, description=f"Hugging Face dataset repo, e.g. {DEMO_REPO} (the only one allowed unless allow_non_vda)."
     )
@@ -137,7 +139,7 @@ def prepare_demo_assets(
     subdir = req.subdir.strip("/")
     if any(part in ("", ".", "..") for part in subdir.split("/")) and subdir:
         raise InputError("subdir must be a plain relative folder inside the repo.", remedy="Pass e.g. clips or leave it empty.", code="invalid-subdir")
-    demo_dir = Path(req.demo_dir).expanduser().resolve() if req.demo_dir else default_demo_dir()
+    demo_dir = demo_folder(req.demo_dir) if req.demo_dir else default_demo_dir()  # the step prunes stale .mp4 files there
     raw_dir = demo_dir.with_name(demo_dir.name + "_raw")
     token, _source = discover_hf_token()
     headers = {"Authorization": f"Bearer {token}"} if token else {}
@@ -306,9 +308,7 @@ def _part_beside(target: Path) -> Path:
 
 def upload_dataset(req: UploadRequest, *, backend: Backend) -> UploadResult:
     """Upload a folder's videos flat to <storage_url>/datasets/<name>/ and return the dataset URL."""
-    folder = Path(req.folder).expanduser()
-    if not folder.is_dir():
-        raise NotFound(f"The folder {folder} does not exist.", remedy="Pass the folder that holds the videos.")
+    folder = user_folder(req.folder)
     candidates = sorted(p for p in (folder.rglob("*") if req.recursive else folder.iterdir()) if p.is_file() and not p.name.startswith("."))
     videos = [p for p in candidates if p.suffix.lower() in VIDEO_SUFFIXES]
     ignored = [str(p.relative_to(folder)) for p in candidates if p.suffix.lower() not in VIDEO_SUFFIXES]

@@ -26,6 +26,7 @@ FILES = {"03_IllegalOccupation_020_10FPS.mp4": b"A" * 50, "clips/goal_0086_0hz_6
 def hf_token(monkeypatch, tmp_path: Path):
     monkeypatch.setenv("HF_TOKEN", TOKEN)
     monkeypatch.setenv("HF_TOKEN_FILE", str(tmp_path / "no-token-file"))
+    monkeypatch.setenv("VDA_OUTPUT_ROOTS", str(tmp_path))  # demo folders here live in tmp_path (skill.confine)
 
 
 def file_entry(path: str) -> dict:

@@ -106,7 +106,7 @@ async def vda_demo_only(s: Session, tmp_path: Path) -> None:
     with respx.mock(assert_all_called=True) as mock:
         mock.get(api).respond(200, json=[{"type": "file", "path": "a.mp4", "size": 3, "oid": "x"}])
         mock.get(f"https://huggingface.co/datasets/{DEMO_REPO}/resolve/main/a.mp4").respond(200, content=b"abc")
-        demo = await s.ok("prepare_demo_assets", {"demo_dir": str(tmp_path / "d")})
+        demo = await s.ok("prepare_demo_assets", {"demo_dir": str(tmp_path / "home" / "media" / "vda" / "inputs" / "d")})  # under the inputs root
     assert [f["name"] for f in demo["files"]] == ["a.mp4"]
 
 

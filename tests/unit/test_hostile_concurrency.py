@@ -102,6 +102,7 @@ def test_stale_temp_files_at_the_old_fixed_names_do_not_break_staging(root: Path
 
 def test_stale_part_files_do_not_break_the_demo_download(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("HF_TOKEN_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("VDA_OUTPUT_ROOTS", str(tmp_path))
     monkeypatch.delenv("HF_TOKEN", raising=False)
     api = f"https://huggingface.co/api/datasets/{DEMO_REPO}/tree/main"
     demo = tmp_path / "demo"

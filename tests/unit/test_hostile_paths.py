@@ -191,3 +191,34 @@ def test_cli_refuses_hostile_paths_with_a_coded_error(argv: list[str], home: Pat
     out, err = capsys.readouterr()
     assert err.startswith("Error: [") and "Traceback" not in err and MARK not in out + err
     assert not Path(f"/etc/{MARK}").exists()
+
+
+@pytest.mark.parametrize("vector", ["outside", "traversal", "nul", "relative", "inputs-root-itself"])
+def test_demo_refuses_a_folder_outside_the_inputs_root_and_keeps_the_users_videos(vector: str, tmp_path: Path, home: Path):
+    import respx
+
+    from skill.steps.demo import DemoRequest, prepare_demo_assets
+
+    users = tmp_path / f"my-videos-{MARK}"
+    users.mkdir()
+    (users / "holiday.mp4").write_bytes(MP4)
+    value = {"outside": str(users), "traversal": f"{home.parent}/inputs/../../../../my-videos-{MARK}", "nul": f"{home.parent}/inputs/{MARK}\x00",
+             "relative": f"my-videos-{MARK}", "inputs-root-itself": str(home.parent / "inputs")}[vector]
+    with respx.mock(assert_all_called=False) as mock:
+        with pytest.raises(InputError) as err:
+            prepare_demo_assets(DemoRequest.model_construct(demo_dir=value, repo="nvidia/video-data-augmentation-demo", revision="main", subdir="",
+                                                            allow_non_vda=False, retries=0, timeout_s=5.0), sleep=lambda s: None)
+        assert not mock.calls, "Hugging Face was called before the folder was checked"
+    assert_coded(err.value)
+    assert (users / "holiday.mp4").read_bytes() == MP4 and not (tmp_path / f"my-videos-{MARK}_raw").exists()
+
+
+@pytest.mark.parametrize("value", [f"/tmp/{MARK}\x00", "/" + MARK * 2000, f"/tmp/{MARK}\nx"])
+def test_upload_refuses_a_hostile_folder_with_a_coded_error(value: str, home: Path):
+    from skill.steps.demo import UploadRequest, upload_dataset
+
+    fake = FakeBackend()
+    with pytest.raises(InputError) as err:
+        upload_dataset(UploadRequest.model_construct(folder=value, storage_url=STORAGE, name="vda-demo", recursive=False), backend=fake)
+    assert_coded(err.value)
+    assert fake.calls == []
