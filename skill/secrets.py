@@ -39,6 +39,7 @@ __all__ = [
     "redact_obj",
     "register_secret",
     "strip_bearer",
+    "token_shaped",
 ]
 
 REDACTED = "[REDACTED]"
@@ -120,6 +121,12 @@ def looks_like_secret(text: str | None) -> bool:
     with _lock:
         registered = tuple(_registered)
     return any(value in text for value in registered)
+
+
+def token_shaped(text: str | None) -> bool:
+    """True when ``text`` holds a token-shaped string (``nvapi-…``, ``hf_…``, ``sk-ant-…``, ``Bearer …``),
+    whatever secrets are known: what an argument must never carry."""
+    return bool(text) and bool(_TOKEN_SHAPES.search(text))
 
 
 def _known_values(env: Mapping[str, str] | None = None) -> list[str]:

@@ -19,7 +19,7 @@ import sys
 from pydantic import ValidationError
 
 from skill.errors import InputError, PolicyDenied, SkillError
-from skill.secrets import looks_like_secret, redact
+from skill.secrets import redact, token_shaped
 from tools.output import emit_error
 
 __all__ = ["COMMANDS", "build_parser", "main"]
@@ -84,12 +84,13 @@ _EXEMPT_FROM_SECRET_CHECK = frozenset({"tools.commands.policy"})
 
 
 def _secret_argument(args: argparse.Namespace) -> str | None:
-    """The name of the first option whose value looks like a secret, or None."""
+    """The name of the first option whose value is token-shaped, or None. (A known secret's plain
+    value inside free text is redacted on the way out instead; refusing it would reveal it is one.)"""
     if getattr(getattr(args, "handler", None), "__module__", None) in _EXEMPT_FROM_SECRET_CHECK:
         return None  # (args.command may be a positional of the subcommand, so the handler names it)
     for name, value in vars(args).items():
         values = value if isinstance(value, (list, tuple)) else [value]
-        if any(isinstance(v, str) and looks_like_secret(v) for v in values):
+        if any(isinstance(v, str) and token_shaped(v) for v in values):
             return name
     return None
 
