@@ -144,7 +144,7 @@ def write_by_decoding(src: Path, dst: Path, info: VideoInfo, tracks: Iterable[Tr
     w, h, scale = overlay_size(info.width, info.height)
     boxes = _boxes_by_frame(tracks, scale)
     with VideoWriter(dst, w, h, info.rate or info.fps, preset=_PRESET, crf=_CRF) as writer:
-        for index, frame in enumerate(iter_frames(src)):
+        for index, frame in enumerate(iter_frames(src)):  # a fresh array per frame: drawn on in place
             img = frame if (frame.shape[1], frame.shape[0]) == (w, h) else cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
-            writer.write(_draw(np.ascontiguousarray(img) if img is not frame else frame.copy(), boxes.get(index, ())))
+            writer.write(_draw(img, boxes.get(index, ())))
         return writer.frames_written

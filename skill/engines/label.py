@@ -38,7 +38,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from skill.engines import _daft
-from skill.engines._label_classic import ClassicSettings, analyze_video, classic_facts
+from skill.engines._label_classic import Analysis, ClassicSettings, analyze_video, classic_facts
 from skill.engines._mcq import (
     ABSTAIN_PREFIX,
     MIN_CONFIDENCE,
@@ -356,6 +356,31 @@ def _scene_path(path: Path, staging: Path) -> str:
         return str(path)
 
 
+def _tracking_outputs(run: _Run, analysis: Analysis, analysed: Path, info: VideoInfo, staging: Path, *, media_id: str,
+                      stem: str, save_video: bool, spool: OverlaySpool | None) -> None:
+    """The tracking stage's status and files: DAFT instances/objects and, when asked, the overlay video."""
+    tracking_on = run.stages["tracking"]["enabled"]
+    if not tracking_on:
+        run.stages["tracking"]["reason"] = "disabled"
+        return
+    run.stages["tracking"].update({"status": "completed", "engine": "classic", "input": _scene_path(analysed, staging),
+                                   "tracks": len(analysis.tracks)})
+    on = datetime.now(timezone.utc).date()
+    _daft.write_json(staging / "contextual" / "instances.json", _daft.instances_payload(analysis.tracks, on=on))
+    _daft.write_json(staging / "contextual" / "objects.json",
+                     _daft.objects_payload(analysis.tracks, video_id=media_id, stem=stem, num_frames=analysis.frames,
+                                           width=info.width, height=info.height, on=on))
+    run.say(f"[tracking] {len(analysis.tracks)} track(s) over {analysis.frames} frames "
+            f"({', '.join(f'{k}={v}' for k, v in sorted(analysis.measures.counts.items())) or 'no objects'})")
+    if save_video:  # drawn over the pictures of the analysis pass; decoded again only if too long to spool
+        overlay = staging / "sidecars" / f"{stem}_tracking.mp4"
+        if spool is not None:
+            spool.finish(overlay, analysis.tracks, info.rate or info.fps)
+        else:
+            write_by_decoding(analysed, overlay, info, analysis.tracks)
+        run.stages["tracking"]["output_video"] = f"sidecars/{stem}_tracking.mp4"
+
+
 def _run_stages(run: _Run, req: LabelRequest, info: VideoInfo, raw_cfg: dict[str, Any], cfg: LabelConfig,
                 bank: QuestionBank | None, bank_path: Path | None, staging: Path, *,
                 client: httpx2.Client | None, sleep: Callable[[float], None]) -> LabelResult:
@@ -394,34 +419,16 @@ def _run_stages(run: _Run, req: LabelRequest, info: VideoInfo, raw_cfg: dict[str
     settings = ClassicSettings(classes=tuple(det.classes), max_age=det.max_age, min_hits=det.min_hits,
                                iou_threshold=det.iou_threshold, min_track_frames=det.min_track_frames)
     tracking_on = det.enabled
-    overlay_path = sidecars / f"{stem}_tracking.mp4"
+    run.stages["tracking"] = {"enabled": tracking_on, "status": "skipped", "degraded": False}
     spool = (OverlaySpool(sidecars / f".{stem}_tracking.spool", analysed_info)
              if tracking_on and det.save_video and spool_fits(analysed_info, staging) else None)
     try:
         analysis = analyze_video(analysed, settings, facts=analysed_info, tap=spool.add if spool else None)
-    except BaseException:
+        _tracking_outputs(run, analysis, analysed, analysed_info, staging, media_id=media_id, stem=stem,
+                          save_video=det.save_video, spool=spool)
+    finally:
         if spool is not None:
-            spool.discard()
-        raise
-    run.stages["tracking"] = {"enabled": tracking_on, "status": "skipped", "degraded": False}
-    if tracking_on:
-        run.stages["tracking"].update({"status": "completed", "engine": "classic", "input": _scene_path(analysed, staging),
-                                       "tracks": len(analysis.tracks)})
-        on = datetime.now(timezone.utc).date()
-        _daft.write_json(staging / "contextual" / "instances.json", _daft.instances_payload(analysis.tracks, on=on))
-        _daft.write_json(staging / "contextual" / "objects.json",
-                         _daft.objects_payload(analysis.tracks, video_id=media_id, stem=stem, num_frames=analysis.frames,
-                                               width=analysed_info.width, height=analysed_info.height, on=on))
-        run.say(f"[tracking] {len(analysis.tracks)} track(s) over {analysis.frames} frames "
-                f"({', '.join(f'{k}={v}' for k, v in sorted(analysis.measures.counts.items())) or 'no objects'})")
-        if det.save_video:  # drawn over the pictures of the analysis pass; decoded again only if too long to spool
-            if spool is not None:
-                spool.finish(overlay_path, analysis.tracks, analysed_info.rate or analysed_info.fps)
-            else:
-                write_by_decoding(analysed, overlay_path, analysed_info, analysis.tracks)
-            run.stages["tracking"]["output_video"] = f"sidecars/{stem}_tracking.mp4"
-    else:
-        run.stages["tracking"]["reason"] = "disabled"
+            spool.discard()  # idempotent: finish() already removed it on success
 
     # 3. VLM JSON (events / scene metadata): not produced by these engines
     vlm_reason = ("CPU engine" if req.engine == "classic" else

@@ -18,7 +18,7 @@ from skill.engines._overlay import OverlaySpool, overlay_size, write_by_decoding
 from skill.engines.label import LabelRequest, label
 from skill.engines.synthetic import make_scene
 from skill.engines.video_io import VideoInfo, VideoWriter, iter_frames, probe
-from skill.errors import InputError
+from skill.errors import InputError, SkillError
 
 pytestmark = pytest.mark.slow  # encodes video
 
@@ -121,14 +121,30 @@ def test_a_clip_too_long_to_spool_is_drawn_by_decoding_again(tmp_path, clip, mon
     assert probe(out / "sidecars" / "road_tracking.mp4").frames == probe(clip).frames
 
 
-def test_a_failed_analysis_leaves_no_spool(tmp_path, clip, monkeypatch):
-    def broken(*_args, **_kwargs):
+@pytest.mark.parametrize("where", ["analysis", "tracking files"])
+def test_a_failure_leaves_no_spool(tmp_path, clip, monkeypatch, where):
+    opened: list[OverlaySpool] = []
+    real_init = OverlaySpool.__init__
+
+    def remember(self, *args):
+        real_init(self, *args)
+        opened.append(self)
+
+    def broken_analysis(*_args, **_kwargs):
         raise _label_classic.VideoReadError("broken on purpose.", remedy="none")
 
-    monkeypatch.setattr(label_module, "analyze_video", broken)
+    def broken_write(*_args, **_kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(OverlaySpool, "__init__", remember)
+    if where == "analysis":
+        monkeypatch.setattr(label_module, "analyze_video", broken_analysis)
+    else:
+        monkeypatch.setattr(label_module._daft, "write_json", broken_write)
     cfg, bank = _inputs(tmp_path / "in")
-    with pytest.raises(_label_classic.VideoReadError):
+    with pytest.raises(SkillError):
         label(LabelRequest(engine="classic", video=clip, output_dir=tmp_path / "out", config=cfg, question_bank=bank))
+    assert len(opened) == 1 and opened[0]._file.closed and not opened[0].path.exists()
     assert not [p.name for p in (tmp_path / "out").rglob("*spool*")]
 
 
