@@ -107,3 +107,26 @@ def test_preflight_calls_under_each_fault_are_bounded_and_coded(mode: str, fault
         result, error, _ = bounded(call)
         if mode in ("garbage", "partial-json", "create-then-garbage") or mode.startswith("exit-") or mode.endswith("hang"):
             assert error is not None, f"{call.__name__} under {mode} returned {result!r}"
+
+
+@pytest.mark.parametrize("mode", ["create-then-exit-10", "create-then-garbage"])
+def test_four_cli_retries_of_one_run_id_make_one_workflow(mode: str, faulty: FaultyOsmo, tmp_path: Path, monkeypatch, capfd):
+    """The issue's reproduction: `vda submit` retried 4 times with one run id after the CLI created
+    the workflow and then failed made 4 cluster workflows."""
+    from tools.cli import main
+
+    monkeypatch.setenv("VDA_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("VDA_OSMO_CLI", faulty.executable)
+    faulty.set_faults({"workflow submit": mode})
+    argv = ["submit", "augmentation_and_al", "--backend", "osmo", "--dataset", "vda-demo", "--run-id", RUN_ID, "--storage-url", "s3://bkt/p",
+            "--gpu-platform", "gpu", "--video", "clip", "--ledger", str(tmp_path / "ledger.sqlite"), "--json"]
+    codes = []
+    for _ in range(4):
+        started = time.monotonic()
+        codes.append(main(argv))
+        assert time.monotonic() - started < BOUND_S
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err
+    created = faulty.submitted()
+    assert len(created) == 1 and codes == [0, 0, 0, 0]
+    assert out.count(f'"workflow_id": "{created[0]["id"]}"') == 4
