@@ -41,6 +41,9 @@ _WORKFLOW_ID_LINE = re.compile(r"^Workflow ID\s+-\s+(\S+)", re.MULTILINE)
 _ERROR_MESSAGE = re.compile(r"^Error message:\s*(.*)$", re.MULTILINE)
 _TOTAL = re.compile(r"^Total\s+(\d+)\s+objects?\s+found\s*$", re.IGNORECASE)
 _LOG_HEADER = re.compile(r"^Workflow \S+ has (?:error )?logs:\s*$")
+# 6.3.1's worker appends this block (one log-stream entry) to a failed workflow's log when it ends
+# (src/utils/job/jobs.py); it is a pointer to the status page, not a line any task wrote
+_FAILURE_TRAILER = re.compile(r"\n*^-{100}\nWorkflow terminated abnormally, view task status at:\n.*?^-{100}$\n*", re.MULTILINE | re.DOTALL)
 _CANCEL_FAILED = re.compile(r"^Workflow cancel+ation failed for workflow (\S+?):\s*(.*)$", re.MULTILINE)
 _UNKNOWN_FLAG = re.compile(r"unknown (?:flag|option)|unrecognized arguments?:.*--no-pager", re.IGNORECASE)
 # 6.3.1 raises OSMOUserError('Must login first with "login" command') (exit 2) without a login.yaml;
@@ -208,10 +211,13 @@ def parse_query(stdout: str, workflow_id: str) -> WorkflowStatus:
 
 
 def parse_logs(stdout: str, last_n: int) -> str:
-    """Drop the ``Workflow X has logs:`` header; keep the last ``last_n`` lines."""
-    lines = (stdout or "").splitlines()
+    """Drop the ``Workflow X has logs:`` header and a failed workflow's closing pointer block;
+    keep the last ``last_n`` lines."""
+    lines = _FAILURE_TRAILER.sub("\n", stdout or "").splitlines()
     if lines and _LOG_HEADER.match(lines[0].strip()):
         lines = lines[1:]
+    while lines and not lines[-1].strip():
+        lines.pop()
     return "\n".join(lines[-last_n:]) if last_n > 0 else ""
 
 

@@ -58,6 +58,11 @@ _CREDENTIAL_NAME = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_-]*[a-zA-Z0-9])?$")
 _SET_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 _CONFIG_KIND = re.compile(r"^[A-Z][A-Z_]*(:\d+)?$")
 _TAIL_CHARS = 2000
+# 6.3.1 applies -n to Redis stream entries while a log is live (a finished stream's end marker is
+# one of them) and to file lines once the worker has moved the log to storage (a failed workflow's
+# closing pointer block is 9 of them): ask for this many more; parse_logs drops the pointer block
+# and keeps last_n lines.
+_LOG_SLACK = 10
 
 
 class OsmoExit(Exception):
@@ -287,7 +292,7 @@ class OsmoBackend:
         args = ["workflow", "logs", _positional(workflow_id, "workflow id")]
         if task is not None:
             args += ["--task", _positional(task, "task name")]
-        args += ["-n", str(int(last_n))]
+        args += ["-n", str(int(last_n) + _LOG_SLACK)]
         argv = [self.executable, *args]
         try:
             out = self._run(args, timeout=self.logs_timeout)

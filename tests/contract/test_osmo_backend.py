@@ -240,8 +240,18 @@ def test_missing_executable_is_backend_unavailable(tmp_path):
 
 def test_logs_strip_the_header_and_keep_the_last_lines(backend, double):
     text = backend.logs("vda-demo-3", task="cosmos_worker_0", last_n=2)
-    assert double.calls()[-1] == ["workflow", "logs", "vda-demo-3", "--task", "cosmos_worker_0", "-n", "2"]
-    assert text.splitlines() == ["2026/06/01 10:00:00 [cosmos_worker_0] step 1/35", "2026/06/01 10:00:01 [cosmos_worker_0] step 2/35"]
+    # 10 more than asked: the service may count a stream end marker or a failure pointer block
+    assert double.calls()[-1] == ["workflow", "logs", "vda-demo-3", "--task", "cosmos_worker_0", "-n", "12"]
+    assert text.splitlines() == ["2026/06/01 10:00:01 [cosmos_worker_0] step 1/35", "2026/06/01 10:00:02 [cosmos_worker_0] step 2/35"]
+
+
+def test_logs_of_a_failed_workflow_drop_the_closing_pointer_block(backend, double):
+    double.update(statuses={"vda-demo-3": ["FAILED"]})
+    assert backend.query("vda-demo-3").status == "FAILED"
+    text = backend.logs("vda-demo-3", last_n=1)
+    assert text == "2026/06/01 10:00:03 [cosmos_worker_0] step 2/35"
+    raw = subprocess.run([double.executable, "workflow", "logs", "vda-demo-3"], capture_output=True, text=True).stdout
+    assert "Workflow terminated abnormally" in raw and "Workflow terminated" not in backend.logs("vda-demo-3")
 
 
 def test_logs_of_a_live_workflow_return_what_arrived_before_the_timeout(double):

@@ -48,6 +48,11 @@ from typing import Any
 __all__ = ["OsmoDouble", "SubmitRefused", "install", "main", "submit_pipeline"]
 
 _DEFAULT_CODE = {1: 1, 2: 400, 10: 503, 75: 429}
+_NOT_STARTED = frozenset({"SUBMITTING", "WAITING", "PROCESSING", "SCHEDULING", "INITIALIZING", "FAILED_UPSTREAM", "FAILED_CANCELED"})
+_TASK_ENDED = frozenset({"COMPLETED", "RESCHEDULED"}) | {s for s in ("FAILED", "FAILED_CANCELED", "FAILED_SERVER_ERROR", "FAILED_BACKEND_ERROR",
+                                                                   "FAILED_EXEC_TIMEOUT", "FAILED_QUEUE_TIMEOUT", "FAILED_IMAGE_PULL", "FAILED_UPSTREAM",
+                                                                   "FAILED_EVICTED", "FAILED_START_ERROR", "FAILED_START_TIMEOUT", "FAILED_PREEMPTED")}
+_CONFIG_TYPES = ("BACKEND", "BACKEND_TEST", "DATASET", "GROUP_TEMPLATE", "POD_TEMPLATE", "POOL", "RESOURCE_VALIDATION", "ROLE", "SERVICE", "WORKFLOW")
 _NEEDS_SERVICE = frozenset({"workflow", "pool", "credential", "config", "task", "dataset", "profile", "user"})
 _RUNTIME = re.compile(r"\{\{\s*(uuid|workflow_id|output|input:[^}]+|host:[^}]+)\s*\}\}")
 
@@ -214,6 +219,26 @@ def submit_pipeline(path: Path, set_vars: list[str], set_strings: list[str], *, 
     return yaml.dump(final)
 
 
+def spec_groups(final: str) -> list[dict[str, Any]]:
+    """Groups of a rendered spec as the service stores them: a bare task becomes ``<task>-group``
+    (its lead), a one-task group's task is its lead, and a group waits for every group whose task
+    it names in ``inputs: - task:``."""
+    import yaml
+
+    workflow = (yaml.safe_load(final) or {}).get("workflow") or {}
+    groups = [{"name": g.get("name"), "tasks": list(g.get("tasks") or [])} for g in workflow.get("groups") or []]
+    groups += [{"name": f"{t.get('name')}-group", "tasks": [t]} for t in workflow.get("tasks") or []]
+    owner = {t.get("name"): g["name"] for g in groups for t in g["tasks"]}
+    out = []
+    for group in groups:
+        upstream = sorted({owner[i["task"]] for t in group["tasks"] for i in t.get("inputs") or []
+                           if isinstance(i, dict) and i.get("task") in owner and owner[i["task"]] != group["name"]})
+        lone = len(group["tasks"]) == 1
+        out.append({"name": group["name"], "upstream": upstream,
+                    "tasks": [{"name": t.get("name"), "lead": lone or bool(t.get("lead"))} for t in group["tasks"]]})
+    return out
+
+
 # --- the double -----------------------------------------------------------------------------------
 
 
@@ -244,10 +269,15 @@ class _Double:
     def fail(self, message: str, exit_code: int, code: int | None = None, prefix: str = "") -> None:
         code = code if code is not None else _DEFAULT_CODE.get(exit_code, exit_code)
         if self.json_mode:
-            self.out(json.dumps({"message": message, "code": code}))
+            self.out(json.dumps({"message": message, "code": code}, indent=2))
         else:
             self.out(f"{prefix}Error message: {message}\nError code: {code}")
         raise _Exit(exit_code)
+
+    def not_found(self, message: str) -> None:
+        """6.3.1 answers unknown ids with a 400 and the CLI adds the status line on stderr."""
+        self.err("Server responded with status code 400")
+        self.fail(message, 2, 400)
 
     def usage_error(self, message: str) -> None:
         self.err(f"usage: osmo [-h] [--log-level LOG_LEVEL] MODULE ...\nosmo: error: {message}")
@@ -400,11 +430,12 @@ class _Double:
         counters = self.state.setdefault("names", {})
         counters[name] = counters.get(name, 0) + 1
         wid = f"{name}-{counters[name]}"
-        self.state.setdefault("submitted", []).append({"id": wid, "pool": found.get("--pool"), "values": values})
+        self.state.setdefault("submitted", []).append({"id": wid, "pool": found.get("--pool"), "values": values,
+                                                       "groups": spec_groups(final)})
         self.save()
         if self.json_mode:
             self.out(json.dumps({"name": wid, "overview": f"{self.url}/workflows/{wid}", "logs": f"{self.url}/api/workflow/{wid}/logs",
-                                 "spec": None, "dashboard_url": None}))
+                                 "spec": None, "dashboard_url": None}, indent=4))
         else:
             self.out(f"Workflow submit successful.\nWorkflow ID        - {wid}\nWorkflow Overview  - {self.url}/workflows/{wid}\n")
         return 0
@@ -437,8 +468,36 @@ class _Double:
             return dict(known)
         for item in self.state.get("submitted", []):
             if item["id"] == wid:
-                return {"status": "PENDING", "pool": item.get("pool"), "groups": []}
+                return {"status": "PENDING", "pool": item.get("pool"), "spec_groups": item.get("groups") or []}
         return None
+
+    @staticmethod
+    def groups_at(spec: list[dict[str, Any]], status: str) -> list[dict[str, Any]]:
+        """A submitted workflow's groups at a workflow status (6.3.1 as observed): PENDING has its
+        first groups PROCESSING and the rest WAITING; RUNNING runs the first groups; COMPLETED
+        completes all (exit 0); a failure fails the first groups (exit 1, no message: the group's is
+        empty) and the rest FAILED_UPSTREAM (exit 3000, "Upstream task failed.")."""
+        out = []
+        for group in spec:
+            first = not group["upstream"]
+            message = None
+            if status == "COMPLETED":
+                state, code = "COMPLETED", 0
+            elif status.startswith("FAILED"):
+                state, code, message = ("FAILED", 1, None) if first else ("FAILED_UPSTREAM", 3000, "Upstream task failed.")
+            else:
+                state, code = ({"PENDING": "PROCESSING", "RUNNING": "RUNNING"}.get(status, "PROCESSING") if first else "WAITING"), None
+            entry = {"name": group["name"], "status": state, "upstream": group["upstream"],
+                     "tasks": [{"name": t["name"], "lead": t["lead"], "status": state, "exit_code": code, "failure_message": message}
+                               for t in group["tasks"]]}
+            if state == "FAILED":
+                entry["failure_message"] = ""
+            out.append(entry)
+        return out
+
+    def task_names(self, wf: dict[str, Any]) -> set[str]:
+        groups = wf.get("groups") or wf.get("spec_groups") or []
+        return {t["name"] for g in groups for t in g.get("tasks") or []}
 
     def cmd_workflow_query(self, args: list[str]) -> int:
         positional, _ = self.parse(args, {"--format-type": "one", "--verbose": "flag"}, {"-t": "--format-type", "-v": "--verbose"})
@@ -447,7 +506,7 @@ class _Double:
         wid = positional[0]
         wf = self.workflow(wid)
         if wf is None:
-            self.fail(f"Workflow {wid} not found.", 2, 404)
+            self.not_found(f"Workflow {wid} is not found.")
         sequence = (self.scenario.get("statuses") or {}).get(wid)
         if sequence:
             seen = self.state.setdefault("queries", {})
@@ -455,8 +514,16 @@ class _Double:
             seen[wid] = n + 1
             self.save()
             wf["status"] = sequence[min(n, len(sequence) - 1)]
+        if "spec_groups" in wf:
+            wf["groups"] = self.groups_at(wf.pop("spec_groups"), wf.get("status", "PENDING"))
         if wid in self.state.get("canceled", []):
             wf["status"] = "FAILED_CANCELED"
+            for group in wf.get("groups") or []:  # 6.3.1: every unfinished task is canceled with the workflow
+                if group.get("status") != "COMPLETED":
+                    group["status"] = "FAILED_CANCELED"
+                    for task in group.get("tasks") or []:
+                        task.update(status="FAILED_CANCELED", exit_code=None, failure_message="Task was canceled by user: tester.",
+                                    started=task.get("status", "WAITING") not in _NOT_STARTED)
         if wf.get("status") == "COMPLETED":
             self.write_run_outputs(wid)
         body = self.query_json(wid, wf)
@@ -471,34 +538,56 @@ class _Double:
         return 0
 
     def query_json(self, wid: str, wf: dict[str, Any]) -> dict[str, Any]:
+        """The service's query JSON. Times, pod fields and links are set or null the way 6.3.1 sets
+        them for each status (a scenario may give start/end times); Kubernetes-only phases
+        (scheduling, initializing) are stamped once a task has run."""
         base = f"{self.url}/api/workflow/{wid}"
+        stamp = "2026-06-01T10:00:05.123456"
+        status = wf.get("status", "PENDING")
+        statuses = {g["name"]: g.get("status", "WAITING") for g in wf.get("groups") or []}
         groups = []
         for g in wf.get("groups") or []:
             tasks = []
             for t in g.get("tasks") or []:
+                state = t.get("status", "WAITING")
+                ran = t.get("started", state not in _NOT_STARTED)
+                ended = state in _TASK_ENDED
                 tasks.append({
-                    "name": t["name"], "retry_id": t.get("retry_id", 0), "status": t.get("status", "WAITING"),
-                    "failure_message": t.get("failure_message", ""), "exit_code": t.get("exit_code"),
-                    "logs": f"{base}/logs?task_name={t['name']}&retry_id=0", "error_logs": f"{base}/error_logs?task_name={t['name']}",
-                    "events": f"{base}/events?task_name={t['name']}", "processing_start_time": "2026-06-01T10:00:00.5",
-                    "scheduling_start_time": "2026-06-01T10:00:01", "initializing_start_time": None,
-                    "start_time": t.get("start_time", "2026-06-01T10:00:05.123456"), "end_time": t.get("end_time"),
+                    "name": t["name"], "retry_id": t.get("retry_id", 0), "status": state,
+                    "failure_message": t.get("failure_message"), "exit_code": t.get("exit_code"),
+                    "logs": f"{base}/logs?last_n_lines=1000&task_name={t['name']}&retry_id=0",
+                    "error_logs": f"{base}/error_logs?task_name={t['name']}&retry_id=0" if state == "FAILED" else None,
+                    "processing_start_time": "2026-06-01T10:00:00.5" if ran or state == "PROCESSING" else None,
+                    "scheduling_start_time": "2026-06-01T10:00:01" if ran else None, "initializing_start_time": None,
+                    "events": f"{base}/events?task_name={t['name']}&retry_id=0",
+                    "start_time": t.get("start_time", stamp if ran else None),
+                    "end_time": t.get("end_time", "2026-06-01T10:05:00.5" if ended else None),
                     "input_download_start_time": None, "input_download_end_time": None, "output_upload_start_time": None,
-                    "dashboard_url": None, "pod_name": f"{wid}-{t['name']}", "pod_ip": "10.0.0.7",
-                    "task_uuid": "0" * 32, "node_name": "node-a", "lead": t.get("lead", False),
+                    "dashboard_url": None, "pod_name": f"{'f' * 16}-{'0' * 16}", "pod_ip": "10.0.0.7" if ran else None,
+                    "task_uuid": "0" * 32, "node_name": "node-a" if ran else None, "lead": t.get("lead", False),
                 })
+            state = g.get("status", "WAITING")
+            ran = any(task["start_time"] for task in tasks)
+            failed = next((task["failure_message"] for task in tasks if task["failure_message"]), None)
             groups.append({
-                "name": g["name"], "status": g.get("status", "WAITING"), "start_time": g.get("start_time"), "end_time": g.get("end_time"),
-                "processing_start_time": None, "scheduling_start_time": None, "initializing_start_time": None,
-                "remaining_upstream_groups": [], "downstream_groups": [], "failure_message": g.get("failure_message", ""), "tasks": tasks,
+                "name": g["name"], "status": state, "start_time": g.get("start_time", stamp if ran else None),
+                "end_time": g.get("end_time", "2026-06-01T10:05:00.5" if state in _TASK_ENDED else None),
+                "processing_start_time": "2026-06-01T10:00:00.5" if state != "WAITING" and (ran or state == "PROCESSING") else None,
+                "scheduling_start_time": None, "initializing_start_time": None,
+                "remaining_upstream_groups": [u for u in g.get("upstream") or [] if statuses.get(u) != "COMPLETED"],
+                "downstream_groups": [d["name"] for d in wf.get("groups") or [] if g["name"] in (d.get("upstream") or [])],
+                "failure_message": g.get("failure_message", failed), "tasks": tasks,
             })
+        started = any(g["start_time"] for g in groups) or (not groups and status != "PENDING")
         return {
-            "name": wid, "uuid": "f" * 32, "submitted_by": "tester", "cancelled_by": None,
-            "spec": f"{base}/spec", "template_spec": f"{base}/spec?use_template=true", "logs": f"{base}/logs",
+            "name": wid, "uuid": "f" * 32, "submitted_by": "tester",
+            "cancelled_by": "tester" if wid in self.state.get("canceled", []) else None,
+            "spec": f"{base}/spec", "template_spec": f"{base}/spec?use_template=true", "logs": f"{base}/logs?last_n_lines=1000",
             "events": f"{base}/events", "overview": f"{self.url}/workflows/{wid}", "parent_name": None, "parent_job_id": None,
             "dashboard_url": None, "grafana_url": None, "tags": [], "submit_time": wf.get("submit_time", "2026-06-01T09:59:58.12"),
-            "start_time": wf.get("start_time"), "end_time": wf.get("end_time"), "exec_timeout": 86400.0, "queue_timeout": 7200.0,
-            "duration": wf.get("duration"), "queued_time": 3.5, "status": wf.get("status", "PENDING"), "outputs": "",
+            "start_time": wf.get("start_time", stamp if started else None),
+            "end_time": wf.get("end_time", "2026-06-01T10:05:00.5" if status not in ("PENDING", "RUNNING", "WAITING") else None),
+            "exec_timeout": 86400.0, "queue_timeout": 7200.0, "duration": wf.get("duration", 295.0 if started else None), "queued_time": 3.5, "status": status, "outputs": "",
             "groups": groups, "pool": wf.get("pool", "default"), "backend": "default", "app_owner": None, "app_name": None,
             "app_version": None, "plugins": {"rsync": False}, "priority": "NORMAL",
         }
@@ -526,17 +615,39 @@ class _Double:
         if len(positional) != 1:
             self.usage_error("the following arguments are required: workflow_id")
         wid = positional[0]
-        if self.workflow(wid) is None:
-            self.fail(f"Workflow {wid} not found.", 2, 404)
-        lines = [(t, line) for t, line in (self.scenario.get("logs") or {}).get(wid, []) if found.get("--task") in (None, t)]
-        if "-n" in found:
-            lines = lines[-int(found["-n"]):]
+        wf = self.workflow(wid)
+        if wf is None:
+            self.not_found(f"Workflow {wid} is not found.")
+        task_filter = found.get("--task")
+        known = self.task_names(wf) | {t for t, _ in (self.scenario.get("logs") or {}).get(wid, [])}
+        if task_filter is not None and known and task_filter not in known:
+            self.not_found(f"Task {task_filter} of workflow {wid} is not found.")
+        lines = [(t, line) for t, line in (self.scenario.get("logs") or {}).get(wid, []) if task_filter in (None, t)]
+        printed = [f"2026/06/01 10:{i // 60:02d}:{i % 60:02d} [{task}] {line}" for i, (task, line) in enumerate(lines)]
+        if task_filter is None and self.final_status(wid, wf).startswith("FAILED"):
+            # the worker's cleanup appends this block to a failed workflow's log (src/utils/job/jobs.py)
+            rule = "-" * 100
+            printed += ["", rule, "Workflow terminated abnormally, view task status at:", f"{self.url}/workflows/{wid}", "",
+                        "View task error logs at:", f"{self.url}/api/workflow/{wid}/error_logs", rule, ""]
+        if "-n" in found:  # the settled log (moved to storage) is tailed by lines
+            printed = printed[-int(found["-n"]):]
+        entries = printed
         self.out(f"Workflow {wid} has {'error ' if found.get('--error') else ''}logs:")
-        for i, (task, line) in enumerate(lines):
-            self.out(f"2026/06/01 10:{i // 60:02d}:{i % 60:02d} [{task}] {line}")
+        for entry in entries:
+            self.out(entry)
         if wid in (self.scenario.get("streaming") or []):
             time.sleep(3600)
         return 0
+
+    def final_status(self, wid: str, wf: dict[str, Any]) -> str:
+        """The status the last query showed (without counting a query), canceled included."""
+        if wid in self.state.get("canceled", []):
+            return "FAILED_CANCELED"
+        sequence = (self.scenario.get("statuses") or {}).get(wid)
+        if sequence:
+            seen = (self.state.get("queries") or {}).get(wid, 0)
+            return sequence[max(0, min(seen, len(sequence)) - 1)]
+        return str(wf.get("status", "PENDING"))
 
     def cmd_workflow_cancel(self, args: list[str]) -> int:
         positional, _ = self.parse(args, {"--format-type": "one", "--message": "one", "--force": "flag"},
@@ -544,12 +655,21 @@ class _Double:
         if not positional:
             self.usage_error("the following arguments are required: workflow_ids")
         for wid in positional:
-            if self.workflow(wid) is None:
-                self.out(f"Workflow cancelation failed for workflow {wid}: Workflow {wid} not found.")
+            wf = self.workflow(wid)
+            # 6.3.1 prints a per-id failure on stdout (the 400 on stderr) and still exits 0
+            if wf is None:
+                reason = f"Workflow {wid} is not found."
+            elif self.final_status(wid, wf) not in ("PENDING", "RUNNING", "WAITING"):
+                reason = f"Workflow {wid} is already finished."
+            else:
+                reason = ""
+            if reason:
+                self.out(f"Workflow cancelation failed for workflow {wid}: {reason}")
+                self.err("Server responded with status code 400")
                 continue
             self.state.setdefault("canceled", []).append(wid)
             self.save()
-            self.out(json.dumps({"name": wid}) if self.json_mode else f"Cancel job for workflow {wid} is submitted!")
+            self.out(json.dumps({"name": wid}, indent=4) if self.json_mode else f"Cancel job for workflow {wid} is submitted!")
         return 0
 
     # --- pools, credentials, config, version ------------------------------------------------------
@@ -560,7 +680,7 @@ class _Double:
             qf, tf = str(p.get("quota_free", "0")), str(p.get("total_free", "0"))
             pools.append({
                 "name": p["name"], "description": p.get("description", ""), "status": p.get("status", "ONLINE"),
-                "download_type": "download", "enable_maintenance": False, "backend": "default",
+                "download_type": p.get("download_type"), "enable_maintenance": False, "backend": "default",
                 "default_platform": p.get("default_platform"), "default_exec_timeout": "24h", "default_queue_timeout": "2h",
                 "max_exec_timeout": "72h", "max_queue_timeout": "24h", "default_exit_actions": {},
                 "resources": {"gpu": {"guarantee": 0, "maximum": 8, "weight": 1}}, "topology_keys": [],
@@ -572,7 +692,7 @@ class _Double:
         if self.json_mode:
             body = {"node_sets": [{"pools": pools}], "resource_sum": {"quota_used": "0", "quota_free": "0", "quota_limit": "0",
                                                                     "total_usage": "0", "total_capacity": "0", "total_free": "0"}}
-            self.out(json.dumps(body, indent=2))
+            self.out(json.dumps(body, indent=4))
         else:
             rows = ["Pool      Description   Status   GPU [#] Quota Free   Total Free", "=" * 64]
             rows += [f"{p['name']}   {p['description']}   {p['status']}   {p['resource_usage']['quota_free']}   {p['resource_usage']['total_free']}" for p in pools]
@@ -589,7 +709,7 @@ class _Double:
         creds = sorted(self.credentials(), key=lambda c: (c["cred_type"], c["cred_name"]), reverse=False)
         creds = sorted(creds, key=lambda c: c["cred_type"], reverse=True)
         if self.json_mode:
-            self.out(json.dumps({"credentials": creds}))
+            self.out(json.dumps({"credentials": creds}, indent=2))
         else:
             rows = ["Name        Type        Profile        Local", "=" * 48]
             rows += [f"{c['cred_name']}   {c['cred_type']}   {c.get('profile') or '-'}   N/A" for c in creds]
@@ -642,6 +762,8 @@ class _Double:
             self.usage_error("the following arguments are required: config_type")
         kind = positional[0].split(":", 1)[0]
         configs = self.scenario.get("configs") or {}
+        if kind not in _CONFIG_TYPES:
+            self.fail(f'Invalid config type "{kind}". Available types: {", ".join(_CONFIG_TYPES)}', 2, 1)
         if kind not in configs:
             self.fail(f"Config {kind} not found.", 2, 404)
         self.out(json.dumps(configs[kind], indent=2))
@@ -658,7 +780,7 @@ class _Double:
         service = None if self.scenario.get("logged_out") else ver["service"]  # 6.3.1 omits what it cannot ask
         if self.json_mode:
             body = {"client": parts(ver["client"]), **({"service": parts(service)} if service else {})}
-            self.out(json.dumps(body))
+            self.out(json.dumps(body, indent=4))
         else:
             self.out(f"OSMO client version:  {ver['client']}" + (f"\nOSMO service version: {service}" if service else ""))
         return 0
@@ -687,9 +809,14 @@ class _Double:
             self.usage_error("the following arguments are required: remote_uri")
         url = positional[0]
         if "://" not in url:
-            self.fail("Invalid storage path", 2)
+            self.err("usage: osmo data list [-h] [--regex REGEX] [--prefix PREFIX] [--recursive]\n"
+                     "                      [--no-pager]\n                      remote_uri [local_path]")
+            self.err(f"osmo data list: error: argument remote_uri: Invalid storage path: {url}")
+            raise _Exit(2)
         root = self.bucket_root(url)
         keys = self.listing(url, root, recursive=bool(found.get("--recursive")))
+        if not keys:
+            self.err(f"No entries found for prefix: {url[len(root):].rstrip('/')}/")
         for key in keys:
             self.out(key)
         self.out(f"\nTotal {len(keys)} objects found")
@@ -716,7 +843,14 @@ class _Double:
         if len(positional) != 2:
             self.usage_error("the following arguments are required: remote_uri, local_path")
         url, dest = positional
-        for key, content in self.under(url).items():
+        if not Path(dest).is_dir() and not Path(dest).is_file():
+            # 6.3.1's argparse type (validation.valid_path) raises OSMOUserError: a traceback, exit 1
+            self.err(f"src.lib.utils.osmo_errors.OSMOUserError: {os.path.abspath(dest)} is not a valid path")
+            raise _Exit(1)
+        found_objects = self.under(url)
+        if not found_objects:
+            self.err(f"No entries found for prefix: {url[len(self.bucket_root(url)):]}")
+        for key, content in found_objects.items():
             rel = Path(key).name if key == url else key[len(url.rstrip("/")) + 1:]
             target = Path(dest) / rel
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -745,6 +879,7 @@ class _Double:
             self.usage_error("the following arguments are required: remote_uri, local_path")
         url, paths = positional[0].rstrip("/"), positional[1:]
         objects = self.objects()
+        skipped = []
         for raw in paths:
             path = Path(raw)
             if path.is_dir():
@@ -753,10 +888,14 @@ class _Double:
             elif path.is_file():
                 objects[f"{url}/{path.name}"] = self.stored(path)
             else:
-                self.fail(f"Path {raw} not found.", 2)
+                skipped.append(raw)
         self.state["objects"] = objects
         self.save()
         self.err("Data has been uploaded")
+        if skipped:  # 6.3.1 reports unreadable paths on stderr and still exits 0
+            self.err("Upload Failed on files:")
+            for raw in skipped:
+                self.err(f"{raw}: cannot be accessed by OSMO, skipping: [Errno 2] No such file or directory: '{raw}'")
         return 0
 
 

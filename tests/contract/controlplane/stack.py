@@ -393,6 +393,16 @@ class ControlPlane:
                 raise StackError(f"{workflow_id} stayed {current['status']} (wanted {sorted(statuses)}) for {timeout}s")
             time.sleep(0.5)
 
+    def wait_logs_stored(self, workflow_id: str, *, timeout: float = 60) -> None:
+        """Wait until the worker has moved the finished workflow's log from Redis to storage
+        (``<workflow_id>/workflow_logs.txt``): from then on ``-n`` tails file lines."""
+        deadline = time.monotonic() + timeout
+        while f"{workflow_id}/workflow_logs.txt" not in self.cli("data", "list", "--recursive", "--no-pager",
+                                                                 self.bucket_url(workflow_id)).split():
+            if time.monotonic() > deadline:
+                raise StackError(f"the log of {workflow_id} was not moved to storage in {timeout}s")
+            time.sleep(0.5)
+
     def run_task(self, workflow_id: str, task: str, *, status: str = "COMPLETED", exit_code: int | None = None,
                  message: str = "", logs: list[str] | None = None) -> None:
         """Take one task through RUNNING (with ``logs`` written while it runs) to ``status``."""
