@@ -45,7 +45,7 @@ from evals.transcript import (
 )
 from skill.errors import NotFound
 from skill.models import Decision
-from skill.policy import AUGMENTING_FLOWS, DEMO_DATASET, RULES, RunState, ToolCall, canonical_flow, check, check_command
+from skill.policy import AUGMENTING_FLOWS, DEMO_DATASET_NAME, RULES, RunState, ToolCall, canonical_flow, check, check_command
 from skill.secrets import redact
 
 __all__ = [
@@ -234,7 +234,7 @@ class _Walk:
         self.flow = canonical_flow(flow) if flow else self.flow
         self.submitted = True
         self.waiting = True
-        if values.get("dataset") == DEMO_DATASET:
+        if values.get("dataset") == DEMO_DATASET_NAME:
             self.demo_input = True
 
     def note_completed(self) -> None:
