@@ -401,7 +401,17 @@ class OsmoBackend:
                                  remedy=f"Pass {key} as one non-empty line.", code="invalid-argument")
         secret_values = [v for k, v in payload.items() if k not in PUBLIC_CREDENTIAL_KEYS]
         with _payload_files(payload) as items:
-            self._run(["credential", "set", name, "--type", type, "--payload-file", *items], secrets=secret_values)
+            argv = ["credential", "set", name, "--type", type, "--payload-file", *items]
+            try:
+                self._run(argv, secrets=secret_values)
+            except CommandFailed as exc:
+                # 6.3.1 upserts on the profile only: setting an existing name again (always for a
+                # GENERIC credential, whose profile is NULL) fails on the primary key. Replace it.
+                if "credential_pkey" not in (exc.message or ""):
+                    raise
+                log.info("credential %s exists; deleting it to set it again", name)
+                self._run(["credential", "delete", name])
+                self._run(argv, secrets=secret_values)
 
     def config_show(self, kind: str) -> dict:
         if not _CONFIG_KIND.match(kind or ""):

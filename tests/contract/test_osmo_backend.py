@@ -352,7 +352,19 @@ def test_pools_read_platforms_and_effective_free_gpus(backend, double):
 def test_credentials_put_the_format_flag_on_the_parent_parser(backend, double):
     creds = backend.credentials()
     assert double.calls()[-1] == ["credential", "--format-type", "json", "list"]
-    assert [(c.name, c.type, c.profile) for c in creds] == [("nvcr_io", "REGISTRY", "nvcr.io"), ("hf_token", "GENERIC", None)]
+    # in the order they were stored, as 6.3.1 lists them
+    assert [(c.name, c.type, c.profile) for c in creds] == [("hf_token", "GENERIC", None), ("nvcr_io", "REGISTRY", "nvcr.io")]
+
+
+def test_setting_an_existing_generic_credential_replaces_it(backend, double):
+    """6.3.1 upserts on the profile only: a second set of hf_token fails on the primary key, so the
+    backend deletes it and sets it again (a REGISTRY with the same profile is updated in place)."""
+    backend.set_credential("hf_token", "GENERIC", {"token": "hf_CANARYabcdefghij"})
+    sets = [argv[:3] for argv in double.calls()]
+    assert sets == [["credential", "set", "hf_token"], ["credential", "delete", "hf_token"], ["credential", "set", "hf_token"]]
+    backend.set_credential("nvcr_io", "REGISTRY", {"registry": "nvcr.io", "auth": "plainsecretvalue42"})
+    assert [argv[:2] for argv in double.calls()[3:]] == [["credential", "set"]]
+    assert sorted(c.name for c in backend.credentials()) == ["hf_token", "nvcr_io"]
 
 
 def test_set_credential_passes_values_in_private_files_never_in_argv(backend, double):
@@ -383,7 +395,7 @@ def test_no_secret_value_in_any_argv_the_double_logged(backend, double, spec):
     backend.credentials(); backend.pools(); backend.version(); backend.submit(spec, pool="gpu-pool")
     backend.data_list("s3://bucket/pre"); backend.query("vda-demo-3"); backend.logs("vda-demo-3")
     logged = [arg for argv in double.calls() for arg in argv]
-    assert len(double.calls()) == 10
+    assert len(double.calls()) == 12  # hf_token existed: set, delete, set
     assert not [arg for arg in logged if any(secret in arg for secret in secrets)]
 
 

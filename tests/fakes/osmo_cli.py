@@ -706,8 +706,7 @@ class _Double:
     def cmd_credential_list(self, args: list[str]) -> int:
         if args:
             self.usage_error(f"unrecognized arguments: {' '.join(args)}")
-        creds = sorted(self.credentials(), key=lambda c: (c["cred_type"], c["cred_name"]), reverse=False)
-        creds = sorted(creds, key=lambda c: c["cred_type"], reverse=True)
+        creds = self.credentials()  # 6.3.1 lists them in the order they were stored
         if self.json_mode:
             self.out(json.dumps({"credentials": creds}, indent=2))
         else:
@@ -748,12 +747,33 @@ class _Double:
         if kind == "REGISTRY" and "auth" not in payload and "password" not in payload:
             self.fail("REGISTRY credentials need auth.", 2)
         profile = payload.get("registry") if kind == "REGISTRY" else payload.get("endpoint") if kind == "DATA" else None
-        creds = [c for c in self.credentials() if c["cred_name"] != name]
-        creds.append({"cred_name": name, "cred_type": kind, "profile": profile})
+        # 6.3.1: INSERT ... ON CONFLICT (user_name, profile) DO UPDATE, primary key (user_name, cred_name):
+        # a credential with the same profile is updated (renamed to this name); otherwise an existing
+        # name (a GENERIC one always: its profile is NULL) fails on the primary key, exit 2
+        creds = list(self.credentials())
+        same_profile = next((i for i, c in enumerate(creds) if profile is not None and c.get("profile") == profile), None)
+        if same_profile is not None:
+            creds[same_profile] = {"cred_name": name, "cred_type": kind, "profile": profile}
+        elif any(c["cred_name"] == name for c in creds):
+            self.fail('duplicate key value violates unique constraint "credential_pkey"', 2, 400)
+        else:
+            creds.append({"cred_name": name, "cred_type": kind, "profile": profile})
         self.state["credentials"] = creds
         self.state.setdefault("credential_sets", []).append({"name": name, "type": kind, "keys": sorted(payload)})
         self.save()
         self.out("null" if self.json_mode else f"Set {kind} credential {name}.")
+        return 0
+
+    def cmd_credential_delete(self, args: list[str]) -> int:
+        positional, _ = self.parse(args, {})
+        if len(positional) != 1:
+            self.usage_error("the following arguments are required: name")
+        creds = self.credentials()
+        if not any(c["cred_name"] == positional[0] for c in creds):
+            self.not_found(f"Credential {positional[0]} is not found.")
+        self.state["credentials"] = [c for c in creds if c["cred_name"] != positional[0]]
+        self.save()
+        self.out(f"Deleted credential {positional[0]}.")
         return 0
 
     def cmd_config_show(self, args: list[str]) -> int:

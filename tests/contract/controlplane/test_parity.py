@@ -123,14 +123,15 @@ def same_answer(real: Answer, fake: Answer, *, json_out: bool = False) -> None:
 
 
 def graph(query: dict[str, Any]) -> list[tuple]:
-    return [(g["name"], g["status"], tuple(g["remaining_upstream_groups"]), tuple(g["downstream_groups"]),
-             tuple((t["name"], t["status"], t["exit_code"], t["lead"]) for t in g["tasks"])) for g in query["groups"]]
+    return sorted((g["name"], g["status"], tuple(g["remaining_upstream_groups"]), tuple(g["downstream_groups"]),
+             tuple((t["name"], t["status"], t["exit_code"], t["lead"]) for t in g["tasks"])) for g in query["groups"])  # the service's group order varies
 
 
 def parsed(stdout: str, wid: str) -> dict[str, Any]:
     """What our parser makes of a query, without the times and URLs that differ by nature."""
     status = parse.parse_query(stdout, wid)
     data = status.model_dump(exclude={"submit_time", "start_time", "end_time", "duration", "overview"})
+    data["groups"].sort(key=lambda g: g["name"])
     for group in data["groups"]:
         group.pop("start_time"), group.pop("end_time")
         if group["failure_message"]:

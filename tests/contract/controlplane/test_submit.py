@@ -135,3 +135,13 @@ def test_one_set_string_carries_every_value_to_the_real_server(osmo_backend, con
     assert workflow_id.startswith("cp-values-run-abcdef12")
     rendered = controlplane.cli("workflow", "spec", workflow_id)
     assert "cp-demo" in rendered
+
+
+def test_setting_an_existing_generic_credential_again_replaces_it_on_the_real_server(controlplane, credentials):
+    """6.3.1 fails a second set of a GENERIC name on its primary key; our backend deletes and sets again."""
+    from skill.backends.osmo import OsmoBackend
+
+    backend = OsmoBackend(executable=str(controlplane.osmo))
+    backend.set_credential("hf_token", "GENERIC", {"token": "cp-fake-hf-token-2"})
+    listed = [c.name for c in backend.credentials()]
+    assert listed.count("hf_token") == 1
