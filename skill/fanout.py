@@ -18,6 +18,11 @@ running is polled again, and a failed one is retried alone under its next attemp
 
 Everything here is a plain function over pydantic values; ``drive`` takes the submit and query
 calls as arguments, so it runs against any backend (or a simulated one in tests).
+
+Not yet done (issue 17): the workflow templates take no clip list, so a batch workflow would still
+configure every clip of the dataset; the next step is a ``clips`` value read by setup_task.sh /
+generate_configs.py (and an input ``regex`` so workers download only their clips), then wiring
+``drive`` into ``vda run --max-in-flight`` when the plan has more than one batch.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from skill.ledger import Ledger
 from skill.models import TERMINAL_WORKFLOW_STATES, PoolInfo
 
 __all__ = [
-    "Batch", "BatchState", "FanoutPlan", "FanoutProgress", "attempt_run_id", "default_max_in_flight", "drive",
+    "Batch", "BatchState", "FanoutPlan", "FanoutProgress", "attempt_run_id", "batch_values", "default_max_in_flight", "drive",
     "gpus_per_batch", "plan_batches", "progress",
 ]
 
@@ -155,6 +160,13 @@ def attempt_run_id(parent_run_id: str, index: int, attempt: int) -> str:
     """The run id of one attempt of one batch: ``run-`` + 8 hex, the same for the same inputs."""
     digest = hashlib.sha256(f"{parent_run_id}/batch/{index}/attempt/{attempt}".encode()).hexdigest()
     return f"run-{digest[:8]}"
+
+
+def batch_values(base: dict[str, str], batch: Batch, run_id: str) -> dict[str, str]:
+    """The submit values of one batch attempt: the run's values with this attempt's run id, the
+    batch's first clip as ``video`` and its worker count (the clip list is not passed yet: see the
+    module notes)."""
+    return {**base, "run_id": run_id, "video": batch.clips[0], "workers": str(batch.workers)}
 
 
 # --- driving -----------------------------------------------------------------------------------
