@@ -50,7 +50,7 @@ from skill.steps.preflight import PreflightResult
 from tools._mcp_state import SessionStates, _Slot
 from tools.tool_table import TOOL_NAMES, TOOLS, SelectFlowRequest, Tool
 
-__all__ = ["MCP_WAIT_DEFAULTS", "TOOL_NAMES", "SecretAnswer", "SelectFlowRequest", "ToolDeps", "denial_text", "handle", "register_tools"]
+__all__ = ["MCP_WAIT_DEFAULTS", "TOOL_NAMES", "SecretAnswer", "SelectFlowRequest", "ToolDeps", "denial_text", "handle", "register_tools", "with_error_envelope"]
 
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 
@@ -356,6 +356,21 @@ def _compact_listing(server: MCPServer, name: str) -> None:
         compact_schema(meta.output_schema, keep_descriptions=False)
         _drop_keys(meta.output_schema, ("default", "maxLength", "minLength", "pattern"))
         _type_unions(meta.output_schema)
+        with_error_envelope(meta.output_schema)
+
+
+def with_error_envelope(schema: dict[str, Any]) -> None:
+    """Declare in an outputSchema what an is-error result carries (``{"error", "errors"}``, see
+    tools/mcp_server.py ``coded_errors``): clients that check every structuredContent against the
+    schema (the TypeScript SDK does, errors included) accept a structured denial. The result's own
+    required fields become one arm of an ``anyOf``, the envelope the other."""
+    props = schema.setdefault("properties", {})
+    if "error" in props or "errors" in props:
+        return
+    props["error"] = {"type": "object"}  # {code, rule, message, remedy}; kept short, 13 tools repeat it
+    props["errors"] = {"type": "array", "items": {"type": "object"}}
+    required = schema.pop("required", [])
+    schema["anyOf"] = [{"required": required}, {"required": ["error", "errors"]}]
 
 
 def register_tools(server: MCPServer, deps: ToolDeps) -> None:
