@@ -18,6 +18,7 @@ import hashlib
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -31,7 +32,7 @@ from skill.models import WorkflowState
 from skill.paths import workspace_dir
 from skill.secrets import redact, redact_obj
 
-__all__ = ["Ledger", "LedgerStatus", "RunRecord", "default_ledger_path", "values_hash"]
+__all__ = ["POLICY_STATE_TTL_S", "Ledger", "LedgerStatus", "RunRecord", "default_ledger_path", "values_hash"]
 
 LedgerStatus = Literal["submitting", "submitted", "uncertain", "failed"] | WorkflowState
 
@@ -50,6 +51,17 @@ CREATE TABLE IF NOT EXISTS runs (
     last_error  TEXT
 )
 """
+
+# The policy's memory of one client scope (see tools/_mcp_state.py): a RunState as JSON, so a client
+# that starts a process per call (the MCP Inspector CLI) keeps its preflight, ETA and guards.
+_POLICY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS policy_states (
+    scope      TEXT PRIMARY KEY,
+    state_json TEXT NOT NULL,
+    updated    REAL NOT NULL
+)
+"""
+POLICY_STATE_TTL_S = 6 * 3600.0
 
 
 def values_hash(pairs: Mapping[str, str]) -> str:
@@ -97,6 +109,7 @@ class Ledger:
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute(_SCHEMA)
+            self._conn.execute(_POLICY_SCHEMA)
         except sqlite3.Error as exc:
             raise SkillError(
                 f"The run ledger at {self.path} cannot be opened ({type(exc).__name__}).",
@@ -168,6 +181,27 @@ class Ledger:
         with self._lock:
             row = self._conn.execute("SELECT * FROM runs WHERE workflow_id = ?", (workflow_id,)).fetchone()
         return self._record(row) if row is not None else None
+
+    # --- policy memory ----------------------------------------------------------------------
+    def load_policy_state(self, scope: str, *, max_age_s: float = POLICY_STATE_TTL_S) -> str | None:
+        """The JSON saved for ``scope`` unless older than ``max_age_s`` (then it is forgotten)."""
+        with self._lock:
+            row = self._conn.execute("SELECT state_json, updated FROM policy_states WHERE scope = ?", (scope,)).fetchone()
+            if row is None:
+                return None
+            if time.time() - row["updated"] > max_age_s:
+                self._conn.execute("DELETE FROM policy_states WHERE scope = ?", (scope,))
+                return None
+            return row["state_json"]
+
+    def save_policy_state(self, scope: str, state_json: str) -> None:
+        """Replace the JSON saved for ``scope`` (it holds no secret: RunState keeps none)."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO policy_states (scope, state_json, updated) VALUES (?, ?, ?) "
+                "ON CONFLICT(scope) DO UPDATE SET state_json = excluded.state_json, updated = excluded.updated",
+                (scope, redact(state_json), time.time()),
+            )
 
     # --- internals -------------------------------------------------------------------------
     @contextmanager

@@ -23,9 +23,17 @@ So the state is keyed, first match wins:
    uuid): the way a 2026-07-28 client (our chat agent, a test, an HTTP client) names its session;
 2. the handshake ``Connection`` (legacy clients: in-process, HTTP by ``mcp-session-id``, stdio):
    the state lives in ``connection.state`` and ends with the connection;
-3. otherwise the server's one default state: right for stdio (one client per process) and for an
-   in-process server built for one client (the chat agent builds its own). Several 2026-07-28
-   clients over HTTP that send no ``vda/session`` share this state; give each one a key.
+3. a 2026-07-28 request over HTTP without ``vda/session`` (it has headers but no session): a fresh
+   state for that one request, so two keyless HTTP clients never borrow each other's preflight,
+   ETA or guards (such a client must send ``vda/session`` to get past the run-order rules);
+4. otherwise the server's one default state: right for stdio (one client per process) and for an
+   in-process server built for one client (the chat agent builds its own).
+
+Policy memory across processes: ``vda mcp`` over stdio gives the default state a scope
+(``stdio:<backend>:<root>``) saved in the run ledger (``Ledger.save_policy_state``) after every
+change and loaded when the process first needs it, valid for ``POLICY_STATE_TTL_S``. A client that
+starts one server process per call (the MCP Inspector CLI) thus keeps its select_flow ETA,
+preflight and guards; the ledger lives in the workspace (VDA_HOME), so other workspaces never see it.
 
 The handshake ``Connection`` is reached through the request's ``ServerSession`` (its ``_connection``
 attribute in mcp 2.3.0; the SDK offers no public accessor on the tool context). Should a later
@@ -37,15 +45,24 @@ policy's memory of a conversation, it authorises nothing (a local server binds 1
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 from mcp_types.version import is_version_at_least
 
+from pydantic import ValidationError
+
+from skill.errors import SkillError
+from skill.ledger import Ledger
 from skill.policy import RunState
 
 __all__ = ["SESSION_META_KEY", "SessionStates", "session_key"]
+
+log = logging.getLogger(__name__)
 
 SESSION_META_KEY = "vda/session"
 _CONNECTION_SLOT = "vda.run_state"
@@ -56,11 +73,12 @@ _PER_REQUEST_VERSION = "2026-07-28"
 class _Slot:
     """One session's run state and the lock that serialises its check-then-record steps."""
 
-    __slots__ = ("lock", "state")
+    __slots__ = ("lock", "scope", "state")
 
-    def __init__(self) -> None:
-        self.state = RunState()
+    def __init__(self, state: RunState | None = None, scope: str | None = None) -> None:
+        self.state = state if state is not None else RunState()
         self.lock = threading.Lock()
+        self.scope = scope  # where the state is saved in the ledger; None: memory only
 
 
 def _request_meta(ctx: Any) -> dict[str, Any]:
@@ -83,7 +101,16 @@ def session_key(ctx: Any) -> tuple[str, Any]:
     connection = getattr(request_context.session, "_connection", None)
     if connection is not None and getattr(connection, "client_params", None) is not None and not _per_request(ctx):
         return "connection", connection
+    if _over_http(ctx):
+        return "request", None
     return "default", None
+
+
+def _over_http(ctx: Any) -> bool:
+    try:
+        return getattr(ctx, "headers", None) is not None
+    except ValueError:
+        return False
 
 
 def _per_request(ctx: Any) -> bool:
@@ -95,13 +122,41 @@ def _per_request(ctx: Any) -> bool:
 class SessionStates:
     """The run states of one server, one per session (see the module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, ledger: Callable[[], Ledger] | None = None, default_scope: str | None = None) -> None:
         self._default = _Slot()
         self._keyed: OrderedDict[str, _Slot] = OrderedDict()
         self._lock = threading.Lock()
+        self._ledger = ledger
+        self._default_scope = default_scope if ledger is not None else None
+        self._loaded = self._default_scope is None
+
+    def _load_default(self) -> None:
+        """The saved default state, once (a state that no longer parses is dropped, not trusted)."""
+        with self._lock:
+            if self._loaded:
+                return
+            self._loaded = True
+            try:
+                saved = self._ledger().load_policy_state(self._default_scope) if self._ledger else None
+                if saved is not None:
+                    self._default.state = RunState.model_validate_json(saved)
+            except (SkillError, ValidationError, sqlite3.Error) as exc:
+                log.warning("policy memory %s not loaded (%s); starting afresh", self._default_scope, type(exc).__name__)
+            self._default.scope = self._default_scope
+
+    def save(self, slot: _Slot) -> None:
+        """Persist ``slot``'s state when it has a scope (call with ``slot.lock`` held)."""
+        if slot.scope is None or self._ledger is None:
+            return
+        try:
+            self._ledger().save_policy_state(slot.scope, slot.state.model_dump_json())
+        except (SkillError, sqlite3.Error) as exc:
+            log.warning("policy memory %s not saved (%s)", slot.scope, type(exc).__name__)
 
     def slot(self, ctx: Any) -> _Slot:
         kind, key = session_key(ctx)
+        if self._default_scope is not None and kind == "connection":
+            kind = "default"  # stdio with memory: the process serves one client, its state is the saved one
         if kind == "meta":
             with self._lock:
                 slot = self._keyed.get(key)
@@ -118,6 +173,10 @@ class SessionStates:
                 if slot is None:
                     slot = key.state[_CONNECTION_SLOT] = _Slot()
                 return slot
+        if kind == "request":
+            return _Slot()
+        if not self._loaded:
+            self._load_default()
         return self._default
 
     def state(self, ctx: Any) -> RunState:

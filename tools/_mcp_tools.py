@@ -96,18 +96,20 @@ def _check(slot: _Slot, call: ToolCall) -> None:
         raise ToolError(denial_text(decision))
 
 
-def _record(slot: _Slot, call: ToolCall, result: BaseModel) -> None:
+def _record(states: SessionStates, slot: _Slot, call: ToolCall, result: BaseModel) -> None:
     with slot.lock:
         slot.state.record(call, result)
+        states.save(slot)
 
 
-async def _in_thread(slot: _Slot, call: ToolCall, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+async def _in_thread(states: SessionStates, slot: _Slot, call: ToolCall, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run a step on a worker thread; a SkillError becomes a ToolError (code, message, remedy)."""
     try:
         return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs))
     except SkillError as exc:
         with slot.lock:
             slot.state.record_failure(call, exc)
+            states.save(slot)
         raise ToolError(redact(str(exc))) from exc
 
 
@@ -265,7 +267,7 @@ async def _run(deps: ToolDeps, spec: Tool, ctx: Context, slot: _Slot, call: Tool
             send(next(counter) if done is None else done, total, message)
 
         kwargs["on_progress"] = on_progress
-    return await _in_thread(slot, call, spec.step, req, **kwargs)
+    return await _in_thread(deps.states, slot, call, spec.step, req, **kwargs)
 
 
 def _gate(deps: ToolDeps, spec: Tool, ctx: Context, req: BaseModel) -> tuple[_Slot, ToolCall]:
@@ -277,6 +279,7 @@ def _gate(deps: ToolDeps, spec: Tool, ctx: Context, req: BaseModel) -> tuple[_Sl
         # text is the user's request verbatim: what it names is the user's input, before any judging
         with slot.lock:
             slot.state.note_user(text)
+            deps.states.save(slot)
     _check(slot, call)
     return slot, call
 
@@ -286,7 +289,7 @@ async def handle(deps: ToolDeps, spec: Tool, req: BaseModel, ctx: Context) -> Ca
     req = _fit_client_timeouts(req)
     slot, call = _gate(deps, spec, ctx, req)
     result = await _run(deps, spec, ctx, slot, call, req)
-    _record(slot, call, result)
+    _record(deps.states, slot, call, result)
     return _reply(result, spec.headline(result))
 
 
@@ -327,7 +330,7 @@ def _eliciting_function(deps: ToolDeps, spec: Tool) -> Callable[..., Any]:
         if name and isinstance(secret, AcceptedElicitation) and isinstance(secret.data, SecretAnswer) and secret.data.value.strip():
             _accept_secret(name, secret.data.value.strip())
             result = await _run(deps, spec, ctx, slot, call, req)
-        _record(slot, call, result)
+        _record(deps.states, slot, call, result)
         return _reply(result, spec.headline(result))
 
     call_tool.__annotations__ = {

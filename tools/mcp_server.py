@@ -276,15 +276,19 @@ def _instructions(backend: Backend) -> str:
     return "\n".join(lines)
 
 
-def build_server(*, backend: Backend | None = None, backend_name: str = "local", ledger: Ledger | None = None) -> VdaMCPServer:
+def build_server(*, backend: Backend | None = None, backend_name: str = "local", ledger: Ledger | None = None,
+                 remember_default: bool = False) -> VdaMCPServer:
     """The MCP server over ``backend`` (built from ``backend_name`` when not given). The ledger
-    defaults to ``<workspace>/.vda/ledger.sqlite`` and is opened on first use."""
+    defaults to ``<workspace>/.vda/ledger.sqlite`` and is opened on first use. ``remember_default``
+    (``vda mcp`` over stdio) saves the default session state in the ledger, so a client that starts
+    one process per call keeps its policy memory (tools/_mcp_state.py)."""
     if backend is None:
         from tools.backends import make_backend
 
         backend = make_backend(backend_name)
-    states = SessionStates()
-    deps = ToolDeps(backend=backend, states=states, ledger_factory=(lambda: ledger) if ledger is not None else Ledger)
+    deps = ToolDeps(backend=backend, states=SessionStates(), ledger_factory=(lambda: ledger) if ledger is not None else Ledger)
+    scope = f"stdio:{backend.name}:{getattr(backend, 'root', '') or ''}" if remember_default else None
+    states = deps.states = SessionStates(ledger=lambda: deps.ledger, default_scope=scope)
     server = VdaMCPServer(
         "vda-skill",
         title="Video data augmentation",

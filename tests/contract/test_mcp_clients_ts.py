@@ -196,9 +196,6 @@ def test_inspector_cli_lists_tools_over_streamable_http(http_url: tuple[str, Pat
     assert not chosen.get("isError") and chosen["structuredContent"]["flow"]
 
 
-@pytest.mark.xfail(strict=False, reason="issue 13: the policy's run state lives in the connection, so a client that connects per "
-                   "call is refused setup_model_cache ([preflight-before-submit], [eta-before-mutation]) although select_flow and "
-                   "preflight passed in earlier processes; the Inspector shows -32602 instead (the error-envelope mismatch above)")
 def test_inspector_cli_one_process_per_call_runs_a_whole_local_job(workdir: Path, tmp_path: Path):
     target = [sys.executable, "-m", "tools.cli", "mcp", "--backend", "local"]
     env = {**server_env(tmp_path), "PYTHONPATH": str(ROOT)}

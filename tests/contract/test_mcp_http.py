@@ -116,14 +116,20 @@ async def test_two_http_clients_fifty_concurrent_calls_keep_states_apart(served,
 
 
 @pytest.mark.anyio
-async def test_clients_without_a_session_key_share_the_default_state_over_per_request_http(served):
-    """Documented limit: a 2026-07-28 client over HTTP carries no session; without vda/session its
-    calls land in the server's default state (stdio and one-client in-process servers want exactly that)."""
+async def test_keyless_http_clients_cannot_borrow_each_others_preflight(served):
+    """A 2026-07-28 client over HTTP carries no session: without vda/session each of its requests
+    gets a fresh state, so a preflight by one keyless client never lets another submit."""
     url, server = served
-    async with Client(url) as a:
-        result = await a.call_tool("select_flow", {"req": {"text": "augment /data/shared/x.mp4"}})
-    assert not result.is_error
-    assert server.session_states.default.user_inputs == ["/data/shared/x.mp4"]
+    async with Client(url) as a, Client(url) as b, Client(url) as keyed:
+        assert not (await a.call_tool("select_flow", {"text": "augment /data/shared/x.mp4"})).is_error
+        alone = await a.call_tool("preflight", {"workflow": FLOW, "no_probe": True})  # its own ETA is not remembered either
+        meta = {SESSION_META_KEY: "keyed"}
+        assert not (await keyed.call_tool("select_flow", {"text": "augment my videos"}, meta=meta)).is_error
+        assert not (await keyed.call_tool("preflight", {"workflow": FLOW, "no_probe": True}, meta=meta)).is_error
+        probe_b = await submit_probe(b, None)
+    assert alone.is_error and "[eta-before-mutation]" in text_of(alone)
+    assert "[preflight-before-submit]" in probe_b
+    assert server.session_states.default.user_inputs == [] and not server.session_states.default.preflight_passed
 
 
 def test_vda_mcp_http_subprocess_serves_the_tools(tmp_path: Path):

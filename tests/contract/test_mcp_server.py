@@ -404,3 +404,26 @@ async def test_tools_list_stays_small(local_server):
     size = len(json.dumps({"tools": [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]},
                           separators=(",", ":")).encode())
     assert size <= 36 * 1024, size
+
+
+@pytest.mark.anyio
+async def test_stdio_policy_memory_survives_a_new_server_process(home: Path):
+    """``vda mcp`` over stdio (remember_default) saves the default state in the ledger: a second
+    server (the next process of a per-call client) remembers the ETA and the preflight; a server
+    without memory, or a stale row, does not."""
+    ledger = Ledger(home / "ledger.sqlite")
+    backend = LocalBackend(root=home / "be")
+    try:
+        async with Client(build_server(backend=backend, ledger=ledger, remember_default=True)) as first:
+            await call(first, "select_flow", {"text": "augment my videos"})
+            await call(first, "preflight", {"workflow": FLOW, "no_probe": True})
+        async with Client(build_server(backend=backend, ledger=ledger, remember_default=True)) as second:
+            again = await second.call_tool("preflight", {"workflow": FLOW, "no_probe": True})
+        async with Client(build_server(backend=backend, ledger=ledger)) as forgetful:
+            refused = await forgetful.call_tool("preflight", {"workflow": FLOW, "no_probe": True})
+        scope = f"stdio:local:{backend.root}"
+        assert ledger.load_policy_state(scope) is not None and ledger.load_policy_state(scope, max_age_s=-1) is None
+    finally:
+        ledger.close()
+    assert not again.is_error, text_of(again)
+    assert refused.is_error and "[eta-before-mutation]" in text_of(refused)

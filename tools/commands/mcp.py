@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from tools.mcp_server import build_server, serve_http
 
     _logs_to_stderr()
-    server = build_server(backend_name=args.backend)
+    server = build_server(backend_name=args.backend, remember_default=not args.http)  # stdio: policy memory across processes
     if args.http:
         host, port = parse_address(args.http)
         logging.getLogger(__name__).warning("vda MCP server on http://%s:%d/mcp (backend %s)", host, port, args.backend)
