@@ -447,12 +447,14 @@ _SIGNALS: tuple[_Signal, ...] = (
          r"|\boriginal\s+labels?\b|\blabels?\s+for\s+both\b", labels_original=3, labels_augmented=3),
     _sig(r"\bsuper[\s-]?res\w*|\bsr\b|\blow[\s-]?res\w*|\bupscal\w*|\bupsampl\w*|\benhanc\w*\s+(?:the\s+)?resolution\b"
          r"|\bresolution\s+enhancement|\bseedvr\w*", super_resolution=4, run=1),
-    _sig(r"\b(?:fast|faster|fastest|quick|quickly|asap|parallel|throughput|speed\s*up|hurry)\b", parallel=1.5),
+    _sig(r"\b(?:fast|faster|fastest|quick(?!\s+(?:[\w-]+\s+)?demo\b)|quickly|asap|parallel|throughput|speed\s*up|hurry)\b",
+         parallel=1.5),  # "a quick (VDA) demo" is about the demo, not speed
     _sig(r"\b(?:full|whole|complete|entire)\s+(?:vda\s+)?(?:pipeline|workflow|flow)\b|\bend[\s-]?to[\s-]?end\b",
          labels_original=2, labels_augmented=1, augment=1, run=2),
     # it is a request for work on the user's material
     _sig(r"\b(?:my|our|these|those|the|this|all)\s+(?:[\w-]+\s+){0,2}?(?:videos?|clips?|footage|recordings?|dataset|mp4s?|data)\b", run=1),
-    _sig(r"\b(?:s3|gs|azure|swift|tos|file)://|\.mp4\b|\bvda\b|\bdemo\b", run=1),
+    _sig(r"\b(?:s3|gs|azure|swift|tos|file)://|\.mp4\b|\bvda\b", run=1),
+    _sig(r"\bdemo\b", run=1),  # its own signal: "a quick VDA demo" asks for a run
     _sig(r"\b(?:run|launch|start|kick\s+off|submit|execute|process|go\s+ahead|make|generate|create|produce|apply|add)\b", run=1),
     # it is a question, or a different task
     _sig(r"^\s*(?:how|what|what's|whats|why|which|when|where|explain|describe|tell\s+me)\b|\bhow\s+(?:do|does|can|should)\s+i\b"

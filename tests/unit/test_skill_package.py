@@ -140,7 +140,7 @@ ROUTED = {  # case id -> the flow select_flow must pick for its question (None: 
     "vda-unrelated-vision-negative": None,
     "vda-demo-no-dataset-positive": "augmentation_and_al",
 }
-KNOWN_MISSES = {"vda-demo-no-dataset-positive": "route() reads 'Show me a quick VDA demo' as not a run request"}
+KNOWN_MISSES: dict[str, str] = {}
 
 
 def test_evals_json_has_upstreams_case_format():
