@@ -20,10 +20,12 @@ No ``from __future__ import annotations`` here: the SDK reads the closures' anno
 registration, so they must be real objects.
 """
 
+import inspect
 import itertools
 import json
 import os
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -102,10 +104,21 @@ def _record(states: SessionStates, slot: _Slot, call: ToolCall, result: BaseMode
         states.save(slot)
 
 
-async def _in_thread(states: SessionStates, slot: _Slot, call: ToolCall, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run a step on a worker thread; a SkillError becomes a ToolError (code, message, remedy)."""
+class _Cancelled(Exception):
+    """Raised inside a step's worker thread once its request was cancelled: the thread ends."""
+
+
+async def _in_thread(states: SessionStates, slot: _Slot, call: ToolCall, fn: Callable[..., Any], *args: Any,
+                     stop: threading.Event | None = None, **kwargs: Any) -> Any:
+    """Run a step on a worker thread; a SkillError becomes a ToolError (code, message, remedy). On
+    cancellation the request returns at once and ``stop`` is set: the thread's next sleep or
+    progress send raises :class:`_Cancelled`, so no worker outlives its request for long."""
     try:
-        return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs))
+        return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs), abandon_on_cancel=stop is not None)
+    except anyio.get_cancelled_exc_class():
+        if stop is not None:
+            stop.set()
+        raise
     except SkillError as exc:
         with slot.lock:
             slot.state.record_failure(call, exc)
@@ -120,13 +133,35 @@ def _reply(result: BaseModel, headline: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=data)
 
 
-def _report(ctx: Context) -> Callable[[float, float | None, str], None]:
-    """A progress reporter callable from the step's worker thread."""
+_SEND_TIMEOUT_S = 5.0
+
+
+def _report(ctx: Context, stop: threading.Event) -> Callable[[float, float | None, str], None]:
+    """A progress reporter callable from the step's worker thread. A send never blocks the thread
+    for more than a few seconds (a client that stopped reading), and after cancellation (``stop``)
+    or once the event loop is gone it ends the step instead."""
+
+    async def bounded(progress: float, total: float | None, message: str) -> None:
+        with anyio.move_on_after(_SEND_TIMEOUT_S):
+            await ctx.report_progress(progress, total, message)
 
     def send(progress: float, total: float | None, message: str) -> None:
-        anyio.from_thread.run(ctx.report_progress, progress, total, redact(message))
+        if stop.is_set():
+            raise _Cancelled
+        try:
+            anyio.from_thread.run(bounded, progress, total, redact(message))
+        except RuntimeError as exc:  # the loop closed under the thread
+            raise _Cancelled from exc
 
     return send
+
+
+def _stoppable_sleep(stop: threading.Event) -> Callable[[float], None]:
+    def sleep(seconds: float) -> None:
+        if stop.wait(seconds):
+            raise _Cancelled
+
+    return sleep
 
 
 # --- elicitation of a missing secret -----------------------------------------------------------
@@ -259,15 +294,20 @@ def _fit_client_timeouts(req: BaseModel) -> BaseModel:
 async def _run(deps: ToolDeps, spec: Tool, ctx: Context, slot: _Slot, call: ToolCall, req: BaseModel) -> Any:
     """The row's step on a worker thread with the dependencies it names, progress wired when it reports any."""
     kwargs: dict[str, Any] = {name: getattr(deps, name) for name in spec.needs}
+    stop = threading.Event()  # only steps that sleep or report progress can notice it: others are awaited to the end
+    stoppable = "sleep" in inspect.signature(spec.step).parameters
+    if stoppable:
+        kwargs["sleep"] = _stoppable_sleep(stop)
     if spec.progress is not None and spec.progress_when(req):
-        send, counter, describe = _report(ctx), itertools.count(1), spec.progress
+        send, counter, describe = _report(ctx, stop), itertools.count(1), spec.progress
 
         def on_progress(event: Any) -> None:
             done, total, message = describe(event)
             send(next(counter) if done is None else done, total, message)
 
         kwargs["on_progress"] = on_progress
-    return await _in_thread(deps.states, slot, call, spec.step, req, **kwargs)
+        stoppable = True
+    return await _in_thread(deps.states, slot, call, spec.step, req, stop=stop if stoppable else None, **kwargs)
 
 
 def _gate(deps: ToolDeps, spec: Tool, ctx: Context, req: BaseModel) -> tuple[_Slot, ToolCall]:

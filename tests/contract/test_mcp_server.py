@@ -427,3 +427,38 @@ async def test_stdio_policy_memory_survives_a_new_server_process(home: Path):
         ledger.close()
     assert not again.is_error, text_of(again)
     assert refused.is_error and "[eta-before-mutation]" in text_of(refused)
+
+
+def _threads_in_poll() -> list[int]:
+    """Threads whose stack is inside skill.steps.monitor.poll right now."""
+    import traceback
+
+    return [tid for tid, frame in sys._current_frames().items()
+            if any(f.name == "poll" and f.filename.endswith("monitor.py") for f in traceback.extract_stack(frame))]
+
+
+@pytest.mark.anyio
+async def test_a_cancelled_wait_leaves_no_thread_behind(home: Path):
+    import time
+
+    import anyio
+
+    from tests.fakes.backend import status_of
+
+    fake = FakeBackend()
+    fake.on_query = lambda wid, n: status_of(wid, "RUNNING", {"task": "RUNNING"})
+    with Ledger(home / "ledger.sqlite") as ledger:
+        async with Client(build_server(backend=fake, ledger=ledger)) as client:
+            await call(client, "select_flow", {"text": "augment my videos"})
+            early = None
+            with anyio.move_on_after(2.5) as scope:
+                early = await client.call_tool("poll", {"workflow_id": "wf-1", "wait": True, "timeout_s": 40, "interval_s": 1,
+                                                "max_interval_s": 1, "heartbeat_s": 1})
+            assert scope.cancelled_caught and fake.query_count["wf-1"] > 0, early and text_of(early)
+            deadline = time.monotonic() + 3
+            while _threads_in_poll() and time.monotonic() < deadline:
+                await anyio.sleep(0.05)
+            assert _threads_in_poll() == []
+            polled = fake.query_count["wf-1"]
+            await anyio.sleep(1.5)
+            assert fake.query_count["wf-1"] == polled  # nothing polls on after the cancel
