@@ -309,7 +309,8 @@ def http_server(server: MCPServer, host: str, port: int):
     import uvicorn
 
     app = server.streamable_http_app(host=host)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on")
+    # open event streams would hold a graceful shutdown forever: SIGTERM ends the server within 5 s
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3)
     return uvicorn.Server(config)
 
 

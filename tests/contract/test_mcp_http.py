@@ -162,3 +162,46 @@ def test_vda_mcp_http_subprocess_serves_the_tools(tmp_path: Path):
     assert sorted(names) == sorted(TOOL_NAMES) and flow == "auto_labeling"
     assert out == b""  # nothing but the protocol may ever use stdout; over HTTP there is none
     assert f"127.0.0.1:{port}/mcp" in err.decode(errors="replace")
+
+
+def test_sigterm_ends_the_http_server_within_five_seconds_with_a_session_open(tmp_path: Path):
+    """A legacy client keeps its session (and its GET event stream) open; SIGTERM still ends the
+    server within 5 s (uvicorn's graceful shutdown is bounded, no worker outlives its request)."""
+    import signal
+
+    port = free_port()
+    env = {**os.environ, "VDA_HOME": str(tmp_path / "home"), "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tools.cli", "mcp", "--backend", "local", "--http", f"127.0.0.1:{port}"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    took: list[float] = []
+    try:
+        async def main() -> None:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                        break
+                except OSError:
+                    assert proc.poll() is None and time.monotonic() < deadline, "vda mcp --http did not listen"
+                    await anyio.sleep(0.1)
+            with anyio.move_on_after(20):
+                async with Client(f"http://127.0.0.1:{port}/mcp", mode="legacy") as client:
+                    assert not (await client.call_tool("select_flow", {"text": "augment my videos"})).is_error
+                    start = time.monotonic()
+                    proc.send_signal(signal.SIGTERM)
+                    while proc.poll() is None and time.monotonic() - start < 10:
+                        await anyio.sleep(0.05)
+                    took.append(time.monotonic() - start)
+
+        ended: list[str] = []
+        try:
+            anyio.run(main)
+        except Exception as exc:  # the client's session ends with the server: only the timing is judged
+            ended.append(type(exc).__name__)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate(timeout=15)
+    assert took and took[0] <= 5.0, took
