@@ -399,7 +399,34 @@ def _compact_listing(server: MCPServer, name: str) -> None:
         compact_schema(meta.output_schema, keep_descriptions=False)
         _drop_keys(meta.output_schema, ("default", "maxLength", "minLength", "pattern"))
         _type_unions(meta.output_schema)
+        shallow_output(meta.output_schema)
         with_error_envelope(meta.output_schema)
+
+
+def _shallow(node: Any) -> Any:
+    """A nested output value as its bare JSON type: ``{"type": "object"}`` for a model or a mapping,
+    arrays keep their items' bare type; scalars (enums included) stay as they are."""
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node or node.get("type") == "object":
+        return {"type": "object"}
+    if node.get("type") == "array":
+        return {"type": "array", "items": _shallow(node["items"])} if isinstance(node.get("items"), dict) else {"type": "array"}
+    arms = node.get("anyOf")
+    if isinstance(arms, list):
+        kinds = sorted({_shallow(a).get("type") for a in arms if isinstance(_shallow(a).get("type"), str)})
+        return {"type": kinds if len(kinds) > 1 else kinds[0]} if kinds and len(kinds) == len(arms) else {"anyOf": [_shallow(a) for a in arms]}
+    return node
+
+
+def shallow_output(schema: dict[str, Any]) -> None:
+    """An outputSchema down to the result's own fields: nested models listed by their JSON type only
+    (the result's text view shows them in full). Keeps tools/list small; every returned top-level
+    field stays declared with its type."""
+    schema.pop("$defs", None)
+    props = schema.get("properties", {})
+    for name, prop in list(props.items()):
+        props[name] = _shallow(prop)
 
 
 def with_error_envelope(schema: dict[str, Any]) -> None:
