@@ -7,6 +7,12 @@ p50 and p95 of the wall time of ``client.call_tool`` (milliseconds), after a few
 Transports: in-process default (2026-07-28, direct dispatch, no serialization), in-process
 ``mode="legacy"`` (JSON-RPC over memory streams) and stdio (``python -m tools.cli mcp``, a
 subprocess). No targets: the numbers are reported, not judged.
+
+Also reported (issue 13): the size of the tools/list answer (compact JSON bytes, and bytes/4 as a
+rough token count) that an agent reads before doing anything, and the number of tool calls one
+whole local run takes (select_flow -> preflight -> upload_dataset -> pre_submit_guard [->
+setup_model_cache -> poll ... -> pre_submit_guard] -> submit -> poll ... -> stage_artifacts ->
+render_side_by_side on one 2 s clip), with the polls counted separately.
 """
 
 from __future__ import annotations
@@ -69,6 +75,74 @@ async def _measure(client: Any, storage_url: str, n: int) -> dict[str, list[floa
     return {"select_flow": select, "poll": polled}
 
 
+async def _tools_list_bytes(client: Any) -> int:
+    import json
+
+    tools = (await client.list_tools()).tools
+    return len(json.dumps({"tools": [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]}, separators=(",", ":")).encode())
+
+
+async def _whole_run(client: Any, root: Path, clips: Path) -> list[str]:
+    """One whole local run through MCP; the names of the tools called, in order."""
+    names: list[str] = []
+    storage, flow = str(root / "storage" / "local"), "augmentation_and_al"
+
+    async def ok(tool: str, **req: Any) -> dict[str, Any]:
+        names.append(tool)
+        result = await client.call_tool(tool, req)
+        if result.is_error:
+            raise RuntimeError(f"{tool} failed: {result.content}")
+        return result.structured_content
+
+    async def wait(workflow_id: str) -> None:
+        for _ in range(60):
+            if (await ok("poll", workflow_id=workflow_id, wait=True, interval_s=1, max_interval_s=2))["status"] not in ("PENDING", "RUNNING", "WAITING"):
+                return
+        raise RuntimeError(f"{workflow_id} did not finish")
+
+    await ok("select_flow", text=f"augment my videos in {clips}")
+    checked = await ok("preflight", workflow=flow, no_probe=True)
+    await ok("upload_dataset", folder=str(clips), storage_url=storage, name="bench")
+    values = {"flow": flow, "dataset": "bench", "storage_url": storage, "gpu_platform": checked["platforms"][0], "video": "street",
+              "cosmos_model_cache_url": f"{storage}/data/models/cosmos_transfer", "auto_labeling_model_cache_url": f"{storage}/data/models/auto_labeling"}
+    guard = await ok("pre_submit_guard", **values)
+    if guard["status"] == "cache_missing":
+        await wait((await ok("setup_model_cache", **guard["remediation"]["set_string"]))["workflow_id"])
+        guard = await ok("pre_submit_guard", **values)
+    await wait((await ok("submit", **values, run_id=guard["run_id"]))["workflow_id"])
+    staged = await ok("stage_artifacts", storage_url=storage, dataset="bench", run_id=guard["run_id"], video="street")
+    await ok("render_side_by_side", run_local_dir=staged["local_run_dir"], dataset="bench", video="street")
+    return names
+
+
+def contract_rows(home: Path) -> list[dict]:
+    """tools/list size and the tool calls of one whole local run (in process, default mode)."""
+    from mcp import Client
+
+    from skill.backends.local import LocalBackend
+    from skill.engines.synthetic import make_scene
+    from skill.ledger import Ledger
+    from tools.mcp_server import build_server
+
+    clips = home / "clips"
+    make_scene(clips / "street.mp4", width=320, height=180, seconds=2)
+    root = home / "be-run"
+    with Ledger(home / "ledger-run.sqlite") as ledger:
+        server = build_server(backend=LocalBackend(root=root), ledger=ledger)
+
+        async def measure() -> tuple[int, list[str]]:
+            async with Client(server) as client:
+                return await _tools_list_bytes(client), await _whole_run(client, root, clips)
+
+        size, names = anyio.run(measure)
+    polls = names.count("poll")
+    return [
+        {"name": "tools/list bytes", "value": size, "unit": "B", "target": 20 * 1024, "notes": f"compact JSON, about {size // 4} tokens (bytes/4); issue 13 goal 20 KB"},
+        {"name": "tool calls per local run", "value": len(names), "unit": "calls", "target": None,
+         "notes": f"{polls} of them poll(wait); one 2 s clip, cold model cache; {' > '.join(dict.fromkeys(names))}"},
+    ]
+
+
 def _rows(transport: str, samples: dict[str, list[float]], notes: str) -> list[dict]:
     rows = []
     for tool, values in samples.items():
@@ -92,6 +166,7 @@ def run(quick: bool = True) -> list[dict]:
         home = Path(tmp)
         os.environ["VDA_HOME"] = str(home / "home")
         try:
+            rows += contract_rows(home)
             for mode in ("auto", "legacy"):
                 root = home / f"be-{mode}"
                 with Ledger(home / f"ledger-{mode}.sqlite") as ledger:
