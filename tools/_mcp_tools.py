@@ -391,6 +391,7 @@ def _compact_listing(server: MCPServer, name: str) -> None:
     tool.parameters = flat_schema(tool.parameters)
     compact_schema(tool.parameters)
     _omit_null_arms(tool.parameters)
+    tool.parameters.pop("description", None)  # the request model's docstring: the tool's description says it
     meta = tool.fn_metadata
     if meta.output_schema is not None:
         if meta.output_model is not None:  # what is returned is the serialized model: computed fields included
@@ -424,6 +425,7 @@ def shallow_output(schema: dict[str, Any]) -> None:
     (the result's text view shows them in full). Keeps tools/list small; every returned top-level
     field stays declared with its type."""
     schema.pop("$defs", None)
+    schema.pop("additionalProperties", None)  # a result is produced here, not accepted: its extra keys are not the client's concern
     props = schema.get("properties", {})
     for name, prop in list(props.items()):
         props[name] = _shallow(prop)
