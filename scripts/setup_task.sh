@@ -5,6 +5,8 @@
 # Env in:  FLOW (auto_labeling | augmentation_and_al | augmentation_and_pl | e2e | e2e_super_resolution),
 #          OUTPUT_DIR (the task output token), DATASET_INPUT (the dataset mount; not needed for auto_labeling),
 #          optional RUN_ID, N_AUGMENTATIONS ("cookbook" or a number), COOKBOOK, VLM_MODEL,
+#          CONDITIONS (variable:option,... fixed for every clip), SEED (digits: reproducible draws;
+#          default derived from RUN_ID, so each run draws anew),
 #          BARRIER_NUM_NODES, SUPER_RESOLUTION_ENABLED.
 #          Local executor: VDA_BACKEND=local, VDA_PYTHON. On OSMO python3 + PyYAML are installed
 #          only when missing.
@@ -72,6 +74,15 @@ if [ "$flow" != "auto_labeling" ]; then
     *) gen_args+=(--n-augmentations "$n_aug") ;;
   esac
   [ -z "${COOKBOOK:-}" ] || gen_args+=(--cookbook "$COOKBOOK")
+  if [ -n "${CONDITIONS:-}" ]; then
+    IFS=',' read -r -a fixed <<< "$CONDITIONS"
+    for item in "${fixed[@]}"; do gen_args+=(--condition "$item"); done
+  fi
+  case "${SEED:-}" in
+    "") [ -z "${RUN_ID:-}" ] || gen_args+=(--run-id "$RUN_ID") ;;
+    *[!0-9]*) vda_die "SEED='$SEED' must be digits" ;;
+    *) gen_args+=(--seed "$SEED") ;;
+  esac
   "$py" "$here/generate_configs.py" "${gen_args[@]}"
   echo "configs:"
   ls -1 "$OUTPUT_DIR/configs"

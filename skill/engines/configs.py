@@ -8,6 +8,7 @@ Standalone on purpose: the workflows stage this file into a plain Ubuntu contain
 Command line (upstream's shape, exit 1 on a usage error)::
 
     generate_configs.py <input_videos_dir> <config_dir> <output_dir> [--n-augmentations N] [--cookbook NAME]
+                        [--condition VARIABLE:OPTION ...] [--seed N | --run-id RUN_ID]
 
 What it does:
 
@@ -17,8 +18,11 @@ What it does:
   ``option -> weight`` or a plain list meaning equal weights); weights must be numbers >= 0 that
   sum to 1 (within 1e-6);
 * for every (video, aug_idx) draws one option per variable from its own random generator, seeded
-  with sha256 of ``"<cookbook>/<video_name>/<aug_idx>"``. Adding or removing a video never changes
-  what another video gets (upstream shared one generator across the sorted dataset);
+  with sha256 of ``"<cookbook>/<video_name>/<aug_idx>[/<run seed>]"``. Adding or removing a video
+  never changes what another video gets (upstream shared one generator across the sorted dataset).
+  The run seed is ``--seed`` when given, else derived from ``--run-id`` (so each run draws anew and
+  a resubmit of one run draws the same), else absent (upstream's per-clip draws);
+* ``--condition variable:option[|option]`` draws that variable only from the options named;
 * writes ``<output_dir>/<video>_aug<i>.yaml`` = the cookbook's augmentation config deep-merged
   with the per-clip values (lists are replaced, not merged), ``<output_dir>/manifest.yaml`` and
   ``<output_dir>/manifest.tsv`` (``config  video_name  aug_idx`` per line, manifest order, for
@@ -47,13 +51,16 @@ __all__ = [
     "PIPELINE_CONFIG_NAMES",
     "VIDEO_EXTENSIONS",
     "ConfigGenError",
+    "apply_conditions",
     "clip_seed",
     "deep_merge",
     "find_videos",
     "generate_configs",
     "load_pipeline_config",
     "main",
+    "parse_condition",
     "parse_variables",
+    "run_seed_of",
     "sample_variables",
 ]
 
@@ -233,10 +240,43 @@ def _cookbook_name(pipeline: dict[str, Any], section: dict[str, Any], override: 
 # --- sampling ----------------------------------------------------------------------------------
 
 
-def clip_seed(cookbook: str, video_name: str, aug_idx: int) -> int:
-    """The seed of one (video, aug): sha256 of ``"<cookbook>/<video_name>/<aug_idx>"`` as an int."""
-    digest = hashlib.sha256(f"{cookbook}/{video_name}/{aug_idx}".encode()).digest()
-    return int.from_bytes(digest, "big")
+def clip_seed(cookbook: str, video_name: str, aug_idx: int, run_seed: int | None = None) -> int:
+    """The seed of one (video, aug): sha256 of ``"<cookbook>/<video_name>/<aug_idx>"`` (plus
+    ``"/<run_seed>"`` when a run seed is given) as an int. The same run seed gives the same looks;
+    a new one new looks."""
+    key = f"{cookbook}/{video_name}/{aug_idx}" + (f"/{run_seed}" if run_seed is not None else "")
+    return int.from_bytes(hashlib.sha256(key.encode()).digest(), "big")
+
+
+def run_seed_of(run_id: str) -> int:
+    """The default run seed of a run id: 9 digits of its sha256, so it can be passed back as ``--seed``."""
+    return int.from_bytes(hashlib.sha256(run_id.encode()).digest()[:8], "big") % 10**9
+
+
+def parse_condition(text: str) -> tuple[str, str]:
+    """``weather:rain`` (or ``weather=rain``) -> ``("weather", "rain")``."""
+    name, sep, option = text.replace("=", ":", 1).partition(":")
+    if not sep or not name.strip() or not option.strip():
+        raise ConfigGenError(f"The condition '{text[:80]}' is not variable:option.", remedy="Write e.g. weather:rain.", code="invalid-condition")
+    return name.strip(), option.strip()
+
+
+def apply_conditions(variables: dict[str, dict[str, float]], conditions: dict[str, str]) -> dict[str, dict[str, float]]:
+    """The variables with each requested one drawn only from its options (``rain``, or ``rain|snow``
+    at equal weights). A variable or option the cookbook does not have is an error that lists the
+    ones it has."""
+    fixed = dict(variables)
+    for name, option in conditions.items():
+        if name not in variables:
+            raise ConfigGenError(f"The cookbook has no variable '{name}'; it has {', '.join(variables) or 'none'}.",
+                                 remedy=f"Ask for one of: {', '.join(variables) or 'none'}.", code="unknown-condition")
+        options = [o for o in option.split("|") if o]
+        for one in options or [option]:
+            if one not in variables[name]:
+                raise ConfigGenError(f"The cookbook's {name} has no option '{one}'; it has {', '.join(variables[name])}.",
+                                     remedy=f"Pick one of: {', '.join(variables[name])}.", code="unknown-condition")
+        fixed[name] = {one: 1.0 / len(options) for one in options}
+    return fixed
 
 
 def sample_variables(variables: dict[str, dict[str, float]], seed: int) -> dict[str, str]:
@@ -334,6 +374,9 @@ def generate_configs(
     *,
     n_augmentations: int | None = None,
     cookbook: str | None = None,
+    conditions: dict[str, str] | None = None,
+    seed: int | None = None,
+    run_id: str | None = None,
     log: Any = None,
     check: bool = True,
 ) -> dict[str, Any]:
@@ -348,7 +391,9 @@ def generate_configs(
     say(f"Found {len(videos)} videos")
     pipeline_path, pipeline = load_pipeline_config(config_dir)
     section = _augmentation_section(pipeline)
-    variables = parse_variables(section.get("variables"))
+    requested = dict(conditions or {})
+    run_seed = seed if seed is not None else (run_seed_of(run_id) if run_id else None)
+    variables = apply_conditions(parse_variables(section.get("variables")), requested)
     count = _n_augmentations(section, n_augmentations)
     scene = _cookbook_name(pipeline, section, cookbook)
     base_name = section.get("config") or DEFAULT_AUGMENTATION_CONFIG
@@ -367,7 +412,7 @@ def generate_configs(
     entries: list[dict[str, Any]] = []
     for video in videos:
         for aug_idx in range(count):
-            full_seed = clip_seed(scene, video["name"], aug_idx)
+            full_seed = clip_seed(scene, video["name"], aug_idx, run_seed)
             seed = full_seed % (2**31)
             sampled = sample_variables(variables, full_seed)
             config = _clip_config(base, video, aug_idx, sampled, seed, scene, out)
@@ -386,10 +431,11 @@ def generate_configs(
                     "aug_idx": aug_idx,
                     "config": file_name,
                     "sampled_vars": dict(sampled),
+                    "requested": dict(requested),
                 }
             )
             say(f"Generated: {file_name} ({json.dumps(sampled, sort_keys=False)})")
-    manifest = {"configs": entries, "total": len(entries)}
+    manifest = {"configs": entries, "total": len(entries), "requested": requested, "seed": run_seed}
     _write(out / "manifest.yaml", _dump(manifest))
     _write(out / "manifest.tsv", "".join(f"{e['config']}\t{e['video_name']}\t{e['aug_idx']}\n" for e in entries))
     say(f"Generated {len(entries)} config files")
@@ -428,6 +474,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("output_dir")
     parser.add_argument("--n-augmentations", type=_positive_int, default=None, help="override the cookbook's n_augmentations")
     parser.add_argument("--cookbook", default=None, help="scene name used in the seeds (default: the config's cookbook key)")
+    parser.add_argument("--condition", action="append", default=[], metavar="VARIABLE:OPTION", help="fix a variable for every clip (repeatable)")
+    parser.add_argument("--seed", type=int, default=None, help="run seed: the same seed reproduces the same draws")
+    parser.add_argument("--run-id", default=None, help="derive the run seed from this run id when --seed is not given")
     args = parser.parse_args(argv)
     try:
         generate_configs(
@@ -436,6 +485,9 @@ def main(argv: list[str] | None = None) -> int:
             args.output_dir,
             n_augmentations=args.n_augmentations,
             cookbook=args.cookbook,
+            conditions=dict(parse_condition(c) for c in args.condition),
+            seed=args.seed,
+            run_id=args.run_id,
         )
     except ConfigGenError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)

@@ -522,6 +522,8 @@ def test_every_scene_has_exactly_the_eight_files():
 WEATHER = {"clear": 0.35, "overcast": 0.35, "rain": 0.30}
 TIME_OF_DAY = {"morning": 0.35, "midday": 0.35, "evening": 0.30}
 LIGHTING = {"bright": 0.35, "moderate": 0.35, "dim": 0.30}
+_OUTDOOR_ASK_ONLY = {("weather", "fog"), ("weather", "snow"), ("time_of_day", "night")}
+ASK_ONLY = {"city_traffic": _OUTDOOR_ASK_ONLY, "piazza": _OUTDOOR_ASK_ONLY, "trailer_dashcam": _OUTDOOR_ASK_ONLY}
 EXPECTED_VARIABLES = {
     "city_traffic": {"weather": WEATHER, "time_of_day": TIME_OF_DAY},
     "piazza": {"weather": WEATHER, "time_of_day": TIME_OF_DAY},
@@ -538,9 +540,12 @@ def test_workflow_config_variables_and_weights(scene):
     section = config["augmentation"]
     assert section["n_augmentations"] == 1 and section["config"] == "augmentation/augmentation.yaml"
     assert "batch_size" not in section
-    assert section["variables"] == EXPECTED_VARIABLES[scene]
+    drawn = {name: {o: w for o, w in weights.items() if w > 0} for name, weights in section["variables"].items()}
+    assert drawn == EXPECTED_VARIABLES[scene]
+    asked_only = {(name, o) for name, weights in section["variables"].items() for o, w in weights.items() if w == 0}
+    assert asked_only <= ASK_ONLY.get(scene, set())  # weight 0: never drawn, there to be asked for (--condition)
     for name, weights in section["variables"].items():
-        assert all(isinstance(w, float) and w > 0 for w in weights.values()), name
+        assert all(isinstance(w, float) and w >= 0 for w in weights.values()), name
         assert sum(weights.values()) == pytest.approx(1.0, abs=1e-9), name
 
 

@@ -539,3 +539,38 @@ def test_thin_script_entries_run_the_engines(tmp_path: Path) -> None:
     assert proc.returncode == 0 and "released at once" in proc.stdout
     proc = subprocess.run([sys.executable, str(SCRIPTS / "generate_configs.py"), "only-one-arg"], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "usage:" in proc.stderr
+
+
+def _setup_draws(tmp_path: Path, dataset: Path, tag: str, **env: str) -> dict:
+    stage = stage_files(tmp_path / tag / "task")
+    out = tmp_path / tag / "output"
+    base = dict(FLOW="augmentation_and_al", DATASET_INPUT=str(dataset), OUTPUT_DIR=str(out), N_AUGMENTATIONS="4",
+                COOKBOOK="city_traffic", VLM_MODEL="m", BARRIER_NUM_NODES="1")
+    proc = bash(stage / "setup_task.sh", local_env(**{**base, **env}))
+    assert proc.returncode == 0, proc.stderr
+    return yaml.safe_load((out / "configs" / "manifest.yaml").read_text())
+
+
+def test_setup_applies_conditions_and_the_seed_it_is_given(tmp_path: Path, dataset: Path) -> None:
+    manifest = _setup_draws(tmp_path, dataset, "a", CONDITIONS="weather:rain,time_of_day:night|evening", SEED="4711")
+    assert manifest["seed"] == 4711 and manifest["requested"] == {"weather": "rain", "time_of_day": "night|evening"}
+    assert {e["sampled_vars"]["weather"] for e in manifest["configs"]} == {"rain"}
+    assert {e["sampled_vars"]["time_of_day"] for e in manifest["configs"]} <= {"night", "evening"}
+
+
+def test_setup_without_a_seed_draws_per_run_id(tmp_path: Path, dataset: Path) -> None:
+    first = _setup_draws(tmp_path, dataset, "a", RUN_ID="run-00000001")
+    again = _setup_draws(tmp_path, dataset, "b", RUN_ID="run-00000001")
+    other = _setup_draws(tmp_path, dataset, "c", RUN_ID="run-00000002")
+    draws = lambda m: [e["sampled_vars"] for e in m["configs"]]  # noqa: E731
+    assert draws(first) == draws(again) and first["seed"] == again["seed"]
+    assert draws(first) != draws(other)
+    # the recorded seed, passed back as SEED, reproduces the run
+    assert draws(_setup_draws(tmp_path, dataset, "d", SEED=str(first["seed"]))) == draws(first)
+
+
+def test_setup_refuses_a_seed_that_is_not_digits(tmp_path: Path, dataset: Path) -> None:
+    stage = stage_files(tmp_path / "task")
+    proc = bash(stage / "setup_task.sh", local_env(FLOW="augmentation_and_al", DATASET_INPUT=str(dataset), OUTPUT_DIR=str(tmp_path / "o"),
+                                                   COOKBOOK="city_traffic", VLM_MODEL="m", BARRIER_NUM_NODES="1", SEED="12; rm"))
+    assert proc.returncode != 0 and "must be digits" in proc.stderr

@@ -74,7 +74,7 @@ def test_contract_shape_of_configs_and_manifest(tmp_path: Path) -> None:
     assert on_disk == manifest
     assert (cfg / "manifest.tsv").read_text().splitlines() == ["a_aug0.yaml\ta\t0", "b_aug0.yaml\tb\t0", "c_aug0.yaml\tc\t0"]
     entry = manifest["configs"][1]
-    assert set(entry) == {"video", "video_name", "aug_idx", "config", "sampled_vars"}
+    assert set(entry) == {"video", "video_name", "aug_idx", "config", "sampled_vars", "requested"}
     assert entry["video"] == str((videos / "b.mp4").resolve())
     conf = yaml.safe_load((cfg / "b_aug0.yaml").read_text())
     data = conf["data"]
@@ -378,3 +378,37 @@ def test_an_empty_override_is_null_and_the_augmentation_container_rejects_a_null
     assert cc.apply_overrides({"a": {"b": "x"}}, ["a.b="])["a"]["b"] is None
     message = _rejected("augmentation", _clip(tmp_path), ("endpoints.llm.model=",))
     assert "endpoints.llm.model: Input should be a valid string" in message
+
+
+def test_conditions_fix_variables_for_every_clip_and_are_recorded(tmp_path: Path) -> None:
+    cfg = make_cookbook(tmp_path, n_aug=3)
+    videos = make_videos(tmp_path / "v", [f"v{i}.mp4" for i in range(4)])
+    manifest = cg.generate_configs(videos, cfg, tmp_path / "o", conditions={"weather": "rain"}, log=lambda _line: None)
+    assert {e["sampled_vars"]["weather"] for e in manifest["configs"]} == {"rain"}
+    assert manifest["requested"] == {"weather": "rain"} and all(e["requested"] == {"weather": "rain"} for e in manifest["configs"])
+    assert len({e["sampled_vars"]["time_of_day"] for e in manifest["configs"]}) > 1  # the others are still drawn
+
+
+@pytest.mark.parametrize(("conditions", "named"), [({"season": "winter"}, "weather"), ({"weather": "snow"}, "rain")])
+def test_a_condition_the_cookbook_lacks_lists_what_it_has(tmp_path: Path, conditions, named) -> None:
+    cfg = make_cookbook(tmp_path)
+    videos = make_videos(tmp_path / "v", ["a.mp4"])
+    with pytest.raises(cg.ConfigGenError) as caught:
+        cg.generate_configs(videos, cfg, tmp_path / "o", conditions=conditions, log=lambda _line: None)
+    assert caught.value.code == "unknown-condition" and named in caught.value.message
+
+
+def test_a_run_seed_reproduces_its_draws_and_another_seed_changes_them(tmp_path: Path) -> None:
+    cfg = make_cookbook(tmp_path, n_aug=2)
+    videos = make_videos(tmp_path / "v", [f"v{i}.mp4" for i in range(10)])
+    draws = lambda seed, out: [e["sampled_vars"] for e in cg.generate_configs(videos, cfg, tmp_path / out, seed=seed, log=lambda _l: None)["configs"]]  # noqa: E731
+    assert draws(4711, "a") == draws(4711, "b")
+    assert draws(4711, "a") != draws(4712, "c")
+
+
+def test_the_command_line_takes_conditions_and_a_seed(tmp_path: Path) -> None:
+    cfg = make_cookbook(tmp_path)
+    videos = make_videos(tmp_path / "v", ["a.mp4", "b.mp4"])
+    assert cg.main([str(videos), str(cfg), str(tmp_path / "o"), "--condition", "weather:rain", "--seed", "7"]) == 0
+    manifest = yaml.safe_load((tmp_path / "o" / "manifest.yaml").read_text())
+    assert manifest["seed"] == 7 and {e["sampled_vars"]["weather"] for e in manifest["configs"]} == {"rain"}
