@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 __all__ = [
     "ALIASES",
     "COOKBOOKS",
+    "DEFAULT_COOKBOOK",
     "FAILED_STATES",
     "FLOWS",
     "OSMO_NAME_MAX",
@@ -31,7 +32,9 @@ __all__ = [
     "PoolInfo",
     "RunId",
     "StepError",
+    "OptionalSubmitValues",
     "SubmitValues",
+    "ValueToken",
     "TaskState",
     "TaskStatus",
     "VideoStem",
@@ -53,6 +56,7 @@ ALIASES: dict[str, str] = {"augmentation_and_pl": "augmentation_and_al"}
 
 CookbookName = Literal["city_traffic", "piazza", "warehouse", "robot_assembly", "trailer_dashcam"]
 COOKBOOKS: tuple[str, ...] = ("city_traffic", "piazza", "warehouse", "robot_assembly", "trailer_dashcam")
+DEFAULT_COOKBOOK = "city_traffic"  # the workflows' default-values cookbook
 
 RUN_ID_PATTERN = r"^run-[0-9a-f]{8}$"
 RunId = Annotated[
@@ -72,6 +76,18 @@ VideoStem = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=200),
     Field(description="Video file stem: no folder, no extension, e.g. 03_IllegalOccupation_020_10FPS."),
+]
+_CONDITION = r"[A-Za-z0-9_]+:[A-Za-z0-9_.-]+(\|[A-Za-z0-9_.-]+)*"
+CONDITIONS_PATTERN = rf"^{_CONDITION}(,{_CONDITION})*$"
+Conditions = Annotated[
+    str,
+    StringConstraints(pattern=CONDITIONS_PATTERN, max_length=400),
+    Field(description="Cookbook variables drawn only from the options asked for: variable:option[|option] joined by commas, e.g. weather:rain,time_of_day:evening|night."),
+]
+Seed = Annotated[
+    str,
+    StringConstraints(pattern=r"^[0-9]{1,12}$"),
+    Field(description="Sampling seed (digits); the same seed and values reproduce the same looks, e.g. 4711."),
 ]
 
 
@@ -146,6 +162,8 @@ class SubmitValues(BaseModel):
     cookbook: CookbookName | None = None
     vlm_url: str | None = None
     llm_url: str | None = None
+    conditions: Conditions | None = None
+    seed: Seed | None = None
 
     @field_validator("storage_url", "gpu_platform", "skills_dir", "cosmos_model_cache_url", "auto_labeling_model_cache_url", "vlm_url", "llm_url")
     @classmethod
@@ -161,6 +179,26 @@ class SubmitValues(BaseModel):
     def set_string_args(self) -> list[str]:
         """``["k=v", ...]``: what follows the one ``--set-string``."""
         return [f"{k}={v}" for k, v in self.pairs()]
+
+
+ValueToken = Annotated[str, StringConstraints(min_length=1, max_length=2048, strip_whitespace=True)]
+
+
+class OptionalSubmitValues(BaseModel):
+    """The submit values a caller may leave out, declared once for ``pre_submit_guard`` and
+    ``submit`` (so the two cannot drift): defaults come from the workflow or the storage prefix."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    skills_dir: ValueToken | None = Field(default=None, description="Absolute skill checkout path; defaults to this installation.")
+    cosmos_model_cache_url: ValueToken | None = Field(default=None, description="Defaults to <storage_url>/data/models/cosmos_transfer.")
+    auto_labeling_model_cache_url: ValueToken | None = Field(default=None, description="Defaults to <storage_url>/data/models/auto_labeling.")
+    cookbook: CookbookName | None = Field(default=None, description="Scene profile; the workflow default is city_traffic.")
+    vlm_url: ValueToken | None = Field(default=None, description="Only when the user asked for an external VLM, e.g. https://host/v1.")
+    llm_url: ValueToken | None = Field(default=None, description="Only when the user asked for an external LLM, e.g. https://host/v1.")
+    workers: Annotated[int, Field(ge=1, le=64)] | None = Field(default=None, description="Worker tasks per stage (1-64); workflow default 1.")
+    n_augmentations: Annotated[int, Field(ge=1, le=16)] | None = Field(default=None, description="Augmentations per video (1-16); default the cookbook's.")
+    conditions: Conditions | None = Field(default=None, description="Looks the user asked for, e.g. weather:rain,time_of_day:evening (cookbook variables).")
+    seed: Seed | None = Field(default=None, description="Sampling seed; the same seed reproduces the same looks, e.g. 4711.")
 
 
 # --- statuses (OSMO's enums, osmo.md §2.12) ---------------------------------------------------

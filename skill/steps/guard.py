@@ -12,6 +12,8 @@ the same canonical pairs :func:`skill.steps.submit.submit` will send, and checks
 ``setup_task``        the workflow has a ``setup`` task
 ``cookbook_files``    the cookbook files the flow's task kinds need are staged and exist locally
 ``container_configs`` the staged cookbook configs are what the containers' schemas accept
+``conditions``        the looks asked for (``conditions``) are variables and options of the staged
+                      cookbook, so the setup task's draws cannot fail on them
 ``staged_files``      every other ``localpath`` the workflow stages exists locally
 ``video_basename``    ``video`` (and every task's ``VIDEO_NAME``) is a file stem
 ``dataset_input``     the setup input URL(s) list at least one object
@@ -33,11 +35,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from skill.backends.base import Backend
+from skill.conditions import parse_conditions, variables_of
 from skill.engines.container_contract import check_staged_cookbooks
 from skill.errors import InputError, SkillError, UndefinedVariable
 from skill.flows import resolve_workflow
 from skill.ledger import values_hash
-from skill.models import RUN_ID_PATTERN, Check, CookbookName, SubmitValues
+from skill.models import RUN_ID_PATTERN, Check, OptionalSubmitValues, SubmitValues, ValueToken
 from skill.paths import trusted_skills_dir
 from skill.render import RenderedSpec, TaskSpec, render_workflow
 from skill.secrets import redact, redact_obj
@@ -84,7 +87,6 @@ _VALUE_ORDER = tuple(SubmitValues.model_fields)
 _STRUCTURAL = ("workflow", "setup_task")
 _REQUIRED = ("dataset", "run_id", "storage_url", "gpu_platform", "video")
 
-Token = Annotated[str, StringConstraints(min_length=1, max_length=2048, strip_whitespace=True)]
 
 
 def new_run_id() -> str:
@@ -121,34 +123,21 @@ def canonical_pairs(values: Mapping[str, Any]) -> dict[str, str]:
     return {k: str(given[k]) for k in ordered}
 
 
-class GuardRequest(BaseModel):
+class GuardRequest(OptionalSubmitValues):
     """What to check: the flow and the values the submit will carry."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    flow: Token = Field(
+    flow: ValueToken = Field(
         description="Flow name (auto_labeling, augmentation_and_al, e2e, e2e_super_resolution) or a path to a workflow YAML, e.g. augmentation_and_al."
     )
-    dataset: Token | None = Field(default=None, description="Dataset folder under <storage_url>/datasets/, e.g. vda-demo.")
+    dataset: ValueToken | None = Field(default=None, description="Dataset folder under <storage_url>/datasets/, e.g. vda-demo.")
     run_id: Annotated[str, StringConstraints(pattern=RUN_ID_PATTERN)] | None = Field(
         default=None, description="run-<8 hex>, e.g. run-1a2b3c4d. Omit to get a fresh one back in the result; pass that same id to submit."
     )
-    storage_url: Token | None = Field(
+    storage_url: ValueToken | None = Field(
         default=None, description="Prefix in front of /datasets/<dataset>, derived from the real dataset URL, e.g. azure://acct/osmo-workflows."
     )
-    gpu_platform: Token | None = Field(default=None, description="Platform label an ONLINE pool shows, e.g. gpu.")
-    video: Token | None = Field(default=None, description="Video file stem, no folder and no extension, e.g. 03_IllegalOccupation_020_10FPS.")
-    skills_dir: Token | None = Field(default=None, description="Absolute skill checkout path; defaults to this installation.")
-    cosmos_model_cache_url: Token | None = Field(
-        default=None, description="Defaults to <storage_url>/data/models/cosmos_transfer, e.g. s3://bucket/data/models/cosmos_transfer."
-    )
-    auto_labeling_model_cache_url: Token | None = Field(
-        default=None, description="Defaults to <storage_url>/data/models/auto_labeling, e.g. s3://bucket/data/models/auto_labeling."
-    )
-    cookbook: CookbookName | None = Field(default=None, description="Scene profile; the workflow default is city_traffic.")
-    vlm_url: Token | None = Field(default=None, description="Only when the user asked for an external VLM, e.g. https://host/v1.")
-    llm_url: Token | None = Field(default=None, description="Only when the user asked for an external LLM, e.g. https://host/v1.")
-    workers: Annotated[int, Field(ge=1, le=64)] | None = Field(default=None, description="Worker tasks per stage (1-64); workflow default 1.")
-    n_augmentations: Annotated[int, Field(ge=1, le=16)] | None = Field(default=None, description="Augmentations per video (1-16); default the cookbook's n_augmentations.")
+    gpu_platform: ValueToken | None = Field(default=None, description="Platform label an ONLINE pool shows, e.g. gpu.")
+    video: ValueToken | None = Field(default=None, description="Video file stem, no folder and no extension, e.g. 03_IllegalOccupation_020_10FPS.")
 
     def value_fields(self) -> dict[str, Any]:
         return self.model_dump(exclude={"flow"})
@@ -209,6 +198,7 @@ def pre_submit_guard(req: GuardRequest, *, backend: Backend, render=render_workf
     mode = [m for m in ("auto-labeling", "augmentation") if kinds[m]]
     checked = _cookbook_check(setup, mode, checks)
     _container_config_check(setup, mode, checks)
+    _conditions_check(setup, mode, pairs.get("conditions"), checks)
     _staged_files_check(spec, checked, checks)
     video_ok = _video_check(fields.get("video"), spec, checks)
     listing = _dataset_check(setup, backend, checks)
@@ -325,6 +315,24 @@ def _container_config_check(setup: TaskSpec, mode: list[GuardMode], checks: list
         return
     checks.append(Check(name="container_configs", status="ok" if files else "skipped",
                         detail=f"{len(files)} cookbook config(s) match the containers' schemas." if files else "No staged cookbook config to check."))
+
+
+def _conditions_check(setup: TaskSpec, mode: list[GuardMode], value: str | None, checks: list[Check]) -> None:
+    """The looks asked for against the cookbook the setup task stages (its workflow_config.yaml)."""
+    if not value:
+        return
+    staged = next((f.localpath for f in setup.files if (f.localpath or "").endswith("/workflow_config.yaml")), None)
+    if staged is None or "augmentation" not in mode:
+        checks.append(Check(name="conditions", status="fail", detail="This workflow does not augment, so there are no looks to fix.",
+                            data={"code": "conditions-without-augmentation", "remedy": "Drop conditions, or pick an augmenting flow (augmentation_and_al, e2e)."}))
+        return
+    try:
+        chosen = parse_conditions(value, variables_of(Path(staged), label=Path(staged).parent.name), cookbook=Path(staged).parent.name)
+    except InputError as exc:
+        checks.append(Check(name="conditions", status="fail", detail=exc.message, data={"code": exc.code, "remedy": exc.remedy or ""}))
+        return
+    asked = ", ".join(f"{name}={'|'.join(options)}" for name, options in chosen.items())
+    checks.append(Check(name="conditions", status="ok", detail=f"The cookbook has every look asked for ({asked})."))
 
 
 def _staged_files_check(spec: RenderedSpec, already_checked: set[str], checks: list[Check]) -> None:

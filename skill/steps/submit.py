@@ -43,7 +43,7 @@ from skill.backends.base import Backend
 from skill.errors import BackendTimeout, BackendUnavailable, CommandFailed, InputError, PolicyDenied, SkillError
 from skill.flows import resolve_workflow
 from skill.ledger import Ledger, RunRecord, values_hash
-from skill.models import CookbookName, DatasetName, FlowName, RunId, SubmitValues, VideoStem
+from skill.models import DatasetName, FlowName, OptionalSubmitValues, RunId, SubmitValues, ValueToken, VideoStem
 from skill.render import render_workflow
 from skill.secrets import redact, redact_obj
 from skill.steps.guard import canonical_pairs, new_run_id, video_problem
@@ -61,30 +61,20 @@ STALE_SUBMITTING_S = 900.0
 _LOCK_WAIT_S = 120.0
 _DEFINITE_BACKEND_CODES = frozenset({"osmo-cli-missing", "not-logged-in"})
 
-Token = Annotated[str, StringConstraints(min_length=1, max_length=2048, strip_whitespace=True)]
 
 
-class SubmitRequest(BaseModel):
+class SubmitRequest(OptionalSubmitValues):
     """One workflow submit. Use the values a passing pre_submit_guard checked (same run_id)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     flow: FlowName = Field(description="auto_labeling | augmentation_and_al | e2e | e2e_super_resolution, e.g. augmentation_and_al.")
     dataset: DatasetName
     run_id: RunId | None = Field(default=None, description="run-<8 hex>, e.g. run-1a2b3c4d; the guard's run_id. Omit for a fresh one.")
-    storage_url: Token = Field(description="Prefix in front of /datasets/<dataset>, e.g. azure://acct/osmo-workflows.")
-    gpu_platform: Token = Field(description="Platform label an ONLINE pool shows, e.g. gpu.")
+    storage_url: ValueToken = Field(description="Prefix in front of /datasets/<dataset>, e.g. azure://acct/osmo-workflows.")
+    gpu_platform: ValueToken = Field(description="Platform label an ONLINE pool shows, e.g. gpu.")
     video: VideoStem
     pool: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=128)] | None = Field(
         default=None, description="OSMO pool to submit to, e.g. default; omit for the profile's default pool."
     )
-    skills_dir: Token | None = Field(default=None, description="Absolute skill checkout path; defaults to this installation.")
-    cosmos_model_cache_url: Token | None = Field(default=None, description="Defaults to <storage_url>/data/models/cosmos_transfer.")
-    auto_labeling_model_cache_url: Token | None = Field(default=None, description="Defaults to <storage_url>/data/models/auto_labeling.")
-    cookbook: CookbookName | None = Field(default=None, description="Scene profile; the workflow default is city_traffic.")
-    vlm_url: Token | None = Field(default=None, description="Only when the user asked for an external VLM, e.g. https://host/v1.")
-    llm_url: Token | None = Field(default=None, description="Only when the user asked for an external LLM, e.g. https://host/v1.")
-    workers: Annotated[int, Field(ge=1, le=64)] | None = Field(default=None, description="Worker tasks per stage (1-64); workflow default 1.")
-    n_augmentations: Annotated[int, Field(ge=1, le=16)] | None = Field(default=None, description="Augmentations per video (1-16); default the cookbook's n_augmentations.")
 
 
 class SubmitResult(BaseModel):

@@ -304,3 +304,30 @@ def test_a_staged_file_that_gains_jinja_syntax_fails_the_guard_naming_it(skills:
     assert "scripts/endpoint_common.sh" in workflow.detail and "line 2" in workflow.detail
     assert "second render" in workflow.detail and "TemplateSyntaxError" in workflow.detail
     assert fake.calls.count("submit") == 0
+
+
+def test_conditions_the_staged_cookbook_has_pass_and_are_named(skills: Path):
+    result = pre_submit_guard(request(skills, conditions="weather:rain|fog,time_of_day:night", seed="4711"), backend=FakeBackend(objects=full_objects()))
+    assert result.status == "ok", [c for c in result.checks if c.status != "ok"]
+    assert "weather=rain|fog, time_of_day=night" in check(result, "conditions").detail
+    assert result.values["conditions"] == "weather:rain|fog,time_of_day:night" and result.values["seed"] == "4711"
+
+
+@pytest.mark.parametrize(("conditions", "said"), [("lighting:dim", "no variable 'lighting'"), ("weather:hail", "no option 'hail'")])
+def test_a_look_the_staged_cookbook_lacks_fails_the_guard_listing_what_it_has(skills: Path, conditions: str, said: str):
+    result = pre_submit_guard(request(skills, conditions=conditions), backend=FakeBackend(objects=full_objects()))
+    assert result.status == "failed"
+    failed = check(result, "conditions")
+    assert failed.status == "fail" and said in failed.detail and "clear" in failed.detail
+    assert failed.data["code"] == "unknown-condition"
+
+
+def test_conditions_on_a_flow_that_does_not_augment_fail(skills: Path):
+    objects = {k: v for k, v in full_objects().items() if not k.startswith(COSMOS)}
+    result = pre_submit_guard(request(skills, flow="auto_labeling", conditions="weather:rain"), backend=FakeBackend(objects=objects))
+    assert check(result, "conditions").status == "fail" and result.status == "failed"
+
+
+def test_a_malformed_conditions_value_is_refused_by_the_request_model():
+    with pytest.raises(ValueError):
+        GuardRequest(flow="e2e", conditions="weather=rain; touch /tmp/x")

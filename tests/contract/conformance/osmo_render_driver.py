@@ -68,7 +68,8 @@ def run_case(case: dict, modules: dict) -> dict:
             left = _LEFT.search(parsed)
             if left:
                 return {"ok": False, "stage": stage, "error": f"task {task.name} keeps the unresolved token {left.group(0)}"}
-        return {"ok": True, "name": spec.name, "tasks": len(tasks), "inlined": before}
+        setup_env = next((dict(t.environment) for t in tasks if t.name == "setup"), None)
+        return {"ok": True, "name": spec.name, "tasks": len(tasks), "inlined": before, "setup_env": setup_env}
     except Exception as exc:  # upstream raises its own error types; report them as data
         return {"ok": False, "stage": stage, "error": f"{type(exc).__name__}: {str(exc)[:800]}"}
 

@@ -89,6 +89,22 @@ def test_osmo_accepts_every_workflow_with_canonical_values_and_three_workers(osm
         assert tasks[(name, "3")] > tasks[(name, "1")], name
 
 
+AUGMENTING = ("augmentation_and_al", "augmentation_and_pl", "e2e", "e2e_super_resolution")
+
+
+def test_osmo_carries_the_looks_and_the_seed_to_the_setup_task(osmo_source: Path, osmo_python: Path):
+    """The conditions value (colons, commas, bars) and the seed pass OSMO's submit path unchanged,
+    into the setup task's environment; without them the defaults render as empty strings."""
+    looks = {"conditions": "weather:rain|fog,time_of_day:night", "seed": "4711"}
+    cases = [(name, values_for(name, skill_root(), **extra)) for name in AUGMENTING for extra in (looks, {})]
+    results = run_upstream(osmo_python, osmo_source, cases)
+    for (name, values), result in zip(cases, results):
+        assert result["ok"], (name, result)
+        env = result["setup_env"]
+        assert (env["CONDITIONS"], env["SEED"]) == (values.get("conditions", ""), values.get("seed", "")), name
+        assert ours_accepts(name, values), name
+
+
 def test_osmo_and_skill_render_refuse_the_same_specs(osmo_source: Path, osmo_python: Path, broken_skill: Path):
     root = skill_root()
     cases = {
