@@ -197,6 +197,10 @@ class FlowChoice(BaseModel):
     reason: str
     eta: Eta | None
     is_run_request: bool
+    conditions: str | None = Field(
+        default=None,
+        description="The looks the request names, as the conditions value for pre_submit_guard and submit (city_traffic's variables), e.g. weather:rain.",
+    )
 
 
 def _num(value: float) -> str:

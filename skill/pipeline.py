@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import secrets
 import tempfile
 import time
 from collections.abc import Callable
@@ -27,10 +28,11 @@ from skill import flows, storage
 from skill.backends.base import Backend
 from skill.demo_source import DEMO_DATASET_NAME, DEMO_REPO
 from skill.errors import BackendError, InputError, SkillError, UserInputRequired
+from skill.conditions import format_conditions, resolve_conditions
 from skill.eta_model import ClipShape, estimate, record_run
 from skill.ingest import IngestedVideo, to_workflow_video
 from skill.ledger import Ledger
-from skill.models import CookbookName, DatasetName
+from skill.models import DEFAULT_COOKBOOK, CookbookName, DatasetName
 from skill.paths import cookbooks_dir
 from skill.steps.cache import CacheRequest, setup_model_cache
 from skill.steps.compare import CompareRequest, render_side_by_side
@@ -44,7 +46,6 @@ from skill.video_types import INPUT_SUFFIXES, WORKFLOW_SUFFIX, is_video_name
 
 __all__ = ["RunEvent", "RunRequest", "RunResult", "collect_videos", "run_failure", "run_pipeline"]
 
-DEFAULT_COOKBOOK = "city_traffic"
 
 
 class RunRequest(BaseModel):
@@ -65,6 +66,8 @@ class RunRequest(BaseModel):
     pool: str | None = None
     gpu_platform: str | None = None
     timeout_s: float = Field(default=3600.0, ge=10, le=86400)
+    conditions: dict[str, str] = Field(default_factory=dict, description="Looks to fix, variable -> option[|option], e.g. {'weather': 'rain'}; the request's words add to them.")
+    seed: int | None = Field(default=None, ge=0, le=999_999_999_999, description="Sampling seed: the same seed draws the same looks; default a fresh one.")
     nims: NimGateMode = Field(default="ensure", description="Cluster runs: ensure (reuse healthy NIMs, else deploy the allow-list once, then wait), check (fail when not healthy) or skip.")
 
 
@@ -87,6 +90,8 @@ class RunResult(BaseModel):
     input_source: Literal["user", "demo"]
     eta: str
     clips: list[str] = Field(default_factory=list, description="The clip stems this run processed.")
+    conditions: dict[str, list[str]] = Field(default_factory=dict, description="The looks asked for (variable -> options), fixed for every clip.")
+    seed: int | None = Field(default=None, description="The sampling seed; pass it again to draw the same looks.")
     elapsed_s: float | None = Field(default=None, description="Wall time of the whole run, to set beside the ETA.")
     workflow_s: float | None = Field(default=None, description="Wall time from submit to the workflow's end (what the ETA's workflow minutes estimate).")
     local_run_dir: str | None = None
@@ -171,6 +176,8 @@ class _Run:
     stems: list[str] = field(default_factory=list)
     gpu_platform: str = ""
     statements: list[str] = field(default_factory=list)
+    conditions: dict[str, list[str]] = field(default_factory=dict)
+    seed: int | None = None
 
     def say(self, stage: str, message: str, **data: Any) -> None:
         self.emit(RunEvent(stage=stage, message=message, data=data))
@@ -191,6 +198,23 @@ def _choose_flow(run: _Run) -> None:
         raise InputError("The request does not ask for a run.", remedy=f"Name a flow with --flow ({names}).", code="not-a-run")
     run.flow = choice.flow
     run.say("flow", f"Flow {run.flow}: {choice.reason}", flow=run.flow)
+
+
+def _choose_looks(run: _Run) -> None:
+    """Augmenting flows: the looks asked for (request words + explicit pairs, checked against the
+    cookbook) and the seed (given, else fresh, so a new run draws new looks)."""
+    req = run.req
+    if not run.info.augments:
+        if req.conditions:
+            raise InputError(f"The flow {run.flow} does not augment, so there are no looks to fix.", remedy="Drop --condition, or pick an augmenting flow (augmentation_and_al, e2e).", code="conditions-without-augmentation")
+        return
+    run.conditions = resolve_conditions(req.text, req.conditions, req.cookbook or DEFAULT_COOKBOOK)
+    run.seed = req.seed if req.seed is not None else secrets.randbelow(10**9)
+    if run.conditions:
+        asked = ", ".join(f"{k}={'|'.join(v)}" for k, v in run.conditions.items())
+        run.say("looks", f"Looks asked for: {asked} (the other variables are drawn as the cookbook weighs them).")
+        run.statements.append(f"Asked for {asked}; every augmented clip has it.")
+    run.statements.append(f"Looks drawn with seed {run.seed} (pass --seed {run.seed} to draw the same again).")
 
 
 def _ingest(run: _Run, local: list[Path]) -> None:
@@ -288,7 +312,10 @@ def _values(run: _Run) -> dict[str, Any]:
         values["cosmos_model_cache_url"] = caches["cosmos_model_cache_url"]
     if req.augmentations:
         values["n_augmentations"] = augmentations
-    return values
+    if info.augments:
+        values["conditions"] = format_conditions(run.conditions)
+        values["seed"] = str(run.seed)
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def _guard(run: _Run, values: dict[str, Any]) -> GuardResult:
@@ -386,6 +413,7 @@ def run_pipeline(req: RunRequest, *, backend: Backend, ledger: Ledger, emit: Emi
         if req.videos or req.folder:  # refused before anything is said or started
             _ingest(run, collect_videos(req.videos, req.folder))
         _choose_flow(run)
+        _choose_looks(run)
         if not run.clips and not req.dataset_url:
             _fetch_demo(run, prepare_demo)
         _announce_eta(run)
@@ -400,6 +428,7 @@ def run_pipeline(req: RunRequest, *, backend: Backend, ledger: Ledger, emit: Emi
         workflow_s = _workflow_seconds(run.backend, workflow_id, fallback=time.monotonic() - submitted_at)
         result = RunResult(status=polled.status, flow=run.flow, backend=backend.name, run_id=run.run_id, workflow_id=workflow_id,
                            dataset=run.dataset, storage_url=run.storage_url, input_source=run.source, eta=run.eta, clips=run.stems,
+                           conditions=run.conditions, seed=run.seed,
                            statements=run.statements, failed_tasks=polled.failed_tasks, log_tail=polled.log_tail,
                            hint=polled.hint.title if polled.hint else None, workflow_s=round(workflow_s, 1))
         if run.source == "demo":

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from skill import flows, policy
 from skill.backends.base import Backend
+from skill.conditions import route_with_looks
 from skill.models import Violation
 from skill.steps.cache import CacheRequest, CacheResult, setup_model_cache
 from skill.steps.compare import CompareRequest, CompareResult, render_side_by_side
@@ -68,8 +69,9 @@ class SelectFlowRequest(BaseModel):
 
 
 def select_flow(req: SelectFlowRequest, *, backend: Backend) -> flows.FlowChoice:
-    """The step behind the select_flow tool: route the user's words to a flow, with this backend's ETA."""
-    return flows.route(req.text, flow=req.flow, super_resolution=req.super_resolution, label_only=req.label_only, backend=backend.name)
+    """The step behind the select_flow tool: route the user's words to a flow, with this backend's ETA
+    and the looks the words name."""
+    return route_with_looks(req.text, flow=req.flow, super_resolution=req.super_resolution, label_only=req.label_only, backend=backend.name)
 
 
 @dataclass(frozen=True)

@@ -426,7 +426,7 @@ def test_resolve_workflow_in_this_checkout() -> None:
 def test_cli_route_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["flow", "label only, no augmentation", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"flow", "workflow", "reason", "eta", "is_run_request"}
+    assert set(out) == {"flow", "workflow", "reason", "eta", "is_run_request", "conditions"}
     assert out["flow"] == AL and out["is_run_request"] is True
     assert out["eta"]["cold_total"]["max_minutes"] > out["eta"]["warm_total"]["max_minutes"]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import argparse
 
+from skill.conditions import route_with_looks
 from skill.errors import InputError
-from skill.flows import FlowChoice, FlowInfo, catalogue, route
+from skill.flows import FlowChoice, FlowInfo, catalogue
 from tools.output import emit
 from tools.backends import add_backend_option
 
@@ -31,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.text.strip() and args.flow is None and args.super_resolution is None and args.label_only is None:
         raise InputError("Nothing to route: give the request text, --flow, or --list.",
                          remedy='Run vda flow "augment my clips and label them", or vda flow --list.', code="missing-intent")
-    choice = route(args.text, flow=args.flow, super_resolution=args.super_resolution, label_only=args.label_only, backend=args.backend)
+    choice = route_with_looks(args.text, flow=args.flow, super_resolution=args.super_resolution, label_only=args.label_only, backend=args.backend)
     emit(choice, as_json=args.json, text=_choice_text(choice))
     return 0
 
@@ -45,6 +46,8 @@ def _choice_text(choice: FlowChoice) -> str:
     if not choice.is_run_request:
         return choice.reason
     lines = [f"flow: {choice.flow}", f"workflow: {choice.workflow}", choice.reason]
+    if choice.conditions:
+        lines.append(f"looks asked for: {choice.conditions} (pass as conditions to the guard and submit)")
     if choice.eta is not None:
         lines.append(choice.eta.text())
     return "\n".join(lines)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from skill.engines.configs import parse_condition
 from skill.ledger import Ledger
 from skill.pipeline import RunEvent, RunRequest, RunResult, run_failure, run_pipeline
 from tools.backends import add_backend_option, make_backend
@@ -29,6 +30,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pool", help="OSMO pool (osmo backend)")
     p.add_argument("--gpu-platform", help="platform label (default: the first ONLINE pool's)")
     p.add_argument("--timeout", type=float, default=3600.0, help="longest wait for the workflow, seconds")
+    p.add_argument("--condition", dest="conditions", action="append", default=[], metavar="VARIABLE=OPTION",
+                   help="fix a look for every clip, e.g. weather=rain or time_of_day=evening|night (repeatable)")
+    p.add_argument("--seed", type=int, help="sampling seed: the same seed draws the same looks (default: a fresh one)")
     p.add_argument("--nims", choices=("ensure", "check", "skip"), default="ensure",
                    help="cluster runs: reuse healthy NIMs, else deploy the allow-list once (ensure, default); fail instead (check); do not look (skip)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -89,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     req = RunRequest(videos=videos, folder=args.folder, dataset_url=args.dataset_url, text=args.text, flow=args.flow,
                      cookbook=args.cookbook, dataset=args.dataset, augmentations=args.augmentations,
                      batch_size=args.batch_size, pool=args.pool, gpu_platform=args.gpu_platform, timeout_s=args.timeout,
-                     nims=args.nims)
+                     nims=args.nims, conditions=dict(parse_condition(item) for item in args.conditions), seed=args.seed)
 
     def progress(event: RunEvent) -> None:
         if not args.json or sys.stderr.isatty():
