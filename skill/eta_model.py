@@ -19,6 +19,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from skill import flows
+from skill.backends._local_io import temp_name
 from skill.backends.base import BackendName
 from skill.paths import workspace_dir
 
@@ -126,7 +127,7 @@ def record_run(flow: str, clips: list[ClipShape], augmentations: int, wall_s: fl
     rates[name] = (rates.get(name) or LocalRate()).add(units, wall_s)
     path = _store()
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial = temp_name(path, "partial")  # unique per writer: two runs in one process end at once
     partial.write_text(json.dumps({k: v.model_dump() for k, v in rates.items()}, indent=2) + "\n", encoding="utf-8")
     partial.replace(path)
     return rates[name]

@@ -12,6 +12,7 @@ import os
 import re
 from pathlib import Path
 
+from skill.backends._local_io import temp_name
 from skill.errors import BackendError, InputError
 from skill.models import CredentialInfo
 from skill.secrets import PUBLIC_CREDENTIAL_KEYS, register_secret
@@ -101,7 +102,7 @@ class CredentialStore:
 
     def _write(self, data: dict) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp = temp_name(self.path)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=1, sort_keys=True)

@@ -62,3 +62,27 @@ def test_osmo_scales_upstreams_table_by_clip_length():
     short = estimate("augmentation_and_al", "osmo", [ClipShape(seconds=10, width=1280, height=720)]).flow_minutes
     long = estimate("augmentation_and_al", "osmo", [ClipShape(seconds=80, width=1280, height=720)]).flow_minutes
     assert short.min_minutes == pytest.approx(base.min_minutes) and long.min_minutes > 4 * base.min_minutes
+
+
+def test_runs_ending_at_once_in_one_process_each_store_without_error():
+    """Two runs in one process (MCP over HTTP, threads) used to share a pid-named temp file, so
+    one replace found its file already moved: FileNotFoundError at the end of a finished run."""
+    import threading
+
+    errors: list[BaseException] = []
+
+    def record(n: int) -> None:
+        try:
+            for _ in range(60):
+                record_run("auto_labeling", [ClipShape(seconds=2 + n, width=640, height=360)], 1, 1.5)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=record, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
+    assert json.loads(Path(os.environ["VDA_ETA_STORE"]).read_text())["auto_labeling"]["runs"] >= 60
+    assert not [p for p in Path(os.environ["VDA_ETA_STORE"]).parent.iterdir() if p.name.startswith(".")]
