@@ -21,6 +21,7 @@ from skill.errors import BackendTimeout, BackendUnavailable, RateLimited, SkillE
 from skill.flows import CACHE_WORKFLOW
 from skill.models import WorkflowStatus
 from skill.secrets import redact
+from skill.steps.logs import read_log
 from skill.triage import TriageHint, triage
 
 __all__ = ["PollRequest", "PollResult", "ProgressEvent", "TaskReport", "poll"]
@@ -186,10 +187,10 @@ def _result(req: PollRequest, backend: Backend, status: WorkflowStatus, elapsed:
         targets: list[str | None] = list(failed_tasks[:_MAX_LOGGED_TASKS]) or [None]
         for task in targets:
             try:
-                text = backend.logs(wid, task=task, last_n=req.log_lines)
+                text = read_log(backend, wid, task=task, last_n=req.log_lines)
             except SkillError as exc:
-                text = f"(logs unavailable: {exc.message})"
-            log_tail[task or "workflow"] = redact(text)
+                text = redact(f"(logs unavailable: {exc.message})")
+            log_tail[task or "workflow"] = text
         evidence = "\n".join(
             [*(t.failure_message or "" for t in status.tasks), *(g.failure_message or "" for g in status.groups), *log_tail.values()]
         )

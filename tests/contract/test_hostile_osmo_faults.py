@@ -85,11 +85,7 @@ def test_poll_under_each_fault_is_bounded_and_coded(mode: str, faulty: FaultyOsm
         assert error is not None, f"poll under {mode} answered {result!r}"
 
 
-RAW_LOGS = pytest.mark.xfail(strict=True, reason="OsmoBackend.logs/get_logs pass the CLI's ANSI escapes and NUL bytes through "
-                              "(only secrets are redacted); the fix belongs in skill/backends/osmo.py logs() or skill/steps/logs.py")
-
-
-@pytest.mark.parametrize("mode", [pytest.param(m, marks=RAW_LOGS) if m.endswith("garbage") else m for m in FAULT_MODES])
+@pytest.mark.parametrize("mode", FAULT_MODES)
 def test_logs_under_each_fault_is_bounded_coded_and_clean(mode: str, faulty: FaultyOsmo):
     faulty.set_faults({"workflow logs": mode})
     result, error, _ = bounded(lambda: get_logs(LogsRequest(workflow_id="wf-1"), backend=backend_for(faulty)))

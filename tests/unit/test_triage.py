@@ -119,3 +119,17 @@ def test_a_hint_has_a_one_line_title_for_the_cli_and_mcp():
     assert hint is not None
     assert hint.title == f"{hint.symptom}: {hint.action}" and "\n" not in hint.title
     assert "title" not in hint.model_dump()  # derived, not a field of the reply schema
+
+
+def test_log_text_reaches_callers_without_escapes_or_control_bytes():
+    """A CLI's colours, cursor moves, window titles and stray NUL/BEL bytes are removed; tabs,
+    newlines and the words stay; carriage returns end lines."""
+    from skill.steps.logs import LogsRequest, get_logs
+    from tests.fakes.backend import FakeBackend
+
+    raw = "\x1b[31mERROR\x1b[0m: boom\x00\r\n\x1b]0;title\x07step\t2\x1b[2K\x08\rdone\x1b(B \x9b\x7f"
+    backend = FakeBackend()
+    backend.logs = lambda wid, *, task=None, last_n=200: raw  # what a terminal-minded CLI prints
+    result = get_logs(LogsRequest(workflow_id="wf-1"), backend=backend)
+    assert result.text == "ERROR: boom\nstep\t2\ndone "
+    assert result.lines == 3
