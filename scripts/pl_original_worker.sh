@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Auto-labeling worker for the dataset's original videos (task pl_original_worker_<w>). Labels every
-# video of VIDEO_INPUT assigned to this worker: the videos sorted by name, video i going to worker
-# i % NUM_WORKERS. Each writes the DAFT layout into OUTPUT_DIR/<video>/.
+# video of VIDEO_INPUT assigned to this worker (only VDA_ONLY_VIDEO when the setup's .env names one):
+# the videos sorted by name, video i going to worker i % NUM_WORKERS. Each writes the DAFT layout into OUTPUT_DIR/<video>/.
 #
 # Env in: SETUP_DIR, VIDEO_INPUT, OUTPUT_DIR, WORKER_ID (0), NUM_WORKERS (1), BARRIER_{RANK,NUM_NODES,HOST},
 #         VDA_GROUP_BARRIER_PORT (default 12344), SUPER_RESOLUTION_ENABLED (from .env; default false).
@@ -24,6 +24,10 @@ vda_barrier_init BARRIER_ 12344
 sr="${SUPER_RESOLUTION_ENABLED:-false}"
 mkdir -p "$OUTPUT_DIR"
 videos="$(vda_list_videos "$VIDEO_INPUT")"
+if [ -n "${VDA_ONLY_VIDEO:-}" ]; then  # the setup task's choice: upstream's one named video
+  videos="$(awk -F '\t' -v s="$VDA_ONLY_VIDEO" '$1 == s' <<< "$videos")"
+  [ -n "$videos" ] || vda_die "no video named $VDA_ONLY_VIDEO in $VIDEO_INPUT (pass a clip the dataset holds, or all_clips=true)"
+fi
 SETUP_DIR="$(vda_abs "$SETUP_DIR")"; OUTPUT_DIR="$(vda_abs "$OUTPUT_DIR")"
 al_config="$SETUP_DIR/configs/auto_labeling/auto_labeling_config.yaml"
 bank="$SETUP_DIR/configs/auto_labeling/question_bank.json"

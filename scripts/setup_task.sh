@@ -5,6 +5,7 @@
 # Env in:  FLOW (auto_labeling | augmentation_and_al | augmentation_and_pl | e2e | e2e_super_resolution),
 #          OUTPUT_DIR (the task output token), DATASET_INPUT (the dataset mount; not needed for auto_labeling),
 #          optional RUN_ID, N_AUGMENTATIONS ("cookbook" or a number), COOKBOOK, VLM_MODEL,
+#          VIDEO_NAME (the one clip, upstream's video) unless ALL_CLIPS is true (every clip of the dataset),
 #          CONDITIONS (variable:option,... fixed for every clip), SEED (digits: reproducible draws;
 #          default derived from RUN_ID, so each run draws anew),
 #          BARRIER_NUM_NODES, SUPER_RESOLUTION_ENABLED.
@@ -30,7 +31,15 @@ esac
 [ "$flow" = "auto_labeling" ] || vda_require_env DATASET_INPUT
 [ -d "$here/sdg" ] || vda_die "the cookbook files were not staged next to $0 (expected $here/sdg/)"
 
-echo "=== setup: flow $flow, run ${RUN_ID:-?} ==="
+# which clips this run processes: upstream's one named video, or every clip of the dataset when asked
+only=""
+case "${ALL_CLIPS:-false}" in
+  true|True|TRUE|1) ;;
+  false|False|FALSE|0|"") only="${VIDEO_NAME:-}" ;;
+  *) vda_die "ALL_CLIPS='$ALL_CLIPS' must be true or false" ;;
+esac
+
+echo "=== setup: flow $flow, run ${RUN_ID:-?}, clips: ${only:-all of the dataset} ==="
 mkdir -p "$OUTPUT_DIR/configs"
 
 # 1. the scripts the workers run from the setup output (input 0 of each worker)
@@ -74,6 +83,7 @@ if [ "$flow" != "auto_labeling" ]; then
     *) gen_args+=(--n-augmentations "$n_aug") ;;
   esac
   [ -z "${COOKBOOK:-}" ] || gen_args+=(--cookbook "$COOKBOOK")
+  [ -z "$only" ] || gen_args+=(--only "$only")
   if [ -n "${CONDITIONS:-}" ]; then
     IFS=',' read -r -a fixed <<< "$CONDITIONS"
     for item in "${fixed[@]}"; do gen_args+=(--condition "$item"); done
@@ -107,6 +117,7 @@ env_line() {
   env_line WAIT_FOR_LLM 1
   env_line LLM_MODEL_STATIC ""
   env_line VLM_MODEL "${VLM_MODEL:-Qwen/Qwen3-VL-30B-A3B-Instruct}"
+  env_line VDA_ONLY_VIDEO "$only"
   case "$flow" in
     auto_labeling|e2e) env_line SUPER_RESOLUTION_ENABLED "${SUPER_RESOLUTION_ENABLED:-false}" ;;
     e2e_super_resolution) env_line SUPER_RESOLUTION_ENABLED "${SUPER_RESOLUTION_ENABLED:-true}" ;;

@@ -164,6 +164,7 @@ class SubmitValues(BaseModel):
     llm_url: str | None = None
     conditions: Conditions | None = None
     seed: Seed | None = None
+    all_clips: bool | None = None
 
     @field_validator("storage_url", "gpu_platform", "skills_dir", "cosmos_model_cache_url", "auto_labeling_model_cache_url", "vlm_url", "llm_url")
     @classmethod
@@ -199,6 +200,7 @@ class OptionalSubmitValues(BaseModel):
     n_augmentations: Annotated[int, Field(ge=1, le=16)] | None = Field(default=None, description="Augmentations per video (1-16); default the cookbook's.")
     conditions: Conditions | None = Field(default=None, description="Looks the user asked for, e.g. weather:rain,time_of_day:evening (cookbook variables).")
     seed: Seed | None = Field(default=None, description="Sampling seed; the same seed reproduces the same looks, e.g. 4711.")
+    all_clips: bool | None = Field(default=None, description="True: process every clip of the dataset; default only video, as upstream.")
 
 
 # --- statuses (OSMO's enums, osmo.md §2.12) ---------------------------------------------------

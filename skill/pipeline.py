@@ -315,6 +315,7 @@ def _values(run: _Run) -> dict[str, Any]:
     if info.augments:
         values["conditions"] = format_conditions(run.conditions)
         values["seed"] = str(run.seed)
+    values["all_clips"] = True  # the run's dataset holds exactly the clips it was given (or the demo's)
     return {k: v for k, v in values.items() if v is not None}
 
 

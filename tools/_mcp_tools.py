@@ -235,6 +235,27 @@ def compact_schema(node: Any, *, in_properties: bool = False, keep_descriptions:
         compact_schema(value, in_properties=(key in ("properties", "$defs") and not in_properties), keep_descriptions=keep_descriptions)
 
 
+SAFETY_CAP = 1024
+
+
+def _drop_safety_caps(node: Any) -> None:
+    """Leave out the generic length cap of free-text values (``minLength`` 1 with ``maxLength``
+    2048, every URL, path and label): the server still refuses a longer or empty value with a coded
+    error naming the argument. Caps that say something about the value (ids, names) stay listed."""
+    if isinstance(node, list):
+        for item in node:
+            _drop_safety_caps(item)
+        return
+    if not isinstance(node, dict):
+        return
+    if isinstance(node.get("maxLength"), int) and node["maxLength"] >= SAFETY_CAP:
+        del node["maxLength"]
+        if node.get("minLength") == 1:
+            del node["minLength"]
+    for value in node.values():
+        _drop_safety_caps(value)
+
+
 def _omit_null_arms(schema: dict[str, Any]) -> None:
     """Optional arguments are listed as what to send, not as ``X or null, default null``: omitting
     them is the way to leave them unset (the server still accepts an explicit null)."""
@@ -391,6 +412,7 @@ def _compact_listing(server: MCPServer, name: str) -> None:
     tool.parameters = flat_schema(tool.parameters)
     compact_schema(tool.parameters)
     _omit_null_arms(tool.parameters)
+    _drop_safety_caps(tool.parameters)
     tool.parameters.pop("description", None)  # the request model's docstring: the tool's description says it
     meta = tool.fn_metadata
     if meta.output_schema is not None:

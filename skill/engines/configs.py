@@ -8,7 +8,7 @@ Standalone on purpose: the workflows stage this file into a plain Ubuntu contain
 Command line (upstream's shape, exit 1 on a usage error)::
 
     generate_configs.py <input_videos_dir> <config_dir> <output_dir> [--n-augmentations N] [--cookbook NAME]
-                        [--condition VARIABLE:OPTION ...] [--seed N | --run-id RUN_ID]
+                        [--condition VARIABLE:OPTION ...] [--seed N | --run-id RUN_ID] [--only STEM]
 
 What it does:
 
@@ -23,6 +23,7 @@ What it does:
   The run seed is ``--seed`` when given, else derived from ``--run-id`` (so each run draws anew and
   a resubmit of one run draws the same), else absent (upstream's per-clip draws);
 * ``--condition variable:option[|option]`` draws that variable only from the options named;
+* ``--only STEM`` makes configs for that one video (upstream's ``video``), an error when it is absent;
 * writes ``<output_dir>/<video>_aug<i>.yaml`` = the cookbook's augmentation config deep-merged
   with the per-clip values (lists are replaced, not merged), ``<output_dir>/manifest.yaml`` and
   ``<output_dir>/manifest.tsv`` (``config  video_name  aug_idx`` per line, manifest order, for
@@ -377,6 +378,7 @@ def generate_configs(
     conditions: dict[str, str] | None = None,
     seed: int | None = None,
     run_id: str | None = None,
+    only: str | None = None,
     log: Any = None,
     check: bool = True,
 ) -> dict[str, Any]:
@@ -388,6 +390,11 @@ def generate_configs(
     """
     say = log or print
     videos = find_videos(videos_dir)
+    if only:
+        videos = [v for v in videos if v["name"] == only]
+        if not videos:
+            raise ConfigGenError(f"No video named {only} in the dataset {videos_dir}.", code="video-not-in-dataset",
+                                 remedy="Pass the stem of a clip the dataset holds as video, or all_clips=true for every clip.")
     say(f"Found {len(videos)} videos")
     pipeline_path, pipeline = load_pipeline_config(config_dir)
     section = _augmentation_section(pipeline)
@@ -477,6 +484,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--condition", action="append", default=[], metavar="VARIABLE:OPTION", help="fix a variable for every clip (repeatable)")
     parser.add_argument("--seed", type=int, default=None, help="run seed: the same seed reproduces the same draws")
     parser.add_argument("--run-id", default=None, help="derive the run seed from this run id when --seed is not given")
+    parser.add_argument("--only", default=None, metavar="STEM", help="the one video (file stem) to make configs for; default every video")
     args = parser.parse_args(argv)
     try:
         generate_configs(
@@ -488,6 +496,7 @@ def main(argv: list[str] | None = None) -> int:
             conditions=dict(parse_condition(c) for c in args.condition),
             seed=args.seed,
             run_id=args.run_id,
+            only=args.only,
         )
     except ConfigGenError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)

@@ -119,6 +119,7 @@ def test_setup_env_file_has_upstream_keys_for_the_flow(setup_out: Path) -> None:
         "WAIT_FOR_LLM": "1",
         "LLM_MODEL_STATIC": "",
         "VLM_MODEL": "Qwen/Qwen3-VL-30B-A3B-Instruct",
+        "VDA_ONLY_VIDEO": "",
         "BARRIER_NUM_NODES": "2",
     }
     assert (setup_out / "runtime.env").read_text() == (setup_out / ".env").read_text()
@@ -312,6 +313,17 @@ def test_pl_original_labels_sorted_videos_and_propagates_failure(tmp_path: Path,
     assert "--sampled-vars" not in calls
     proc = bash(setup_out / "pl_original_worker.sh", {**env, "STUB_EXIT": "3", "WORKER_ID": "0"})
     assert proc.returncode == 3 and "ERROR: PL failed for alpha (exit code 3)" in proc.stderr
+
+
+def test_pl_original_labels_only_the_video_the_setup_named(tmp_path: Path, setup_out: Path, dataset: Path, stub_python: dict[str, str]) -> None:
+    env = local_env(SETUP_DIR=str(setup_out), VIDEO_INPUT=str(dataset), OUTPUT_DIR=str(tmp_path / "pl"), WORKER_ID="0", NUM_WORKERS="1",
+                    BARRIER_RANK="0", BARRIER_NUM_NODES="1", VDA_GROUP_BARRIER_PORT=str(free_port()), VDA_ONLY_VIDEO="charlie", **stub_python)
+    proc = bash(setup_out / "pl_original_worker.sh", env)
+    assert proc.returncode == 0, proc.stderr
+    calls = (tmp_path / "calls.txt").read_text().splitlines()
+    assert [calls[i + 1] for i, c in enumerate(calls) if c == "--video"] == [str(dataset / "charlie.mp4")]
+    proc = bash(setup_out / "pl_original_worker.sh", {**env, "VDA_ONLY_VIDEO": "delta"})
+    assert proc.returncode == 1 and "no video named delta" in proc.stderr
 
 
 @pytest.mark.skipif(not LABEL_AVAILABLE, reason="skill.engines.label is not in this checkout yet")
@@ -574,3 +586,22 @@ def test_setup_refuses_a_seed_that_is_not_digits(tmp_path: Path, dataset: Path) 
     proc = bash(stage / "setup_task.sh", local_env(FLOW="augmentation_and_al", DATASET_INPUT=str(dataset), OUTPUT_DIR=str(tmp_path / "o"),
                                                    COOKBOOK="city_traffic", VLM_MODEL="m", BARRIER_NUM_NODES="1", SEED="12; rm"))
     assert proc.returncode != 0 and "must be digits" in proc.stderr
+
+
+@pytest.mark.parametrize(("env", "expected"), [
+    ({"VIDEO_NAME": "bravo"}, ["bravo"]),  # upstream: the one named video
+    ({"VIDEO_NAME": "bravo", "ALL_CLIPS": "false"}, ["bravo"]),
+    ({"VIDEO_NAME": "bravo", "ALL_CLIPS": "True"}, ["alpha", "bravo", "charlie"]),  # every clip, as asked
+])
+def test_setup_makes_configs_for_the_named_video_unless_every_clip_is_asked_for(tmp_path: Path, dataset: Path, env, expected) -> None:
+    manifest = _setup_draws(tmp_path, dataset, "a", N_AUGMENTATIONS="1", **env)
+    assert [e["video_name"] for e in manifest["configs"]] == expected
+    only = read_env_file(tmp_path / "a" / "output" / ".env")["VDA_ONLY_VIDEO"]
+    assert only == ("" if env.get("ALL_CLIPS") == "True" else "bravo")
+
+
+def test_setup_refuses_a_named_video_the_dataset_lacks(tmp_path: Path, dataset: Path) -> None:
+    stage = stage_files(tmp_path / "task")
+    proc = bash(stage / "setup_task.sh", local_env(FLOW="augmentation_and_al", DATASET_INPUT=str(dataset), OUTPUT_DIR=str(tmp_path / "o"),
+                                                   COOKBOOK="city_traffic", VLM_MODEL="m", BARRIER_NUM_NODES="1", VIDEO_NAME="delta"))
+    assert proc.returncode != 0 and "No video named delta" in proc.stderr

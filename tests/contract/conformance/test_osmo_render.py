@@ -93,15 +93,16 @@ AUGMENTING = ("augmentation_and_al", "augmentation_and_pl", "e2e", "e2e_super_re
 
 
 def test_osmo_carries_the_looks_and_the_seed_to_the_setup_task(osmo_source: Path, osmo_python: Path):
-    """The conditions value (colons, commas, bars) and the seed pass OSMO's submit path unchanged,
-    into the setup task's environment; without them the defaults render as empty strings."""
-    looks = {"conditions": "weather:rain|fog,time_of_day:night", "seed": "4711"}
+    """The conditions value (colons, commas, bars), the seed and all_clips pass OSMO's submit path
+    unchanged, into the setup task's environment; without them the defaults render ("", "", "false")."""
+    looks = {"conditions": "weather:rain|fog,time_of_day:night", "seed": "4711", "all_clips": "True"}
     cases = [(name, values_for(name, skill_root(), **extra)) for name in AUGMENTING for extra in (looks, {})]
     results = run_upstream(osmo_python, osmo_source, cases)
     for (name, values), result in zip(cases, results):
         assert result["ok"], (name, result)
         env = result["setup_env"]
         assert (env["CONDITIONS"], env["SEED"]) == (values.get("conditions", ""), values.get("seed", "")), name
+        assert (env["VIDEO_NAME"], env["ALL_CLIPS"]) == ("clip", values.get("all_clips", "false")), name
         assert ours_accepts(name, values), name
 
 
