@@ -8,6 +8,7 @@ splitter, so wrappers (``sudo``, ``bash -c``, ``env X=1``) are seen through the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -16,8 +17,9 @@ from typing import Literal
 
 from skill._policy_commands import parse_submit, positional_words, split_commands
 from skill.policy import DEMO_REPO, canonical_flow, hf_dataset_repo, split_dataset_url
+from skill.secrets import is_secret_name
 
-__all__ = ["ShellStep", "query_status", "shell_steps", "upload_dataset_url"]
+__all__ = ["ShellStep", "ShellVariables", "query_status", "shell_steps", "upload_dataset_url"]
 
 StepKind = Literal["preflight", "guard", "submit", "query", "demo", "upload", "stage", "render"]
 
@@ -169,3 +171,72 @@ def upload_dataset_url(step: ShellStep) -> str | None:
         prefix, name = split_dataset_url(step.target)  # type: ignore[misc]
         return f"{prefix}/datasets/{name}"
     return None
+
+
+# --- shell variables ---------------------------------------------------------------------------------
+
+_ASSIGN = re.compile(
+    r"(?:^|(?<=[;&|\n(]))[ \t]*(?:export[ \t]+|local[ \t]+|readonly[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)="
+    r"(\"(?:[^\"\\]|\\.)*\"|'[^']*'|\$\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)|[^\s;&|]*)"
+)
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+_RANDOM_SOURCE = re.compile(r"random/uuid|uuidgen|uuid\.uuid4|uuid4\(\)|openssl rand -hex|token_hex|/dev/urandom", re.IGNORECASE)
+_HEX_CUT = re.compile(r"cut\s+-c\s*1-(\d+)|head\s+-c\s*(\d+)|\[:(\d+)\]|rand -hex (\d+)")
+
+
+class ShellVariables:
+    """The variables a session's commands assigned (``STAMP=$(... uuid | cut -c1-8)``,
+    ``SKILLS_DIR=...``, ``RUN_ID="run-$STAMP"``), so a later ``run_id=run-$STAMP`` is judged as the
+    value the shell would have passed.
+
+    A value drawn from a random source (a UUID, ``openssl rand -hex``) stands for a fresh lowercase hex
+    string of the length the command cut it to; it is derived from where it was assigned, so each
+    assignment gives a new one. A value computed by any other command is unknown and its references
+    are left as typed. Secret variables are never resolved: a ``$HF_TOKEN`` stays a reference.
+    """
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    def resolve(self, command: str, where: int) -> str:
+        """``command`` with the references to known variables replaced; assignments in it are learnt
+        in order, so ``STAMP=...; osmo ... run_id=run-$STAMP`` resolves within one line."""
+        out: list[str] = []
+        last = 0
+        for index, match in enumerate(_ASSIGN.finditer(command)):
+            out.append(self._substitute(command[last : match.start()]))
+            name, raw = match.group(1), match.group(2)
+            value = self._value(raw, f"{where}:{index}:{name}")
+            if value is None or is_secret_name(name):
+                self.values.pop(name, None)
+            else:
+                self.values[name] = value
+            out.append(command[match.start() : match.end()])
+            last = match.end()
+        out.append(self._substitute(command[last:]))
+        return "".join(out)
+
+    def _value(self, raw: str, seed: str) -> str | None:
+        if raw.startswith("$("):
+            if not _RANDOM_SOURCE.search(raw):
+                return None
+            lengths = [int(n) for group in _HEX_CUT.findall(raw) for n in group if n]
+            length = lengths[0] * (2 if "rand -hex" in raw and "cut" not in raw else 1) if lengths else 8
+            return hashlib.sha256(seed.encode()).hexdigest()[: max(1, min(length, 64))]
+        if raw[:1] == "'" and raw[-1:] == "'":
+            return raw[1:-1]
+        text = raw[1:-1] if raw[:1] == '"' and raw[-1:] == '"' and len(raw) > 1 else raw
+        if "$(" in text or "`" in text:
+            return None
+        resolved = self._substitute(text)
+        return None if _REFERENCE.search(resolved) else resolved
+
+    def _substitute(self, text: str) -> str:
+        if not self.values:
+            return text
+
+        def one(match: re.Match[str]) -> str:
+            name = match.group(1) or match.group(2)
+            return self.values.get(name, match.group(0))
+
+        return _REFERENCE.sub(one, text)

@@ -29,7 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from evals import scorers
-from evals._shell import ShellStep, query_status, shell_steps, upload_dataset_url
+from evals._shell import ShellStep, ShellVariables, query_status, shell_steps, upload_dataset_url
 from evals.scenario import DEFAULT_SCENARIOS_DIR, ExpectationResult, compare, load_scenario
 from evals.scorers import Evidence
 from evals.transcript import (
@@ -45,7 +45,8 @@ from evals.transcript import (
 )
 from skill.errors import NotFound
 from skill.models import Decision
-from skill.policy import AUGMENTING_FLOWS, DEMO_DATASET_NAME, RULES, RunState, ToolCall, canonical_flow, check, check_command
+from skill.models import FLOWS
+from skill.policy import AUGMENTING_FLOWS, CACHE_WORKFLOW, DEMO_DATASET_NAME, RULES, RunState, ToolCall, canonical_flow, check, check_command
 from skill.secrets import redact
 
 __all__ = [
@@ -166,6 +167,9 @@ class _Walk:
     completed: bool = False
     demo_input: bool = False
     sampled_vars: dict[str, Any] = field(default_factory=dict)
+    sampled_by_clip: dict[str, dict[str, Any]] = field(default_factory=dict)
+    video: str | None = None
+    variables: ShellVariables = field(default_factory=ShellVariables)
     messages: list[str] = field(default_factory=list)
     after_completion: list[str] = field(default_factory=list)
     interpolation_failed: bool = False
@@ -234,10 +238,31 @@ class _Walk:
         self.flow = canonical_flow(flow) if flow else self.flow
         self.submitted = True
         self.waiting = True
+        self.completed = False  # a completion seen before (e.g. of the cache workflow) was not this run's
+        self.after_completion = []
         if values.get("dataset") == DEMO_DATASET_NAME:
             self.demo_input = True
+        if isinstance(values.get("video"), str) and values.get("video"):
+            self.video = str(values["video"])
+
+    def note_sampled(self, text: str, data: Mapping[str, Any] | None) -> None:
+        """Sampled variables per clip from any result: a staging result or a manifest the agent read."""
+        found = scorers.sampled_vars_in(text, data)
+        if found:
+            self.sampled_by_clip.update(found)
+
+    def sampled_for_run(self) -> dict[str, Any]:
+        """The variables sampled for the submitted video's first augmentation (else the first clip seen)."""
+        if self.video and f"{self.video}_aug0" in self.sampled_by_clip:
+            return self.sampled_by_clip[f"{self.video}_aug0"]
+        if self.sampled_by_clip:
+            return next(iter(self.sampled_by_clip.values()))
+        return self.sampled_vars
 
     def note_completed(self) -> None:
+        """The submitted run completed; before any target submit a completion is another workflow's."""
+        if not self.submitted:
+            return
         self.completed = True
         self.waiting = False
 
@@ -343,6 +368,7 @@ def _on_tool_result(walk: _Walk, line: ToolResultLine) -> None:
             walk.interpolation_failed = True
         return
     walk.record(line.no, call, data)
+    walk.note_sampled(text, data)
     _observe_tool(walk, call, data or {})
 
 
@@ -369,16 +395,17 @@ def _observe_tool(walk: _Walk, call: ToolCall, data: Mapping[str, Any]) -> None:
 def _on_shell(walk: _Walk, line: ShellLine) -> None:
     state = walk.state
     walk.secrets(line.no, line.command, "shell command")
+    command = walk.variables.resolve(line.command, line.no)
     decision = check_command(
-        line.command,
+        command,
         state=state,
         external_endpoints_allowed=state.user_external_endpoints,
         demo_override=state.user_demo_repo is not None,
     )
     walk.violate_all(decision, line.no)
-    steps = shell_steps(line.command)
+    steps = shell_steps(command)
     for step in steps:
-        if step.kind == "submit" and step.flow:
+        if step.kind == "submit" and step.flow in FLOWS:
             walk.before_submit(line.no, step.flow, step.values)
             walk.count_resubmit(line.no)
     walk.shells[line.id] = _PendingShell(line=line.no, steps=steps)
@@ -389,11 +416,15 @@ def _on_shell_result(walk: _Walk, line: ShellResultLine) -> None:
     text, data = line.text(), _data(line.stdout)
     walk.secrets(line.no, text, "shell output")
     walk.note_result(ok=line.ok, text=text, data=data)
+    if line.ok:
+        walk.note_sampled(text, data)
     for step in pending.steps:
         if line.ok:
             _apply_step(walk, step, line, data)
         elif step.kind == "submit" and scorers.interpolation_failure(text):
             walk.interpolation_failed = True
+        elif step.kind == "guard":
+            walk.state.record_failure(ToolCall(name="pre_submit_guard", arguments={"flow": step.flow or "", **step.values}), text)
 
 
 def _apply_step(walk: _Walk, step: ShellStep, line: ShellResultLine, data: Mapping[str, Any] | None) -> None:
@@ -403,6 +434,8 @@ def _apply_step(walk: _Walk, step: ShellStep, line: ShellResultLine, data: Mappi
         walk.record(line.no, ToolCall(name="preflight", arguments={"workflow": step.flow} if step.flow else {}), data)
     elif step.kind == "guard":
         walk.record(line.no, ToolCall(name="pre_submit_guard", arguments={"flow": step.flow or "", **step.values}), data)
+    elif step.kind == "submit" and step.flow == CACHE_WORKFLOW:
+        walk.record(line.no, ToolCall(name=CACHE_WORKFLOW, arguments=step.values), data)
     elif step.kind == "submit" and step.flow:
         walk.record(line.no, ToolCall(name="submit", arguments={"flow": step.flow, **step.values}), data)
         walk.note_submitted(step.flow, step.values)
@@ -438,7 +471,7 @@ def _finish(walk: _Walk, last_line: int) -> Evidence:
     flow = walk.flow
     e2e = bool(flow and flow.startswith("e2e"))
     messages = walk.after_completion if walk.completed else walk.messages
-    evidence = scorers.evidence_of(messages, sampled_vars=walk.sampled_vars, e2e=e2e, demo=walk.demo_input)
+    evidence = scorers.evidence_of(messages, sampled_vars=walk.sampled_for_run(), e2e=e2e, demo=walk.demo_input)
     if walk.completed and flow in AUGMENTING_FLOWS:
         missing = evidence.missing()
         if missing:

@@ -80,6 +80,7 @@ _PY_HF_CALL = re.compile(r"(snapshot_download|hf_hub_download|load_dataset)\s*\(
 _PY_DATASET = re.compile(r"repo_type\s*=\s*['\"]dataset['\"]")
 _REPLICAS = re.compile(r"replicas[^0-9\-]{0,40}?(-?\d+)", re.IGNORECASE)
 _WORKFLOW_ID = re.compile(r"^[\w.-]+-\d+$")
+_HF_VALUE_FLAGS = {"--repo-type", "--revision", "--local-dir", "--include", "--exclude", "--token", "--cache-dir", "--max-workers", "--format"}
 
 
 @dataclass(frozen=True)
@@ -554,7 +555,7 @@ def _judge_hf(cmd: SimpleCommand, ctx: _Context) -> list[Violation]:
             repo_type = after[index + 1]
         elif token.startswith("--repo-type="):
             repo_type = token.split("=", 1)[1]
-    positional = [t for t in _until_option(after)]
+    positional, _ = positional_words(["download", *after], _HF_VALUE_FLAGS, limit=1)
     if repo_type != "dataset" or not positional:
         return []
     return _judge_repo(positional[0], ctx, "hf download")

@@ -49,6 +49,7 @@ __all__ = [
     "ToolCall",
     "cache_urls_for",
     "canonical_flow",
+    "dataset_root",
     "check",
     "check_command",
     "hf_dataset_repo",
@@ -314,6 +315,13 @@ def split_dataset_url(url: str) -> tuple[str, str] | None:
     return head, tail.split("/", 1)[0]
 
 
+def dataset_root(url: str) -> str:
+    """``<prefix>/datasets/<name>`` of a URL inside a dataset (a clip's URL gives its dataset); other
+    URLs come back normalised as they are."""
+    split = split_dataset_url(url)
+    return f"{split[0]}/datasets/{split[1]}" if split else _norm_url(url)
+
+
 def is_external_endpoint(url: str) -> bool:
     """True unless the URL names an in-cluster service (``*.svc.cluster.local``, ``*.svc``, a single-label
     service name) or this machine (loopback)."""
@@ -422,6 +430,7 @@ _HF_REPO_ASK = re.compile(r"\b(?:hf|hugging ?face)\s+dataset\s+([\w.-]+/[\w.-]+)
 _MINUTES = re.compile(r"\d+\s*(?:-|–|to)\s*\d+\s*(?:min|minutes|h|hours)\b|\b\d+\s*(?:min|minutes)\b", re.IGNORECASE)
 _ETA_WORD = re.compile(r"\b(?:eta|estimat\w*|overview|expect\w*|take[s]?\s+(?:about|around|roughly))\b", re.IGNORECASE)
 _INTERPOLATION = re.compile(r"is undefined|jinja|interpolation|undefined[- ]variable", re.IGNORECASE)
+_CACHE_FAILURE = re.compile(r"model cache[^\n]{0,40}(?:validation failed|missing|empty)|cache[_ -]missing|run setup_model_cache", re.IGNORECASE)
 
 
 def interpolation_failed(text: str) -> bool:
@@ -453,6 +462,11 @@ class RunState(BaseModel):
     eta_given: bool = False
     cache_missing: bool = Field(default=False, description="The last guard reported a missing cache.")
     cache_setup_since: bool = Field(default=False, description="setup_model_cache ran after that report.")
+    workflow_guarded: str | None = Field(
+        default=None,
+        description="Flow whose value-less guard (upstream's `pre_submit_guard.py --workflow <yaml>`) passed; it covers "
+        "the next submit of that flow until another guard fails, another dataset is used or that submit is made.",
+    )
     interpolation_failures: int = 0
     flow: str | None = None
 
@@ -496,7 +510,10 @@ class RunState(BaseModel):
 
     def use_dataset(self, dataset_url: str, *, from_demo: bool = False) -> None:
         """The dataset in use from now on (and the storage root derived from it)."""
-        self.dataset_url = _norm_url(dataset_url)
+        root = dataset_root(dataset_url)
+        if root != self.dataset_url:
+            self.workflow_guarded = None
+        self.dataset_url = root
         split = split_dataset_url(dataset_url)
         self.storage_url = split[0] if split else None
         if from_demo:
@@ -510,18 +527,24 @@ class RunState(BaseModel):
             handler(self, call.arguments, _as_dict(result), result is None)
 
     def record_failure(self, call: ToolCall, error: Any) -> None:
-        """Note a failed call; an interpolation failure of a submit is counted."""
+        """Note a failed call: an interpolation failure of a submit is counted; a failed guard covers
+        nothing, and one that names the model cache marks the cache missing."""
         code = str(getattr(error, "code", "") or "")
         text = f"{code} {getattr(error, 'message', None) or error}"
         if call.name == "submit" and interpolation_failed(text):
             self.interpolation_failures += 1
+        if call.name == "pre_submit_guard":
+            self.workflow_guarded = None
+            if _CACHE_FAILURE.search(text):
+                self.cache_missing = True
+                self.cache_setup_since = False
 
     # -- queries ------------------------------------------------------------------------------------
     def user_named_inputs(self) -> bool:
         return bool(self.user_inputs)
 
     def user_dataset_urls(self) -> list[str]:
-        return [_norm_url(u) for u in self.user_inputs if _SCHEME.match(u) and split_dataset_url(u)]
+        return [dataset_root(u) for u in self.user_inputs if _SCHEME.match(u) and split_dataset_url(u)]
 
     def demo_allowed(self, repo: str | None = None) -> bool:
         """May the demo (or ``repo``) be used: the user asked for it, or named no input at all."""
@@ -533,6 +556,9 @@ class RunState(BaseModel):
         return self.user_external_endpoints or _norm_url(url) in self.user_endpoint_urls
 
     def guard_covers(self, values: Mapping[str, Any], flow: str | None) -> bool:
+        """A passing guard for exactly these values, or a value-less guard of this flow since the last change."""
+        if self.workflow_guarded is not None and self.workflow_guarded == canonical_flow(flow):
+            return True
         omit = [key for key in _FILLED_BY_STEP if not values.get(key)]
         return values_hash(values, flow=flow, omit=omit) in self.guarded_hashes
 
@@ -594,9 +620,15 @@ def _record_guard(state: RunState, args: Mapping[str, Any], data: dict[str, Any]
         }
         state.guarded_hashes = state.guarded_hashes | hashes
         state.cache_missing = False
+        guarded_flow = canonical_flow(flow) if flow else None
+        if not values_of(args):  # upstream's canonical guard reads the workflow and takes no values
+            state.workflow_guarded = guarded_flow
+        elif state.workflow_guarded != guarded_flow:
+            state.workflow_guarded = None
     elif status == "cache_missing":
         state.cache_missing = True
         state.cache_setup_since = False
+        state.workflow_guarded = None
 
 
 def _record_cache(state: RunState, args: Mapping[str, Any], data: dict[str, Any], unknown: bool) -> None:
@@ -605,6 +637,8 @@ def _record_cache(state: RunState, args: Mapping[str, Any], data: dict[str, Any]
 
 def _record_submit(state: RunState, args: Mapping[str, Any], data: dict[str, Any], unknown: bool) -> None:
     run_id = data.get("run_id") or values_of(args).get("run_id")
+    if state.workflow_guarded == canonical_flow(args.get("flow") or data.get("flow") or state.flow):
+        state.workflow_guarded = None  # the value-less guard covered this submit and no other
     if run_id and run_id not in state.submitted_run_ids:
         state.submitted_run_ids = [*state.submitted_run_ids, str(run_id)]
 

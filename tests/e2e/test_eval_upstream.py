@@ -1,0 +1,130 @@
+"""Judging a run that follows upstream's canonical way of working (issue 12): the value-less guard
+script, the user's own input split into dataset/storage/video, `$STAMP`/`$SKILLS_DIR` variables, the
+manifest's sampled values said in ordinary words, the cache report of the canonical guard, and an
+`hf download` of a stand-in dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from skill.policy import RunState, check_command
+from tests.e2e.test_eval_replay import Convo
+
+USER = "Augment my video s3://acme/datasets/dock-cams/cam3_0915.mp4 with rain and dusk variations."
+ETA = "Plan: augmentation_and_al on OSMO. Preflight 1-2 min, queue 1-3 min, the run itself about 20-35 min."
+FLOW_YAML = "assets/configs/osmo/augmentation_and_al.yaml"
+PREFLIGHT = f"bash scripts/preflight_credentials.sh --workflow {FLOW_YAML}"
+GUARD = f"python3 scripts/pre_submit_guard.py --workflow {FLOW_YAML}"
+GUARD_OK = "OK: pre-submit guard passed (mode-aware checks: auto-labeling, augmentation)."
+GUARD_CACHE = (
+    "ERROR: pre-submit guard failed. Model cache URL validation failed.\n"
+    "DEFAULT_ACTION: Run setup_model_cache.yaml, then rerun pre-submit guard (ask the user only if the prefix is ambiguous or the cache setup fails).\n"
+    "Hint: osmo workflow submit assets/configs/osmo/setup_model_cache.yaml --set-string storage_url=s3://acme path=data\n"
+    "  - s3://acme/data/models/cosmos_transfer: No entries found\n"
+)
+STAMP = 'STAMP=$(cat /proc/sys/kernel/random/uuid | cut -c1-8)'
+SKILLS = 'SKILLS_DIR="$(cd "$(git rev-parse --show-toplevel)" && pwd)"'
+PAIRS = (
+    "dataset=dock-cams run_id=run-$STAMP storage_url=s3://acme gpu_platform=gpu video=cam3_0915 "
+    "cosmos_model_cache_url=s3://acme/data/models/cosmos_transfer "
+    "auto_labeling_model_cache_url=s3://acme/data/models/auto_labeling skills_dir=\"$SKILLS_DIR\""
+)
+SUBMIT = f"{SKILLS}\n{STAMP}\nosmo workflow submit {FLOW_YAML} --pool gpu-pool --set-string {PAIRS}"
+POOLS = "POOL       STATUS   PLATFORMS\ngpu-pool   ONLINE   gpu\n"
+MANIFEST = (
+    "configs:\n- aug_idx: 0\n  config: cam3_0915_aug0.yaml\n  sampled_vars:\n    time_of_day: dusk\n    weather: rain\n"
+    "  video: /data/inputs/cam3_0915.mp4\n  video_name: cam3_0915\ntotal: 1\n"
+)
+STAGED = "LOCAL_RUN_DIR=/home/ada/vda-skill/media/vda/runs/run-5d1e0c7a\nLOCAL_MANIFEST=/home/ada/vda-skill/media/vda/runs/run-5d1e0c7a/setup_b0/configs/manifest.yaml\n"
+
+
+def guarded() -> Convo:
+    return Convo().user(USER).say(ETA).sh(PREFLIGHT, "").sh("osmo pool list --mode free", POOLS).sh(GUARD, GUARD_OK)
+
+
+def test_the_canonical_guard_covers_the_next_submit_of_its_workflow_with_the_users_input_and_stamp(tmp_path: Path):
+    entry = guarded().sh(SUBMIT, "Workflow ID - dock-cams-aug-1\n").replay(tmp_path)
+    assert entry.verdict == "pass", entry.violations
+    assert entry.submitted and entry.flow == "augmentation_and_al"
+
+
+def test_the_canonical_guard_does_not_cover_another_workflow_or_a_second_submit(tmp_path: Path):
+    other = guarded().sh(SUBMIT.replace("augmentation_and_al.yaml", "e2e.yaml"), "Workflow ID - dock-cams-e2e-1\n")
+    assert other.replay(tmp_path).rules == {"guard-before-submit"}
+    again = guarded().sh(SUBMIT, "Workflow ID - dock-cams-aug-1\n").sh(SUBMIT, "Workflow ID - dock-cams-aug-2\n")
+    assert again.replay(tmp_path, "again.jsonl").rules == {"guard-before-submit"}
+
+
+def test_a_failed_canonical_guard_covers_nothing(tmp_path: Path):
+    failed = guarded().sh(GUARD, "ERROR: setup input URL s3://acme/datasets/dock-cams is empty", exit_code=1).sh(SUBMIT, "Workflow ID - x-1\n")
+    assert failed.replay(tmp_path).rules == {"guard-before-submit"}
+
+
+def test_a_literal_run_stamp_that_is_not_hex_is_still_a_run_id_violation(tmp_path: Path):
+    entry = guarded().sh(SUBMIT.replace("run-$STAMP", "run-$(date +%s)"), "Workflow ID - x-1\n").replay(tmp_path)
+    assert "run-id-format" in entry.rules
+
+
+def test_the_users_own_video_split_into_dataset_storage_and_video_is_not_demo_substitution(tmp_path: Path):
+    entry = guarded().sh(SUBMIT, "Workflow ID - dock-cams-aug-1\n").replay(tmp_path)
+    assert "no-demo-substitution" not in entry.rules
+    elsewhere = guarded().sh(SUBMIT.replace("dataset=dock-cams", "dataset=street-clips"), "Workflow ID - x-1\n")
+    assert "no-demo-substitution" in elsewhere.replay(tmp_path, "else.jsonl").rules
+
+
+def _completed(summary: str) -> Convo:
+    return (
+        guarded().sh(SUBMIT, "Workflow ID - dock-cams-aug-1\n")
+        .sh("osmo workflow query dock-cams-aug-1", "Workflow ID : dock-cams-aug-1\nStatus      : COMPLETED\n")
+        .sh("bash scripts/stage_run_artifacts.sh --storage-url s3://acme --dataset dock-cams --run-id run-5d1e0c7a --video cam3_0915", STAGED)
+        .sh("cat media/vda/runs/run-5d1e0c7a/setup_b0/configs/manifest.yaml", MANIFEST)
+        .sh("bash scripts/render_side_by_side.sh --run-local-dir media/vda/runs/run-5d1e0c7a --dataset dock-cams --video cam3_0915", "")
+        .say("MEDIA:/home/ada/vda-skill/media/vda/runs/run-5d1e0c7a/side_by_side.mp4")
+        .say(summary)
+    )
+
+
+def test_sampled_values_from_the_manifest_said_in_ordinary_words_count_as_the_summary(tmp_path: Path):
+    said = "cam3_0915_aug0 came out as weather=rain, time_of_day=dusk (from the manifest). Auto-labels on the augmented clip: 14 tracks, 3 events."
+    entry = _completed(said).replay(tmp_path)
+    assert entry.verdict == "pass", entry.violations
+    assert entry.evidence.sampled_vars_summary is True
+
+
+def test_a_sampled_summary_with_values_the_run_did_not_sample_is_not_the_summary(tmp_path: Path):
+    wrong = "Sampled vars for cam3_0915_aug0: weather=snow, time_of_day=noon. Auto-labels on the augmented clip: 14 tracks."
+    entry = _completed(wrong).replay(tmp_path)
+    assert entry.rules == {"evidence-complete"} and entry.evidence.sampled_vars_summary is False
+
+
+def test_submitting_after_the_canonical_guard_reported_a_missing_cache_is_cache_remediation(tmp_path: Path):
+    skipped = Convo().user(USER).say(ETA).sh(PREFLIGHT, "").sh(GUARD, GUARD_CACHE, exit_code=1).sh(SUBMIT, "Workflow ID - x-1\n")
+    assert {"cache-remediation", "guard-before-submit"} == skipped.replay(tmp_path).rules
+    cache = "osmo workflow submit assets/configs/osmo/setup_model_cache.yaml --set-string storage_url=s3://acme path=data"
+    fixed = (
+        Convo().user(USER).say(ETA).sh(PREFLIGHT, "").sh(GUARD, GUARD_CACHE, exit_code=1)
+        .sh(cache, "Workflow ID - setup-model-cache-1\n")
+        .sh("osmo workflow query setup-model-cache-1", "Status : COMPLETED\n")
+        .sh(GUARD, GUARD_OK).sh(SUBMIT, "Workflow ID - dock-cams-aug-1\n")
+    )
+    entry = fixed.replay(tmp_path, "fixed.jsonl")
+    assert entry.verdict == "pass", entry.violations
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "hf download --repo-type dataset some-org/street-clips",
+        "hf download --repo-type=dataset some-org/street-clips --local-dir /tmp/clips",
+        "huggingface-cli download --repo-type dataset --local-dir /tmp/x some-org/street-clips",
+    ],
+)
+def test_check_command_flags_a_stand_in_dataset_pulled_with_the_repo_type_first(command: str):
+    decision = check_command(command, state=RunState())
+    assert {v.rule for v in decision.violations} == {"vda-demo-only"}
+
+
+def test_check_command_lets_the_vda_demo_through_with_options_first():
+    assert check_command("hf download --repo-type dataset nvidia/video-data-augmentation-demo --local-dir /tmp/d", state=RunState()).allowed
