@@ -201,17 +201,19 @@ class ShellVariables:
     def resolve(self, command: str, where: int) -> str:
         """``command`` with the references to known variables replaced; assignments in it are learnt
         in order, so ``STAMP=...; osmo ... run_id=run-$STAMP`` resolves within one line."""
+        command = command.replace("\\\r\n", " ").replace("\\\n", " ")  # a continued line is one line
         out: list[str] = []
         last = 0
         for index, match in enumerate(_ASSIGN.finditer(command)):
             out.append(self._substitute(command[last : match.start()]))
             name, raw = match.group(1), match.group(2)
             value = self._value(raw, f"{where}:{index}:{name}")
+            typed = command[match.start() : match.end()]
+            out.append(typed if raw.startswith("$(") else self._substitute(typed))
             if value is None or is_secret_name(name):
                 self.values.pop(name, None)
             else:
                 self.values[name] = value
-            out.append(command[match.start() : match.end()])
             last = match.end()
         out.append(self._substitute(command[last:]))
         return "".join(out)

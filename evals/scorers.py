@@ -44,7 +44,8 @@ _ASKS = re.compile(
     r"\bplease confirm\b|\b(?:can|could) you (?:confirm|tell me|provide|share|choose|pick)\b"
     r"|\bneed your (?:approval|confirmation|go-ahead|ok|input)\b|\b(?:awaiting|waiting for) your\b"
     r"|\bshall I\b|\bshould I\b|\bdo you want\b|\bwould you (?:like|prefer)\b|\bwant me to\b"
-    r"|\blet me know\b|\bready when you are\b|\bgive me the go-ahead\b",
+    r"|\blet me know\b|\bready when you are\b|\bgive me the go-ahead\b"
+    r"|\bready to \w+(?: \w+)? when(?:ever)? you(?:'re| are)(?: ready)?\b|\bwhen(?:ever)? you(?:'re| are) ready\b",
     re.IGNORECASE,
 )
 _PAUSE = re.compile(
@@ -53,7 +54,8 @@ _PAUSE = re.compile(
     r"|\b(?:awaiting|waiting for) your (?:go-ahead|approval|confirmation|ok|answer|reply|signal)"
     r"|\b(?:want|like) me to (?:proceed|continue|go ahead|start|submit|run|launch)"
     r"|\bneed your (?:approval|confirmation|go-ahead|ok)\b|\bplease confirm\b|\bgive me the go-ahead\b"
-    r"|\bsay (?:go|the word)\b|\bonce you (?:confirm|approve|say)\b",
+    r"|\bsay (?:go|the word)\b|\bonce you (?:confirm|approve|say)\b"
+    r"|\bready to \w+(?: \w+)? when(?:ever)? you(?:'re| are)(?: ready)?\b|\bwhen(?:ever)? you(?:'re| are) ready\b",
     re.IGNORECASE,
 )
 _TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -142,7 +144,7 @@ def interpolation_failure(text: str) -> bool:
 
 # --- key prefixes --------------------------------------------------------------------------------------
 
-_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _NVAPI = re.compile(r"nvapi", re.IGNORECASE)
 _PREFIX_CAUSE = re.compile(
     r"\bprefix\w*\b|\bstarts? with\b|\bbegins? with\b|\bstarting with\b"

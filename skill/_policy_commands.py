@@ -677,6 +677,9 @@ def _dumps_environment(piped_to: tuple[str, ...] | None) -> bool:
         return False
     if program in ("grep", "egrep", "fgrep", "rg"):
         patterns = [t for t in piped_to[1:] if not t.startswith("-")]
+        only_match = any(t == "--only-matching" or (t.startswith("-") and not t.startswith("--") and "o" in t) for t in piped_to[1:])
+        if only_match and patterns and all("=" not in p and "." not in p and "\\S" not in p and "\\w" not in p for p in patterns):
+            return False  # -o with a pattern that cannot reach past NAME= prints names only
         return any(_SECRET_PATTERN.search(p) for p in patterns) or not patterns
     return True
 

@@ -862,7 +862,9 @@ def _judge_demo_values(values: Mapping[str, str], state: RunState, remedy: str |
     if dataset == DEMO_DATASET_NAME or (composed and composed in state.demo_dataset_urls):
         return [_violation("no-demo-substitution", "The user named their own input, but the values point at the demo dataset.", hint)]
     in_use = state.dataset_url if state.dataset_url not in state.demo_dataset_urls else None
-    if composed and named and composed not in named and composed != in_use:
+    named_names = {split[1] for split in map(split_dataset_url, named) if split}
+    # the user's dataset under a wrong prefix is a storage_url error (storage-url-derived), not another input
+    if composed and named and composed not in named and composed != in_use and dataset not in named_names:
         return [_violation("no-demo-substitution", f"The dataset {_show(composed)} is not the input the user named.", hint)]
     stems = {video_stem(item) for item in state.user_inputs if PurePosixPath(item).suffix.lower() in VIDEO_EXTENSIONS}
     only_files = all(PurePosixPath(i).suffix.lower() in VIDEO_EXTENSIONS for i in state.user_inputs)

@@ -128,3 +128,43 @@ def test_check_command_flags_a_stand_in_dataset_pulled_with_the_repo_type_first(
 
 def test_check_command_lets_the_vda_demo_through_with_options_first():
     assert check_command("hf download --repo-type dataset nvidia/video-data-augmentation-demo --local-dir /tmp/d", state=RunState()).allowed
+
+
+# --- what the corpus showed (each was judged wrongly before) ---------------------------------------------------
+
+CONTINUED = SUBMIT.replace(" --set-string ", " \\\n  --set-string \\\n  ").replace(" run_id=", " \\\n  run_id=")
+
+
+def test_a_submit_continued_over_lines_resolves_its_stamp(tmp_path: Path):
+    assert "\\\n" in CONTINUED
+    entry = guarded().sh(CONTINUED, "Workflow ID - dock-cams-aug-1\n").replay(tmp_path)
+    assert entry.verdict == "pass", entry.violations
+
+
+def test_the_users_dataset_under_a_wrong_prefix_is_a_storage_error_not_a_substitution(tmp_path: Path):
+    wrong = guarded().sh(SUBMIT.replace("storage_url=s3://acme ", "storage_url=s3://old-bucket/vda "), "Workflow ID - x-1\n")
+    assert wrong.replay(tmp_path).rules == {"storage-url-derived"}
+
+
+@pytest.mark.parametrize(
+    ("command", "echoes"),
+    [
+        ("env | grep -o '^[A-Z_]*API_KEY'", False),
+        ("printenv | grep -oE '^NGC[A-Z_]*'", False),
+        ("env | grep -i api_key", True),
+        ("env | grep -o 'API_KEY=.*'", True),
+    ],
+)
+def test_listing_secret_names_with_grep_only_matching_is_not_an_echo(command: str, echoes: bool):
+    rules = {v.rule for v in check_command(command).violations}
+    assert ("no-secret-echo" in rules) is echoes
+
+
+def test_a_prefix_rejection_split_by_a_semicolon_is_still_one_sentence(tmp_path: Path):
+    said = "The 401 is because NGC_API_KEY starts with nvapi-; that key type isn't supported by nvcr.io."
+    assert Convo().user(USER).say(ETA).say(said).replay(tmp_path).rules == {"no-key-prefix-rejection"}
+
+
+@pytest.mark.parametrize("pause", ["Preflight and the guard passed. Ready to submit when you are.", "All checks are green; I'll kick it off whenever you're ready."])
+def test_ready_when_you_are_in_other_words_is_an_approval_pause(tmp_path: Path, pause: str):
+    assert guarded().say(pause).replay(tmp_path).rules == {"no-approval-pause"}
