@@ -47,7 +47,7 @@ from skill.errors import NotFound
 from skill.models import Decision
 from skill.models import FLOWS
 from skill.policy import AUGMENTING_FLOWS, CACHE_WORKFLOW, DEMO_DATASET_NAME, RULES, RunState, ToolCall, canonical_flow, check, check_command
-from skill.secrets import redact
+from skill.secrets import known_secret_values, redact
 
 __all__ = [
     "HEARTBEAT_GAP_S",
@@ -154,6 +154,7 @@ class _Walk:
 
     workspace: str | None
     known_secrets: list[str]
+    environment_secrets: list[str] = field(default_factory=known_secret_values)
     state: RunState = field(default_factory=RunState)
     violations: list[ReplayViolation] = field(default_factory=list)
     info: list[ReplayInfo] = field(default_factory=list)
@@ -189,7 +190,7 @@ class _Walk:
 
     # -- shared judgements ------------------------------------------------------------------------
     def secrets(self, line: int, text: str, where: str) -> None:
-        if scorers.secret_shown(text, self.known_secrets):
+        if scorers.secret_shown(text, self.known_secrets, environment=self.environment_secrets):
             self.violate("no-secret-echo", line, f"The {where} shows a token or key value.")
 
     def heartbeat(self, line: int, t: float | None, *, spoke: bool) -> None:

@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict
 
 from skill.policy import DEMO_REPO, interpolation_failed
-from skill.secrets import redact
+from skill.secrets import known_secret_values, token_shaped
 
 __all__ = [
     "Evidence",
@@ -212,12 +212,16 @@ def media_problem(text: str, workspace: str | None) -> str | None:
 # --- secrets ---------------------------------------------------------------------------------------------
 
 
-def secret_shown(text: str, known_values: Iterable[str] = ()) -> bool:
-    """True when ``text`` holds a token-shaped value (what :func:`skill.secrets.redact` would replace)
-    or one of ``known_values``."""
+def secret_shown(text: str, known_values: Iterable[str] = (), *, environment: Iterable[str] | None = None) -> bool:
+    """True when ``text`` holds a token-shaped value or one of ``known_values``, or a value
+    :func:`skill.secrets.redact` would replace (``environment``: that list taken once by the caller,
+    :func:`skill.secrets.known_secret_values`; read afresh when not given)."""
     if not text:
         return False
-    return redact(text) != text or any(value and value in text for value in known_values)
+    if token_shaped(text) or any(value and value in text for value in known_values):
+        return True
+    values = known_secret_values() if environment is None else environment
+    return any(value in text for value in values)
 
 
 # --- evidence ----------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ echo family. Every simple command is also searched for literal tokens.
 
 from __future__ import annotations
 
+import functools
 import re
 import shlex
 from collections.abc import Callable, Iterable, Sequence
@@ -117,6 +118,16 @@ class _Context:
 
 
 def _tokenize(text: str) -> list[str]:
+    return list(_tokens(text))
+
+
+@functools.lru_cache(maxsize=512)
+def _tokens(text: str) -> tuple[str, ...]:
+    """The tokens of a command line; cached, since a replay splits each command twice (judge, steps)."""
+    return tuple(_split_tokens(text))
+
+
+def _split_tokens(text: str) -> list[str]:
     text = text.replace("\\\r\n", " ").replace("\\\n", " ")
     lexer = shlex.shlex(text, posix=True, punctuation_chars=_PUNCTUATION)
     lexer.whitespace = " \t\r\f\v"

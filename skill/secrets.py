@@ -34,6 +34,7 @@ __all__ = [
     "discover_ngc_key",
     "forget_secrets",
     "is_secret_name",
+    "known_secret_values",
     "looks_like_secret",
     "redact",
     "redact_obj",
@@ -137,6 +138,12 @@ def _known_values(env: Mapping[str, str] | None = None) -> list[str]:
         values |= _registered
     # longest first so a value containing another is replaced whole
     return sorted((v for v in values if len(v) >= _MIN_SECRET_LEN), key=len, reverse=True)
+
+
+def known_secret_values() -> list[str]:
+    """The values :func:`redact` replaces besides token shapes: secret environment variables and
+    registered secrets, longest first. For callers that test many texts against one snapshot."""
+    return _known_values()
 
 
 def redact(text: str | None) -> str:
