@@ -94,7 +94,7 @@ def manifest_text(video: str, sampled: dict[str, str], others: dict[str, dict[st
     entries = {video: sampled, **(others or {})}
     rows = ["configs:"]
     for name in sorted(entries):
-        rows += [f"- aug_idx: 0", f"  config: {name}_aug0.yaml", "  sampled_vars:"]
+        rows += ["- aug_idx: 0", f"  config: {name}_aug0.yaml", "  sampled_vars:"]
         rows += [f"    {k}: {v}" for k, v in sorted(entries[name].items())]
         rows += [f"  video: /tmp/vda/inputs/{name}.mp4", f"  video_name: {name}"]
     rows.append(f"total: {len(entries)}")
