@@ -16,7 +16,7 @@ from pathlib import Path
 
 from evals.replay import collect_paths, replay
 from evals.transcript import load_transcript
-from skill import _policy_commands
+from skill.policy import shell as policy_shell
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "evals" / "transcripts"
@@ -32,7 +32,7 @@ def _measure(paths: list[Path], rounds: int) -> tuple[float, float]:
     replay(paths)  # warm imports and regex caches once
     speeds = []
     for _ in range(rounds):
-        _policy_commands._tokens.cache_clear()  # each round starts cold: no command split by an earlier round
+        policy_shell._tokens.cache_clear()  # each round starts cold: no command split by an earlier round
         start = time.perf_counter()
         report = replay(paths)
         elapsed = time.perf_counter() - start

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Literal
 
-from skill._policy_commands import parse_submit, positional_words, split_commands
+from skill.policy.commands import parse_submit, positional_words
+from skill.policy.shell import split_commands
 from skill.policy import DEMO_REPO, canonical_flow, hf_dataset_repo, split_dataset_url
 from skill.secrets import is_secret_name
 
