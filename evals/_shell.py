@@ -42,6 +42,7 @@ _VDA_COMMANDS: dict[str, StepKind] = {
     "compare": "render",
 }
 _STATUS_WORD = re.compile(r"\b(COMPLETED|FAILED(?:_[A-Z_]+)?|RUNNING|PENDING|WAITING)\b")
+_STATUS_LINE = re.compile(r"^\s*Status\s*:\s*(COMPLETED|FAILED(?:_[A-Z_]+)?|RUNNING|PENDING|WAITING|SCHEDULING|PROCESSING)\b", re.MULTILINE | re.IGNORECASE)
 
 
 @dataclass
@@ -155,15 +156,20 @@ def shell_steps(command: str) -> list[ShellStep]:
 
 
 def query_status(stdout: str) -> str | None:
-    """The workflow status printed by ``osmo workflow query`` (JSON or table form), if any."""
+    """The workflow status printed by ``osmo workflow query``: the JSON ``status``, else the last
+    ``Status : X`` line (the text form; its task table comes after it), else the last status word
+    (a polling loop prints one status a line, the latest last)."""
     try:
         data = json.loads(stdout)
     except ValueError:
         data = None
     if isinstance(data, dict) and isinstance(data.get("status"), str):
         return data["status"].upper()
-    match = _STATUS_WORD.search(stdout)
-    return match.group(1) if match else None
+    lines = _STATUS_LINE.findall(stdout)
+    if lines:
+        return lines[-1].upper()
+    words = _STATUS_WORD.findall(stdout)
+    return words[-1] if words else None
 
 
 def upload_dataset_url(step: ShellStep) -> str | None:

@@ -168,3 +168,24 @@ def test_a_prefix_rejection_split_by_a_semicolon_is_still_one_sentence(tmp_path:
 @pytest.mark.parametrize("pause", ["Preflight and the guard passed. Ready to submit when you are.", "All checks are green; I'll kick it off whenever you're ready."])
 def test_ready_when_you_are_in_other_words_is_an_approval_pause(tmp_path: Path, pause: str):
     assert guarded().say(pause).replay(tmp_path).rules == {"no-approval-pause"}
+
+
+@pytest.mark.parametrize(
+    ("stdout", "status"),
+    [
+        ("14:31:02 PENDING\n14:32:03 RUNNING\n15:02:10 COMPLETED\n", "COMPLETED"),
+        ("Workflow ID : w-1\nStatus : RUNNING\nTask        Status\nsetup       COMPLETED\n", "RUNNING"),
+        ('{"status": "FAILED", "tasks": [{"name": "setup", "status": "COMPLETED"}]}', "FAILED"),
+        ("nothing here", None),
+    ],
+)
+def test_the_query_status_is_the_latest_one_printed(stdout: str, status: str | None):
+    from evals._shell import query_status
+
+    assert query_status(stdout) == status
+
+
+def test_a_completion_seen_in_a_polling_loop_needs_the_evidence(tmp_path: Path):
+    loop = 'for i in $(seq 1 40); do s=$(osmo workflow query w-1 --format-type json | jq -r .status); echo "$s"; [ "$s" = COMPLETED ] && break; sleep 60; done'
+    entry = guarded().sh(SUBMIT, "Workflow ID - w-1\n").sh(loop, "RUNNING\nRUNNING\nCOMPLETED\n").say("Done, outputs are in the bucket.").replay(tmp_path)
+    assert entry.completed and entry.rules == {"evidence-complete"}
