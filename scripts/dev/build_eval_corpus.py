@@ -17,7 +17,8 @@ the run, not by running the judge. Formats:
   ``mcp__vda__<tool>``, Bash results with ``toolUseResult``, a summary and a file-history snapshot);
 * ``codex-exec`` / ``codex-shell``: a Codex CLI rollout (``session_meta``, ``turn_context``, each
   message as a ``response_item`` and an ``event_msg``; shell through ``exec_command`` with the
-  unified-exec output header, or through ``shell`` with an argv and a JSON output with metadata;
+  unified-exec output header, through ``shell`` with an argv and a JSON output with metadata, or
+  through ``shell_command`` with a string and the "Exit code: / Wall time: / Output:" text;
   MCP tools named ``mcp__vda__<tool>``, or ``<tool>`` with ``namespace``, and an ``mcp_tool_call_end``
   event carrying the server's ``Ok`` result).
 """
@@ -85,7 +86,7 @@ class X:
 @dataclass
 class Case:
     name: str
-    fmt: str  # v1 | cc | codex-exec | codex-shell
+    fmt: str  # v1 | cc | codex-exec | codex-shell | codex-shell-command
     description: str
     steps: list[Any]
     rules: list[str] = field(default_factory=list)
@@ -209,7 +210,8 @@ def _describe(command: str) -> str:
 
 def render_codex(case: Case) -> str:
     exec_era = case.fmt == "codex-exec"
-    version = "0.128.0" if exec_era else "0.46.0"
+    command_era = case.fmt == "codex-shell-command"
+    version = "0.128.0" if exec_era else "0.77.0" if command_era else "0.46.0"
     out: list[dict[str, Any]] = []
     t = 0.0
 
@@ -250,6 +252,8 @@ def render_codex(case: Case) -> str:
         elif isinstance(step, S):
             if exec_era:
                 item("response_item", {"type": "function_call", "name": "exec_command", "arguments": json.dumps({"cmd": step.command, "workdir": WS, "yield_time_ms": 10000}), "call_id": call_id})
+            elif command_era:
+                item("response_item", {"type": "function_call", "name": "shell_command", "arguments": json.dumps({"command": step.command, "workdir": WS, "timeout_ms": 600000}), "call_id": call_id})
             else:
                 item("response_item", {"type": "function_call", "name": "shell", "arguments": json.dumps({"command": ["bash", "-lc", step.command], "workdir": WS, "timeout_ms": 120000}), "call_id": call_id})
             item("event_msg", {"type": "exec_command_begin", "call_id": call_id, "command": ["bash", "-lc", step.command], "cwd": WS, "parsed_cmd": [{"type": "unknown", "cmd": step.command}]})
@@ -257,7 +261,9 @@ def render_codex(case: Case) -> str:
             joined = step.stdout + (("\n" + step.stderr) if step.stderr else "")
             item("event_msg", {"type": "exec_command_end", "call_id": call_id, "stdout": step.stdout, "stderr": step.stderr, "aggregated_output": joined, "exit_code": step.code,
                                "duration": {"secs": 2, "nanos": 250000000}, "formatted_output": joined})
-            if exec_era:
+            if command_era:
+                body = f"Exit code: {step.code}\nWall time: 2.3 seconds\nOutput:\n{joined}"
+            elif exec_era:
                 body = f"Chunk ID: {call_id[-6:]}\nWall time: 2.2500 seconds\nProcess exited with code {step.code}\nOriginal token count: {max(1, len(joined) // 4)}\nOutput:\n{joined}"
             else:
                 body = json.dumps({"output": joined, "metadata": {"exit_code": step.code, "duration_seconds": 2.3}})
@@ -268,7 +274,7 @@ def render_codex(case: Case) -> str:
     return _dump(out)
 
 
-RENDERERS = {"v1": render_v1, "cc": render_cc, "codex-exec": render_codex, "codex-shell": render_codex}
+RENDERERS = {"v1": render_v1, "cc": render_cc, "codex-exec": render_codex, "codex-shell": render_codex, "codex-shell-command": render_codex}
 
 
 def write_case(case: Case) -> None:
