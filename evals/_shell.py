@@ -16,7 +16,7 @@ from pathlib import PurePosixPath
 from typing import Literal
 
 from skill.policy.commands import parse_submit, positional_words
-from skill.policy.shell import split_commands
+from skill.policy.shell import program_name, split_commands
 from skill.policy import DEMO_REPO, canonical_flow, hf_dataset_repo, split_dataset_url
 from skill.secrets import is_secret_name
 
@@ -115,7 +115,7 @@ def _hf_step(argv: list[str]) -> ShellStep | None:
 
 
 def _one_step(argv: list[str]) -> ShellStep | None:
-    program = PurePosixPath(argv[0]).name.lower()
+    program = program_name(argv[0])
     if program == "osmo":
         return _osmo_step(argv)
     if program in ("hf", "huggingface-cli"):

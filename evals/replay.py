@@ -180,7 +180,7 @@ class _Walk:
 
     # -- recording -----------------------------------------------------------------------------
     def violate(self, rule: str, line: int, message: str) -> None:
-        item = ReplayViolation(rule=rule, line=line, message=redact(message))
+        item = ReplayViolation(rule=rule, line=line, message=redact(message, values=self.environment_secrets))
         if not any(v.rule == rule and v.line == line for v in self.violations):
             self.violations.append(item)
 
@@ -484,8 +484,9 @@ def _finish(walk: _Walk, last_line: int) -> Evidence:
     return evidence
 
 
-def replay_transcript(transcript: Transcript | TranscriptInvalid) -> TranscriptReport:
-    """Judge one loaded transcript."""
+def replay_transcript(transcript: Transcript | TranscriptInvalid, *, environment_secrets: list[str] | None = None) -> TranscriptReport:
+    """Judge one loaded transcript. ``environment_secrets``: the secret values of this environment
+    (:func:`skill.secrets.known_secret_values`), when the caller took them once for many files."""
     if isinstance(transcript, TranscriptInvalid):
         return TranscriptReport(
             file=transcript.file,
@@ -498,6 +499,8 @@ def replay_transcript(transcript: Transcript | TranscriptInvalid) -> TranscriptR
         )
     meta = transcript.meta
     walk = _Walk(workspace=meta.workspace, known_secrets=[v for v in meta.secret_env.values() if v])
+    if environment_secrets is not None:
+        walk.environment_secrets = environment_secrets
     for line in transcript.lines:
         handler = _HANDLERS.get(type(line))
         if handler is None:  # the meta line
@@ -566,7 +569,9 @@ def _totals(reports: list[TranscriptReport]) -> ReplayTotals:
 def replay(path_or_paths: str | Path | Iterable[str | Path]) -> ReplayReport:
     """Replay one transcript, several, or every ``.jsonl`` in a directory; totals over all of them."""
     items = [path_or_paths] if isinstance(path_or_paths, (str, Path)) else list(path_or_paths)
-    reports = [replay_transcript(load_transcript(path)) for path in collect_paths(items)]
+    paths = collect_paths(items)
+    environment = known_secret_values()  # one snapshot for the whole replay
+    reports = [replay_transcript(load_transcript(path), environment_secrets=environment) for path in paths]
     return ReplayReport(transcripts=reports, totals=_totals(reports))
 
 

@@ -278,6 +278,7 @@ def _mentions_sampled_values(text: str, sampled: Mapping[str, Any]) -> bool:
     return hits >= max(1, math.ceil(len(pairs) / 2))
 
 
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it: a manifest in ~0.5 ms, not ~9
 _LINE_NUMBER = re.compile(r"^[ \t]*\d+(?:→|\t)", re.MULTILINE)
 
 
@@ -290,7 +291,7 @@ def sampled_vars_in(text: str, data: Mapping[str, Any] | None = None) -> dict[st
         found.update(_from_mapping(data))
     if not found and "sampled_vars" in text:
         try:
-            parsed = yaml.safe_load(_LINE_NUMBER.sub("", text))
+            parsed = yaml.load(_LINE_NUMBER.sub("", text), Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
         except yaml.YAMLError:
             parsed = None
         if isinstance(parsed, Mapping):

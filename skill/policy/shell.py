@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 
-__all__ = ["SimpleCommand", "split_commands"]
+__all__ = ["SimpleCommand", "program_name", "split_commands"]
 
 _PUNCTUATION = ";&|<>()\n"
 _MAX_DEPTH = 6
@@ -37,6 +37,12 @@ _WRAPPER_ARG_FLAGS = {
 _RUNNERS = frozenset({"uv", "poetry", "pipx", "pdm", "hatch", "conda", "micromamba"})
 
 
+@functools.lru_cache(maxsize=1024)
+def program_name(word: str) -> str:
+    """The program a command word runs: its last path component, lower-case (``/usr/bin/OSMO`` -> ``osmo``)."""
+    return PurePosixPath(word).name.lower()
+
+
 @dataclass(frozen=True)
 class SimpleCommand:
     """One program invocation: argv after unwrapping, its environment prefixes, its here-strings."""
@@ -48,7 +54,7 @@ class SimpleCommand:
 
     @property
     def program(self) -> str:
-        return PurePosixPath(self.argv[0]).name.lower() if self.argv else ""
+        return program_name(self.argv[0]) if self.argv else ""
 
     def env_value(self, name: str) -> str | None:
         values = [value for key, value in self.env if key == name]
@@ -96,6 +102,19 @@ def _is_operator(token: str) -> bool:
 
 def split_commands(text: str, *, depth: int = 0, env: Sequence[tuple[str, str]] = ()) -> list[SimpleCommand]:
     """Split a command line into simple commands (pipelines, lists, subshells, ``bash -c`` bodies)."""
+    if depth == 0 and not env:
+        return list(_split_line(text))
+    return _split(text, depth, env)
+
+
+@functools.lru_cache(maxsize=256)
+def _split_line(text: str) -> tuple[SimpleCommand, ...]:
+    """A whole command line split once: the judge and the eval harness's step recogniser both ask
+    (the commands are frozen, so sharing them is safe)."""
+    return tuple(_split(text, 0, ()))
+
+
+def _split(text: str, depth: int, env: Sequence[tuple[str, str]]) -> list[SimpleCommand]:
     segments: list[tuple[list[str], list[str], bool]] = []
     current: list[str] = []
     heres: list[str] = []
@@ -150,7 +169,7 @@ def _unwrap(tokens: list[str], heres: list[str], depth: int, inherited: Sequence
             env.append((assignment.group(1), assignment.group(2)))
             rest.pop(0)
             continue
-        program = PurePosixPath(rest[0]).name.lower()
+        program = program_name(rest[0])
         if program in ("sudo", "env", "timeout", "watch") or program in _PLAIN_WRAPPERS:
             wrapper, rest = rest[0], _skip_options(rest[1:], _WRAPPER_ARG_FLAGS.get(program, set()))
             if program == "env" and all(_ASSIGNMENT.match(token) for token in rest):  # bare `env`: prints everything
