@@ -7,8 +7,14 @@
 * :func:`check_command` judges a raw shell command (``osmo``, ``kubectl``, ``helm``, ``hf``,
   ``curl``...).
 
-The package, each module on the ones before it (no circle):
+Both return :class:`skill.models.Decision`: allowed, or violations each carrying the rule id, one
+sentence of why and the call or command to make instead. The package is pure: no I/O and no
+environment reads (secret detection uses token shapes and values registered with
+:func:`skill.secrets.register_secret`), so it is tested with plain tables.
 
+Its modules, each importing only the ones listed before it (no circle):
+
+* :mod:`skill.policy.shell`: splitting a command line into simple commands;
 * :mod:`skill.policy.rules`: the catalogue as data;
 * :mod:`skill.policy.values`: domain constants, submit values and the value rules both judges share
   (storage URLs are read by :mod:`skill.storage`);
@@ -16,11 +22,6 @@ The package, each module on the ones before it (no circle):
 * :mod:`skill.policy.calls`: the call judge; :mod:`skill.policy.commands`: the command judge.
 
 Callers import everything public from ``skill.policy``.
-
-Both return :class:`skill.models.Decision`: allowed, or violations each carrying the rule id, one
-sentence of why and the call or command to make instead. The module is pure: no I/O and no
-environment reads (secret detection uses token shapes and values registered with
-:func:`skill.secrets.register_secret`), so it is tested with plain tables.
 """
 
 from __future__ import annotations
