@@ -189,3 +189,24 @@ def test_a_completion_seen_in_a_polling_loop_needs_the_evidence(tmp_path: Path):
     loop = 'for i in $(seq 1 40); do s=$(osmo workflow query w-1 --format-type json | jq -r .status); echo "$s"; [ "$s" = COMPLETED ] && break; sleep 60; done'
     entry = guarded().sh(SUBMIT, "Workflow ID - w-1\n").sh(loop, "RUNNING\nRUNNING\nCOMPLETED\n").say("Done, outputs are in the bucket.").replay(tmp_path)
     assert entry.completed and entry.rules == {"evidence-complete"}
+
+
+def test_upstream_run_script_calls_in_a_chat_list_are_shell_commands(tmp_path: Path):
+    import json
+
+    from evals.replay import replay
+
+    def call(n: int, script: str) -> dict:
+        return {"role": "assistant", "content": None, "tool_calls": [{"id": f"c{n}", "type": "function", "function": {"name": "run_script", "arguments": json.dumps({"script": script})}}]}
+
+    messages = [
+        {"role": "user", "content": USER},
+        {"role": "assistant", "content": ETA},
+        call(1, PREFLIGHT), {"role": "tool", "tool_call_id": "c1", "content": "Preflight OK."},
+        call(2, GUARD), {"role": "tool", "tool_call_id": "c2", "content": GUARD_OK},
+        call(3, SUBMIT.replace("dataset=dock-cams", "dataset=vda-demo")), {"role": "tool", "tool_call_id": "c3", "content": "Workflow ID - vda-demo-aug-1"},
+    ]
+    path = tmp_path / "chat.json"
+    path.write_text(json.dumps(messages), encoding="utf-8")
+    (entry,) = replay(path).transcripts
+    assert entry.valid and entry.submitted and entry.rules == {"no-demo-substitution"}
