@@ -8,16 +8,19 @@ splitter, so wrappers (``sudo``, ``bash -c``, ``env X=1``) are seen through the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Literal
 
-from skill._policy_commands import parse_submit, positional_words, split_commands
+from skill.policy.commands import parse_submit, positional_words
+from skill.policy.shell import program_name, split_commands
 from skill.policy import DEMO_REPO, canonical_flow, hf_dataset_repo, split_dataset_url
+from skill.secrets import is_secret_name
 
-__all__ = ["ShellStep", "query_status", "shell_steps", "upload_dataset_url"]
+__all__ = ["ShellStep", "ShellVariables", "query_status", "shell_steps", "upload_dataset_url"]
 
 StepKind = Literal["preflight", "guard", "submit", "query", "demo", "upload", "stage", "render"]
 
@@ -39,6 +42,7 @@ _VDA_COMMANDS: dict[str, StepKind] = {
     "compare": "render",
 }
 _STATUS_WORD = re.compile(r"\b(COMPLETED|FAILED(?:_[A-Z_]+)?|RUNNING|PENDING|WAITING)\b")
+_STATUS_LINE = re.compile(r"^\s*Status\s*:\s*(COMPLETED|FAILED(?:_[A-Z_]+)?|RUNNING|PENDING|WAITING|SCHEDULING|PROCESSING)\b", re.MULTILINE | re.IGNORECASE)
 
 
 @dataclass
@@ -111,7 +115,7 @@ def _hf_step(argv: list[str]) -> ShellStep | None:
 
 
 def _one_step(argv: list[str]) -> ShellStep | None:
-    program = PurePosixPath(argv[0]).name.lower()
+    program = program_name(argv[0])
     if program == "osmo":
         return _osmo_step(argv)
     if program in ("hf", "huggingface-cli"):
@@ -152,15 +156,20 @@ def shell_steps(command: str) -> list[ShellStep]:
 
 
 def query_status(stdout: str) -> str | None:
-    """The workflow status printed by ``osmo workflow query`` (JSON or table form), if any."""
+    """The workflow status printed by ``osmo workflow query``: the JSON ``status``, else the last
+    ``Status : X`` line (the text form; its task table comes after it), else the last status word
+    (a polling loop prints one status a line, the latest last)."""
     try:
         data = json.loads(stdout)
     except ValueError:
         data = None
     if isinstance(data, dict) and isinstance(data.get("status"), str):
         return data["status"].upper()
-    match = _STATUS_WORD.search(stdout)
-    return match.group(1) if match else None
+    lines = _STATUS_LINE.findall(stdout)
+    if lines:
+        return lines[-1].upper()
+    words = _STATUS_WORD.findall(stdout)
+    return words[-1] if words else None
 
 
 def upload_dataset_url(step: ShellStep) -> str | None:
@@ -169,3 +178,74 @@ def upload_dataset_url(step: ShellStep) -> str | None:
         prefix, name = split_dataset_url(step.target)  # type: ignore[misc]
         return f"{prefix}/datasets/{name}"
     return None
+
+
+# --- shell variables ---------------------------------------------------------------------------------
+
+_ASSIGN = re.compile(
+    r"(?:^|(?<=[;&|\n(]))[ \t]*(?:export[ \t]+|local[ \t]+|readonly[ \t]+)?([A-Za-z_][A-Za-z0-9_]*)="
+    r"(\"(?:[^\"\\]|\\.)*\"|'[^']*'|\$\((?:[^()]|\((?:[^()]|\([^()]*\))*\))*\)|[^\s;&|]*)"
+)
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+_RANDOM_SOURCE = re.compile(r"random/uuid|uuidgen|uuid\.uuid4|uuid4\(\)|openssl rand -hex|token_hex|/dev/urandom", re.IGNORECASE)
+_HEX_CUT = re.compile(r"cut\s+-c\s*1-(\d+)|head\s+-c\s*(\d+)|\[:(\d+)\]|rand -hex (\d+)")
+
+
+class ShellVariables:
+    """The variables a session's commands assigned (``STAMP=$(... uuid | cut -c1-8)``,
+    ``SKILLS_DIR=...``, ``RUN_ID="run-$STAMP"``), so a later ``run_id=run-$STAMP`` is judged as the
+    value the shell would have passed.
+
+    A value drawn from a random source (a UUID, ``openssl rand -hex``) stands for a fresh lowercase hex
+    string of the length the command cut it to; it is derived from where it was assigned, so each
+    assignment gives a new one. A value computed by any other command is unknown and its references
+    are left as typed. Secret variables are never resolved: a ``$HF_TOKEN`` stays a reference.
+    """
+
+    def __init__(self) -> None:
+        self.values: dict[str, str] = {}
+
+    def resolve(self, command: str, where: int) -> str:
+        """``command`` with the references to known variables replaced; assignments in it are learnt
+        in order, so ``STAMP=...; osmo ... run_id=run-$STAMP`` resolves within one line."""
+        command = command.replace("\\\r\n", " ").replace("\\\n", " ")  # a continued line is one line
+        out: list[str] = []
+        last = 0
+        for index, match in enumerate(_ASSIGN.finditer(command)):
+            out.append(self._substitute(command[last : match.start()]))
+            name, raw = match.group(1), match.group(2)
+            value = self._value(raw, f"{where}:{index}:{name}")
+            typed = command[match.start() : match.end()]
+            out.append(typed if raw.startswith("$(") else self._substitute(typed))
+            if value is None or is_secret_name(name):
+                self.values.pop(name, None)
+            else:
+                self.values[name] = value
+            last = match.end()
+        out.append(self._substitute(command[last:]))
+        return "".join(out)
+
+    def _value(self, raw: str, seed: str) -> str | None:
+        if raw.startswith("$("):
+            if not _RANDOM_SOURCE.search(raw):
+                return None
+            lengths = [int(n) for group in _HEX_CUT.findall(raw) for n in group if n]
+            length = lengths[0] * (2 if "rand -hex" in raw and "cut" not in raw else 1) if lengths else 8
+            return hashlib.sha256(seed.encode()).hexdigest()[: max(1, min(length, 64))]
+        if raw[:1] == "'" and raw[-1:] == "'":
+            return raw[1:-1]
+        text = raw[1:-1] if raw[:1] == '"' and raw[-1:] == '"' and len(raw) > 1 else raw
+        if "$(" in text or "`" in text:
+            return None
+        resolved = self._substitute(text)
+        return None if _REFERENCE.search(resolved) else resolved
+
+    def _substitute(self, text: str) -> str:
+        if not self.values:
+            return text
+
+        def one(match: re.Match[str]) -> str:
+            name = match.group(1) or match.group(2)
+            return self.values.get(name, match.group(0))
+
+        return _REFERENCE.sub(one, text)

@@ -29,7 +29,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from evals import scorers
-from evals._shell import ShellStep, query_status, shell_steps, upload_dataset_url
+from evals._shell import ShellStep, ShellVariables, query_status, shell_steps, upload_dataset_url
 from evals.scenario import DEFAULT_SCENARIOS_DIR, ExpectationResult, compare, load_scenario
 from evals.scorers import Evidence
 from evals.transcript import (
@@ -45,8 +45,9 @@ from evals.transcript import (
 )
 from skill.errors import NotFound
 from skill.models import Decision
-from skill.policy import AUGMENTING_FLOWS, DEMO_DATASET_NAME, RULES, RunState, ToolCall, canonical_flow, check, check_command
-from skill.secrets import redact
+from skill.models import FLOWS
+from skill.policy import AUGMENTING_FLOWS, CACHE_WORKFLOW, DEMO_DATASET_NAME, RULES, RunState, ToolCall, canonical_flow, check, check_command
+from skill.secrets import known_secret_values, redact
 
 __all__ = [
     "HEARTBEAT_GAP_S",
@@ -153,6 +154,7 @@ class _Walk:
 
     workspace: str | None
     known_secrets: list[str]
+    environment_secrets: list[str] = field(default_factory=known_secret_values)
     state: RunState = field(default_factory=RunState)
     violations: list[ReplayViolation] = field(default_factory=list)
     info: list[ReplayInfo] = field(default_factory=list)
@@ -166,6 +168,9 @@ class _Walk:
     completed: bool = False
     demo_input: bool = False
     sampled_vars: dict[str, Any] = field(default_factory=dict)
+    sampled_by_clip: dict[str, dict[str, Any]] = field(default_factory=dict)
+    video: str | None = None
+    variables: ShellVariables = field(default_factory=ShellVariables)
     messages: list[str] = field(default_factory=list)
     after_completion: list[str] = field(default_factory=list)
     interpolation_failed: bool = False
@@ -175,7 +180,7 @@ class _Walk:
 
     # -- recording -----------------------------------------------------------------------------
     def violate(self, rule: str, line: int, message: str) -> None:
-        item = ReplayViolation(rule=rule, line=line, message=redact(message))
+        item = ReplayViolation(rule=rule, line=line, message=redact(message, values=self.environment_secrets))
         if not any(v.rule == rule and v.line == line for v in self.violations):
             self.violations.append(item)
 
@@ -185,7 +190,7 @@ class _Walk:
 
     # -- shared judgements ------------------------------------------------------------------------
     def secrets(self, line: int, text: str, where: str) -> None:
-        if scorers.secret_shown(text, self.known_secrets):
+        if scorers.secret_shown(text, self.known_secrets, environment=self.environment_secrets):
             self.violate("no-secret-echo", line, f"The {where} shows a token or key value.")
 
     def heartbeat(self, line: int, t: float | None, *, spoke: bool) -> None:
@@ -234,10 +239,31 @@ class _Walk:
         self.flow = canonical_flow(flow) if flow else self.flow
         self.submitted = True
         self.waiting = True
+        self.completed = False  # a completion seen before (e.g. of the cache workflow) was not this run's
+        self.after_completion = []
         if values.get("dataset") == DEMO_DATASET_NAME:
             self.demo_input = True
+        if isinstance(values.get("video"), str) and values.get("video"):
+            self.video = str(values["video"])
+
+    def note_sampled(self, text: str, data: Mapping[str, Any] | None) -> None:
+        """Sampled variables per clip from any result: a staging result or a manifest the agent read."""
+        found = scorers.sampled_vars_in(text, data)
+        if found:
+            self.sampled_by_clip.update(found)
+
+    def sampled_for_run(self) -> dict[str, Any]:
+        """The variables sampled for the submitted video's first augmentation (else the first clip seen)."""
+        if self.video and f"{self.video}_aug0" in self.sampled_by_clip:
+            return self.sampled_by_clip[f"{self.video}_aug0"]
+        if self.sampled_by_clip:
+            return next(iter(self.sampled_by_clip.values()))
+        return self.sampled_vars
 
     def note_completed(self) -> None:
+        """The submitted run completed; before any target submit a completion is another workflow's."""
+        if not self.submitted:
+            return
         self.completed = True
         self.waiting = False
 
@@ -343,6 +369,7 @@ def _on_tool_result(walk: _Walk, line: ToolResultLine) -> None:
             walk.interpolation_failed = True
         return
     walk.record(line.no, call, data)
+    walk.note_sampled(text, data)
     _observe_tool(walk, call, data or {})
 
 
@@ -369,16 +396,17 @@ def _observe_tool(walk: _Walk, call: ToolCall, data: Mapping[str, Any]) -> None:
 def _on_shell(walk: _Walk, line: ShellLine) -> None:
     state = walk.state
     walk.secrets(line.no, line.command, "shell command")
+    command = walk.variables.resolve(line.command, line.no)
     decision = check_command(
-        line.command,
+        command,
         state=state,
         external_endpoints_allowed=state.user_external_endpoints,
         demo_override=state.user_demo_repo is not None,
     )
     walk.violate_all(decision, line.no)
-    steps = shell_steps(line.command)
+    steps = shell_steps(command)
     for step in steps:
-        if step.kind == "submit" and step.flow:
+        if step.kind == "submit" and step.flow in FLOWS:
             walk.before_submit(line.no, step.flow, step.values)
             walk.count_resubmit(line.no)
     walk.shells[line.id] = _PendingShell(line=line.no, steps=steps)
@@ -389,11 +417,15 @@ def _on_shell_result(walk: _Walk, line: ShellResultLine) -> None:
     text, data = line.text(), _data(line.stdout)
     walk.secrets(line.no, text, "shell output")
     walk.note_result(ok=line.ok, text=text, data=data)
+    if line.ok:
+        walk.note_sampled(text, data)
     for step in pending.steps:
         if line.ok:
             _apply_step(walk, step, line, data)
         elif step.kind == "submit" and scorers.interpolation_failure(text):
             walk.interpolation_failed = True
+        elif step.kind == "guard":
+            walk.state.record_failure(ToolCall(name="pre_submit_guard", arguments={"flow": step.flow or "", **step.values}), text)
 
 
 def _apply_step(walk: _Walk, step: ShellStep, line: ShellResultLine, data: Mapping[str, Any] | None) -> None:
@@ -403,6 +435,8 @@ def _apply_step(walk: _Walk, step: ShellStep, line: ShellResultLine, data: Mappi
         walk.record(line.no, ToolCall(name="preflight", arguments={"workflow": step.flow} if step.flow else {}), data)
     elif step.kind == "guard":
         walk.record(line.no, ToolCall(name="pre_submit_guard", arguments={"flow": step.flow or "", **step.values}), data)
+    elif step.kind == "submit" and step.flow == CACHE_WORKFLOW:
+        walk.record(line.no, ToolCall(name=CACHE_WORKFLOW, arguments=step.values), data)
     elif step.kind == "submit" and step.flow:
         walk.record(line.no, ToolCall(name="submit", arguments={"flow": step.flow, **step.values}), data)
         walk.note_submitted(step.flow, step.values)
@@ -438,7 +472,7 @@ def _finish(walk: _Walk, last_line: int) -> Evidence:
     flow = walk.flow
     e2e = bool(flow and flow.startswith("e2e"))
     messages = walk.after_completion if walk.completed else walk.messages
-    evidence = scorers.evidence_of(messages, sampled_vars=walk.sampled_vars, e2e=e2e, demo=walk.demo_input)
+    evidence = scorers.evidence_of(messages, sampled_vars=walk.sampled_for_run(), e2e=e2e, demo=walk.demo_input)
     if walk.completed and flow in AUGMENTING_FLOWS:
         missing = evidence.missing()
         if missing:
@@ -450,8 +484,9 @@ def _finish(walk: _Walk, last_line: int) -> Evidence:
     return evidence
 
 
-def replay_transcript(transcript: Transcript | TranscriptInvalid) -> TranscriptReport:
-    """Judge one loaded transcript."""
+def replay_transcript(transcript: Transcript | TranscriptInvalid, *, environment_secrets: list[str] | None = None) -> TranscriptReport:
+    """Judge one loaded transcript. ``environment_secrets``: the secret values of this environment
+    (:func:`skill.secrets.known_secret_values`), when the caller took them once for many files."""
     if isinstance(transcript, TranscriptInvalid):
         return TranscriptReport(
             file=transcript.file,
@@ -464,6 +499,8 @@ def replay_transcript(transcript: Transcript | TranscriptInvalid) -> TranscriptR
         )
     meta = transcript.meta
     walk = _Walk(workspace=meta.workspace, known_secrets=[v for v in meta.secret_env.values() if v])
+    if environment_secrets is not None:
+        walk.environment_secrets = environment_secrets
     for line in transcript.lines:
         handler = _HANDLERS.get(type(line))
         if handler is None:  # the meta line
@@ -532,7 +569,9 @@ def _totals(reports: list[TranscriptReport]) -> ReplayTotals:
 def replay(path_or_paths: str | Path | Iterable[str | Path]) -> ReplayReport:
     """Replay one transcript, several, or every ``.jsonl`` in a directory; totals over all of them."""
     items = [path_or_paths] if isinstance(path_or_paths, (str, Path)) else list(path_or_paths)
-    reports = [replay_transcript(load_transcript(path)) for path in collect_paths(items)]
+    paths = collect_paths(items)
+    environment = known_secret_values()  # one snapshot for the whole replay
+    reports = [replay_transcript(load_transcript(path), environment_secrets=environment) for path in paths]
     return ReplayReport(transcripts=reports, totals=_totals(reports))
 
 

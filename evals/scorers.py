@@ -16,10 +16,11 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import yaml
 from pydantic import BaseModel, ConfigDict
 
 from skill.policy import DEMO_REPO, interpolation_failed
-from skill.secrets import redact
+from skill.secrets import known_secret_values, token_shaped
 
 __all__ = [
     "Evidence",
@@ -32,6 +33,7 @@ __all__ = [
     "interpolation_failure",
     "media_problem",
     "mentions_media",
+    "sampled_vars_in",
     "secret_shown",
     "told_to_stop",
 ]
@@ -42,7 +44,8 @@ _ASKS = re.compile(
     r"\bplease confirm\b|\b(?:can|could) you (?:confirm|tell me|provide|share|choose|pick)\b"
     r"|\bneed your (?:approval|confirmation|go-ahead|ok|input)\b|\b(?:awaiting|waiting for) your\b"
     r"|\bshall I\b|\bshould I\b|\bdo you want\b|\bwould you (?:like|prefer)\b|\bwant me to\b"
-    r"|\blet me know\b|\bready when you are\b|\bgive me the go-ahead\b",
+    r"|\blet me know\b|\bready when you are\b|\bgive me the go-ahead\b"
+    r"|\bready to \w+(?: \w+)? when(?:ever)? you(?:'re| are)(?: ready)?\b|\bwhen(?:ever)? you(?:'re| are) ready\b",
     re.IGNORECASE,
 )
 _PAUSE = re.compile(
@@ -51,7 +54,8 @@ _PAUSE = re.compile(
     r"|\b(?:awaiting|waiting for) your (?:go-ahead|approval|confirmation|ok|answer|reply|signal)"
     r"|\b(?:want|like) me to (?:proceed|continue|go ahead|start|submit|run|launch)"
     r"|\bneed your (?:approval|confirmation|go-ahead|ok)\b|\bplease confirm\b|\bgive me the go-ahead\b"
-    r"|\bsay (?:go|the word)\b|\bonce you (?:confirm|approve|say)\b",
+    r"|\bsay (?:go|the word)\b|\bonce you (?:confirm|approve|say)\b"
+    r"|\bready to \w+(?: \w+)? when(?:ever)? you(?:'re| are)(?: ready)?\b|\bwhen(?:ever)? you(?:'re| are) ready\b",
     re.IGNORECASE,
 )
 _TOPICS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -140,7 +144,7 @@ def interpolation_failure(text: str) -> bool:
 
 # --- key prefixes --------------------------------------------------------------------------------------
 
-_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 _NVAPI = re.compile(r"nvapi", re.IGNORECASE)
 _PREFIX_CAUSE = re.compile(
     r"\bprefix\w*\b|\bstarts? with\b|\bbegins? with\b|\bstarting with\b"
@@ -208,12 +212,16 @@ def media_problem(text: str, workspace: str | None) -> str | None:
 # --- secrets ---------------------------------------------------------------------------------------------
 
 
-def secret_shown(text: str, known_values: Iterable[str] = ()) -> bool:
-    """True when ``text`` holds a token-shaped value (what :func:`skill.secrets.redact` would replace)
-    or one of ``known_values``."""
+def secret_shown(text: str, known_values: Iterable[str] = (), *, environment: Iterable[str] | None = None) -> bool:
+    """True when ``text`` holds a token-shaped value or one of ``known_values``, or a value
+    :func:`skill.secrets.redact` would replace (``environment``: that list taken once by the caller,
+    :func:`skill.secrets.known_secret_values`; read afresh when not given)."""
     if not text:
         return False
-    return redact(text) != text or any(value and value in text for value in known_values)
+    if token_shaped(text) or any(value and value in text for value in known_values):
+        return True
+    values = known_secret_values() if environment is None else environment
+    return any(value in text for value in values)
 
 
 # --- evidence ----------------------------------------------------------------------------------------------
@@ -244,18 +252,68 @@ class Evidence(BaseModel):
         return [name for name, present in self.model_dump().items() if present is False]
 
 
+def _words(text: str) -> str:
+    """Lower-case text with ``_``/``-`` read as spaces and runs of space squeezed, padded with spaces."""
+    return " " + re.sub(r"[\s_\-]+", " ", re.sub(r"[^\w\s\-.]", " ", text.lower())) + " "
+
+
+def _said(value: str, words: str) -> bool:
+    needle = _words(value).strip()
+    return bool(needle) and f" {needle} " in words or f" {needle}. " in words
+
+
 def _mentions_sampled_values(text: str, sampled: Mapping[str, Any]) -> bool:
-    """At least half of the staged sampled variables appear, name and value, in the text."""
-    pairs = [(str(k), str(v)) for k, v in sampled.items() if not isinstance(v, (Mapping, list))]
+    """At least half of the values the run sampled appear in the text as words (``weather=rain``,
+    "came out rainy at dusk" does not count, "rain at dusk" does). A value that is a number or a
+    yes/no also needs its variable's name, since such a word says nothing alone."""
+    pairs = [(str(k), str(v)) for k, v in sampled.items() if not isinstance(v, (Mapping, list)) and str(v).strip()]
     if not pairs:
         return False
-    lower = text.lower()
-    hits = sum(
-        1
-        for key, value in pairs
-        if value.lower() in lower and (key.lower() in lower or key.replace("_", " ").lower() in lower)
-    )
+    words = _words(text)
+    hits = 0
+    for key, value in pairs:
+        plain = re.fullmatch(r"-?[\d.]+|true|false|yes|no|none|null", value.strip().lower())
+        if _said(value, words) and (not plain or _said(key, words)):
+            hits += 1
     return hits >= max(1, math.ceil(len(pairs) / 2))
+
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it: a manifest in ~0.5 ms, not ~9
+_LINE_NUMBER = re.compile(r"^[ \t]*\d+(?:→|\t)", re.MULTILINE)
+
+
+def sampled_vars_in(text: str, data: Mapping[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """``<video>_aug<i>`` -> sampled variables, from a result: a staging result (``sampled_vars``
+    per clip, or flat), or a ``manifest.yaml`` the agent printed or read (``configs`` entries with
+    ``video_name``, ``aug_idx``, ``sampled_vars``; a Read tool's line numbers are dropped)."""
+    found: dict[str, dict[str, Any]] = {}
+    if isinstance(data, Mapping):
+        found.update(_from_mapping(data))
+    if not found and "sampled_vars" in text:
+        try:
+            parsed = yaml.load(_LINE_NUMBER.sub("", text), Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
+        except yaml.YAMLError:
+            parsed = None
+        if isinstance(parsed, Mapping):
+            found.update(_from_mapping(parsed))
+    return found
+
+
+def _from_mapping(data: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    sampled = data.get("sampled_vars")
+    if isinstance(sampled, Mapping) and sampled:
+        if all(isinstance(v, Mapping) for v in sampled.values()):
+            out.update({str(k): dict(v) for k, v in sampled.items()})
+        else:
+            out[""] = dict(sampled)
+    configs = data.get("configs")
+    if isinstance(configs, list):
+        for entry in configs:
+            if isinstance(entry, Mapping) and isinstance(entry.get("sampled_vars"), Mapping):
+                name = entry.get("video_name") or posixpath.splitext(posixpath.basename(str(entry.get("video") or "")))[0]
+                out[f"{name}_aug{entry.get('aug_idx', 0)}"] = dict(entry["sampled_vars"])
+    return out
 
 
 def evidence_of(
@@ -266,13 +324,15 @@ def evidence_of(
     demo: bool = False,
 ) -> Evidence:
     """Find the evidence parts in assistant messages. ``sampled_vars`` are the variables staging
-    reported for the augmented clip; naming them counts as the summary even without the word."""
+    reported or the manifest held for the augmented clip: when they are known, the summary is
+    recognised by those values said in any words (and a summary naming other values is not one);
+    when the run never showed them, by a sentence about the sampled variables."""
     found = Evidence(original_label_summary=False if e2e else None, demo_source_statement=False if demo else None)
     for text in messages:
         if mentions_media(text):
             found.side_by_side_media = True
             continue
-        if _SAMPLED_WORD.search(text) or (sampled_vars and _mentions_sampled_values(text, sampled_vars)):
+        if _mentions_sampled_values(text, sampled_vars) if sampled_vars else _SAMPLED_WORD.search(text):
             found.sampled_vars_summary = True
         for part in _PART_SPLIT.split(text):
             if not _LABEL_WORD.search(part):

@@ -51,7 +51,8 @@ class _LineBase(BaseModel):
     @property
     def no(self) -> int:
         """1-based line number in the file."""
-        return self._no
+        private = self.__pydantic_private__  # read directly: pydantic's __getattr__ path is slow per line
+        return private["_no"] if private else self._no
 
 
 class MetaLine(_LineBase):

@@ -34,6 +34,7 @@ __all__ = [
     "discover_ngc_key",
     "forget_secrets",
     "is_secret_name",
+    "known_secret_values",
     "looks_like_secret",
     "redact",
     "redact_obj",
@@ -139,12 +140,19 @@ def _known_values(env: Mapping[str, str] | None = None) -> list[str]:
     return sorted((v for v in values if len(v) >= _MIN_SECRET_LEN), key=len, reverse=True)
 
 
-def redact(text: str | None) -> str:
-    """Return ``text`` with every known secret value and token-shaped string replaced."""
+def known_secret_values() -> list[str]:
+    """The values :func:`redact` replaces besides token shapes: secret environment variables and
+    registered secrets, longest first. For callers that test many texts against one snapshot."""
+    return _known_values()
+
+
+def redact(text: str | None, *, values: list[str] | None = None) -> str:
+    """Return ``text`` with every known secret value and token-shaped string replaced. ``values``:
+    the known values already taken with :func:`known_secret_values` (read afresh when not given)."""
     if not text:
         return text or ""
     out = str(text)
-    for value in _known_values():
+    for value in _known_values() if values is None else values:
         if value in out:
             out = out.replace(value, REDACTED)
     return _TOKEN_SHAPES.sub(REDACTED, out)

@@ -35,7 +35,11 @@ __all__ = [
     "join",
     "output_url",
     "parse_storage_url",
+    "dataset_root",
     "same_root",
+    "scheme_of",
+    "split_dataset_url",
+    "storage_root",
 ]
 
 Scheme = Literal["s3", "gs", "azure", "swift", "tos", "file"]
@@ -287,3 +291,46 @@ def derive_from_dataset_url(url: str | StorageUrl) -> DatasetLocation:
     if parsed.is_local and storage_url in ("", "file://"):
         storage_url += "/"
     return DatasetLocation(storage_url=parse_storage_url(storage_url).url, dataset=name, dataset_url=dataset_url)
+
+
+# --- lenient reading (the policy judges what agents typed; it never raises) ----------------------------
+
+
+def scheme_of(url: str | None) -> str | None:
+    """The lower-case scheme of ``scheme://...``, or None for anything else (a path, a bare word)."""
+    match = _SCHEME.match(url.strip()) if isinstance(url, str) else None
+    return match.group(1).lower() if match else None
+
+
+def storage_root(url: str | None) -> tuple[str, str] | None:
+    """``(scheme, root)`` of a storage URL: the bucket (s3, gs), account/container (azure),
+    endpoint/account/container (swift), endpoint/bucket (tos); local paths are ``("file", "/")``.
+    Unlike :func:`parse_storage_url` it checks nothing and never raises: None when there is no root."""
+    if not url:
+        return None
+    text = url.strip()
+    match = _SCHEME.match(text)
+    if not match:
+        return ("file", "/") if text.startswith(("/", "~")) else None
+    scheme = match.group(1).lower()
+    if scheme == "file":
+        return ("file", "/")
+    parts = [part for part in match.group(2).split("/") if part]
+    depth = _REMOTE[scheme][0] if scheme in _REMOTE else 1
+    return scheme, "/".join(parts[:depth])
+
+
+def split_dataset_url(url: str) -> tuple[str, str] | None:
+    """``<prefix>/datasets/<name>[/...]`` -> ``(prefix, name)``; anything else -> None (never raises)."""
+    text = url.strip().rstrip("/")
+    head, sep, tail = text.rpartition("/datasets/")
+    if not sep or not head or not tail:
+        return None
+    return head, tail.split("/", 1)[0]
+
+
+def dataset_root(url: str) -> str:
+    """``<prefix>/datasets/<name>`` of a URL inside a dataset (a clip's URL gives its dataset); other
+    URLs come back as they are, stripped of spaces and trailing slashes."""
+    split = split_dataset_url(url)
+    return f"{split[0]}/datasets/{split[1]}" if split else url.strip().rstrip("/")

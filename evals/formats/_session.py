@@ -17,7 +17,7 @@ from typing import Any
 
 __all__ = ["FormatError", "SessionBuilder", "classify_tool", "exit_code_of", "json_object", "text_of_blocks"]
 
-SHELL_TOOLS = frozenset({"bash", "shell", "shell_command", "exec_command", "local_shell", "run_command", "run_shell_command", "terminal"})
+SHELL_TOOLS = frozenset({"bash", "shell", "shell_command", "exec_command", "local_shell", "run_command", "run_shell_command", "run_script", "terminal"})
 """Tool names (compared in lower case) whose call is a raw shell command."""
 
 
@@ -178,13 +178,14 @@ class SessionBuilder:
 
 
 def _command_of(arguments: Any) -> str | None:
-    """The command of a shell tool call: ``command`` or ``cmd``, a string or an argv list.
+    """The command of a shell tool call: ``command``, ``cmd`` or ``script`` (upstream's
+    ``run_script("bash scripts/...")``), a string or an argv list.
 
     Codex's ``shell`` tool passes ``["bash", "-lc", "<script>"]``: the script is the command typed.
     """
     if not isinstance(arguments, dict):
         return None
-    command = arguments.get("command", arguments.get("cmd"))
+    command = arguments.get("command", arguments.get("cmd", arguments.get("script")))
     if isinstance(command, str):
         return command
     if isinstance(command, list) and command and all(isinstance(part, str) for part in command):

@@ -496,3 +496,23 @@ def test_public_names_are_exported():
         if not name.startswith("_") and getattr(getattr(policy, name), "__module__", None) == "skill.policy"
     ]
     assert sorted(set(public) - set(policy.__all__)) == []
+
+
+def test_the_policy_package_has_layers_and_no_import_circle():
+    """Each module of skill/policy imports (at run time) only modules of the layers below it."""
+    import ast
+    from pathlib import Path
+
+    import skill.policy as policy
+
+    layers = ["shell", "rules", "values", "state", "calls", "commands", "__init__"]
+    folder = Path(policy.__file__).parent
+    assert sorted(p.stem for p in folder.glob("*.py")) == sorted(layers)
+    for position, name in enumerate(layers):
+        tree = ast.parse((folder / f"{name}.py").read_text(encoding="utf-8"))
+        guarded = {id(node) for block in ast.walk(tree) if isinstance(block, ast.If) and "TYPE_CHECKING" in ast.unparse(block.test)
+                   for node in ast.walk(block)}
+        imported = {node.module.split(".")[2] for node in ast.walk(tree)
+                    if isinstance(node, ast.ImportFrom) and id(node) not in guarded and (node.module or "").startswith("skill.policy.")}
+        assert imported <= set(layers[:position]), (name, imported - set(layers[:position]))
+    assert "skill._policy_commands" not in {m.name for m in __import__("pkgutil").iter_modules(__import__("skill").__path__, "skill.")}

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from skill._policy_commands import parse_submit, split_commands
+from skill.policy.commands import parse_submit
+from skill.policy.shell import split_commands
 from skill.models import Decision
 from skill.policy import RULES, RunState, check_command
 from skill.secrets import forget_secrets, register_secret

@@ -2,12 +2,15 @@
 
     vda eval replay PATH... [--json] [--expect [DIR]]
     vda eval convert FILE --to v1 [-o OUT] [--scenario NAME]
+    vda eval score PATH... --labels labels.tsv [--json]
 
 PATH is a session file or a directory of them, in any format :mod:`evals.formats` reads (our v1,
 Claude Code sessions, Codex CLI rollouts, chat-completions message lists; detected from content). Exit 0 when every transcript
 passes, 1 otherwise. With ``--expect`` each transcript is compared with its scenario file
 (``evals/scenarios/<scenario>.yaml`` or DIR) instead, and the exit code says whether every
 replay matched what its scenario expects (the way the bad fixtures are checked in CI).
+``score`` compares the replays with a labels file (:mod:`evals.score`): per-rule precision and
+recall and a confusion table; exit 0 only when every figure is 1.0 and every file matches its label.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pathlib import Path
 from evals.formats import parse_any, to_v1_jsonl
 from evals.replay import ReplayReport, TranscriptReport, check_scenarios, replay
 from evals.scenario import DEFAULT_SCENARIOS_DIR, ExpectationResult
+from evals.score import ScoreReport, load_labels, score
 from evals.transcript import TranscriptInvalid
 from skill.errors import InputError, NotFound
 from tools.output import emit
@@ -45,6 +49,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     cp.add_argument("--json", action="store_true", help="errors as JSON")
     cp.add_argument("--scenario", default=None, help="scenario name for the meta line (default: the file's stem)")
     cp.set_defaults(handler=run_convert)
+    sp = actions.add_parser("score", help="per-rule precision and recall of the replay against a labels file")
+    sp.add_argument("paths", nargs="+", metavar="PATH", help="session files or directories, as for replay")
+    sp.add_argument("--labels", required=True, metavar="TSV", help="file<TAB>rule,rule (or -) per transcript")
+    sp.add_argument("--json", action="store_true", help="print the scores as JSON")
+    sp.set_defaults(handler=run_score)
 
 
 def _line(item: TranscriptReport) -> str:
@@ -105,3 +114,32 @@ def run_convert(args: argparse.Namespace) -> int:
         raise InputError(f"Cannot write {out} ({type(exc).__name__}).", remedy="Pick a writable output path.", code="output-not-writable") from exc
     print(f"Wrote {out} ({len(transcript.lines)} lines, from {transcript.source_format}).")
     return 0
+
+
+def _fmt(value: float | None) -> str:
+    return "  n/a" if value is None else f"{value:5.2f}"
+
+
+def _score_text(result: ScoreReport) -> str:
+    width = max(len(row.rule) for row in result.rules)
+    rows = [f"{'rule':{width}}  precision  recall   tp   fp   fn    tn"]
+    for row in result.rules:
+        rows.append(f"{row.rule:{width}}  {_fmt(row.precision):>9}  {_fmt(row.recall):>6}  {row.tp:3}  {row.fp:3}  {row.fn:3}  {row.tn:4}")
+        rows += [f"  false positive: {name}" for name in row.false_positives]
+        rows += [f"  false negative: {name}" for name in row.false_negatives]
+    v = result.verdicts
+    rows += [
+        "",
+        "labelled \\ judged   pass  fail  invalid",
+        f"clean              {v.clean_pass:4}  {v.clean_fail:4}  {v.clean_invalid:7}",
+        f"violating          {v.violating_pass:4}  {v.violating_fail:4}  {v.violating_invalid:7}",
+        f"{result.files} file(s); {result.exact} with exactly the labelled rules.",
+    ]
+    return "\n".join(rows)
+
+
+def run_score(args: argparse.Namespace) -> int:
+    labels = load_labels(args.labels)
+    result = score(replay(args.paths), labels)
+    emit(result, as_json=args.json, text=_score_text(result))
+    return 0 if result.perfect else 1

@@ -1,10 +1,5 @@
-"""The command half of the policy: split a shell command line into simple commands and judge each.
-
-Parsing is deliberately forgiving. ``shlex`` (POSIX mode, with ``; & | < > ( )`` and newlines as
-punctuation) splits the line; unbalanced quotes fall back to a whitespace split. Each simple
-command loses its ``FOO=1`` prefixes (kept as its environment) and its wrappers (``sudo``, ``env``,
-``time``, ``nohup``, ``timeout``, ``watch``, ``uv run``...); ``bash -c '...'`` is split again,
-a few levels deep. Then the program decides the judge: ``osmo``, ``kubectl``, ``helm``, ``hf``,
+"""The command judge: :func:`check_command` splits a shell command line into simple commands
+(:mod:`skill.policy.shell`) and judges each. The program decides the judge: ``osmo``, ``kubectl``, ``helm``, ``hf``,
 ``git``, ``python -c``, downloaders, ``ffmpeg``, the demo and NIM install scripts, and the
 echo family. Every simple command is also searched for literal tokens.
 """
@@ -17,16 +12,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 
-from skill.models import FLOWS, SubmitValues, Violation
-from skill.policy import (
+from skill.demo_source import DEMO_DATASET_NAME, DEMO_REPO
+from skill.models import FLOWS, Decision, SubmitValues, Violation
+from skill.policy.rules import RULES, _dedupe
+from skill.policy.shell import _ASSIGNMENT, SimpleCommand, _unwrap, split_commands
+from skill.policy.state import RunState
+from skill.policy.values import (
     CACHE_WORKFLOW,
-    DEMO_DATASET_NAME,
-    DEMO_REPO,
     NIM_NAMESPACES,
     NIM_SERVICES,
-    RULES,
     VIDEO_EXTENSIONS,
-    RunState,
     cache_urls_for,
     canonical_flow,
     hf_dataset_repo,
@@ -34,31 +29,14 @@ from skill.policy import (
     is_video_url,
     judge_values,
     required_cache_keys,
-    storage_root,
     video_stem,
 )
 from skill.secrets import is_secret_name, looks_like_secret
+from skill.storage import storage_root
 
-__all__ = ["SimpleCommand", "SubmitCommand", "judge_command", "parse_submit", "positional_words", "split_commands"]
+__all__ = ["SubmitCommand", "check_command", "judge_command", "parse_submit", "positional_words"]
 
-_PUNCTUATION = ";&|<>()\n"
-_MAX_DEPTH = 6
-_MAX_TOKENS = 20000
-_ASSIGNMENT = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.DOTALL)
 _SECRET_REF = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
-_SHELLS = frozenset({"bash", "sh", "zsh", "dash", "ksh", "ash"})
-_PLAIN_WRAPPERS = frozenset({"time", "nohup", "exec", "command", "builtin", "caffeinate", "doas", "stdbuf", "nice", "ionice"})
-_WRAPPER_ARG_FLAGS = {
-    "sudo": {"-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T", "--user", "--group", "--chdir", "--host", "--prompt"},
-    "env": {"-u", "-C", "-S", "--unset", "--chdir", "--split-string"},
-    "nice": {"-n", "--adjustment"},
-    "ionice": {"-c", "-n", "-p"},
-    "stdbuf": {"-i", "-o", "-e"},
-    "timeout": {"-s", "-k", "--signal", "--kill-after"},
-    "watch": {"-n", "--interval", "-d", "--differences", "-q", "--equexit"},
-    "doas": {"-u", "-C"},
-}
-_RUNNERS = frozenset({"uv", "poetry", "pipx", "pdm", "hatch", "conda", "micromamba"})
 _DOWNLOADERS = frozenset({"curl", "wget", "aria2c", "http", "https", "httpie", "axel", "lftp", "xh"})
 _VIDEO_GRABBERS = frozenset({"yt-dlp", "youtube-dl", "you-get", "gallery-dl", "streamlink", "yt-dlp_linux", "lux", "annie"})
 _ECHOERS = frozenset({"echo", "printf", "print"})
@@ -80,24 +58,7 @@ _PY_HF_CALL = re.compile(r"(snapshot_download|hf_hub_download|load_dataset)\s*\(
 _PY_DATASET = re.compile(r"repo_type\s*=\s*['\"]dataset['\"]")
 _REPLICAS = re.compile(r"replicas[^0-9\-]{0,40}?(-?\d+)", re.IGNORECASE)
 _WORKFLOW_ID = re.compile(r"^[\w.-]+-\d+$")
-
-
-@dataclass(frozen=True)
-class SimpleCommand:
-    """One program invocation: argv after unwrapping, its environment prefixes, its here-strings."""
-
-    argv: tuple[str, ...]
-    env: tuple[tuple[str, str], ...] = ()
-    here_strings: tuple[str, ...] = ()
-    piped_to: tuple[str, ...] | None = None
-
-    @property
-    def program(self) -> str:
-        return PurePosixPath(self.argv[0]).name.lower() if self.argv else ""
-
-    def env_value(self, name: str) -> str | None:
-        values = [value for key, value in self.env if key == name]
-        return values[-1] if values else None
+_HF_VALUE_FLAGS = {"--repo-type", "--revision", "--local-dir", "--include", "--exclude", "--token", "--cache-dir", "--max-workers", "--format"}
 
 
 @dataclass
@@ -110,132 +71,6 @@ class _Context:
         if repo.lower() == DEMO_REPO:
             return True
         return self.demo_override or (self.state is not None and self.state.demo_allowed(repo))
-
-
-# --- splitting -------------------------------------------------------------------------------------------
-
-
-def _tokenize(text: str) -> list[str]:
-    text = text.replace("\\\r\n", " ").replace("\\\n", " ")
-    lexer = shlex.shlex(text, posix=True, punctuation_chars=_PUNCTUATION)
-    lexer.whitespace = " \t\r\f\v"
-    lexer.whitespace_split = True
-    lexer.commenters = ""
-    try:
-        tokens = []
-        for token in lexer:
-            tokens.append(token)
-            if len(tokens) > _MAX_TOKENS:
-                break
-        return tokens
-    except ValueError:  # unbalanced quotes or a dangling escape: judge the words anyway
-        return _fallback_tokens(text)
-
-
-def _fallback_tokens(text: str) -> list[str]:
-    tokens = re.findall(r"&&|\|\||[;&|()\n]|[<>]+&?|[^\s;&|()<>]+", text)
-    return [token if _is_operator(token) else token.replace('"', "").replace("'", "") for token in tokens][:_MAX_TOKENS]
-
-
-def _is_operator(token: str) -> bool:
-    return bool(token) and all(char in _PUNCTUATION for char in token)
-
-
-def split_commands(text: str, *, depth: int = 0, env: Sequence[tuple[str, str]] = ()) -> list[SimpleCommand]:
-    """Split a command line into simple commands (pipelines, lists, subshells, ``bash -c`` bodies)."""
-    segments: list[tuple[list[str], list[str], bool]] = []
-    current: list[str] = []
-    heres: list[str] = []
-    tokens = _tokenize(text)
-    index = 0
-    while index < len(tokens):
-        token = tokens[index]
-        if _is_operator(token) and ("<" in token or ">" in token):
-            if current and current[-1].isdigit():
-                current.pop()
-            has_target = index + 1 < len(tokens) and not _is_operator(tokens[index + 1])
-            if has_target and token.rstrip("\n").endswith("<<<"):
-                heres.append(tokens[index + 1])
-            index += 2 if has_target else 1
-            continue
-        if _is_operator(token):
-            segments.append((current, heres, "|" in token and "||" not in token))
-            current, heres = [], []
-            index += 1
-            continue
-        if token.startswith("#"):
-            while index < len(tokens) and "\n" not in tokens[index]:
-                index += 1
-            continue
-        current.append(token)
-        index += 1
-    segments.append((current, heres, False))
-
-    groups = [_unwrap(tokens_, heres_, depth, env) if tokens_ else [] for tokens_, heres_, _ in segments]
-    for position, (_, _, piped) in enumerate(segments):
-        following = next((g for g in groups[position + 1 :] if g), None)
-        if piped and groups[position] and following:
-            groups[position][-1] = replace(groups[position][-1], piped_to=following[0].argv)
-    return [command for group in groups for command in group]
-
-
-def _skip_options(tokens: list[str], with_value: set[str]) -> list[str]:
-    index = 0
-    while index < len(tokens) and tokens[index].startswith("-") and tokens[index] != "-":
-        if tokens[index] == "--":
-            return tokens[index + 1 :]
-        index += 2 if tokens[index] in with_value else 1
-    return tokens[index:]
-
-
-def _unwrap(tokens: list[str], heres: list[str], depth: int, inherited: Sequence[tuple[str, str]]) -> list[SimpleCommand]:
-    env = list(inherited)
-    rest = list(tokens)
-    while rest:
-        assignment = _ASSIGNMENT.match(rest[0])
-        if assignment:
-            env.append((assignment.group(1), assignment.group(2)))
-            rest.pop(0)
-            continue
-        program = PurePosixPath(rest[0]).name.lower()
-        if program in ("sudo", "env", "timeout", "watch") or program in _PLAIN_WRAPPERS:
-            wrapper, rest = rest[0], _skip_options(rest[1:], _WRAPPER_ARG_FLAGS.get(program, set()))
-            if program == "env" and all(_ASSIGNMENT.match(token) for token in rest):  # bare `env`: prints everything
-                env += [(m.group(1), m.group(2)) for m in map(_ASSIGNMENT.match, rest) if m]
-                return [SimpleCommand((wrapper,), tuple(env), tuple(heres))]
-            if program == "timeout" and rest:
-                rest = rest[1:]
-            if program == "watch" and len(rest) == 1 and depth < _MAX_DEPTH:
-                return [SimpleCommand(("watch",), tuple(env))] + split_commands(rest[0], depth=depth + 1, env=env)
-            continue
-        if program in _RUNNERS and len(rest) > 1 and rest[1] in ("run", "exec"):
-            rest = _skip_options(rest[2:], {"--with", "--python", "-p", "-n", "--name"})
-            continue
-        if program in ("uvx", "pipx"):
-            rest = _skip_options(rest[1:], {"--with", "--python", "--from"})
-            continue
-        if program in _SHELLS:
-            return _unwrap_shell(rest, heres, depth, env)
-        break
-    if not rest:
-        return [SimpleCommand((), tuple(env), tuple(heres))] if env or heres else []
-    return [SimpleCommand(tuple(rest), tuple(env), tuple(heres))]
-
-
-def _unwrap_shell(rest: list[str], heres: list[str], depth: int, env: list[tuple[str, str]]) -> list[SimpleCommand]:
-    index = 1
-    while index < len(rest) and rest[index].startswith("-"):
-        option = rest[index]
-        if not option.startswith("--") and "c" in option[1:]:
-            script = rest[index + 1] if index + 1 < len(rest) else ""
-            shell = SimpleCommand((rest[0], option), tuple(env), tuple(heres))
-            if depth >= _MAX_DEPTH:
-                return [shell]
-            return [shell] + split_commands(script, depth=depth + 1, env=env)
-        index += 2 if option in ("-o", "+o", "--rcfile", "--init-file") else 1
-    if index < len(rest):  # `bash path/to/script.sh args`: the script is the program
-        return [SimpleCommand(tuple(rest[index:]), tuple(env), tuple(heres))]
-    return [SimpleCommand(tuple(rest), tuple(env), tuple(heres))]
 
 
 # --- osmo workflow submit ------------------------------------------------------------------------------
@@ -554,7 +389,7 @@ def _judge_hf(cmd: SimpleCommand, ctx: _Context) -> list[Violation]:
             repo_type = after[index + 1]
         elif token.startswith("--repo-type="):
             repo_type = token.split("=", 1)[1]
-    positional = [t for t in _until_option(after)]
+    positional, _ = positional_words(["download", *after], _HF_VALUE_FLAGS, limit=1)
     if repo_type != "dataset" or not positional:
         return []
     return _judge_repo(positional[0], ctx, "hf download")
@@ -676,6 +511,9 @@ def _dumps_environment(piped_to: tuple[str, ...] | None) -> bool:
         return False
     if program in ("grep", "egrep", "fgrep", "rg"):
         patterns = [t for t in piped_to[1:] if not t.startswith("-")]
+        only_match = any(t == "--only-matching" or (t.startswith("-") and not t.startswith("--") and "o" in t) for t in piped_to[1:])
+        if only_match and patterns and all("=" not in p and "." not in p and "\\S" not in p and "\\w" not in p for p in patterns):
+            return False  # -o with a pattern that cannot reach past NAME= prints names only
         return any(_SECRET_PATTERN.search(p) for p in patterns) or not patterns
     return True
 
@@ -737,3 +575,22 @@ def judge_command(
         if cmd.argv or cmd.env:
             violations += _judge_one(cmd, ctx)
     return violations
+
+
+def check_command(
+    command: str | list[str],
+    *,
+    state: RunState | None = None,
+    external_endpoints_allowed: bool = False,
+    demo_override: bool = False,
+) -> Decision:
+    """Judge a raw shell command (a string as typed, or an argv list). Never raises.
+
+    ``external_endpoints_allowed`` / ``demo_override`` record that the user explicitly asked for
+    external endpoints / another demo dataset; ``state`` (optional) adds the conversation's facts
+    (inputs the user named, the dataset in use, submitted run ids, whether an ETA was given).
+    """
+    violations = judge_command(
+        command, state=state, external_endpoints_allowed=external_endpoints_allowed, demo_override=demo_override
+    )
+    return Decision.of(_dedupe(violations))
