@@ -9,6 +9,8 @@ the NIM labeling engine both use these, so a URL means the same thing to each.
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from urllib.parse import urlsplit, urlunsplit
 
 from skill.errors import InputError
@@ -22,6 +24,24 @@ _API_SUFFIXES = (
 _REMEDY = "Pass an OpenAI-compatible base URL such as http://host:8000/v1."
 
 
+_HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+
+
+def _valid_host(parts) -> bool:
+    """A DNS name made of valid labels, or an IP address (v6 in brackets), and a port if any."""
+    try:
+        host, _port = parts.hostname, parts.port  # .port raises on a port that is not a number
+    except ValueError:
+        return False
+    if not host:
+        return False
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return len(host) <= 253 and all(_HOST_LABEL.match(label) for label in host.rstrip(".").split("."))
+
+
 def normalize_url(raw: str) -> str:
     """Add ``http://`` when there is no scheme, drop query, fragment and trailing ``/``, and strip
     API suffixes (``/v1/chat/completions``, ``/models``, ...) until none is left."""
@@ -33,6 +53,9 @@ def normalize_url(raw: str) -> str:
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InputError("An endpoint URL is not an http(s) URL.", remedy=_REMEDY, code="invalid-endpoint-url")
+    if not _valid_host(parts):
+        raise InputError("An endpoint URL names no valid host (letters, digits, '-' and '.' labels, or an IP address).",
+                         remedy=_REMEDY, code="invalid-endpoint-url")
     path = parts.path.rstrip("/")
     changed = True
     while changed:

@@ -123,10 +123,11 @@ def main(argv: list[str] | None = None) -> int:
             remedy="Keep tokens in the environment (NGC_API_KEY, HF_TOKEN, ...): preflight finds them there. Pass the real value of this option.",
         ), as_json=getattr(args, "json", False))
         return 1
+    arguments = {k: v for k, v in vars(args).items() if not callable(v)}
     try:
         return int(args.handler(args) or 0)
     except SkillError as exc:
-        emit_error(exc, as_json=getattr(args, "json", False))
+        emit_error(exc, as_json=getattr(args, "json", False), arguments=arguments)
         return 1
     except ValidationError as exc:  # a request model refused the arguments: name the fields, never the values
         fields = sorted({".".join(str(p) for p in e["loc"]) or "arguments" for e in exc.errors()})

@@ -26,12 +26,17 @@ from pathlib import Path
 from typing import Any
 
 from mcp.server import MCPServer
-from mcp.server.mcpserver.exceptions import ResourceNotFoundError, ToolError, UnexpectedToolError
+from mcp.server.mcpserver.exceptions import (
+    ResourceNotFoundError,
+    ToolError,
+    UnexpectedToolError,
+)
 from mcp.types import CallToolResult
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from skill import flows, policy
 from skill.backends.base import Backend
+from skill.echo import mask_arguments
 from skill.ledger import Ledger, RunRecord
 from skill.models import RUN_ID_PATTERN
 from skill.paths import references_dir, skill_root
@@ -66,10 +71,17 @@ class VdaMCPServer(MCPServer):
 
     async def _handle_call_tool(self, ctx: Any, params: Any) -> Any:
         result = await super()._handle_call_tool(ctx, params)
-        if isinstance(result, CallToolResult) and result.is_error and result.structured_content is None:
-            errors = coded_errors("\n".join(getattr(b, "text", "") for b in result.content))
-            if errors:
-                result.structured_content = {"error": errors[0], "errors": errors}
+        if isinstance(result, CallToolResult) and result.is_error:
+            arguments = getattr(params, "arguments", None)
+            for block in result.content:  # a refusal never quotes a value that is not plain (skill.echo)
+                if isinstance(getattr(block, "text", None), str):
+                    block.text = mask_arguments(block.text, arguments)
+            if result.structured_content is None:
+                errors = coded_errors("\n".join(getattr(b, "text", "") for b in result.content))
+                if errors:
+                    result.structured_content = {"error": errors[0], "errors": errors}
+            else:
+                result.structured_content = _masked(result.structured_content, arguments)
         return result
 
     async def call_tool(self, name: str, arguments: dict[str, Any], context: Any = None) -> Any:
@@ -94,7 +106,8 @@ class VdaMCPServer(MCPServer):
             if not decision.allowed:
                 parts.append(denial_text(decision))
         problems = "; ".join(field_errors(error))
-        parts.append(f"Invalid arguments for {name}: {problems}. Fix these fields (their values are not repeated here) and call {name} again.")
+        parts.append(f"[invalid-arguments] Invalid arguments for {name}: {problems}. "
+                     f"Next: Fix these fields (their values are not repeated here) and call {name} again.")
         return mask_values("\n".join(parts), rejected_values(error))
 
 
@@ -133,6 +146,17 @@ def rejected_values(error: ValidationError) -> list[str]:
     values = {str(item["input"]) for item in error.errors(include_url=False)
               if isinstance(item.get("input"), (str, int, float)) and not isinstance(item.get("input"), bool)}
     return sorted((v for v in values if len(v) >= 3), key=len, reverse=True)
+
+
+def _masked(content: Any, arguments: Any) -> Any:
+    """Structured error content with the same masking as its text."""
+    if isinstance(content, str):
+        return mask_arguments(content, arguments)
+    if isinstance(content, dict):
+        return {k: _masked(v, arguments) for k, v in content.items()}
+    if isinstance(content, list):
+        return [_masked(v, arguments) for v in content]
+    return content
 
 
 def mask_values(text: str, values: list[str]) -> str:

@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel
 
+from skill.echo import mask_arguments
 from skill.errors import SkillError
 from skill.secrets import redact, redact_obj
 
@@ -35,10 +37,14 @@ def say(message: str) -> None:
     print(redact(message), file=sys.stderr, flush=True)
 
 
-def emit_error(exc: SkillError, *, as_json: bool) -> None:
+def emit_error(exc: SkillError, *, as_json: bool, arguments: Mapping[str, Any] | None = None) -> None:
+    """The coded error on stderr (and as JSON on stdout with ``as_json``). A value of ``arguments``
+    that is not plain (skill.echo) is never quoted back."""
+    message, remedy = mask_arguments(exc.message, arguments), mask_arguments(exc.remedy or "", arguments) or None
     if as_json:
-        print(json.dumps({"error": exc.to_model().model_dump(mode="json")}, ensure_ascii=False))
-    print(f"Error: {exc}", file=sys.stderr)
+        model = exc.to_model().model_copy(update={"message": message, "remedy": remedy})
+        print(json.dumps(redact_obj({"error": model.model_dump(mode="json")}), ensure_ascii=False))
+    print(redact(f"Error: [{exc.code}] {message}" + (f" Next: {remedy}" if remedy else "")), file=sys.stderr)
     if not os.environ.get("VDA_DEBUG"):
         print("Set VDA_DEBUG=1 for details.", file=sys.stderr)
     else:
