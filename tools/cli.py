@@ -137,6 +137,13 @@ def main(argv: list[str] | None = None) -> int:
             as_json=getattr(args, "json", False),
         )
         return 1
+    except OSError as exc:  # a path argument the system refuses (too long, not a folder, no access): coded, no name echoed
+        emit_error(
+            InputError(f"A file or folder given could not be used ({exc.strerror or type(exc).__name__}).",
+                       remedy="Check the paths passed: they must exist, be readable, and be of ordinary length.", code="path-unusable"),
+            as_json=getattr(args, "json", False),
+        )
+        return 1
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130

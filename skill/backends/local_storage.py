@@ -1,6 +1,8 @@
 """The local backend's object store: storage URLs mapped onto the local disk.
 
-A local absolute path and a ``file:///abs`` URL are themselves. A cluster URL
+A local absolute path and a ``file:///abs`` URL are themselves, and must lie under the storage root
+or under a folder the operator lists in ``VDA_LOCAL_STORAGE_ROOTS`` (``os.pathsep``-separated
+absolute paths): an argument alone cannot make the backend read or write elsewhere. A cluster URL
 (``s3://bucket/p``, ``gs://``, ``azure://``, ``swift://``, ``tos://``) lives under the storage root
 as ``<root>/<scheme>/<bucket>/p``, so the submit values written for OSMO work unchanged on this
 machine. Anything else is an :class:`~skill.errors.InputError`.
@@ -21,7 +23,9 @@ from urllib.parse import unquote
 from skill.backends._local_io import target_lock, temp_name, write_error
 from skill.errors import InputError, NotFound
 
-__all__ = ["CLUSTER_SCHEMES", "LocalStorage", "url_to_path"]
+__all__ = ["CLUSTER_SCHEMES", "LOCAL_STORAGE_ROOTS_ENV", "LocalStorage", "url_to_path"]
+
+LOCAL_STORAGE_ROOTS_ENV = "VDA_LOCAL_STORAGE_ROOTS"
 
 # scheme -> how many path components name the container (osmo.md §3), e.g. azure://account/container
 CLUSTER_SCHEMES: dict[str, int] = {"s3": 1, "gs": 1, "azure": 2, "tos": 2, "swift": 3}
@@ -47,6 +51,24 @@ def _clean_parts(url: str, path: str) -> list[str]:
     return parts
 
 
+def _allowed_roots(storage_root: Path) -> list[str]:
+    extra = [r for r in os.environ.get(LOCAL_STORAGE_ROOTS_ENV, "").split(os.pathsep) if r.startswith("/")]
+    return [os.path.realpath(r) for r in (str(storage_root), *extra)]
+
+
+def _confined(url: str, path: Path, storage_root: Path) -> Path:
+    """``path`` when it lies under an allowed root (symlinks resolved), else a coded refusal."""
+    real = os.path.realpath(path)
+    if any(real == root or real.startswith(root.rstrip("/") + "/") for root in _allowed_roots(storage_root)):
+        return path
+    raise InputError(
+        f"Storage URL {url} lies outside the local storage root ({storage_root}).",
+        remedy=f"Use s3://bucket/path style URLs (they live under the root), a path under {storage_root}, or have the "
+               f"operator add the folder to {LOCAL_STORAGE_ROOTS_ENV}.",
+        code="storage-outside-roots",
+    )
+
+
 def url_to_path(url: str, storage_root: Path) -> Path:
     """The local path a storage URL stands for (see the module docstring)."""
     if not isinstance(url, str) or not url.strip():
@@ -56,7 +78,7 @@ def url_to_path(url: str, storage_root: Path) -> Path:
     if match is None:
         if not text.startswith("/"):
             raise _invalid(text, "is neither absolute nor a known storage scheme")
-        return Path("/", *_clean_parts(text, text))
+        return _confined(text, Path("/", *_clean_parts(text, text)), storage_root)
     scheme = match.group(1).lower()
     if scheme == "file":
         rest = text[match.end():]
@@ -66,7 +88,7 @@ def url_to_path(url: str, storage_root: Path) -> Path:
         path = unquote(slash + path.split("?", 1)[0].split("#", 1)[0])
         if not path.startswith("/"):
             raise _invalid(text, "has no absolute path")
-        return Path("/", *_clean_parts(text, path))
+        return _confined(text, Path("/", *_clean_parts(text, path)), storage_root)
     if scheme not in CLUSTER_SCHEMES:
         raise _invalid(text, f"uses the scheme {scheme}:// which no storage backend offers")
     parts = _clean_parts(text, text[match.end():])

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from skill.backends.base import Backend
 from skill.conditions import parse_conditions, variables_of
+from skill.echo import mask_arguments
 from skill.engines.container_contract import check_staged_cookbooks
 from skill.errors import InputError, SkillError, UndefinedVariable
 from skill.flows import resolve_workflow
@@ -471,6 +472,8 @@ def _cache_prefix(cache_url: str | None, storage_url: str | None) -> tuple[str |
 def _finish(
     flow: str, path: Path | None, mode: list[GuardMode], checks: list[Check], pairs: dict[str, str], run_id: str, remediation: dict[str, Any] | None
 ) -> GuardResult:
+    # a check that quotes a value which is not plain says the argument's name instead (skill.echo)
+    checks = [c.model_copy(update={"detail": mask_arguments(c.detail, {**pairs, "flow": flow})}) for c in checks]
     cache_names = {"cache_wiring"}
     failed = [c for c in checks if c.status == "fail" and not (c.name.startswith("cache:") or c.name in cache_names)]
     cache_failed = [c for c in checks if c.status == "fail" and (c.name.startswith("cache:") or c.name in cache_names)]

@@ -278,7 +278,7 @@ def test_script_end_to_end_on_local_storage(tmp_path: Path, skills: Path):
     (storage / "datasets" / "ds" / "clip.mp4").write_bytes(b"video")
     (storage / "data" / "models" / "auto_labeling").mkdir(parents=True)
     (storage / "data" / "models" / "auto_labeling" / "w.pth").write_bytes(b"w")
-    env = {"VDA_HOME": str(tmp_path / "home")}
+    env = {"VDA_HOME": str(tmp_path / "home"), "VDA_LOCAL_STORAGE_ROOTS": str(tmp_path)}  # the operator allows this folder
     base = ["--workflow", "augmentation_and_al", "--backend", "local", "--set-string", "dataset=ds", f"run_id={RUN_ID}",
             f"storage_url={storage}", "gpu_platform=cpu", "video=clip", f"skills_dir={skills}"]
     done = _script(base, env)

@@ -115,7 +115,7 @@ def test_four_cli_retries_of_one_run_id_make_one_workflow(mode: str, faulty: Fau
     monkeypatch.setenv("VDA_OSMO_CLI", faulty.executable)
     faulty.set_faults({"workflow submit": mode})
     argv = ["submit", "augmentation_and_al", "--backend", "osmo", "--dataset", "vda-demo", "--run-id", RUN_ID, "--storage-url", "s3://bkt/p",
-            "--gpu-platform", "gpu", "--video", "clip", "--ledger", str(tmp_path / "ledger.sqlite"), "--json"]
+            "--gpu-platform", "gpu", "--video", "clip", "--json"]
     codes = []
     for _ in range(4):
         started = time.monotonic()

@@ -4,8 +4,9 @@ Each value carries a marker. Whatever a tool answers, no traceback comes back; a
 is-error result whose every error has a code and which never quotes a value that is not plain
 (skill.echo: control characters, line breaks, shell or template syntax, traversal, over 200
 characters) nor the secret; a success never shows the secret; and no injected command ran, nothing
-was written outside the test's own folder. The steps behind the tools are real; the backend is the in-memory double and the two
-network edges (Hugging Face, the NIM endpoints) point at a closed loopback port.
+was written outside the test's own folder. The steps behind the tools are real, over both the in-memory double and the real local
+backend (whose storage is the disk); the two network edges (Hugging Face, the NIM endpoints) point at
+a closed loopback port.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from skill.backends.local import LocalBackend
 from skill.ledger import Ledger
 from skill.steps import demo
 from tests.fakes.backend import FakeBackend
@@ -91,9 +93,9 @@ def text_arguments(tool_name: str) -> list[str]:
 CASES = [(tool.name, field) for tool in TOOLS for field in text_arguments(tool.name)]
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory):
-    root = tmp_path_factory.mktemp("sweep")
+@pytest.fixture(scope="module", params=["double", "local"])
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp(f"sweep-{request.param}")
     patch = pytest.MonkeyPatch()
     patch.setenv("VDA_HOME", str(root / "home"))
     patch.delenv("VDA_OUTPUT_ROOTS", raising=False)
@@ -107,8 +109,15 @@ def world(tmp_path_factory: pytest.TempPathFactory):
     run_dir = root / "home" / "media" / "vda" / "runs" / RUN_ID
     (run_dir / "input").mkdir(parents=True)
     out = f"{STORAGE}/datasets/vda-demo-outputs/{RUN_ID}"
-    backend = FakeBackend(objects={f"{STORAGE}/datasets/vda-demo/clip.mp4": MP4, f"{out}/outputs/augmented/clip_aug0/augmented_video.mp4": MP4},
-                          logs={"vda-demo-1": "step 1\nstep 2\n"})
+    objects = {f"{STORAGE}/datasets/vda-demo/clip.mp4": MP4, f"{out}/outputs/augmented/clip_aug0/augmented_video.mp4": MP4}
+    if request.param == "double":
+        backend = FakeBackend(objects=objects, logs={"vda-demo-1": "step 1\nstep 2\n"})
+    else:
+        backend = LocalBackend(root / "backend")
+        for url, data in objects.items():
+            target = backend.storage.path(url)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
     ledger = Ledger(root / "ledger.sqlite")
     yield root, backend, ledger, base_arguments(videos, run_dir), root / f"touched-{MARK}"
     ledger.close()

@@ -124,7 +124,8 @@ workflow:
 """
 
 
-def test_serial_groups_pass_data_and_outputs_reach_mapped_urls(backend: LocalBackend, tmp_path: Path) -> None:
+def test_serial_groups_pass_data_and_outputs_reach_mapped_urls(backend: LocalBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VDA_LOCAL_STORAGE_ROOTS", str(tmp_path / "published"))  # an output URL outside the root, allowed by the operator
     for name in ("b.mp4", "a.mp4"):
         (tmp_path / name).write_text(name)
     backend.data_upload("s3://bucket/datasets/ds", [tmp_path / "b.mp4", tmp_path / "a.mp4"])

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from skill.backends.local import LocalBackend
-from skill.backends.local_storage import LocalStorage, url_to_path
+from skill.backends.local_storage import LOCAL_STORAGE_ROOTS_ENV, LocalStorage, url_to_path
 from skill.errors import InputError, NotFound
 
 
@@ -41,10 +41,32 @@ def test_cluster_urls_map_under_the_storage_root(tmp_path: Path, url: str, relat
     assert url_to_path(url, tmp_path) == tmp_path / relative
 
 
-def test_local_paths_and_file_urls_are_themselves(tmp_path: Path) -> None:
-    assert url_to_path("/data/videos", tmp_path) == Path("/data/videos")
-    assert url_to_path("file:///data/videos/", tmp_path) == Path("/data/videos")
-    assert url_to_path("file://localhost/data/my%20clip.mp4", tmp_path) == Path("/data/my clip.mp4")
+def test_local_paths_and_file_urls_are_themselves_inside_the_allowed_roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = tmp_path / "storage"
+    assert url_to_path(f"{root}/local/videos", root) == root / "local" / "videos"
+    monkeypatch.setenv(LOCAL_STORAGE_ROOTS_ENV, f"/srv/nothing{os.pathsep}/data")
+    assert url_to_path("/data/videos", root) == Path("/data/videos")
+    assert url_to_path("file:///data/videos/", root) == Path("/data/videos")
+    assert url_to_path("file://localhost/data/my%20clip.mp4", root) == Path("/data/my clip.mp4")
+
+
+@pytest.mark.parametrize("url", ["/etc", "/etc/vda", "file:///root/.ssh", "/tmp", "/data-other/x"])
+def test_a_local_path_outside_the_roots_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """An agent's storage_url alone cannot make the local backend read or write elsewhere (issue 14:
+    an upload with storage_url=/etc/<x> created /etc/<x>/datasets/...)."""
+    monkeypatch.setenv(LOCAL_STORAGE_ROOTS_ENV, "/data")
+    with pytest.raises(InputError) as info:
+        url_to_path(url, tmp_path / "storage")
+    assert info.value.code == "storage-outside-roots"
+
+
+def test_a_symlink_out_of_the_root_is_refused(tmp_path: Path) -> None:
+    root = tmp_path / "storage"
+    root.mkdir()
+    (root / "escape").symlink_to("/etc")
+    with pytest.raises(InputError) as info:
+        url_to_path(f"{root}/escape/passwd", root)
+    assert info.value.code == "storage-outside-roots"
 
 
 @pytest.mark.parametrize(
@@ -66,7 +88,7 @@ def test_local_paths_and_file_urls_are_themselves(tmp_path: Path) -> None:
 def test_bad_urls_are_input_errors(tmp_path: Path, url: str) -> None:
     with pytest.raises(InputError) as info:
         url_to_path(url, tmp_path)
-    assert info.value.code == "invalid-storage-url"
+    assert info.value.code in ("invalid-storage-url", "storage-outside-roots")
     assert info.value.remedy
 
 
@@ -99,9 +121,9 @@ def test_list_gives_full_sorted_urls(storage: LocalStorage) -> None:
 
 
 def test_list_of_a_local_folder_gives_paths(tmp_path: Path, storage: LocalStorage) -> None:
-    _write(tmp_path / "videos" / "clip.mp4", "v")
-    assert storage.list(str(tmp_path / "videos")) == [f"{tmp_path}/videos/clip.mp4"]
-    assert storage.list(f"file://{tmp_path}/videos") == [f"file://{tmp_path}/videos/clip.mp4"]
+    _write(storage.root / "videos" / "clip.mp4", "v")
+    assert storage.list(str(storage.root / "videos")) == [f"{storage.root}/videos/clip.mp4"]
+    assert storage.list(f"file://{storage.root}/videos") == [f"file://{storage.root}/videos/clip.mp4"]
 
 
 def test_download_puts_the_prefix_contents_into_dest(tmp_path: Path, storage: LocalStorage) -> None:

@@ -228,7 +228,7 @@ def test_script_end_to_end_on_local_storage(tmp_path: Path):
         target.write_bytes(data)
     run = tmp_path / "run"
     script = skill_root() / "scripts" / "stage_run_artifacts.sh"
-    env = {**os.environ, "VDA_BACKEND": "local", "VDA_HOME": str(tmp_path / "home")}
+    env = {**os.environ, "VDA_BACKEND": "local", "VDA_HOME": str(tmp_path / "home"), "VDA_LOCAL_STORAGE_ROOTS": str(tmp_path)}
     done = subprocess.run(
         ["bash", str(script), "--storage-url", str(storage), "--dataset", "vda-demo", "--run-id", RUN_ID, "--video", "clip", "--run-local-dir", str(run)],
         capture_output=True, text=True, timeout=120, env=env,

@@ -16,10 +16,8 @@ from skill.steps.guard import GuardRequest, exit_code, pre_submit_guard, report_
 from tools.output import emit
 from tools.backends import add_backend_option
 
-_VALUE_FLAGS = (
-    "dataset", "run_id", "storage_url", "gpu_platform", "video", "skills_dir", "cosmos_model_cache_url",
-    "auto_labeling_model_cache_url", "cookbook", "vlm_url", "llm_url", "workers",
-)
+# every submit value the guard takes, from its request model (so a new value needs no edit here)
+_VALUE_FLAGS = tuple(name for name in GuardRequest.model_fields if name != "flow")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,7 +26,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workflow", help="workflow YAML path or flow name (upstream's flag; same as FLOW)")
     p.add_argument("--set-string", nargs="+", default=[], metavar="K=V", help="the submit values, all after ONE flag")
     for name in _VALUE_FLAGS:
-        p.add_argument("--" + name.replace("_", "-"), dest=name, type=int if name == "workers" else str, help=argparse.SUPPRESS)
+        p.add_argument("--" + name.replace("_", "-"), dest=name, help=argparse.SUPPRESS)  # typed by GuardRequest
     add_backend_option(p, help="where the dataset and caches are listed (default: $VDA_BACKEND, else local)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(handler=run)

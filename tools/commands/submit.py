@@ -4,14 +4,15 @@ submit once with the canonical values (one --set-string), recorded in the run le
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from skill.ledger import Ledger
 from skill.steps.submit import SubmitRequest, SubmitResult, submit
 from tools.output import emit
 from tools.backends import add_backend_option
 
-_OPTIONAL = ("run_id", "pool", "skills_dir", "cosmos_model_cache_url", "auto_labeling_model_cache_url", "cookbook", "vlm_url", "llm_url")
+_REQUIRED = ("dataset", "storage_url", "gpu_platform", "video")
+# every other value a submit takes, from its request model (so a new value needs no edit here)
+_OPTIONAL = tuple(name for name in SubmitRequest.model_fields if name not in ("flow", *_REQUIRED))
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -22,9 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--gpu-platform", required=True, help="platform label of an ONLINE pool")
     p.add_argument("--video", required=True, help="video file stem")
     for name in _OPTIONAL:
-        p.add_argument("--" + name.replace("_", "-"), dest=name)
-    p.add_argument("--workers", type=int)
-    p.add_argument("--ledger", help="ledger file (default <workspace>/.vda/ledger.sqlite)")
+        p.add_argument("--" + name.replace("_", "-"), dest=name, help=(SubmitRequest.model_fields[name].description or "").replace("%", "%%"))  # typed by SubmitRequest
     add_backend_option(p)
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(handler=run)
@@ -33,9 +32,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from tools.backends import make_backend
 
-    fields = {k: getattr(args, k) for k in (*_OPTIONAL, "workers") if getattr(args, k) is not None}
+    fields = {k: getattr(args, k) for k in _OPTIONAL if getattr(args, k) is not None}
     req = SubmitRequest(flow=args.flow, dataset=args.dataset, storage_url=args.storage_url, gpu_platform=args.gpu_platform, video=args.video, **fields)
-    with Ledger(Path(args.ledger) if args.ledger else None) as ledger:
+    with Ledger() as ledger:  # <workspace>/.vda/ledger.sqlite: no argument moves it (the workspace is VDA_HOME's)
         result = submit(req, backend=make_backend(args.backend), ledger=ledger)
     emit(result, as_json=args.json, text=_text(result))
     return 0
