@@ -784,6 +784,7 @@ SAMPLES = [
     ("[undefined-variable] Workflow e2e uses the variable 'video' but no value was given for it.", "Jinja substitution failure: a variable is undefined"),
     ("[unrendered-default] The default of cosmos_model_cache_url is itself a template", "A cache URL default reached the workflow unrendered"),
     ("botocore.exceptions.NoCredentialsError: Unable to locate credentials", "Storage access denied or no credentials"),
+    ("Error: [storage-outside-roots] Storage URL /etc/x lies outside the local storage root (/h/.vda/local/storage).", "A local storage path outside the allowed folders"),
     ("ERROR: dataset probe empty: No entries found under s3://b/p/datasets/vda-demo", "Dataset listing is empty"),
     ("Waiting for VLM server (3/18): tried http://qwen3-vl:8000/v1/models", "A worker waits for the VLM or LLM"),
     ("qwen3-vl-5d8f 0/1 CrashLoopBackOff", "NIMs absent or unhealthy"),
