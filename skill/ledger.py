@@ -111,6 +111,14 @@ class Ledger:
             self._conn.execute(_SCHEMA)
             self._conn.execute(_POLICY_SCHEMA)
         except sqlite3.Error as exc:
+            if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+                # "file is not a database", "database disk image is malformed": the file is damaged, not unreachable
+                raise SkillError(
+                    f"The run ledger at {self.path} is damaged ({exc}).",
+                    remedy=f"Move it aside (mv {self.path} {self.path}.broken) and retry; the runs it recorded are then "
+                           "unknown here, so list the backend's workflows before submitting any of them again.",
+                    code="ledger-corrupt",
+                ) from exc
             raise SkillError(
                 f"The run ledger at {self.path} cannot be opened ({type(exc).__name__}).",
                 remedy="Check that the workspace folder is writable, or set VDA_HOME to one that is.",

@@ -123,3 +123,16 @@ def test_default_path_is_in_the_workspace(tmp_path: Path, monkeypatch):
     with Ledger() as ledger:
         assert ledger.path == tmp_path / ".vda" / "ledger.sqlite"
     assert (tmp_path / ".vda" / "ledger.sqlite").is_file()
+
+
+def test_a_damaged_ledger_says_so_and_how_to_recover(tmp_path):
+    """A ledger file that is not a database is damaged, not unwritable: the remedy moves it aside
+    and warns that its runs are no longer known (issue 14: the old remedy was 'check it is writable')."""
+    from skill.errors import SkillError
+
+    path = tmp_path / "ledger.sqlite"
+    path.write_bytes(b"\x13\x37" * 4000)
+    with pytest.raises(SkillError) as caught:
+        Ledger(path)
+    assert caught.value.code == "ledger-corrupt"
+    assert "mv " in caught.value.remedy and "writable" not in caught.value.remedy
