@@ -22,13 +22,11 @@ reader never sees a partial file and two runs never share a temp name.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
 import shutil
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from skill.backends.base import Backend
 from skill.confine import contained_file, run_folder, runs_root, user_video_file
 from skill.errors import NotFound, SkillError
+from skill.locks import flock_within
 from skill.models import DatasetName, RunId, VideoStem
 from skill.secrets import redact
 from skill.storage import join, output_url
@@ -252,19 +251,11 @@ def _run_lock(run_dir: Path, wait_s: float | None = None) -> Iterator[None]:
             code="run-folder-unwritable",
         ) from exc
     try:
-        deadline = time.monotonic() + limit
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise SkillError(
-                        f"Another staging of this run folder has been running for over {limit:.0f} s.",
-                        remedy="Wait for it to finish, then stage again (files it completed are kept).",
-                        code="run-folder-busy",
-                    ) from None
-                time.sleep(0.05)
+        flock_within(fd, limit, lambda: SkillError(
+            f"Another staging of this run folder has been running for over {limit:.0f} s.",
+            remedy="Wait for it to finish, then stage again (files it completed are kept).",
+            code="run-folder-busy",
+        ))
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock

@@ -26,10 +26,8 @@ shape, never more (rule ``single-interpolation-retry``).
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,10 +38,26 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from skill.backends.base import Backend
-from skill.errors import BackendTimeout, BackendUnavailable, CommandFailed, InputError, PolicyDenied, SkillError
+from skill.errors import (
+    BackendTimeout,
+    BackendUnavailable,
+    CommandFailed,
+    InputError,
+    PolicyDenied,
+    SkillError,
+)
 from skill.flows import resolve_workflow
 from skill.ledger import Ledger, RunRecord, values_hash
-from skill.models import DatasetName, FlowName, OptionalSubmitValues, RunId, SubmitValues, ValueToken, VideoStem
+from skill.locks import flock_within
+from skill.models import (
+    DatasetName,
+    FlowName,
+    OptionalSubmitValues,
+    RunId,
+    SubmitValues,
+    ValueToken,
+    VideoStem,
+)
 from skill.render import render_workflow
 from skill.secrets import redact, redact_obj
 from skill.steps.guard import canonical_pairs, new_run_id, video_problem
@@ -314,19 +328,11 @@ def _run_id_lock(ledger: Ledger, run_id: str) -> Iterator[None]:
             code="ledger-unavailable",
         ) from exc
     try:
-        deadline = time.monotonic() + _LOCK_WAIT_S
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise SkillError(
-                        f"Another submit of {run_id} has held it for over {_LOCK_WAIT_S:.0f} s.",
-                        remedy="Wait, then call submit again with the same values; it returns the workflow once known.",
-                        code="submit-busy",
-                    ) from None
-                time.sleep(0.05)
+        flock_within(fd, _LOCK_WAIT_S, lambda: SkillError(
+            f"Another submit of {run_id} has held it for over {_LOCK_WAIT_S:.0f} s.",
+            remedy="Wait, then call submit again with the same values; it returns the workflow once known.",
+            code="submit-busy",
+        ))
         yield
     finally:
         os.close(fd)
