@@ -62,7 +62,7 @@ RUN_ID_PATTERN = r"^run-[0-9a-f]{8}$"
 RunId = Annotated[
     str,
     StringConstraints(pattern=RUN_ID_PATTERN),
-    Field(description="Fresh id per submit: 'run-' + 8 lowercase hex, e.g. run-1a2b3c4d."),
+    Field(description="The run's id, e.g. run-1a2b3c4d."),
 ]
 OSMO_NAME_MAX = 64
 """OSMO 6.3.1 rejects workflow, group and task names longer than this (``WorkflowInfo.max_name_length``
@@ -70,12 +70,12 @@ in src/utils/connectors/postgres.py, checked at submit); the dataset name is the
 DatasetName = Annotated[
     str,
     StringConstraints(pattern=r"^[a-zA-Z]([a-zA-Z0-9_-]*[a-zA-Z0-9])?$", max_length=OSMO_NAME_MAX),
-    Field(description="Dataset folder name under <storage_url>/datasets/, also the OSMO workflow name (at most 64 characters), e.g. vda-demo."),
+    Field(description="Dataset folder under <storage_url>/datasets/, e.g. vda-demo."),
 ]
 VideoStem = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=200),
-    Field(description="Video file stem: no folder, no extension, e.g. 03_IllegalOccupation_020_10FPS."),
+    Field(description="Video file stem (no folder, no extension), e.g. cam3_0915."),
 ]
 _CONDITION = r"[A-Za-z0-9_]+:[A-Za-z0-9_.-]+(\|[A-Za-z0-9_.-]+)*"
 CONDITIONS_PATTERN = rf"^{_CONDITION}(,{_CONDITION})*$"
@@ -190,17 +190,17 @@ class OptionalSubmitValues(BaseModel):
     ``submit`` (so the two cannot drift): defaults come from the workflow or the storage prefix."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    skills_dir: ValueToken | None = Field(default=None, description="Absolute skill checkout path; defaults to this installation.")
-    cosmos_model_cache_url: ValueToken | None = Field(default=None, description="Defaults to <storage_url>/data/models/cosmos_transfer.")
-    auto_labeling_model_cache_url: ValueToken | None = Field(default=None, description="Defaults to <storage_url>/data/models/auto_labeling.")
-    cookbook: CookbookName | None = Field(default=None, description="Scene profile; the workflow default is city_traffic.")
+    skills_dir: ValueToken | None = Field(default=None, description="Default: this installation.")
+    cosmos_model_cache_url: ValueToken | None = Field(default=None, description="Default <storage_url>/data/models/cosmos_transfer.")
+    auto_labeling_model_cache_url: ValueToken | None = Field(default=None, description="Default <storage_url>/data/models/auto_labeling.")
+    cookbook: CookbookName | None = Field(default=None, description="Scene profile; default city_traffic.")
     vlm_url: ValueToken | None = Field(default=None, description="Only when the user asked for an external VLM, e.g. https://host/v1.")
     llm_url: ValueToken | None = Field(default=None, description="Only when the user asked for an external LLM, e.g. https://host/v1.")
-    workers: Annotated[int, Field(ge=1, le=64)] | None = Field(default=None, description="Worker tasks per stage (1-64); workflow default 1.")
-    n_augmentations: Annotated[int, Field(ge=1, le=16)] | None = Field(default=None, description="Augmentations per video (1-16); default the cookbook's.")
-    conditions: Conditions | None = Field(default=None, description="Looks the user asked for, e.g. weather:rain,time_of_day:evening (cookbook variables).")
-    seed: Seed | None = Field(default=None, description="Sampling seed; the same seed reproduces the same looks, e.g. 4711.")
-    all_clips: bool | None = Field(default=None, description="True: process every clip of the dataset; default only video, as upstream.")
+    workers: Annotated[int, Field(ge=1, le=64)] | None = Field(default=None, description="Worker tasks per stage; default 1.")
+    n_augmentations: Annotated[int, Field(ge=1, le=16)] | None = Field(default=None, description="Augmentations per video; default the cookbook's.")
+    conditions: Conditions | None = Field(default=None, description="Looks asked for, e.g. weather:rain,time_of_day:night|evening.")
+    seed: Seed | None = Field(default=None, description="Repeats a run's draws, e.g. 4711.")
+    all_clips: bool | None = Field(default=None, description="True: every clip of the dataset; default only video.")
 
 
 # --- statuses (OSMO's enums, osmo.md §2.12) ---------------------------------------------------

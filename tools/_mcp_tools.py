@@ -404,7 +404,7 @@ def _eliciting_function(deps: ToolDeps, spec: Tool) -> Callable[..., Any]:
     return call_tool
 
 
-def _compact_listing(server: MCPServer, name: str) -> None:
+def _compact_listing(server: MCPServer, name: str, unlisted: tuple[str, ...] = (), *, describe_arguments: bool = True) -> None:
     """List only what an agent needs: flat arguments, plain-text descriptions, no generated titles."""
     tool = server._tool_manager.get_tool(name)
     if tool is None:
@@ -414,6 +414,11 @@ def _compact_listing(server: MCPServer, name: str) -> None:
     _omit_null_arms(tool.parameters)
     _drop_safety_caps(tool.parameters)
     tool.parameters.pop("description", None)  # the request model's docstring: the tool's description says it
+    for field in unlisted:  # optional tuning arguments (Tool.unlisted): defaults serve an agent
+        tool.parameters.get("properties", {}).pop(field, None)
+    if not describe_arguments:
+        for prop in tool.parameters.get("properties", {}).values():
+            prop.pop("description", None)
     meta = tool.fn_metadata
     if meta.output_schema is not None:
         if meta.output_model is not None:  # what is returned is the serialized model: computed fields included
@@ -456,15 +461,18 @@ def shallow_output(schema: dict[str, Any]) -> None:
 def with_error_envelope(schema: dict[str, Any]) -> None:
     """Declare in an outputSchema what an is-error result carries (``{"error", "errors"}``, see
     tools/mcp_server.py ``coded_errors``): clients that check every structuredContent against the
-    schema (the TypeScript SDK does, errors included) accept a structured denial. The result's own
-    required fields become one arm of an ``anyOf``, the envelope the other."""
+    schema (the TypeScript SDK does, errors included) accept a structured denial. The result's first
+    required field becomes one arm of an ``anyOf``, the envelope's ``error`` the other."""
     props = schema.setdefault("properties", {})
     if "error" in props or "errors" in props:
         return
     props["error"] = {"type": "object"}  # {code, rule, message, remedy}; kept short, 13 tools repeat it
-    props["errors"] = {"type": "array", "items": {"type": "object"}}
+    props["errors"] = {"type": "array"}
     required = schema.pop("required", [])
-    schema["anyOf"] = [{"required": required}, {"required": ["error", "errors"]}]
+    # a result carries its first required field, a refusal its error: either arm is enough to tell
+    # them apart, and listing every required field again in 13 tools cost about 2 KB of tools/list
+    if required:
+        schema["anyOf"] = [{"required": required[:1]}, {"required": ["error"]}]
 
 
 def register_tools(server: MCPServer, deps: ToolDeps) -> None:
@@ -473,4 +481,4 @@ def register_tools(server: MCPServer, deps: ToolDeps) -> None:
         fn = _eliciting_function(deps, spec) if spec.elicits_secret else _tool_function(deps, spec)
         fn.__name__ = fn.__qualname__ = spec.name  # tracebacks and the SDK's generated model names read the tool's name
         server.add_tool(fn, name=spec.name, description=spec.description, annotations=spec.annotations)
-        _compact_listing(server, spec.name)
+        _compact_listing(server, spec.name, spec.unlisted, describe_arguments=spec.describe_arguments)

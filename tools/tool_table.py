@@ -61,8 +61,7 @@ class SelectFlowRequest(BaseModel):
     )
     flow: str | None = Field(
         default=None, max_length=200,
-        description="Only when the user named a flow: auto_labeling, augmentation_and_al, e2e, e2e_super_resolution "
-        "(augmentation_and_pl is the legacy alias).",
+        description="Only when the user named one: auto_labeling, augmentation_and_al, e2e, e2e_super_resolution.",
     )
     super_resolution: bool | None = Field(default=None, description="True when the user asked for super-resolution, False when they ruled it out.")
     label_only: bool | None = Field(default=None, description="True when the user wants labels without augmentation.")
@@ -97,6 +96,11 @@ class Tool:
     hears_user: bool = False
     # asks a missing secret through elicitation and reruns the step (preflight)
     elicits_secret: bool = False
+    # tuning arguments (timeouts, retries, backoff) left out of tools/list: the server's defaults
+    # serve an agent, the CLI exposes them, and a client that sends one anyway is still understood
+    unlisted: tuple[str, ...] = ()
+    # False: the listing gives the arguments' names and types only (submit: they are the guard's values)
+    describe_arguments: bool = True
 
     @property
     def annotations(self) -> ToolAnnotations:
@@ -139,30 +143,28 @@ TOOLS: tuple[Tool, ...] = (
         needs=("backend",), hears_user=True, read_only=True, open_world=False,
         headline=lambda r: f"Flow: {r.flow or 'none (not a run request)'}. {r.reason}" + (f" {r.eta.text()}" if r.eta else ""),
         description=(
-            "Pick the VDA flow for the user's request and get the execution-time overview. Call it first, with the "
-            "user's words verbatim in text (and flow only if they named one). Returns flow (null when the request is "
-            "a question, not a run), the reason, and eta; tell the user the eta text before any mutating step."
+            "Call first, with the user's words verbatim in text (flow only if they named one). Returns the flow (null for a "
+            "question, not a run), why, the eta, and conditions (the looks the words name, for the guard and submit). Tell "
+            "the user the eta before any mutating step."
         ),
     ),
     Tool(
         name="preflight", title="Preflight", request=PreflightRequest, result=PreflightResult, step=run_preflight,
         needs=("backend",), elicits_secret=True, read_only=False, open_world=True, headline=_preflight_headline,
         description=(
-            "Check secrets, registry access, backend credentials, ONLINE pools and the pod template; sets the "
-            "hf_token/nvcr_io credentials when needed. Call after select_flow and before any submit, with "
-            "workflow=<flow>. status ok: go on and take gpu_platform from platforms. user_input_required: a secret "
-            "is missing; when your client supports elicitation the user is asked directly, otherwise ask the user "
-            "exactly `question` and call preflight again. failed: read the failing check and remedy."
+            "Check secrets, registries, backend credentials, ONLINE pools and the pod template; sets the hf_token/nvcr_io "
+            "credentials. Call with workflow=<flow> before any submit. ok: take gpu_platform from platforms. "
+            "user_input_required: ask the user exactly question (clients with elicitation are asked directly), then call "
+            "again. failed: follow the failing check's remedy."
         ),
     ),
     Tool(
-        name="prepare_demo_assets", title="Prepare demo assets", request=DemoRequest, result=DemoResult, step=prepare_demo_assets,
+        name="prepare_demo_assets", title="Prepare demo assets", request=DemoRequest, result=DemoResult, step=prepare_demo_assets, unlisted=("retries", "timeout_s"),
         read_only=False, open_world=True, destructive=True,
         headline=lambda r: f"{len(r.files)} demo video(s) in {r.demo_dir}. Next: {r.next}",
         description=(
-            "Download the VDA demo videos (nvidia/video-data-augmentation-demo only) into a local folder. Use it only "
-            "when the user gave no input of their own. Returns demo_dir and the files; then upload_dataset the folder "
-            "as dataset vda-demo, and say in the final summary that the input came from the VDA demo dataset."
+            "Only when the user gave no input: download the VDA demo videos (nvidia/video-data-augmentation-demo) into a "
+            "local folder, then upload_dataset it as dataset vda-demo; the final summary says the input was the demo."
         ),
     ),
     Tool(
@@ -170,9 +172,8 @@ TOOLS: tuple[Tool, ...] = (
         needs=("backend",), read_only=False, open_world=True,
         headline=lambda r: f"Uploaded {len(r.files)} file(s) to {r.dataset_url}.",
         description=(
-            "Upload a local folder of videos flat to <storage_url>/datasets/<name>. Use it for the user's local "
-            "videos or the demo folder. Returns dataset_url and the video stems; pass storage_url, dataset=<name> and "
-            "one of videos as video to pre_submit_guard."
+            "Upload a local folder of videos flat to <storage_url>/datasets/<name>. Returns dataset_url and the video stems "
+            "for pre_submit_guard."
         ),
     ),
     Tool(
@@ -180,12 +181,10 @@ TOOLS: tuple[Tool, ...] = (
         needs=("backend",), read_only=True, open_world=True,
         headline=lambda r: f"Guard {r.status} (run_id {r.run_id}). {r.summary}",
         description=(
-            "Render the workflow with exactly the values you will submit and check variables, cookbook files, the "
-            "video name, the dataset and the model caches. Call after preflight passed, with flow, dataset, "
-            "storage_url, gpu_platform, video and both cache URLs (<storage_url>/data/models/cosmos_transfer and "
-            "<storage_url>/data/models/auto_labeling). ok: submit with the same values and its run_id. cache_missing: "
-            "call setup_model_cache with the remediation values, poll it, then rerun this guard. failed: fix the "
-            "failed checks."
+            "Render the workflow with exactly the values you will submit and check it: variables, cookbook files, video, "
+            "dataset, model caches, looks. Pass flow, dataset, storage_url, gpu_platform, video and both cache URLs "
+            "(<storage_url>/data/models/cosmos_transfer and .../auto_labeling). ok: submit the returned values and run_id. "
+            "cache_missing: setup_model_cache with the remediation, poll it, guard again. failed: fix the failed checks."
         ),
     ),
     Tool(
@@ -193,32 +192,29 @@ TOOLS: tuple[Tool, ...] = (
         needs=("backend", "ledger"), read_only=False, open_world=True,
         headline=lambda r: f"{r.message} Next: {r.next}",
         description=(
-            "Submit the setup_model_cache workflow that fills the model caches under <storage_url>/<path>/models/. "
-            "Call it when pre_submit_guard reports cache_missing, with the storage_url and path of its remediation "
-            "(do not ask the user). Returns workflow_id: poll it with wait=true, then rerun pre_submit_guard. "
-            "Idempotent per run_id."
+            "When the guard reports cache_missing: fill the model caches under <storage_url>/<path>/models/ with its "
+            "remediation's storage_url and path (do not ask). Poll the returned workflow_id with wait=true, then guard "
+            "again. Idempotent per run_id."
         ),
     ),
     Tool(
-        name="submit", title="Submit workflow", request=SubmitRequest, result=SubmitResult, step=submit,
+        name="submit", title="Submit workflow", request=SubmitRequest, result=SubmitResult, step=submit, describe_arguments=False,
         needs=("backend", "ledger"), read_only=False, open_world=True,
         headline=lambda r: r.message + (f" Next: {r.remedy}" if r.remedy else ""),
         description=(
-            "Submit the flow once with the canonical values (one --set-string). Requires a passing preflight and a "
-            "passing pre_submit_guard for exactly these values in this session; pass the guard's run_id. Returns "
-            "workflow_id and output_url; then poll. Idempotent per run_id: the same run_id and values return the "
-            "same workflow; a new submit needs a fresh run_id."
+            "Submit once, after a passing preflight, with the values and run_id a passing pre_submit_guard returned (the "
+            "arguments are the guard\"s). Returns workflow_id and output_url; then poll. Idempotent per run_id; a new submit "
+            "needs a fresh run_id."
         ),
     ),
     Tool(
-        name="poll", title="Poll workflow", request=PollRequest, result=PollResult, step=poll,
+        name="poll", title="Poll workflow", request=PollRequest, result=PollResult, step=poll, unlisted=("interval_s", "max_interval_s", "heartbeat_s", "max_transient_errors"),
         needs=("backend",), progress=_poll_progress, progress_when=lambda req: req.wait, read_only=True, open_world=True,
         headline=lambda r: r.message + (f" Next: {r.next}" if r.next else ""),
         description=(
-            "Read a workflow's status once (wait=false) or until it ends (wait=true, with progress notifications). "
-            "Call after submit or setup_model_cache. COMPLETED: stage_artifacts next (after setup_model_cache: pre_submit_guard again). FAILED: read log_tail and hint. "
-            "timed_out: poll again (over MCP a wait returns within 45 s unless timeout_s is set; progress every 10 s). "
-            "Send the user a status line during long waits."
+            "Read a workflow's status (wait=false) or wait for its end (wait=true returns within 45 s unless timeout_s is "
+            "set, progress every 10 s; timed_out: call again, nothing is lost). COMPLETED: stage_artifacts (after "
+            "setup_model_cache: guard again). FAILED: read log_tail and hint. Tell the user the status during long waits."
         ),
     ),
     Tool(
@@ -226,8 +222,8 @@ TOOLS: tuple[Tool, ...] = (
         needs=("backend",), read_only=True, open_world=True,
         headline=lambda r: f"{r.lines} log line(s) of {r.task or r.workflow_id}." + (f" Hint: {r.hint.title}" if r.hint else ""),
         description=(
-            "Read the last lines of a workflow's log or of one task, secrets redacted, with a troubleshooting hint. "
-            "Use it when poll shows a failed task."
+            "The last log lines of a workflow or of one task, secrets redacted, with a troubleshooting hint: for a failed "
+            "task."
         ),
     ),
     Tool(
@@ -235,23 +231,22 @@ TOOLS: tuple[Tool, ...] = (
         needs=("backend",), progress=_stage_progress, read_only=False, open_world=True,
         headline=lambda r: r.message,
         description=(
-            "Bring a finished run home: mirror its outputs and the input video into the local run folder "
-            "(media/vda/runs/<run_id>/), resumable, with progress notifications. Call after poll reports COMPLETED. "
-            "Returns local_run_dir, the augmented videos, sampled_vars and label summaries for the final summary."
+            "After poll reports COMPLETED: mirror the run's outputs and input video into media/vda/runs/<run_id>/ "
+            "(resumable, with progress). Returns local_run_dir, augmented videos, sampled_vars and label summaries for the "
+            "final summary."
         ),
     ),
     Tool(
-        name="render_side_by_side", title="Render side by side", request=CompareRequest, result=CompareResult, step=render_side_by_side,
+        name="render_side_by_side", title="Render side by side", request=CompareRequest, result=CompareResult, step=render_side_by_side, unlisted=("timeout_s",),
         read_only=False, open_world=False,
         headline=lambda r: f"Rendered a {r.kind} comparison. Send this line alone in its own message: {r.media_line}",
         description=(
-            "Render the input beside an augmented clip (720p mp4, PNG contact sheet as fallback) inside the run "
-            "folder. Call after stage_artifacts with its local_run_dir. Returns media_line: send it to the user "
-            "exactly as given, alone in its own message."
+            "Render the input beside an augmented clip (720p mp4; PNG contact sheet as fallback) in the run folder "
+            "stage_artifacts returned. Send the returned media_line exactly, alone in its own message."
         ),
     ),
     Tool(
-        name="nim_health", title="NIM health", request=NimHealthRequest, result=NimHealthResult, step=nim_health,
+        name="nim_health", title="NIM health", request=NimHealthRequest, result=NimHealthResult, step=nim_health, unlisted=("timeout",),
         read_only=True, open_world=True,
         headline=lambda r: f"NIM endpoints: {r.action}." + (f" Run once: {r.command}" if r.command else ""),
         description=(
@@ -260,7 +255,7 @@ TOOLS: tuple[Tool, ...] = (
         ),
     ),
     Tool(
-        name="nim_ensure", title="Ensure NIMs", request=NimEnsureRequest, result=NimEnsureResult, step=nim_ensure,
+        name="nim_ensure", title="Ensure NIMs", request=NimEnsureRequest, result=NimEnsureResult, step=nim_ensure, unlisted=("timeout_s",),
         progress=lambda line: (None, None, line), progress_when=lambda req: req.apply, read_only=False, open_world=True,
         headline=lambda r: f"NIM ensure: {r.outcome}." + (f" Command: {r.command}" if r.command and r.outcome == "would-run" else ""),
         description=(

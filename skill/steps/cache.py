@@ -39,7 +39,7 @@ __all__ = ["CacheRequest", "CacheResult", "setup_model_cache"]
 CachePath = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*(?:/[A-Za-z0-9][A-Za-z0-9._-]*)*$", max_length=200),
-    Field(description="Cache root under storage_url, e.g. data (the caches land in <storage_url>/data/models/...)."),
+    Field(description="Cache root under storage_url, e.g. data."),
 ]
 
 
@@ -48,14 +48,14 @@ class CacheRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     storage_url: Annotated[str, StringConstraints(min_length=1, max_length=2048, strip_whitespace=True)] = Field(
-        description="The prefix the guard's remediation gives (in front of /datasets/<dataset>), e.g. s3://bucket/prefix."
+        description="The storage_url of the guard's remediation."
     )
     path: CachePath = "data"
     run_id: RunId | None = Field(
-        default=None, description="run-<8 hex> to make the submit idempotent, e.g. run-1a2b3c4d; omit for a fresh one."
+        default=None, description="run-<8 hex>; omit for a fresh one."
     )
     pool: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=128)] | None = Field(
-        default=None, description="Pool to run the downloads in, e.g. default; omit for the profile's default pool."
+        default=None, description="Pool for the downloads; default the profile's."
     )
 
 

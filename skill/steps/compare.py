@@ -46,7 +46,7 @@ class CompareRequest(BaseModel):
     """Which staged run to render, and which augmented clip."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    run_local_dir: str = Field(min_length=1, description="The local_run_dir stage_artifacts returned (under <workspace>/media/vda/runs), e.g. /work/media/vda/runs/run-1a2b3c4d.")
+    run_local_dir: str = Field(min_length=1, description="The local_run_dir stage_artifacts returned.")
     dataset: DatasetName
     video: VideoStem
     aug_index: int = Field(default=0, ge=0, le=999, description="Which augmentation, <video>_aug<i>; 0 for the first.")

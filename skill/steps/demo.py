@@ -63,10 +63,10 @@ class DemoRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     demo_dir: str | None = Field(
-        default=None, description="Flat output folder under <workspace>/media/vda/inputs; default <workspace>/media/vda/inputs/vda-demo. Its top-level *.mp4 files are replaced."
+        default=None, description="Folder under <workspace>/media/vda/inputs (default .../vda-demo); its *.mp4 files are replaced."
     )
     repo: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=200)] = Field(
-        default=DEMO_REPO, description=f"Hugging Face dataset repo, e.g. {DEMO_REPO} (the only one allowed unless allow_non_vda)."
+        default=DEMO_REPO, description="Hugging Face dataset repo; only the VDA demo unless allow_non_vda."
     )
     revision: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$", max_length=200)] = Field(
         default="main", description="Branch, tag or commit, e.g. main."
@@ -74,7 +74,7 @@ class DemoRequest(BaseModel):
     subdir: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._/ -]*$", max_length=500)] = Field(
         default="", description="Folder inside the repo to list, e.g. clips; empty for the whole repo."
     )
-    allow_non_vda: bool = Field(default=False, description="True only when the user explicitly asked for a dataset other than the VDA demo.")
+    allow_non_vda: bool = Field(default=False, description="True only when the user asked for a dataset other than the VDA demo.")
     retries: int = Field(default=3, ge=0, le=10, description="Extra attempts per download (0-10).")
     timeout_s: float = Field(default=60.0, ge=1, le=3600, description="Per-request timeout in seconds.")
 

@@ -128,17 +128,17 @@ class GuardRequest(OptionalSubmitValues):
     """What to check: the flow and the values the submit will carry."""
 
     flow: ValueToken = Field(
-        description="Flow name (auto_labeling, augmentation_and_al, e2e, e2e_super_resolution) or a path to a workflow YAML, e.g. augmentation_and_al."
+        description="Flow name, e.g. augmentation_and_al, or a workflow YAML path."
     )
     dataset: ValueToken | None = Field(default=None, description="Dataset folder under <storage_url>/datasets/, e.g. vda-demo.")
     run_id: Annotated[str, StringConstraints(pattern=RUN_ID_PATTERN)] | None = Field(
-        default=None, description="run-<8 hex>, e.g. run-1a2b3c4d. Omit to get a fresh one back in the result; pass that same id to submit."
+        default=None, description="run-<8 hex>; omit for a fresh one, then submit with the one returned."
     )
     storage_url: ValueToken | None = Field(
-        default=None, description="Prefix in front of /datasets/<dataset>, derived from the real dataset URL, e.g. azure://acct/osmo-workflows."
+        default=None, description="Prefix before /datasets/<dataset> of the real dataset URL, e.g. s3://bucket/prefix."
     )
     gpu_platform: ValueToken | None = Field(default=None, description="Platform label an ONLINE pool shows, e.g. gpu.")
-    video: ValueToken | None = Field(default=None, description="Video file stem, no folder and no extension, e.g. 03_IllegalOccupation_020_10FPS.")
+    video: ValueToken | None = Field(default=None, description="Video file stem (no folder, no extension), e.g. cam3_0915.")
 
     def value_fields(self) -> dict[str, Any]:
         return self.model_dump(exclude={"flow"})

@@ -100,9 +100,9 @@ class NimHealthRequest(BaseModel):
     user gave them (rule external-endpoints-opt-in)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    vlm_url: EndpointUrl = Field(default=DEFAULT_VLM_URL, description="VLM base URL, e.g. http://qwen3-vl.osmo-nims.svc.cluster.local:8000/v1.")
-    llm_url: EndpointUrl = Field(default=DEFAULT_LLM_URL, description="LLM base URL, e.g. http://qwen25-14b.osmo-nims.svc.cluster.local:8000/v1.")
-    infra_skill_dir: InfraSkillDir = Field(default=None, description="Absolute path of the infrastructure skill, filled (quoted) into the install command; found beside this skill when omitted.")
+    vlm_url: EndpointUrl = Field(default=DEFAULT_VLM_URL, description="VLM base URL; default the in-cluster qwen3-vl NIM.")
+    llm_url: EndpointUrl = Field(default=DEFAULT_LLM_URL, description="LLM base URL; default the in-cluster qwen25-14b NIM.")
+    infra_skill_dir: InfraSkillDir = Field(default=None, description="Infrastructure skill folder (absolute); found beside this skill when omitted.")
     timeout: Annotated[float, Field(gt=0, le=60, description="Seconds per HTTP request or kubectl call.")] = 5.0
     via: Literal["auto", "kubectl", "http"] = Field(default="auto", description="auto: kubectl if it reaches the cluster, else HTTP.")
 

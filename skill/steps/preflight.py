@@ -73,10 +73,9 @@ class PreflightRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     workflow: str | None = Field(
         default=None,
-        description="Flow or workflow name (e.g. augmentation_and_al, setup_model_cache) or a YAML path; "
-        "its nvcr.io images are probed. Without it the registry probe is skipped.",
+        description="Flow (e.g. augmentation_and_al) or workflow YAML whose nvcr.io images to probe; omitted: no registry probe.",
     )
-    refresh: bool = Field(default=False, description="Re-set existing OSMO credentials from the current secrets (after a key rotation).")
+    refresh: bool = Field(default=False, description="Set the credentials again from the current secrets (after a key rotation).")
     no_probe: bool = Field(default=False, description="Skip every HTTP probe (registry, NGC REST, Hugging Face).")
 
 

@@ -69,10 +69,10 @@ class StageRequest(BaseModel):
     run_id: RunId
     video: VideoStem
     run_local_dir: str | None = Field(
-        default=None, description="Local run folder under <workspace>/media/vda/runs (the default is <run_id> there); no other place is written."
+        default=None, description="Run folder under <workspace>/media/vda/runs; default <run_id> there."
     )
     input_local_video: str | None = Field(
-        default=None, description="The user's own copy of the input video (an .mp4) to use instead of downloading <storage_url>/datasets/<dataset>/<video>.mp4."
+        default=None, description="The user's own copy of the input video, instead of downloading it."
     )
 
 
