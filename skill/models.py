@@ -146,8 +146,14 @@ class SubmitValues(BaseModel):
     cookbook: CookbookName | None = None
     vlm_url: str | None = None
     llm_url: str | None = None
+    # engine choice (issue 11); None = the workflow default "auto", the backend's own engines
+    label_engine: Literal["classic", "nim"] | None = None
+    augment_engine: Literal["classic", "cosmos"] | None = None
+    vlm_model: str | None = None
+    llm_model: str | None = None
 
-    @field_validator("storage_url", "gpu_platform", "skills_dir", "cosmos_model_cache_url", "auto_labeling_model_cache_url", "vlm_url", "llm_url")
+    @field_validator("storage_url", "gpu_platform", "skills_dir", "cosmos_model_cache_url", "auto_labeling_model_cache_url", "vlm_url", "llm_url",
+                     "vlm_model", "llm_model")
     @classmethod
     def _single_line(cls, value: str | None) -> str | None:
         if value is not None and (not value.strip() or _CONTROL.search(value) or " " in value):

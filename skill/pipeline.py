@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -26,7 +27,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from skill import flows, storage
 from skill.backends.base import Backend
 from skill.demo_source import DEMO_DATASET_NAME, DEMO_REPO
+from skill.engine_choice import AugmentEngine, LabelEngine, ModelName, engine_problems, fill_engine_values, probe_endpoints, raise_first, endpoint_wait_s
 from skill.errors import BackendError, InputError, SkillError, UserInputRequired
+from skill.endpoints import normalize_url
 from skill.eta_model import ClipShape, estimate, record_run
 from skill.ingest import IngestedVideo, to_workflow_video
 from skill.ledger import Ledger
@@ -66,6 +69,13 @@ class RunRequest(BaseModel):
     gpu_platform: str | None = None
     timeout_s: float = Field(default=3600.0, ge=10, le=86400)
     nims: NimGateMode = Field(default="ensure", description="Cluster runs: ensure (reuse healthy NIMs, else deploy the allow-list once, then wait), check (fail when not healthy) or skip.")
+    # engine choice (issue 11): None = the backend's own engines (classic here, the containers on OSMO)
+    label_engine: LabelEngine | None = Field(default=None, description="classic (CPU, local only) or nim (OpenAI-compatible VLM/LLM at vlm_url).")
+    augment_engine: AugmentEngine | None = Field(default=None, description="classic (CPU, local only) or cosmos (Cosmos Transfer 2.5, GPU).")
+    vlm_url: str | None = Field(default=None, max_length=2048, description="OpenAI-compatible VLM base URL the user gave, e.g. http://127.0.0.1:8000/v1.")
+    llm_url: str | None = Field(default=None, max_length=2048, description="LLM base URL; default the VLM's.")
+    vlm_model: ModelName | None = None
+    llm_model: ModelName | None = None
 
 
 class RunEvent(BaseModel):
@@ -288,7 +298,34 @@ def _values(run: _Run) -> dict[str, Any]:
         values["cosmos_model_cache_url"] = caches["cosmos_model_cache_url"]
     if req.augmentations:
         values["n_augmentations"] = augmentations
+    values.update(_engine_values(req))
     return values
+
+
+def _engine_values(req: RunRequest) -> dict[str, str]:
+    """The engine values the user gave (none given: the workflow's auto, the backend's own engines)."""
+    keys = ("label_engine", "augment_engine", "vlm_url", "llm_url", "vlm_model", "llm_model")
+    return fill_engine_values({k: getattr(req, k) for k in keys if getattr(req, k)})
+
+
+def _check_engines(run: _Run) -> None:
+    """Before any work: the chosen engines can run on this backend, and a chosen server answers."""
+    values = _engine_values(run.req)
+    if not values:
+        return
+    for key in ("vlm_url", "llm_url"):
+        if values.get(key):
+            normalize_url(values[key])  # an http(s) URL or a coded error; nothing else is ever opened
+    augments = run.info.augments
+    raise_first(engine_problems(values, on_this_machine=run.backend.traits.local_engines, augments=augments))
+    uses_server = values.get("label_engine") == "nim" or (augments and values.get("augment_engine") == "cosmos")
+    if run.backend.traits.local_engines and uses_server:
+        models = probe_endpoints(values, wait_s=endpoint_wait_s())
+        run.say("engines", f"VLM {models['vlm']} at {values['vlm_url']}; LLM {models['llm']} at {values['llm_url']}.", models=models)
+    run.statements.append(
+        f"Engines: labels by {values.get('label_engine') or 'the backend default'}, "
+        f"augmentation by {values.get('augment_engine') or 'the backend default'}" + (
+            f" (VLM/LLM server {values['vlm_url']})." if values.get("vlm_url") else "."))
 
 
 def _guard(run: _Run, values: dict[str, Any]) -> GuardResult:
@@ -386,6 +423,7 @@ def run_pipeline(req: RunRequest, *, backend: Backend, ledger: Ledger, emit: Emi
         if req.videos or req.folder:  # refused before anything is said or started
             _ingest(run, collect_videos(req.videos, req.folder))
         _choose_flow(run)
+        _check_engines(run)
         if not run.clips and not req.dataset_url:
             _fetch_demo(run, prepare_demo)
         _announce_eta(run)

@@ -33,6 +33,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from skill.backends.base import Backend
+from skill.engine_choice import AugmentEngine, LabelEngine, ModelName, engine_problems, fill_engine_values, probe_endpoints, endpoint_wait_s
 from skill.engines.container_contract import check_staged_cookbooks
 from skill.errors import InputError, SkillError, UndefinedVariable
 from skill.flows import resolve_workflow
@@ -117,6 +118,7 @@ def canonical_pairs(values: Mapping[str, Any]) -> dict[str, str]:
     if given.get("storage_url"):
         for key, url in cache_urls(given["storage_url"]).items():
             given.setdefault(key, url)
+    fill_engine_values(given)
     ordered = [k for k in _VALUE_ORDER if k in given] + sorted(k for k in given if k not in _VALUE_ORDER)
     return {k: str(given[k]) for k in ordered}
 
@@ -147,6 +149,10 @@ class GuardRequest(BaseModel):
     cookbook: CookbookName | None = Field(default=None, description="Scene profile; the workflow default is city_traffic.")
     vlm_url: Token | None = Field(default=None, description="Only when the user asked for an external VLM, e.g. https://host/v1.")
     llm_url: Token | None = Field(default=None, description="Only when the user asked for an external LLM, e.g. https://host/v1.")
+    label_engine: LabelEngine | None = Field(default=None, description="Only when the user chose one: classic (CPU, local backend) or nim (OpenAI-compatible VLM/LLM at vlm_url).")
+    augment_engine: AugmentEngine | None = Field(default=None, description="Only when the user chose one: classic (CPU, local backend) or cosmos (GPU).")
+    vlm_model: ModelName | None = Field(default=None, description="Served model id to use at vlm_url; default the first listed.")
+    llm_model: ModelName | None = Field(default=None, description="Served model id to use at llm_url; default the first listed.")
     workers: Annotated[int, Field(ge=1, le=64)] | None = Field(default=None, description="Worker tasks per stage (1-64); workflow default 1.")
     n_augmentations: Annotated[int, Field(ge=1, le=16)] | None = Field(default=None, description="Augmentations per video (1-16); default the cookbook's n_augmentations.")
 
@@ -214,6 +220,7 @@ def pre_submit_guard(req: GuardRequest, *, backend: Backend, render=render_workf
     listing = _dataset_check(setup, backend, checks)
     if video_ok and listing is not None:
         _video_in_dataset_check(fields["video"], listing, checks)
+    _engines_check(pairs, backend, checks, augments="augmentation" in mode)
     remediation = _cache_checks(kinds, pairs, backend, checks)
     return _finish(path.stem, path, mode, checks, pairs, run_id, remediation)
 
@@ -270,6 +277,30 @@ def _render_check(render, path: Path, pairs: dict[str, str], checks: list[Check]
     checks.append(Check(name="workflow", status="ok", detail=f"Workflow file {path.name}."))
     checks.append(Check(name="variables", status="ok", detail="Every template variable resolves."))
     return spec
+
+
+def _engines_check(pairs: dict[str, str], backend: Backend, checks: list[Check], *, augments: bool) -> None:
+    """The chosen engines can run where this backend runs its tasks, and a chosen server answers."""
+    if not (pairs.get("label_engine") or pairs.get("augment_engine")):
+        return
+    local = backend.traits.local_engines
+    problems = engine_problems(pairs, on_this_machine=local, augments=augments)
+    if problems:
+        first = problems[0]
+        checks.append(Check(name="engines", status="fail", detail=first.message, data={"code": first.code, "remedy": first.remedy}))
+        return
+    uses_server = pairs.get("label_engine") == "nim" or (augments and pairs.get("augment_engine") == "cosmos")
+    if local and uses_server:
+        try:
+            models = probe_endpoints(pairs, wait_s=endpoint_wait_s())
+        except SkillError as exc:
+            checks.append(Check(name="engines", status="fail", detail=exc.message, data={"code": exc.code, "remedy": exc.remedy or ""}))
+            return
+        detail = f"Engines label={pairs.get('label_engine') or 'auto'} augment={pairs.get('augment_engine') or 'auto'}; VLM {models['vlm']}, LLM {models['llm']}."
+        checks.append(Check(name="engines", status="ok", detail=detail, data={"models": models}))
+        return
+    checks.append(Check(name="engines", status="ok",
+                        detail=f"Engines label={pairs.get('label_engine') or 'auto'} augment={pairs.get('augment_engine') or 'auto'}."))
 
 
 def _task_kinds(spec: RenderedSpec) -> dict[GuardMode, list[TaskSpec]]:

@@ -40,6 +40,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from skill.backends.base import Backend
+from skill.engine_choice import AugmentEngine, LabelEngine, ModelName
 from skill.errors import BackendTimeout, BackendUnavailable, CommandFailed, InputError, PolicyDenied, SkillError
 from skill.flows import resolve_workflow
 from skill.ledger import Ledger, RunRecord, values_hash
@@ -83,6 +84,10 @@ class SubmitRequest(BaseModel):
     cookbook: CookbookName | None = Field(default=None, description="Scene profile; the workflow default is city_traffic.")
     vlm_url: Token | None = Field(default=None, description="Only when the user asked for an external VLM, e.g. https://host/v1.")
     llm_url: Token | None = Field(default=None, description="Only when the user asked for an external LLM, e.g. https://host/v1.")
+    label_engine: LabelEngine | None = Field(default=None, description="Only when the user chose one: classic (CPU, local backend) or nim (OpenAI-compatible VLM/LLM at vlm_url).")
+    augment_engine: AugmentEngine | None = Field(default=None, description="Only when the user chose one: classic (CPU, local backend) or cosmos (GPU).")
+    vlm_model: ModelName | None = Field(default=None, description="Served model id to use at vlm_url; default the first listed.")
+    llm_model: ModelName | None = Field(default=None, description="Served model id to use at llm_url; default the first listed.")
     workers: Annotated[int, Field(ge=1, le=64)] | None = Field(default=None, description="Worker tasks per stage (1-64); workflow default 1.")
     n_augmentations: Annotated[int, Field(ge=1, le=16)] | None = Field(default=None, description="Augmentations per video (1-16); default the cookbook's n_augmentations.")
 

@@ -19,6 +19,7 @@ from tools.backends import add_backend_option
 _VALUE_FLAGS = (
     "dataset", "run_id", "storage_url", "gpu_platform", "video", "skills_dir", "cosmos_model_cache_url",
     "auto_labeling_model_cache_url", "cookbook", "vlm_url", "llm_url", "workers",
+    "label_engine", "augment_engine", "vlm_model", "llm_model",
 )
 
 

@@ -11,7 +11,8 @@ from skill.steps.submit import SubmitRequest, SubmitResult, submit
 from tools.output import emit
 from tools.backends import add_backend_option
 
-_OPTIONAL = ("run_id", "pool", "skills_dir", "cosmos_model_cache_url", "auto_labeling_model_cache_url", "cookbook", "vlm_url", "llm_url")
+_OPTIONAL = ("run_id", "pool", "skills_dir", "cosmos_model_cache_url", "auto_labeling_model_cache_url", "cookbook", "vlm_url", "llm_url",
+             "label_engine", "augment_engine", "vlm_model", "llm_model")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
