@@ -27,7 +27,7 @@ from typing import Annotated, Literal
 
 from pydantic import StringConstraints
 
-from skill.errors import InputError
+from skill.errors import BackendUnavailable, InputError
 
 __all__ = [
     "AUGMENT_ENGINES",
@@ -165,8 +165,15 @@ def probe_endpoints(values: Mapping[str, str], *, wait_s: float = 30.0, client=N
     try:
         found = {}
         for kind in ("vlm", "llm"):
-            endpoint = wait_for_models(http, kind.upper(), values.get(f"{kind}_url") or "", auth_headers(api_key(kind)),
-                                       settings, model=values.get(f"{kind}_model") or None)
+            try:
+                endpoint = wait_for_models(http, kind.upper(), values.get(f"{kind}_url") or "", auth_headers(api_key(kind)),
+                                           settings, model=values.get(f"{kind}_model") or None)
+            except BackendUnavailable as exc:
+                if exc.code != "endpoint-unreachable":
+                    raise
+                raise BackendUnavailable(exc.message, code=exc.code, remedy=(
+                    f"Start the {kind.upper()} server or fix --{kind}-url (an OpenAI-compatible base such as "
+                    "http://host:8000/v1); VDA_ENDPOINT_CHECK_SECONDS waits longer for one still loading.")) from exc
             found[kind] = endpoint.model
         return found
     finally:

@@ -8,7 +8,8 @@ without images is an LLM request: the question ids and options are read from its
 so a test knows what the scene must say.
 
 Modes, settable while the server runs: ``slow_s`` (delay before every answer), ``fail_models`` /
-``fail_chat`` (how many of the next requests answer 503), ``models`` (the ids listed) and
+``fail_chat`` (how many of the next requests answer 503), ``drop_chat`` (how many chat requests
+get no answer: the connection closes, as when the server dies), ``models`` (the ids listed) and
 :meth:`stop` (the port closes: connection refused). Every request is recorded (path, model, image
 count) for assertions. Run alone: ``python -m tests.fakes.openai_server [PORT]``.
 """
@@ -46,6 +47,7 @@ class FakeOpenAI:
     slow_s: float = 0.0
     fail_models: int = 0
     fail_chat: int = 0
+    drop_chat: int = 0
     requests: list[Request] = field(default_factory=list)
     port: int = 0
 
@@ -162,6 +164,10 @@ def _handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             fake.record(request)
             if fake.slow_s:
                 time.sleep(fake.slow_s)
+            if fake.take_failure("drop_chat"):  # the server dies mid-request: no answer, connection closed
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
             if fake.take_failure("fail_chat"):
                 self._send(503, {"error": {"message": "overloaded"}})
                 return
