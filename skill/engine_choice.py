@@ -18,6 +18,7 @@ GPU or without the Cosmos runtime. :func:`probe_endpoints` checks that a chosen 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import StringConstraints
+from pydantic import AfterValidator, StringConstraints
 
 from skill.errors import BackendUnavailable, InputError
 
@@ -181,5 +182,15 @@ def probe_endpoints(values: Mapping[str, str], *, wait_s: float = 30.0, client=N
             http.close()
 
 
-ModelName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$", max_length=200)]
-"""A served model id as /v1/models lists it, e.g. Qwen/Qwen3-VL-30B-A3B-Instruct or qwen2.5vl:7b."""
+_MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")
+
+
+def _model_id(value: str) -> str:
+    if not _MODEL_ID.match(value):
+        raise ValueError("a model id is letters, digits and . _ : / @ + - (e.g. Qwen/Qwen3-VL-8B-Instruct)")
+    return value
+
+
+ModelName = Annotated[str, StringConstraints(max_length=200), AfterValidator(_model_id)]
+"""A served model id as /v1/models lists it, e.g. Qwen/Qwen3-VL-30B-A3B-Instruct or qwen2.5vl:7b
+(checked by a validator, so the pattern does not weigh on every tools/list)."""
