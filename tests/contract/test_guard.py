@@ -304,3 +304,18 @@ def test_a_staged_file_that_gains_jinja_syntax_fails_the_guard_naming_it(skills:
     assert "scripts/endpoint_common.sh" in workflow.detail and "line 2" in workflow.detail
     assert "second render" in workflow.detail and "TemplateSyntaxError" in workflow.detail
     assert fake.calls.count("submit") == 0
+
+
+@pytest.mark.parametrize(("slot", "value"), [("label_engine", "classic"), ("augment_engine", "classic")])
+def test_a_classic_engine_fails_the_guard_on_the_cluster(skills: Path, slot: str, value: str):
+    result = pre_submit_guard(request(skills, **{slot: value}), backend=FakeBackend(objects=full_objects()))
+    engines = check(result, "engines")
+    assert result.status == "failed" and engines.status == "fail" and engines.data["code"] == "engine-not-on-backend"
+
+
+def test_the_cluster_engines_and_a_chosen_model_pass_the_cluster_guard(skills: Path):
+    result = pre_submit_guard(request(skills, label_engine="nim", augment_engine="cosmos", vlm_model="Qwen/Qwen3-VL-8B-Instruct"),
+                              backend=FakeBackend(objects=full_objects()))
+    assert result.status == "ok", [c for c in result.checks if c.status != "ok"]
+    assert check(result, "engines").status == "ok"
+    assert result.values["vlm_model"] == "Qwen/Qwen3-VL-8B-Instruct" and result.values["label_engine"] == "nim"
