@@ -206,3 +206,16 @@ def test_split_upright_finds_heads_and_leaves_vehicles_whole():
     cv2.rectangle(one, (12, 27), (48, 110), 1, -1)
     labels, stats = components(one)
     assert len(split_upright(labels, stats, 1)) == 1
+
+
+def test_a_fragment_that_continues_a_track_is_joined():
+    """A walker hidden for 15 frames outlives the online tracker's patience (max_age 10) and comes
+    back as a new track; it starts where the first one was heading, so finish() joins the two."""
+    frames = [[box(10 + 3 * i, 50)] for i in range(20)] + [[] for _ in range(15)]
+    frames += [[box(10 + 3 * (35 + i) + 6, 50)] for i in range(20)]
+    joined = run(SortTracker(max_age=10, max_gap=10, link_gap=30), frames)
+    assert len(joined) == 1 and joined[0].observed == 40
+    assert len(run(SortTracker(max_age=10, max_gap=10, link_gap=0), frames)) == 2
+    # another walker, far from where the first was heading, stays its own track
+    frames[35:] = [[box(250 - 3 * i, 130)] for i in range(20)]
+    assert len(run(SortTracker(max_age=10, max_gap=10, link_gap=30), frames)) == 2
