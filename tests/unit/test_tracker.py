@@ -13,7 +13,7 @@ import pytest
 from skill.engines._label_classic import ClassicSettings, analyze_video
 from skill.engines._tracker import SortTracker, iou_xyxy
 from skill.engines.mot_metrics import evaluate
-from skill.engines.synthetic import make_scene
+from skill.engines.synthetic import make_scene, walking_pairs
 
 MOTA_FLOOR = 0.85
 IDF1_FLOOR = 0.85
@@ -155,20 +155,6 @@ def test_tracking_quality_survives_augmentation(tmp_path, background, variables,
 # People walking side by side merge into one motion blob. Before blobs were split at the dip between
 # two heads, this scene (two pairs and a loner, 4 s at 640x360, seed 11) scored MOTA -0.21, IDF1 0.15
 # with 3 tracks for 5 people; measured after: MOTA 0.92, IDF1 0.89, 5 tracks.
-def walking_pairs(width: int, height: int):
-    from skill.engines.synthetic import SceneObject
-
-    w = 0.28 * 0.4 * height / width  # a person's width as a share of the frame width
-    gap = 1.1 * w
-    return [
-        SceneObject(kind="person", start=(0.05, 0.45), end=(0.75, 0.47), color=(200, 60, 40)),
-        SceneObject(kind="person", start=(0.05 + gap, 0.45), end=(0.75 + gap, 0.47), color=(40, 80, 190)),
-        SceneObject(kind="person", start=(0.90, 0.72), end=(0.30, 0.70), color=(35, 35, 40)),
-        SceneObject(kind="person", start=(0.90 + gap, 0.72), end=(0.30 + gap, 0.70), color=(30, 140, 120)),
-        SceneObject(kind="person", start=(0.5, 1.1), end=(0.55, 0.2), t0=0.1, t1=0.9, color=(120, 120, 120)),
-    ]
-
-
 @pytest.mark.parametrize("size", [(640, 360), (320, 180)])
 def test_people_walking_side_by_side_get_a_track_each(tmp_path, size):
     path = tmp_path / "pairs.mp4"
