@@ -161,3 +161,21 @@ def test_cosmos_without_gpu_or_runtime_says_what_is_missing_before_any_work(tmp_
         assert "GPU" in line
     assert "modules/cli.py" in line
     assert_nothing_started(home)
+
+
+def test_augmented_clips_are_labeled_by_the_server(tmp_path: Path) -> None:
+    """augmentation_and_al: the classic CPU augmenter here, the labels of every augmented clip from the server."""
+    home = tmp_path / "home"
+    with FakeOpenAI() as server:
+        done = vda(home, "run", "--sample", "--augmentations", "2", "--label-engine", "nim", "--augment-engine", "classic",
+                   "--vlm-url", server.url, "--json")
+        asked = [r for r in server.requests if r.path.startswith("/v1/chat") and r.images]
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert result["flow"] == "augmentation_and_al" and len(result["augmented_labels"]) == 2 and result["media_lines"]
+    assert len(asked) >= 2  # at least one VLM call per augmented clip
+    for name in result["augmented_labels"]:
+        scene = Path(result["local_run_dir"]) / "outputs" / "pseudo_labeled_augmented" / name
+        assert validate_scene(scene) == []
+        meta = json.loads((scene / "sidecars" / "metadata.json").read_text())
+        assert meta["engine"] == "nim" and meta["sampled_vars"]
