@@ -91,6 +91,16 @@ def cosmos_runtime_missing(env: Mapping[str, str] | None = None) -> list[str]:
     return missing
 
 
+def _carries_secret(url: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url if "://" in url else "http://" + url)
+    except ValueError:
+        return False
+    return bool(parts.username or parts.password or parts.query or parts.fragment)
+
+
 def fill_engine_values(values: dict[str, str]) -> dict[str, str]:
     """One server often serves both models: with ``nim`` and only ``vlm_url`` given, the LLM is
     asked at the same URL (and with ``vlm_model`` but no ``llm_model``, nothing is guessed)."""
@@ -105,6 +115,12 @@ def engine_problems(values: Mapping[str, str], *, on_this_machine: bool, augment
     label = values.get("label_engine") or "auto"
     augment = values.get("augment_engine") or "auto"
     problems: list[EngineProblem] = []
+    for key in ("vlm_url", "llm_url"):
+        if values.get(key) and _carries_secret(values[key]):
+            problems.append(EngineProblem(
+                "endpoint-url-credentials",
+                f"The {key} carries a user name, password or query string, which would end up in the workflow and its logs.",
+                f"Pass the bare base URL as {key} and the key in {key[:3].upper()}_API_KEY (it is sent as a header only)."))
     if not on_this_machine:
         for slot, engine, own in (("label", label, "nim"), ("augment", augment, "cosmos")):
             if engine == "classic":

@@ -321,11 +321,11 @@ def _check_engines(run: _Run) -> None:
     uses_server = values.get("label_engine") == "nim" or (augments and values.get("augment_engine") == "cosmos")
     if run.backend.traits.local_engines and uses_server:
         models = probe_endpoints(values, wait_s=endpoint_wait_s())
-        run.say("engines", f"VLM {models['vlm']} at {values['vlm_url']}; LLM {models['llm']} at {values['llm_url']}.", models=models)
-    run.statements.append(
-        f"Engines: labels by {values.get('label_engine') or 'the backend default'}, "
-        f"augmentation by {values.get('augment_engine') or 'the backend default'}" + (
-            f" (VLM/LLM server {values['vlm_url']})." if values.get("vlm_url") else "."))
+        run.say("engines", f"VLM {models['vlm']} at {normalize_url(values['vlm_url'])}; "
+                f"LLM {models['llm']} at {normalize_url(values['llm_url'])}.", models=models)
+    server = f" (VLM/LLM server {normalize_url(values['vlm_url'])})." if values.get("vlm_url") else "."
+    run.statements.append(f"Engines: labels by {values.get('label_engine') or 'the backend default'}, "
+                          f"augmentation by {values.get('augment_engine') or 'the backend default'}{server}")
 
 
 def _guard(run: _Run, values: dict[str, Any]) -> GuardResult:

@@ -179,3 +179,12 @@ def test_augmented_clips_are_labeled_by_the_server(tmp_path: Path) -> None:
         assert validate_scene(scene) == []
         meta = json.loads((scene / "sidecars" / "metadata.json").read_text())
         assert meta["engine"] == "nim" and meta["sampled_vars"]
+
+
+@pytest.mark.parametrize("url", ["http://me:hunter2-secret@127.0.0.1:9/v1", "http://127.0.0.1:9/v1?api_key=hunter2-secret"])
+def test_a_url_carrying_a_secret_is_refused_without_echo(tmp_path: Path, url: str) -> None:
+    home = tmp_path / "home"
+    done = vda(home, "run", "--sample", "--flow", "auto_labeling", "--label-engine", "nim", "--vlm-url", url)
+    assert_clear_error(done, "endpoint-url-credentials")
+    assert "hunter2-secret" not in done.stdout + done.stderr
+    assert_nothing_started(home)
