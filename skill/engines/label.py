@@ -3,13 +3,15 @@ OpenAI-compatible VLM/LLM endpoints (``nim``).
 
     python -m skill.engines.label --engine classic|nim --video IN.mp4 --output-dir DIR \\
         --config AUTO_LABELING_CONFIG.yaml [--question-bank QB.json] [--sampled-vars VARS.json] \\
-        [--super-resolution true|false] [--vlm-url U] [--llm-url U] [--media-id ID]
+        [--super-resolution true|false] [--vlm-url U] [--llm-url U] [--vlm-model M] [--llm-model M] [--media-id ID]
 
 Stages, as upstream runs them: super-resolution (here: a Lanczos upscale to the configured height,
 720 by default, when the input is lower) -> detection + tracking (both engines use the classic
 CPU tracker) -> VLM JSON (not produced by these engines; recorded as skipped) -> MCQ generation
 (``classic``: answers from measurements and from the sampled augmentation variables; ``nim``: a
-VLM caption per window, mapped to the bank by the LLM, aggregated per video).
+VLM caption per window, mapped to the bank by the LLM, aggregated per video; the model is the one
+named with ``--vlm-model``/``--llm-model``, which the server must list, else the first it lists; a
+server that stops answering fails the run with ``endpoint-unreachable`` and writes no scene).
 
 Exit codes: 0 done (``completed`` or ``completed_degraded``), 1 failure (one ``Error:`` line on
 stderr), 2 usage. Everything is built in a staging folder inside DIR and moved into place at the
