@@ -188,3 +188,11 @@ def test_a_url_carrying_a_secret_is_refused_without_echo(tmp_path: Path, url: st
     assert_clear_error(done, "endpoint-url-credentials")
     assert "hunter2-secret" not in done.stdout + done.stderr
     assert_nothing_started(home)
+
+
+def test_classic_on_the_cluster_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    done = vda(home, "run", "--backend", "osmo", "--sample", "--label-engine", "classic")
+    line = assert_clear_error(done, "engine-not-on-backend")
+    assert "--backend local" in line
+    assert_nothing_started(home)
