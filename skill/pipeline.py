@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import tempfile
 import time
 from collections.abc import Callable
@@ -27,9 +26,18 @@ from pydantic import BaseModel, ConfigDict, Field
 from skill import flows, storage
 from skill.backends.base import Backend
 from skill.demo_source import DEMO_DATASET_NAME, DEMO_REPO
-from skill.engine_choice import AugmentEngine, LabelEngine, ModelName, engine_problems, fill_engine_values, probe_endpoints, raise_first, endpoint_wait_s
-from skill.errors import BackendError, InputError, SkillError, UserInputRequired
 from skill.endpoints import normalize_url
+from skill.engine_choice import (
+    AugmentEngine,
+    LabelEngine,
+    ModelName,
+    endpoint_wait_s,
+    engine_problems,
+    fill_engine_values,
+    probe_endpoints,
+    raise_first,
+)
+from skill.errors import BackendError, InputError, SkillError, UserInputRequired
 from skill.eta_model import ClipShape, estimate, record_run
 from skill.ingest import IngestedVideo, to_workflow_video
 from skill.ledger import Ledger

@@ -33,7 +33,15 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from skill.backends.base import Backend
-from skill.engine_choice import AugmentEngine, LabelEngine, ModelName, engine_problems, fill_engine_values, probe_endpoints, endpoint_wait_s
+from skill.engine_choice import (
+    AugmentEngine,
+    LabelEngine,
+    ModelName,
+    endpoint_wait_s,
+    engine_problems,
+    fill_engine_values,
+    probe_endpoints,
+)
 from skill.engines.container_contract import check_staged_cookbooks
 from skill.errors import InputError, SkillError, UndefinedVariable
 from skill.flows import resolve_workflow
