@@ -112,3 +112,25 @@ def test_guard_checks_engines_on_the_local_backend(tmp_path: Path, monkeypatch):
     assert result.values["llm_url"] == server.url
     result = pre_submit_guard(GuardRequest(**base), backend=backend)
     assert not any(c.name == "engines" for c in result.checks)  # nothing chosen: nothing to check
+
+
+def test_the_nim_gate_is_skipped_when_the_user_named_the_server(tmp_path: Path, monkeypatch):
+    from types import SimpleNamespace
+
+    from skill import pipeline
+    from skill.backends.base import CLUSTER_TRAITS
+
+    def no_gate(*a, **k):
+        raise AssertionError("the in-cluster NIM gate must not run")
+
+    monkeypatch.setattr(pipeline, "ensure_nims_ready", no_gate)
+    backend = SimpleNamespace(name="osmo", traits=CLUSTER_TRAITS)
+    req = pipeline.RunRequest(label_engine="nim", vlm_url="https://vlm.example.com/v1")
+    run = pipeline._Run(req=req, backend=backend, ledger=None, emit=lambda e: None, scratch=tmp_path)
+    pipeline._nim_gate(run)
+    assert any("server you named" in s for s in run.statements)
+    monkeypatch.setattr(pipeline, "ensure_nims_ready", lambda *a, **k: SimpleNamespace(statement="gate ran"))
+    run = pipeline._Run(req=pipeline.RunRequest(vlm_url="https://vlm.example.com/v1"), backend=backend, ledger=None,
+                        emit=lambda e: None, scratch=tmp_path)
+    pipeline._nim_gate(run)  # only the VLM named, the LLM is still the in-cluster one
+    assert run.statements == ["gate ran"]
