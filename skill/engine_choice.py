@@ -42,6 +42,7 @@ __all__ = [
     "engine_problems",
     "fill_engine_values",
     "gpu_count",
+    "local_engines_report",
     "probe_endpoints",
     "raise_first",
 ]
@@ -99,6 +100,16 @@ def _carries_secret(url: str) -> bool:
     except ValueError:
         return False
     return bool(parts.username or parts.password or parts.query or parts.fragment)
+
+
+def local_engines_report(*, gpus=gpu_count, runtime_missing=cosmos_runtime_missing) -> tuple[str, dict[str, object]]:
+    """What this machine can run, for preflight: one sentence and its data."""
+    count, missing = gpus(), runtime_missing()
+    cosmos = ("cosmos runs here" if count and not missing else
+              "cosmos does not run here (missing " + "; ".join(([] if count else ["an NVIDIA GPU"]) + missing) + ")")
+    detail = (f"Engines here: classic labeling and augmentation (CPU, the default); nim labeling with a VLM/LLM "
+              f"server URL (label_engine=nim, vlm_url); {cosmos}.")
+    return detail, {"gpus": count, "cosmos_available": bool(count and not missing), "cosmos_missing": missing}
 
 
 def fill_engine_values(values: dict[str, str]) -> dict[str, str]:

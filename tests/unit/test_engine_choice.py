@@ -134,3 +134,17 @@ def test_the_nim_gate_is_skipped_when_the_user_named_the_server(tmp_path: Path, 
                         emit=lambda e: None, scratch=tmp_path)
     pipeline._nim_gate(run)  # only the VLM named, the LLM is still the in-cluster one
     assert run.statements == ["gate ran"]
+
+
+def test_local_preflight_says_which_engines_run_here(tmp_path: Path):
+    from skill.backends.local import LocalBackend
+    from skill.engine_choice import local_engines_report
+    from skill.steps.preflight import PreflightRequest, preflight
+
+    detail, data = local_engines_report(gpus=lambda: 0, runtime_missing=lambda: ["the augmentation CLI /app/modules/cli.py"])
+    assert "cosmos does not run here (missing an NVIDIA GPU; the augmentation CLI" in detail and data["cosmos_available"] is False
+    detail, data = local_engines_report(gpus=lambda: 2, runtime_missing=lambda: [])
+    assert "cosmos runs here" in detail and data == {"gpus": 2, "cosmos_available": True, "cosmos_missing": []}
+    result = preflight(PreflightRequest(no_probe=True), backend=LocalBackend(tmp_path / "local"))
+    engines = next(c for c in result.checks if c.name == "engines")
+    assert engines.status == "ok" and "nim labeling" in engines.detail
