@@ -3,8 +3,8 @@
 Nothing is downloaded here: set VDA_BENCH_MOT_VIDEO (a video of the sequence, any size) and
 VDA_BENCH_MOT_GT (its gt/gt.txt, seqinfo.ini two folders up), as for ``./run bench --only tracking``.
 Measured on PETS09-S2L1 (MOT15 ground truth, 19 people, overcast daylight, no vehicle moving; a
-480x360 re-encode of 795 frames): MOTA 0.414, IDF1 0.389, 48 tracks (before blob splitting and
-fragment joining: 0.303, 0.367, 55 tracks). The floors sit below those with a margin.
+480x360 re-encode of 795 frames): MOTA 0.494, IDF1 0.423, 51 tracks (before blob splitting,
+fragment joining and box tightening: 0.303, 0.367, 55 tracks). The floors sit below with a margin.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from skill.engines.video_io import probe
 VIDEO, GT = os.environ.get("VDA_BENCH_MOT_VIDEO", ""), os.environ.get("VDA_BENCH_MOT_GT", "")
 pytestmark = pytest.mark.skipif(not (VIDEO and GT and Path(VIDEO).is_file() and Path(GT).is_file()),
                                 reason="no real MOT sequence here (set VDA_BENCH_MOT_VIDEO and VDA_BENCH_MOT_GT)")
-MOTA_FLOOR, IDF1_FLOOR, EXTRA_TRACKS = 0.35, 0.33, 35
+MOTA_FLOOR, IDF1_FLOOR, EXTRA_TRACKS = 0.45, 0.38, 35
 
 
 def test_tracking_on_real_footage_holds_its_floor():
