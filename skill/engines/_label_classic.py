@@ -204,9 +204,11 @@ class _MotionDetector:
         ``_TIGHT_DIFF`` grey levels, or ``_TIGHT_SHARE`` of the object's own contrast when that is
         lower; 2nd-98th percentile across, 1st-99th down): the mask's rim (soft edges, compression
         halo, the closing) made boxes about a third wider than the objects."""
-        bg = self.subtractor.getBackgroundImage()
-        if bg is None or not boxes or self.lut is not None:
+        if not boxes or self.lut is not None:
             return boxes  # a dark clip's stretched picture is too noisy to judge a rim by
+        bg = self.subtractor.getBackgroundImage()
+        if bg is None:
+            return boxes
         if bg.ndim == 3:
             bg = cv2.cvtColor(bg, cv2.COLOR_BGR2GRAY)
         diff = cv2.absdiff(small, bg)
