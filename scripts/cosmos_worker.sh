@@ -5,7 +5,7 @@
 #
 # Env in: SETUP_DIR, VIDEO_INPUT (dataset folder), OUTPUT_DIR, WORKER_ID (0), NUM_WORKERS (1),
 #         COSMOS_BARRIER_{RANK,NUM_NODES,HOST}, VDA_GROUP_BARRIER_PORT (default 12346).
-#   local executor (VDA_BACKEND=local): VDA_PYTHON, PYTHONPATH, VDA_ENGINE (classic; cosmos to
+#   local executor (VDA_BACKEND=local): VDA_PYTHON, PYTHONPATH, VDA_AUGMENT_ENGINE (auto = classic; cosmos to
 #         run the container CLI from this machine) -> python -m skill.engines.augment.
 #   OSMO (paidf-augmentation image): VLM_URL, LLM_URL, HF_HUB_CACHE, keys, and from .env
 #         WAIT_FOR_VLM/WAIT_FOR_LLM/VLM_MODEL/LLM_MODEL_STATIC -> uv run python modules/cli.py.
@@ -35,11 +35,13 @@ echo "=== cosmos_worker $worker/$workers: $(printf '%s' "$mine" | grep -c . || t
 if vda_is_local; then
   py="${VDA_PYTHON:?VDA_PYTHON is set by the local executor}"
   VDA_BARRIER_PYTHON="$py"
-  engine="classic"
-  [ "${VDA_ENGINE:-classic}" != "cosmos" ] || engine="cosmos"
+  engine="$(vda_local_engine augment "${VDA_AUGMENT_ENGINE:-auto}")"
+  [ -z "${VDA_VLM_MODEL:-}" ] || export VLM_MODEL="$VDA_VLM_MODEL"
+  [ -z "${VDA_LLM_MODEL:-}" ] || export LLM_MODEL="$VDA_LLM_MODEL"
   export VDA_BARRIER_RETRY_INTERVAL="${VDA_BARRIER_RETRY_INTERVAL:-1}"
 else
   # --- the paidf-augmentation container ---
+  vda_container_engine augment "${VDA_AUGMENT_ENGINE:-auto}"
   export UV_PROJECT_ENVIRONMENT=/app/.venv
   vda_fanout_keys
   VLM_URL="$(vda_default_base_url "${VLM_URL:-}")" || vda_die "VLM_URL is empty or not a URL"
@@ -58,6 +60,8 @@ else
   else
     LLM_MODEL="${LLM_MODEL_STATIC:-}"
   fi
+  [ -z "${VDA_VLM_MODEL:-}" ] || VLM_MODEL="$VDA_VLM_MODEL"
+  [ -z "${VDA_LLM_MODEL:-}" ] || LLM_MODEL="$VDA_LLM_MODEL"
   # The model cache is mounted read-only; give the CLI a writable mirror of symlinks. The cache
   # workflow stores repos under hub/, so look there as well as at the top.
   if [ -d "${HF_HUB_CACHE:-}" ]; then

@@ -28,6 +28,21 @@ vda_require_env() {
 
 vda_is_local() { [ "${VDA_BACKEND:-}" = "local" ]; }
 
+# vda_local_engine SLOT VALUE -> the engine a task on this machine runs for SLOT (label|augment):
+# classic for auto or empty (the workflow default), else the chosen one; an unknown name stops the task.
+vda_local_engine() {
+  case "$1:${2:-auto}" in
+    label:auto|augment:auto) echo classic ;;
+    label:classic|label:nim|augment:classic|augment:cosmos) echo "$2" ;;
+    *) vda_die "unknown $1 engine '${2:-}' (label: classic|nim, augment: classic|cosmos)" ;;
+  esac
+}
+
+# vda_container_engine SLOT VALUE: on OSMO the containers are the engines; classic is not in them.
+vda_container_engine() {
+  [ "${2:-auto}" != "classic" ] || vda_die "the classic $1 engine runs only on the local backend (vda run --backend local)"
+}
+
 # The interpreter for helper snippets: the local executor's, else the container's.
 vda_python() {
   if [ -n "${VDA_PYTHON:-}" ]; then printf '%s\n' "$VDA_PYTHON"
@@ -312,6 +327,9 @@ vda_prepare_al_container() {
   else
     LLM_MODEL="${LLM_MODEL_STATIC:-}"
   fi
+  # a model the user chose (vlm_model / llm_model values) wins over the first one listed
+  [ -z "${VDA_VLM_MODEL:-}" ] || VLM_MODEL="$VDA_VLM_MODEL"
+  [ -z "${VDA_LLM_MODEL:-}" ] || LLM_MODEL="$VDA_LLM_MODEL"
   cd "${VDA_AL_APP_DIR:-/workspace}"
   if [ -f docker/entrypoint.sh ]; then bash docker/entrypoint.sh; fi
   # rfdetr writes a .lock beside its weights: give it a writable folder of per-file links

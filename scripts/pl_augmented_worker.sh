@@ -6,7 +6,8 @@
 #
 # Env in: SETUP_DIR, COSMOS_INPUT (cosmos_worker_<w>'s output), OUTPUT_DIR, WORKER_ID (0), NUM_WORKERS (1),
 #         BARRIER_{RANK,NUM_NODES,HOST}, VDA_GROUP_BARRIER_PORT (default 12344).
-#   local executor (VDA_BACKEND=local): VDA_PYTHON, PYTHONPATH, VDA_ENGINE -> python -m skill.engines.label.
+#   local executor (VDA_BACKEND=local): VDA_PYTHON, PYTHONPATH, VDA_LABEL_ENGINE (auto = classic; nim
+#         with VLM_URL/LLM_URL, VDA_VLM_MODEL/VDA_LLM_MODEL) -> python -m skill.engines.label.
 #   OSMO (paidf-auto-labeling image): VLM_URL, LLM_URL, MODEL_CACHE_PATH, keys -> uv run python modules/cli.py
 #         (super resolution stays as the cookbook sets it).
 # A failing clip stops the worker: "ERROR: PL augmented failed for <video>_aug<i> (exit code N)".
@@ -35,11 +36,12 @@ echo "=== pl_augmented_worker $worker/$workers: $(printf '%s' "$mine" | grep -c 
 if vda_is_local; then
   py="${VDA_PYTHON:?VDA_PYTHON is set by the local executor}"
   VDA_BARRIER_PYTHON="$py"
-  engine="classic"; [ "${VDA_ENGINE:-classic}" != "nim" ] || engine="nim"
+  engine="$(vda_local_engine label "${VDA_LABEL_ENGINE:-auto}")"
   export VDA_BARRIER_RETRY_INTERVAL="${VDA_BARRIER_RETRY_INTERVAL:-1}"
   vars_dir="$(mktemp -d)"
   trap 'rm -rf "$vars_dir"' EXIT
 else
+  vda_container_engine label "${VDA_LABEL_ENGINE:-auto}"
   vda_prepare_al_container
   VDA_BARRIER_PYTHON="python3"
 fi
@@ -70,6 +72,8 @@ PY
       args+=(--sampled-vars "$vars_dir/$name.json")
     fi
     [ "$engine" != "nim" ] || args+=(--vlm-url "${VLM_URL:-}" --llm-url "${LLM_URL:-}")
+    [ "$engine" != "nim" ] || [ -z "${VDA_VLM_MODEL:-}" ] || args+=(--vlm-model "$VDA_VLM_MODEL")
+    [ "$engine" != "nim" ] || [ -z "${VDA_LLM_MODEL:-}" ] || args+=(--llm-model "$VDA_LLM_MODEL")
     [ "$rc" -ne 0 ] || "$py" -m skill.engines.label "${args[@]}" || rc=$?
   else
     echo "--- $name: $clip"

@@ -5,7 +5,7 @@
 #
 # Env in: SETUP_DIR, VIDEO_INPUT, OUTPUT_DIR, WORKER_ID (0), NUM_WORKERS (1), BARRIER_{RANK,NUM_NODES,HOST},
 #         VDA_GROUP_BARRIER_PORT (default 12344), SUPER_RESOLUTION_ENABLED (from .env; default false).
-#   local executor (VDA_BACKEND=local): VDA_PYTHON, PYTHONPATH, VDA_ENGINE (classic; nim to call
+#   local executor (VDA_BACKEND=local): VDA_PYTHON, PYTHONPATH, VDA_LABEL_ENGINE (auto = classic; nim to call
 #         the VLM/LLM at VLM_URL/LLM_URL) -> python -m skill.engines.label.
 #   OSMO (paidf-auto-labeling image): VLM_URL, LLM_URL, MODEL_CACHE_PATH, keys -> uv run python modules/cli.py.
 # A failing video stops the worker: "ERROR: PL failed for <video> (exit code N)".
@@ -38,9 +38,10 @@ echo "=== pl_original_worker $worker/$workers: $(printf '%s' "$mine" | grep -c .
 if vda_is_local; then
   py="${VDA_PYTHON:?VDA_PYTHON is set by the local executor}"
   VDA_BARRIER_PYTHON="$py"
-  engine="classic"; [ "${VDA_ENGINE:-classic}" != "nim" ] || engine="nim"
+  engine="$(vda_local_engine label "${VDA_LABEL_ENGINE:-auto}")"
   export VDA_BARRIER_RETRY_INTERVAL="${VDA_BARRIER_RETRY_INTERVAL:-1}"
 else
+  vda_container_engine label "${VDA_LABEL_ENGINE:-auto}"
   vda_prepare_al_container
   VDA_BARRIER_PYTHON="python3"
 fi
@@ -56,6 +57,8 @@ while IFS=$'\t' read -r name video; do
     args=(--engine "$engine" --video "$video" --output-dir "$out" --config "$al_config" --super-resolution "$sr")
     [ ! -f "$bank" ] || args+=(--question-bank "$bank")
     [ "$engine" != "nim" ] || args+=(--vlm-url "${VLM_URL:-}" --llm-url "${LLM_URL:-}")
+    [ "$engine" != "nim" ] || [ -z "${VDA_VLM_MODEL:-}" ] || args+=(--vlm-model "$VDA_VLM_MODEL")
+    [ "$engine" != "nim" ] || [ -z "${VDA_LLM_MODEL:-}" ] || args+=(--llm-model "$VDA_LLM_MODEL")
     "$py" -m skill.engines.label "${args[@]}" || rc=$?
   else
     uv run python modules/cli.py --config "$al_config" \

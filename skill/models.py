@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from skill.engine_choice import ModelName  # it imports nothing of ours but skill.errors
+
 __all__ = [
     "ALIASES",
     "COOKBOOKS",
@@ -165,8 +167,14 @@ class SubmitValues(BaseModel):
     conditions: Conditions | None = None
     seed: Seed | None = None
     all_clips: bool | None = None
+    # engine choice (issue 11); None = the workflow default "auto", the backend's own engines
+    label_engine: Literal["classic", "nim"] | None = None
+    augment_engine: Literal["classic", "cosmos"] | None = None
+    vlm_model: str | None = None
+    llm_model: str | None = None
 
-    @field_validator("storage_url", "gpu_platform", "skills_dir", "cosmos_model_cache_url", "auto_labeling_model_cache_url", "vlm_url", "llm_url")
+    @field_validator("storage_url", "gpu_platform", "skills_dir", "cosmos_model_cache_url", "auto_labeling_model_cache_url", "vlm_url", "llm_url",
+                     "vlm_model", "llm_model")
     @classmethod
     def _single_line(cls, value: str | None) -> str | None:
         if value is not None and (not value.strip() or _CONTROL.search(value) or " " in value):
@@ -201,6 +209,10 @@ class OptionalSubmitValues(BaseModel):
     conditions: Conditions | None = Field(default=None, description="Looks asked for, e.g. weather:rain,time_of_day:night|evening.")
     seed: Seed | None = Field(default=None, description="Repeats a run's draws, e.g. 4711.")
     all_clips: bool | None = Field(default=None, description="True: every clip of the dataset; default only video.")
+    label_engine: Literal["classic", "nim"] | None = Field(default=None, description="User's choice: classic (CPU, local) or nim (server at vlm_url).")
+    augment_engine: Literal["classic", "cosmos"] | None = Field(default=None, description="User's choice: classic (CPU, local) or cosmos (GPU).")
+    vlm_model: ModelName | None = Field(default=None, description="Model at vlm_url; default the first listed.")
+    llm_model: ModelName | None = Field(default=None, description="Same, at llm_url.")
 
 
 # --- statuses (OSMO's enums, osmo.md §2.12) ---------------------------------------------------

@@ -27,6 +27,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from skill import flows, storage
 from skill.backends.base import Backend
 from skill.demo_source import DEMO_DATASET_NAME, DEMO_REPO
+from skill.endpoints import normalize_url
+from skill.engine_choice import (
+    AugmentEngine,
+    LabelEngine,
+    ModelName,
+    endpoint_wait_s,
+    engine_problems,
+    fill_engine_values,
+    probe_endpoints,
+    raise_first,
+)
 from skill.errors import BackendError, InputError, SkillError, UserInputRequired
 from skill.conditions import format_conditions, resolve_conditions
 from skill.eta_model import ClipShape, estimate, record_run
@@ -69,6 +80,13 @@ class RunRequest(BaseModel):
     conditions: dict[str, str] = Field(default_factory=dict, description="Looks to fix, variable -> option[|option], e.g. {'weather': 'rain'}; the request's words add to them.")
     seed: int | None = Field(default=None, ge=0, le=999_999_999_999, description="Sampling seed: the same seed draws the same looks; default a fresh one.")
     nims: NimGateMode = Field(default="ensure", description="Cluster runs: ensure (reuse healthy NIMs, else deploy the allow-list once, then wait), check (fail when not healthy) or skip.")
+    # engine choice (issue 11): None = the backend's own engines (classic here, the containers on OSMO)
+    label_engine: LabelEngine | None = Field(default=None, description="classic (CPU, local only) or nim (OpenAI-compatible VLM/LLM at vlm_url).")
+    augment_engine: AugmentEngine | None = Field(default=None, description="classic (CPU, local only) or cosmos (Cosmos Transfer 2.5, GPU).")
+    vlm_url: str | None = Field(default=None, max_length=2048, description="OpenAI-compatible VLM base URL the user gave, e.g. http://127.0.0.1:8000/v1.")
+    llm_url: str | None = Field(default=None, max_length=2048, description="LLM base URL; default the VLM's.")
+    vlm_model: ModelName | None = None
+    llm_model: ModelName | None = None
 
 
 class RunEvent(BaseModel):
@@ -266,6 +284,10 @@ def _preflight(run: _Run) -> None:
 
 def _nim_gate(run: _Run) -> None:
     if run.backend.traits.cluster_nims:
+        chosen = _engine_values(run.req)
+        if chosen.get("vlm_url") and chosen.get("llm_url"):  # the user's own server does the VLM/LLM work
+            run.statements.append("The in-cluster NIMs were not checked or deployed: the run uses the VLM/LLM server you named.")
+            return
         gate = ensure_nims_ready(run.req.nims, say=lambda line: run.say("nim", line))
         run.statements.append(gate.statement)
 
@@ -316,7 +338,34 @@ def _values(run: _Run) -> dict[str, Any]:
         values["conditions"] = format_conditions(run.conditions)
         values["seed"] = str(run.seed)
     values["all_clips"] = True  # the run's dataset holds exactly the clips it was given (or the demo's)
+    values.update(_engine_values(req))
     return {k: v for k, v in values.items() if v is not None}
+
+
+def _engine_values(req: RunRequest) -> dict[str, str]:
+    """The engine values the user gave (none given: the workflow's auto, the backend's own engines)."""
+    keys = ("label_engine", "augment_engine", "vlm_url", "llm_url", "vlm_model", "llm_model")
+    return fill_engine_values({k: getattr(req, k) for k in keys if getattr(req, k)})
+
+
+def _check_engines(run: _Run) -> None:
+    """Before any work: the chosen engines can run on this backend, and a chosen server answers."""
+    values = _engine_values(run.req)
+    if not values:
+        return
+    for key in ("vlm_url", "llm_url"):
+        if values.get(key):
+            normalize_url(values[key])  # an http(s) URL or a coded error; nothing else is ever opened
+    augments = run.info.augments
+    raise_first(engine_problems(values, on_this_machine=run.backend.traits.local_engines, augments=augments))
+    uses_server = values.get("label_engine") == "nim" or (augments and values.get("augment_engine") == "cosmos")
+    if run.backend.traits.local_engines and uses_server:
+        models = probe_endpoints(values, wait_s=endpoint_wait_s())
+        run.say("engines", f"VLM {models['vlm']} at {normalize_url(values['vlm_url'])}; "
+                f"LLM {models['llm']} at {normalize_url(values['llm_url'])}.", models=models)
+    server = f" (VLM/LLM server {normalize_url(values['vlm_url'])})." if values.get("vlm_url") else "."
+    run.statements.append(f"Engines: labels by {values.get('label_engine') or 'the backend default'}, "
+                          f"augmentation by {values.get('augment_engine') or 'the backend default'}{server}")
 
 
 def _guard(run: _Run, values: dict[str, Any]) -> GuardResult:
@@ -415,6 +464,7 @@ def run_pipeline(req: RunRequest, *, backend: Backend, ledger: Ledger, emit: Emi
             _ingest(run, collect_videos(req.videos, req.folder))
         _choose_flow(run)
         _choose_looks(run)
+        _check_engines(run)
         if not run.clips and not req.dataset_url:
             _fetch_demo(run, prepare_demo)
         _announce_eta(run)

@@ -30,6 +30,8 @@ class BackendTraits:
     """Labeling calls the in-cluster NIMs, so a run checks (and ensures) their health first."""
     engines_need_weights: bool = True
     """False for CPU engines: the model caches only need a manifest saying no weights are used."""
+    local_engines: bool = False
+    """Tasks run on this machine: the CPU engines exist, and a GPU engine needs this machine's GPU."""
     storage_url: str | None = None
     """Where uploads go when the user names no storage prefix (None: the user must name one)."""
     poll_interval_s: float = 15.0

@@ -146,7 +146,7 @@ class LocalBackend:
     def __init__(self, root: Path | None = None) -> None:
         self.root = Path(root).expanduser().resolve() if root is not None else default_root()
         self.storage = LocalStorage(self.root / "storage")
-        self.traits = BackendTraits(probes_network=False, cluster_nims=False, engines_need_weights=False,
+        self.traits = BackendTraits(probes_network=False, cluster_nims=False, engines_need_weights=False, local_engines=True,
                                     storage_url=str(self.root / "storage" / "local"), poll_interval_s=1.0, poll_max_interval_s=5.0)
         self.workflows_dir = self.root / "workflows"
         self._credentials = CredentialStore(self.root / "credentials.json")

@@ -494,7 +494,6 @@ class Runner:
         env.update(
             {
                 "VDA_BACKEND": "local",
-                "VDA_ENGINE": "classic",
                 "VDA_PYTHON": sys.executable,
                 "PYTHONPATH": os.pathsep.join([root, *existing]),
                 "VDA_GROUP_BARRIER_PORT": str(port),

@@ -39,6 +39,7 @@ __all__ = [
     "classify_box",
     "iter_video",
     "proximity_events",
+    "split_upright",
 ]
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,8 @@ class ClassicSettings:
 # --- detection -----------------------------------------------------------------------------------------
 
 
+_TIGHT_DIFF = 15  # grey levels from the background model that count as the object itself, not its rim...
+_TIGHT_SHARE = 0.3  # ...or this share of the object's own contrast (90th pct), if lower
 _DARK_CLIP = 100.0  # the background's 99th percentile below this: a dark clip, contrast is stretched
 
 
@@ -155,6 +158,7 @@ class _MotionDetector:
         self.close_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
         self.min_area = max(12.0, 0.0012 * self.size[0] * self.size[1])
         self.fg_share = 0.0
+        self.split = np.zeros(0, dtype=bool)  # per box of the last detect(): a part of a split blob (a person)
         self.lut: np.ndarray | None = None
         # a median removes thin rain and snow streaks but must not eat small people in small frames
         self.median_k = 5 if self.size[0] >= 400 else 3
@@ -177,7 +181,8 @@ class _MotionDetector:
         return small if self.lut is None else cv2.LUT(small, self.lut)
 
     def detect(self, small: np.ndarray) -> np.ndarray:
-        mask = self.subtractor.apply(self._stretched(small), learningRate=self.learning_rate)
+        picture = self._stretched(small)
+        mask = self.subtractor.apply(picture, learningRate=self.learning_rate)
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self.open_kernel)
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self.close_kernel, iterations=2)
         self.fg_share = float(np.count_nonzero(mask)) / mask.size
@@ -186,9 +191,99 @@ class _MotionDetector:
                 if stats[i, 4] >= self.min_area and stats[i, 2] >= 3 and stats[i, 3] >= 3]
         kept = [i for i in kept if not _is_reflection(i, kept, labels, stats, small)]
         if not kept:
+            self.split = np.zeros(0, dtype=bool)
             return np.zeros((0, 4))
-        boxes = [(stats[i, 0], stats[i, 1], stats[i, 0] + stats[i, 2], stats[i, 1] + stats[i, 3]) for i in kept]
+        parts = [split_upright(labels, stats, i) for i in kept]
+        self.split = np.array([len(p) > 1 for p in parts for _ in p], dtype=bool)
+        boxes = [box for p in parts for box in p]
+        boxes = self._tighten(boxes, picture, mask)
         return np.asarray(boxes, dtype=np.float64) / self.scale
+
+    def _tighten(self, boxes: list[tuple[int, int, int, int]], small: np.ndarray, mask: np.ndarray) -> list[tuple[int, int, int, int]]:
+        """Each box shrunk to the pixels that differ clearly from the background model (more than
+        ``_TIGHT_DIFF`` grey levels, or ``_TIGHT_SHARE`` of the object's own contrast when that is
+        lower; 2nd-98th percentile across, 1st-99th down): the mask's rim (soft edges, compression
+        halo, the closing) made boxes about a third wider than the objects."""
+        if not boxes or self.lut is not None:
+            return boxes  # a dark clip's stretched picture is too noisy to judge a rim by
+        bg = self.subtractor.getBackgroundImage()
+        if bg is None:
+            return boxes
+        if bg.ndim == 3:
+            bg = cv2.cvtColor(bg, cv2.COLOR_BGR2GRAY)
+        diff = cv2.absdiff(small, bg)
+        out = []
+        for x1, y1, x2, y2 in boxes:
+            inside = mask[y1:y2, x1:x2] > 0
+            local = diff[y1:y2, x1:x2]
+            if not inside.any():
+                out.append((x1, y1, x2, y2))
+                continue
+            # the object's own contrast sets the bar: a faint object in fog or at night keeps its pixels
+            bar = min(float(_TIGHT_DIFF), _TIGHT_SHARE * float(np.percentile(local[inside], 90)))
+            ys, xs = np.nonzero((local > bar) & inside)
+            if len(xs) <= 10 or len(xs) < 0.2 * (x2 - x1) * (y2 - y1):
+                out.append((x1, y1, x2, y2))  # too little contrast to trust: keep the mask's box
+                continue
+            lo_x, hi_x = np.percentile(xs, (2, 98))
+            lo_y, hi_y = np.percentile(ys, (1, 99))
+            out.append((x1 + int(lo_x), y1 + int(lo_y), x1 + int(hi_x) + 1, y1 + int(hi_y) + 1))
+        return out
+
+
+# Splitting a blob of people walking side by side: the silhouette's top edge (per column, the height of
+# the highest foreground pixel) has one hump per head; between two heads it drops to shoulder height.
+_SPLIT_MIN_ASPECT = 0.55  # a blob narrower than this (w / h) is one upright person
+_SPLIT_VALLEY = 0.88  # a dip below this share of the lower of its two neighbouring peaks separates heads
+_SPLIT_MIN_PART = 0.2  # each part at least this wide (share of the blob height): a narrow person
+_SPLIT_MAX_PART_ASPECT = 0.8  # each part at most this wide for its height: an upright person
+
+
+def split_upright(labels: np.ndarray, stats: np.ndarray, i: int) -> list[tuple[int, int, int, int]]:
+    """The boxes (x1, y1, x2, y2) of component ``i``: one, or one per person when its top edge shows
+    two or more heads side by side (people walking together merge into one blob). Vehicles keep one
+    box: their top edge has a single hump (the roof), and a wide low blob is not checked at all."""
+    x, y, w, h = (int(v) for v in stats[i, :4])
+    whole = [(x, y, x + w, y + h)]
+    if h < 20 or w < _SPLIT_MIN_ASPECT * h or w > 3.0 * h:
+        return whole
+    mask = labels[y : y + h, x : x + w] == i
+    filled = mask.any(axis=0)
+    top = np.where(filled, h - np.argmax(mask, axis=0), 0).astype(np.float32)
+    k = max(3, int(round(0.06 * h)) | 1)
+    profile = np.convolve(top, np.ones(k, np.float32) / k, mode="same")
+    cuts = _valleys(profile, min_part=max(3, int(round(_SPLIT_MIN_PART * h))))
+    if not cuts:
+        return whole
+    out = []
+    for lo, hi in zip([0, *cuts], [*cuts, w], strict=True):
+        rows = np.flatnonzero(mask[:, lo:hi].any(axis=1))
+        cols = np.flatnonzero(mask[:, lo:hi].any(axis=0))
+        if len(rows) and len(cols):
+            out.append((x + lo + int(cols[0]), y + int(rows[0]), x + lo + int(cols[-1]) + 1, y + int(rows[-1]) + 1))
+    # every part must stand like a person (narrower than tall); a dip in a vehicle's outline (a window,
+    # a clipped cabin at the frame edge) gives squat parts and keeps the blob whole
+    if len(out) < 2 or any((b[2] - b[0]) > _SPLIT_MAX_PART_ASPECT * (b[3] - b[1]) for b in out):
+        return whole
+    return out
+
+
+def _valleys(profile: np.ndarray, *, min_part: int) -> list[int]:
+    """Column indices where the profile dips well below a peak on each side (each part >= min_part wide),
+    deepest first, then in order."""
+    n = len(profile)
+    if n < 2 * min_part + 1:
+        return []
+    left = np.maximum.accumulate(profile)  # left[c]: highest column in 0..c
+    right = np.maximum.accumulate(profile[::-1])[::-1]  # right[c]: highest column in c..n-1
+    inner = slice(min_part, n - min_part)
+    ratio = profile[inner] / np.maximum(np.minimum(left[inner], right[inner]), 1e-6)
+    if not len(ratio) or float(ratio.min()) >= _SPLIT_VALLEY:
+        return []
+    best = min_part + int(np.argmin(ratio))
+    left = _valleys(profile[:best], min_part=min_part)
+    right = [best + c for c in _valleys(profile[best:], min_part=min_part)]
+    return [*left, best, *right]
 
 
 def _stretch_lut(background: np.ndarray) -> np.ndarray | None:
@@ -515,9 +610,11 @@ class _PassState:
                     j = int(np.argmax(overlap[k]))
                     hits[k] = bool(overlap[k, j] > 0.3 and self.last_verdicts[j][1])
         labels, weights, keep = [], [], []
+        split = self.detector.split
         for k, box in enumerate(boxes):
-            label = classify_box(box, hog_hit=hits[k], frame_w=self.facts.width, frame_h=self.facts.height,
-                                 allowed=settings.classes)
+            # a part of a blob split at a head-to-head dip is one of several people walking together
+            label = classify_box(box, hog_hit=hits[k] or bool(split[k]), frame_w=self.facts.width,
+                                 frame_h=self.facts.height, allowed=settings.classes)
             if label is None:
                 continue
             keep.append(k)

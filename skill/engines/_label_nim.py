@@ -138,9 +138,25 @@ class Endpoint:
     headers: dict[str, str] = field(default_factory=dict, repr=False)
 
 
+def _pick_model(name: str, url: str, listed: list[str], wanted: str | None) -> str:
+    """The model to call: ``wanted`` when the server lists it, else the first listed one."""
+    if not listed:
+        raise BackendUnavailable(f"The {name} endpoint {redact(url)} lists no model.",
+                                 remedy=f"Check that the {name} server has loaded its model.", code="model-not-served")
+    if not wanted:
+        return listed[0]
+    if wanted in listed:
+        return wanted
+    shown = ", ".join(listed[:5]) + (", ..." if len(listed) > 5 else "")
+    raise InputError(f"The {name} endpoint {redact(url)} does not serve the model '{wanted}' (it lists {shown}).",
+                     remedy=f"Pass one of the listed models as --{name.lower()}-model, or leave it out to use the first.",
+                     code="model-not-served")
+
+
 def wait_for_models(client: httpx2.Client, name: str, url: str, headers: Mapping[str, str], settings: NimSettings,
-                    *, sleep: Callable[[float], None] = time.sleep) -> Endpoint:
-    """Poll ``<candidate>/models`` until one answers with a model list; raise when time runs out."""
+                    *, sleep: Callable[[float], None] = time.sleep, model: str | None = None) -> Endpoint:
+    """Poll ``<candidate>/models`` until one answers with a model list; raise when time runs out.
+    ``model`` (the user's choice) must be among the listed ids; without it the first listed is used."""
     candidates = candidate_bases(url)
     attempts = max(1, math.ceil(settings.wait_timeout / settings.wait_interval))
     timeout = httpx2.Timeout(settings.probe_timeout, connect=settings.connect_timeout)
@@ -159,17 +175,17 @@ def wait_for_models(client: httpx2.Client, name: str, url: str, headers: Mapping
                 continue
             models = body.get("data") if isinstance(body, dict) else None
             if isinstance(models, list):
-                model = next((str(m["id"]) for m in models if isinstance(m, dict) and m.get("id")), "")
-                if not model:
-                    raise BackendUnavailable(f"The {name} endpoint lists no model.",
-                                             remedy=f"Check that the {name} server has loaded its model.")
-                return Endpoint(name=name, base_url=candidate, model=model, headers=dict(headers))
+                listed = [str(m["id"]) for m in models if isinstance(m, dict) and m.get("id")]
+                chosen = _pick_model(name, candidate, listed, model)
+                return Endpoint(name=name, base_url=candidate, model=chosen, headers=dict(headers))
         log.info("Waiting for %s server (%d/%d): tried %s", name, attempt, attempts, ", ".join(candidates))
         if attempt < attempts:
             sleep(settings.wait_interval)
     raise BackendUnavailable(
-        f"The {name} endpoint {redact(candidates[0])} was not ready after {settings.wait_timeout:g}s.",
-        remedy="Check the NIM/server health; OpenAI-compatible base URLs (…/v1) and NIM/NVCF invoke URLs are accepted.",
+        f"The {name} endpoint {redact(candidates[0])} was not ready after {settings.wait_timeout:g}s (GET …/models gave no model list).",
+        remedy="Start the server or fix the URL (an OpenAI-compatible base such as http://host:8000/v1); "
+               "ENDPOINT_WAIT_TIMEOUT_SECONDS waits longer for a server that is still loading.",
+        code="endpoint-unreachable",
     )
 
 
@@ -180,13 +196,15 @@ def _chat(client: httpx2.Client, endpoint: Endpoint, messages: list[dict[str, An
                "stream": False}
     timeout = httpx2.Timeout(settings.request_timeout, connect=settings.connect_timeout)
     last = ""
+    unreachable = False
     for attempt in range(settings.retries + 1):
         try:
             response = client.post(endpoint.base_url + "/chat/completions", json=payload, headers=endpoint.headers,
                                    timeout=timeout)
         except httpx2.HTTPError as exc:
-            last = type(exc).__name__
+            last, unreachable = type(exc).__name__, isinstance(exc, httpx2.TransportError)
         else:
+            unreachable = False
             if response.status_code // 100 == 2:
                 try:
                     return str(response.json()["choices"][0]["message"]["content"] or "")
@@ -198,8 +216,12 @@ def _chat(client: httpx2.Client, endpoint: Endpoint, messages: list[dict[str, An
                 break
         if attempt < settings.retries:
             sleep(settings.retry_backoff * (attempt + 1))
-    raise BackendUnavailable(f"The {endpoint.name} chat request failed ({last}).",
-                             remedy=f"Check the {endpoint.name} server logs and its /v1/models listing.")
+    if unreachable:
+        raise BackendUnavailable(f"The {endpoint.name} endpoint {redact(endpoint.base_url)} stopped answering ({last}).",
+                                 remedy=f"Check that the {endpoint.name} server is still running, then run again.",
+                                 code="endpoint-unreachable")
+    raise BackendUnavailable(f"The {endpoint.name} chat request to {redact(endpoint.base_url)} failed ({last}).",
+                             remedy=f"Check the {endpoint.name} server logs and its /v1/models listing.", code="endpoint-failed")
 
 
 # --- windows --------------------------------------------------------------------------------------------
@@ -333,6 +355,7 @@ class WindowResult:
     caption: str = ""
     answers: dict[str, str | None] = field(default_factory=dict)
     error: str | None = None
+    error_code: str | None = None
 
     def sidecar(self) -> dict[str, Any]:
         entry: dict[str, Any] = {
@@ -356,7 +379,7 @@ def run_windows(client: httpx2.Client, vlm: Endpoint, llm: Endpoint, windows: It
             result.caption = caption_window(client, vlm, window, bank, settings, sleep=sleep)
             result.answers = map_answers(client, llm, result.caption, bank, settings, sleep=sleep)
         except BackendUnavailable as exc:
-            result.error = exc.message
+            result.error, result.error_code = exc.message, exc.code
         window.images = []  # the JPEGs are not needed any more
         results.append(result)
     return results

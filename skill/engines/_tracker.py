@@ -8,6 +8,8 @@ Offline refinements (the labeler sees the whole clip before it writes anything):
   report from the confirming frame on);
 * short gaps inside a track (missed detections, brief occlusions) are filled by linear
   interpolation between the two observed boxes, up to ``max_gap`` frames;
+* fragments of one object are joined: a track that starts shortly after another ended, where that
+  one's motion was heading, at a similar size and of the same kind, continues it (``link_gap``);
 * tracks seen on fewer than ``min_track_frames`` frames, or that never move (background-model
   ghosts), are dropped; the survivors are numbered 1.. in order of first appearance.
 
@@ -25,6 +27,25 @@ import numpy as np
 from skill.engines._assignment import min_cost_assignment
 
 __all__ = ["SortTracker", "Track", "iou_xyxy"]
+
+
+_LINK_REACH = 0.6  # a fragment continues another when it starts within this many box heights of where that one was heading
+_VEHICLES = frozenset({"car", "truck", "bus", "motorcycle", "bicycle"})
+
+
+def _group(live) -> str:
+    label = max(sorted(live.votes), key=lambda k: live.votes[k]) if live.votes else ""
+    return "vehicle" if label in _VEHICLES else label
+
+
+def _velocity(live) -> np.ndarray:
+    """Centre motion per frame over the track's last second or so (its last ten observations)."""
+    k = min(len(live.frames), 10)
+    if k < 2:
+        return np.zeros(2)
+    first, last = _to_cxcywh(live.boxes[-k]), _to_cxcywh(live.boxes[-1])
+    span = max(live.frames[-1] - live.frames[-k], 1)
+    return (last[:2] - first[:2]) / span
 
 
 def iou_xyxy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -133,11 +154,12 @@ class SortTracker:
     """Feed it one frame of detections at a time with :meth:`step`, then call :meth:`finish`."""
 
     def __init__(self, *, max_age: int = 30, min_hits: int = 3, iou_threshold: float = 0.3, max_gap: int = 10,
-                 min_motion: float = 0.25, frame_size: tuple[int, int] | None = None) -> None:
+                 min_motion: float = 0.25, frame_size: tuple[int, int] | None = None, link_gap: int | None = None) -> None:
         if max_age < 1 or min_hits < 1 or not 0.0 < iou_threshold <= 1.0:
             raise ValueError("max_age and min_hits must be >= 1 and iou_threshold in (0, 1]")
         self.max_age, self.min_hits, self.iou_threshold = max_age, min_hits, iou_threshold
         self.max_gap, self.min_motion, self.frame_size = max_gap, min_motion, frame_size
+        self.link_gap = max_age if link_gap is None else link_gap  # 0: fragments are never joined
         self._live: list[_Live] = []
         self._done: list[_Live] = []
         self._last_frame = -1
@@ -259,7 +281,7 @@ class SortTracker:
 
     def finish(self, *, min_track_frames: int = 1) -> list[Track]:
         """Close every track and return the kept ones, numbered 1.. by first appearance."""
-        candidates = [t for t in self._done + self._live if t.confirmed]
+        candidates = self._stitch([t for t in self._done + self._live if t.confirmed])
         self._done, self._live = [], []
         kept: list[Track] = []
         for live in sorted(candidates, key=lambda t: (t.frames[0], t.boxes[0][0], t.boxes[0][1])):
@@ -270,6 +292,44 @@ class SortTracker:
             kept.append(Track(track_id=len(kept) + 1, label=label, frames=frames, boxes=boxes,
                               observed=len(live.frames), votes=dict(live.votes)))
         return kept
+
+    def _stitch(self, tracks: list[_Live]) -> list[_Live]:
+        """Join fragments of one object: a track that ends and another that starts within ``link_gap``
+        frames where the first one's motion says it would be, at a similar size and of the same kind.
+        Occlusions and merged blobs cut real tracks into pieces; each piece would count as an object."""
+        if self.link_gap <= 0 or len(tracks) < 2:
+            return tracks
+        pairs = []
+        for a in tracks:
+            end, velocity, (cx, cy, _, h_a) = a.frames[-1], _velocity(a), _to_cxcywh(a.boxes[-1])
+            kind_a = _group(a)
+            for b in tracks:
+                gap = b.frames[0] - end
+                if b is a or not 0 < gap <= self.link_gap or _group(b) != kind_a:
+                    continue
+                bx, by, _, h_b = _to_cxcywh(b.boxes[0])
+                if not 0.67 <= h_b / max(h_a, 1.0) <= 1.5:
+                    continue
+                miss = float(np.hypot(cx + velocity[0] * gap - bx, cy + velocity[1] * gap - by)) / max(h_a, h_b, 1.0)
+                if miss <= _LINK_REACH:
+                    pairs.append((miss, gap, id(a), id(b), a, b))
+        nxt: dict[int, _Live] = {}
+        prev: dict[int, _Live] = {}
+        for _, _, ia, ib, a, b in sorted(pairs, key=lambda p: p[:2]):
+            if ia in nxt or ib in prev:
+                continue
+            nxt[ia], prev[ib] = b, a
+        out = []
+        for head in tracks:
+            if id(head) in prev:
+                continue
+            chain, node = head, head
+            while id(node) in nxt:
+                node = nxt[id(node)]
+                chain = _Live(kf=chain.kf, frames=chain.frames + node.frames, boxes=chain.boxes + node.boxes,
+                              votes=chain.votes + node.votes, hits=chain.hits + node.hits, confirmed=True)
+            out.append(chain)
+        return out
 
     def _moves(self, live: _Live) -> bool:
         if self.min_motion <= 0:

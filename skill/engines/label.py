@@ -3,13 +3,15 @@ OpenAI-compatible VLM/LLM endpoints (``nim``).
 
     python -m skill.engines.label --engine classic|nim --video IN.mp4 --output-dir DIR \\
         --config AUTO_LABELING_CONFIG.yaml [--question-bank QB.json] [--sampled-vars VARS.json] \\
-        [--super-resolution true|false] [--vlm-url U] [--llm-url U] [--media-id ID]
+        [--super-resolution true|false] [--vlm-url U] [--llm-url U] [--vlm-model M] [--llm-model M] [--media-id ID]
 
 Stages, as upstream runs them: super-resolution (here: a Lanczos upscale to the configured height,
 720 by default, when the input is lower) -> detection + tracking (both engines use the classic
 CPU tracker) -> VLM JSON (not produced by these engines; recorded as skipped) -> MCQ generation
 (``classic``: answers from measurements and from the sampled augmentation variables; ``nim``: a
-VLM caption per window, mapped to the bank by the LLM, aggregated per video).
+VLM caption per window, mapped to the bank by the LLM, aggregated per video; the model is the one
+named with ``--vlm-model``/``--llm-model``, which the server must list, else the first it lists; a
+server that stops answering fails the run with ``endpoint-unreachable`` and writes no scene).
 
 Exit codes: 0 done (``completed`` or ``completed_degraded``), 1 failure (one ``Error:`` line on
 stderr), 2 usage. Everything is built in a staging folder inside DIR and moved into place at the
@@ -51,7 +53,7 @@ from skill.engines._mcq import (
 )
 from skill.engines._overlay import OverlaySpool, spool_fits, write_by_decoding
 from skill.engines.video_io import VideoInfo, VideoWriter, iter_frames, probe
-from skill.errors import InputError, SkillError
+from skill.errors import BackendUnavailable, InputError, SkillError
 from skill.secrets import redact
 
 if TYPE_CHECKING:  # the nim engine's HTTP client is imported only when that engine runs (start-up cost)
@@ -176,6 +178,9 @@ class LabelRequest(BaseModel):
     super_resolution: bool | None = Field(default=None, description="None = the config's super_resolution.enabled.")
     vlm_url: str | None = None
     llm_url: str | None = None
+    vlm_model: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$", max_length=200,
+                                  description="Served model to use at vlm_url; None = the first /v1/models lists.")
+    llm_model: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$", max_length=200)
     media_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -541,8 +546,10 @@ def _nim_answers(run: _Run, req: LabelRequest, cfg: LabelConfig, bank: QuestionB
     own = client is None
     http = client or httpx2.Client(follow_redirects=True)
     try:
-        vlm = wait_for_models(http, "VLM", vlm_url, auth_headers(api_key("vlm")), settings, sleep=sleep)
-        llm = wait_for_models(http, "LLM", llm_url, auth_headers(api_key("llm")), settings, sleep=sleep)
+        vlm = wait_for_models(http, "VLM", vlm_url, auth_headers(api_key("vlm")), settings, sleep=sleep,
+                              model=req.vlm_model or cfg.endpoints.vlm.model or None)
+        llm = wait_for_models(http, "LLM", llm_url, auth_headers(api_key("llm")), settings, sleep=sleep,
+                              model=req.llm_model or cfg.endpoints.llm.model or None)
         run.say(f"[mcq_generation] VLM {vlm.model} at {vlm.base_url}; LLM {llm.model} at {llm.base_url}")
         windows = iter_windows(iter_frames(analysed), fps=info.fps, settings=settings, total_frames=info.frames)
         results = run_windows(http, vlm, llm, windows, bank, settings, sleep=sleep)
@@ -554,6 +561,11 @@ def _nim_answers(run: _Run, req: LabelRequest, cfg: LabelConfig, bank: QuestionB
     for r in results:
         if r.error:
             run.say(f"[mcq_generation] window {r.window.index} failed: {r.error}")
+    if results and not good and all(r.error_code == "endpoint-unreachable" for r in results):
+        # the server went away: no scene at all rather than an empty one that looks labeled
+        raise BackendUnavailable(f"No window was labeled: {results[-1].error}",
+                                 remedy="Check that the VLM/LLM server is running and reachable, then run again.",
+                                 code="endpoint-unreachable")
     if not good:
         reason = results[0].error if results else "no frames"
         run.degrade("mcq_generation", "all_windows_failed", f"no window was answered ({reason})",
@@ -595,6 +607,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--super-resolution", type=_bool, metavar="true|false")
     parser.add_argument("--vlm-url")
     parser.add_argument("--llm-url")
+    parser.add_argument("--vlm-model", help="served model id at --vlm-url (default: the first /v1/models lists)")
+    parser.add_argument("--llm-model", help="served model id at --llm-url (default: the first /v1/models lists)")
     parser.add_argument("--media-id")
     return parser
 
@@ -622,6 +636,7 @@ def main(argv: list[str] | None = None) -> int:
         req = LabelRequest(engine=args.engine, video=args.video, output_dir=args.output_dir, config=args.config,
                            question_bank=args.question_bank, sampled_vars=_read_sampled(args.sampled_vars),
                            super_resolution=args.super_resolution, vlm_url=args.vlm_url, llm_url=args.llm_url,
+                           vlm_model=args.vlm_model, llm_model=args.llm_model,
                            media_id=args.media_id)
     except ValidationError as exc:
         print(f"Error: invalid argument {'.'.join(map(str, exc.errors()[0]['loc']))}: {exc.errors()[0]['msg']}",

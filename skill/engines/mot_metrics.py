@@ -25,6 +25,9 @@ from skill.errors import InputError
 
 __all__ = [
     "ClearMetrics",
+    "MotSequence",
+    "load_mot_sequence",
+    "tracks_as_hypothesis",
     "FrameBoxes",
     "IdentityMetrics",
     "MotSummary",
@@ -218,3 +221,48 @@ def read_mot(path: str | Path) -> dict[int, list[tuple[int, Box]]]:
             raise InputError(f"Line {number} of {source.name} has fewer than 6 fields.",
                              remedy="Use frame,id,x,y,w,h[,conf,...].")
     return rows_to_sequence(rows)
+
+
+# --- a real MOTChallenge sequence (a video of it plus its gt/gt.txt) --------------------------------------
+
+
+class MotSequence(BaseModel):
+    """Ground truth of a MOTChallenge sequence scaled to a video of it (often a re-encode at another size)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: str
+    frames: dict[int, list[tuple[int, tuple[float, float, float, float]]]]
+    ids: int
+
+
+def load_mot_sequence(gt_txt: str | Path, *, video_size: tuple[int, int]) -> MotSequence:
+    """Read ``<seq>/gt/gt.txt`` (frame, id, x, y, w, h, flag, ...; rows with flag 0 are ignored, as
+    MOTChallenge does) and scale it from the size ``<seq>/seqinfo.ini`` names to ``video_size``."""
+    import configparser
+
+    path = Path(gt_txt)
+    info = configparser.ConfigParser()
+    info.read(path.parent.parent / "seqinfo.ini")
+    seq = info["Sequence"] if info.has_section("Sequence") else {}
+    width, height = int(seq.get("imWidth", video_size[0])), int(seq.get("imHeight", video_size[1]))
+    sx, sy = video_size[0] / width, video_size[1] / height
+    frames: dict[int, list[tuple[int, tuple[float, float, float, float]]]] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        cells = line.split(",")
+        if len(cells) < 6:
+            continue
+        if len(cells) > 6 and cells[6].strip() == "0":
+            continue
+        f, i, x, y, w, h = (float(c) for c in cells[:6])
+        frames.setdefault(int(f), []).append((int(i), (x * sx, y * sy, w * sx, h * sy)))
+    ids = len({i for rows in frames.values() for i, _ in rows})
+    return MotSequence(name=str(seq.get("name", path.parent.parent.name)), frames=frames, ids=ids)
+
+
+def tracks_as_hypothesis(tracks) -> dict[int, list[tuple[int, tuple[float, float, float, float]]]]:
+    """Tracker output (``frames`` 0-based, ``boxes`` x1, y1, x2, y2) as 1-based MOT frames of (id, x, y, w, h)."""
+    hyp: dict[int, list[tuple[int, tuple[float, float, float, float]]]] = {}
+    for track in tracks:
+        for frame, b in zip(track.frames, track.boxes, strict=True):
+            hyp.setdefault(frame + 1, []).append((track.track_id, (float(b[0]), float(b[1]), float(b[2] - b[0]), float(b[3] - b[1]))))
+    return hyp

@@ -33,6 +33,7 @@ __all__ = [
     "default_scene_objects",
     "make_scene",
     "render_frames",
+    "walking_pairs",
 ]
 
 ObjectKind = Literal["car", "person"]
@@ -143,6 +144,21 @@ def default_scene_objects(kind: Background = "road") -> list[SceneObject]:
                         color=(200, 200, 60)),
         ]
     raise InputError(f"Unknown scene preset '{kind}'.", remedy="Use one of: road, plaza, indoor.")
+
+
+def walking_pairs(width: int, height: int) -> list[SceneObject]:
+    """Two pairs of people walking side by side (shoulders a tenth of a body width apart, so each pair
+    is one motion blob) and one person alone, for a ``width`` x ``height`` frame: the case that needs
+    merged blobs split into people."""
+    w = _DEFAULT_SIZE["person"][0] * _DEFAULT_SIZE["person"][1] * height / width  # a person's width / frame width
+    gap = 1.1 * w
+    return [
+        SceneObject(kind="person", start=(0.05, 0.45), end=(0.75, 0.47), color=(200, 60, 40)),
+        SceneObject(kind="person", start=(0.05 + gap, 0.45), end=(0.75 + gap, 0.47), color=(40, 80, 190)),
+        SceneObject(kind="person", start=(0.90, 0.72), end=(0.30, 0.70), color=(35, 35, 40)),
+        SceneObject(kind="person", start=(0.90 + gap, 0.72), end=(0.30 + gap, 0.70), color=(30, 140, 120)),
+        SceneObject(kind="person", start=(0.5, 1.1), end=(0.55, 0.2), t0=0.1, t1=0.9, color=(120, 120, 120)),
+    ]
 
 
 # --- drawing --------------------------------------------------------------------------------------

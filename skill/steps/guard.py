@@ -37,6 +37,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 from skill.backends.base import Backend
 from skill.conditions import parse_conditions, variables_of
 from skill.echo import mask_arguments
+from skill.engine_choice import (
+    endpoint_wait_s,
+    engine_problems,
+    fill_engine_values,
+    probe_endpoints,
+)
 from skill.engines.container_contract import check_staged_cookbooks
 from skill.errors import InputError, SkillError, UndefinedVariable
 from skill.flows import resolve_workflow
@@ -120,6 +126,7 @@ def canonical_pairs(values: Mapping[str, Any]) -> dict[str, str]:
     if given.get("storage_url"):
         for key, url in cache_urls(given["storage_url"]).items():
             given.setdefault(key, url)
+    fill_engine_values(given)
     ordered = [k for k in _VALUE_ORDER if k in given] + sorted(k for k in given if k not in _VALUE_ORDER)
     return {k: str(given[k]) for k in ordered}
 
@@ -205,6 +212,7 @@ def pre_submit_guard(req: GuardRequest, *, backend: Backend, render=render_workf
     listing = _dataset_check(setup, backend, checks)
     if video_ok and listing is not None:
         _video_in_dataset_check(fields["video"], listing, checks)
+    _engines_check(pairs, backend, checks, augments="augmentation" in mode)
     remediation = _cache_checks(kinds, pairs, backend, checks)
     return _finish(path.stem, path, mode, checks, pairs, run_id, remediation)
 
@@ -261,6 +269,30 @@ def _render_check(render, path: Path, pairs: dict[str, str], checks: list[Check]
     checks.append(Check(name="workflow", status="ok", detail=f"Workflow file {path.name}."))
     checks.append(Check(name="variables", status="ok", detail="Every template variable resolves."))
     return spec
+
+
+def _engines_check(pairs: dict[str, str], backend: Backend, checks: list[Check], *, augments: bool) -> None:
+    """The chosen engines can run where this backend runs its tasks, and a chosen server answers."""
+    if not (pairs.get("label_engine") or pairs.get("augment_engine")):
+        return
+    local = backend.traits.local_engines
+    problems = engine_problems(pairs, on_this_machine=local, augments=augments)
+    if problems:
+        first = problems[0]
+        checks.append(Check(name="engines", status="fail", detail=first.message, data={"code": first.code, "remedy": first.remedy}))
+        return
+    uses_server = pairs.get("label_engine") == "nim" or (augments and pairs.get("augment_engine") == "cosmos")
+    if local and uses_server:
+        try:
+            models = probe_endpoints(pairs, wait_s=endpoint_wait_s())
+        except SkillError as exc:
+            checks.append(Check(name="engines", status="fail", detail=exc.message, data={"code": exc.code, "remedy": exc.remedy or ""}))
+            return
+        detail = f"Engines label={pairs.get('label_engine') or 'auto'} augment={pairs.get('augment_engine') or 'auto'}; VLM {models['vlm']}, LLM {models['llm']}."
+        checks.append(Check(name="engines", status="ok", detail=detail, data={"models": models}))
+        return
+    checks.append(Check(name="engines", status="ok",
+                        detail=f"Engines label={pairs.get('label_engine') or 'auto'} augment={pairs.get('augment_engine') or 'auto'}."))
 
 
 def _task_kinds(spec: RenderedSpec) -> dict[GuardMode, list[TaskSpec]]:

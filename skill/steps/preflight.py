@@ -201,6 +201,11 @@ def _sequence(run: _Run, workflow_file: Path | None, *, use_hub: bool) -> None:
         run.check("secrets", "skipped", f"{_secrets_detail(secrets)} The {run.backend.name} backend pulls no images and no gated weights, so no token is required.")
         run.check("registry", "skipped", f"The {run.backend.name} backend pulls no images.")
         _control_plane_stage(run)
+        if run.backend.traits.local_engines:
+            from skill.engine_choice import local_engines_report
+
+            detail, data = local_engines_report()
+            run.check("engines", "ok", detail, **data)
         run.notes.append(f"{run.backend.name} backend: CPU engines, no credentials needed.")
         return
     if "hf_token" not in names and not secrets.hf_token:

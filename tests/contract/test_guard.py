@@ -331,3 +331,18 @@ def test_conditions_on_a_flow_that_does_not_augment_fail(skills: Path):
 def test_a_malformed_conditions_value_is_refused_by_the_request_model():
     with pytest.raises(ValueError):
         GuardRequest(flow="e2e", conditions="weather=rain; touch /tmp/x")
+
+
+@pytest.mark.parametrize(("slot", "value"), [("label_engine", "classic"), ("augment_engine", "classic")])
+def test_a_classic_engine_fails_the_guard_on_the_cluster(skills: Path, slot: str, value: str):
+    result = pre_submit_guard(request(skills, **{slot: value}), backend=FakeBackend(objects=full_objects()))
+    engines = check(result, "engines")
+    assert result.status == "failed" and engines.status == "fail" and engines.data["code"] == "engine-not-on-backend"
+
+
+def test_the_cluster_engines_and_a_chosen_model_pass_the_cluster_guard(skills: Path):
+    result = pre_submit_guard(request(skills, label_engine="nim", augment_engine="cosmos", vlm_model="Qwen/Qwen3-VL-8B-Instruct"),
+                              backend=FakeBackend(objects=full_objects()))
+    assert result.status == "ok", [c for c in result.checks if c.status != "ok"]
+    assert check(result, "engines").status == "ok"
+    assert result.values["vlm_model"] == "Qwen/Qwen3-VL-8B-Instruct" and result.values["label_engine"] == "nim"

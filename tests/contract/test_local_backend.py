@@ -199,7 +199,8 @@ def test_files_are_staged_and_their_paths_substituted(backend: LocalBackend, tmp
     assert (out / "helper_path.txt").read_text().strip() == str(files / "tmp" / "vda" / "helper.sh")
     assert (out / "tokens.txt").read_text().split() == ["127.0.0.1", workflow_id]
     env = dict(line.split("=", 1) for line in (out / "env.txt").read_text().splitlines())
-    assert env["VDA_BACKEND"] == "local" and env["VDA_ENGINE"] == "classic"
+    assert env["VDA_BACKEND"] == "local"
+    assert not env.get("VDA_ENGINE")  # the engines come from the workflow values (VDA_LABEL_ENGINE, ...), not the executor
     assert env["VDA_PYTHON"] == sys.executable
     assert env["PYTHONPATH"].split(os.pathsep)[0] == str(skill_root())
     assert env["OSMO_WORKFLOW_ID"] == workflow_id

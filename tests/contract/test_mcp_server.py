@@ -400,7 +400,8 @@ async def test_tools_list_stays_small(local_server):
     The nim_ensure tool (issue 16) added 2.0 KB and nim_health's kubectl fields 0.9 KB: 32.7 KB measured.
     The error envelope declared in every outputSchema (so SDKs that check is-error results accept them): 35.1 KB;
     outputSchemas down to the result's own fields (nested models by JSON type): 29.4 KB; no root
-    description in inputSchemas (the tool's description says it), no additionalProperties on results: 28.0 KB."""
+    description in inputSchemas (the tool's description says it), no additionalProperties on results: 28.0 KB.
+    The engine choice on guard and submit (issue 11: label_engine, augment_engine, vlm_model, llm_model): 28.2 KB."""
     async with Client(local_server, raise_exceptions=True) as client:
         tools = (await client.list_tools()).tools
     size = len(json.dumps({"tools": [t.model_dump(mode="json", by_alias=True, exclude_none=True) for t in tools]},

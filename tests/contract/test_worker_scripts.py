@@ -605,3 +605,53 @@ def test_setup_refuses_a_named_video_the_dataset_lacks(tmp_path: Path, dataset: 
     proc = bash(stage / "setup_task.sh", local_env(FLOW="augmentation_and_al", DATASET_INPUT=str(dataset), OUTPUT_DIR=str(tmp_path / "o"),
                                                    COOKBOOK="city_traffic", VLM_MODEL="m", BARRIER_NUM_NODES="1", VIDEO_NAME="delta"))
     assert proc.returncode != 0 and "No video named delta" in proc.stderr
+
+
+# --- engine choice (issue 11): the workflow values reach the workers as VDA_*_ENGINE / VDA_*_MODEL ----
+
+
+def test_pl_original_runs_the_chosen_nim_engine_with_the_chosen_models(tmp_path: Path, setup_out: Path, dataset: Path,
+                                                                       stub_python: dict[str, str]) -> None:
+    env = local_env(SETUP_DIR=str(setup_out), VIDEO_INPUT=str(dataset), OUTPUT_DIR=str(tmp_path / "pl"), WORKER_ID="0", NUM_WORKERS="3",
+                    BARRIER_RANK="0", BARRIER_NUM_NODES="1", VDA_GROUP_BARRIER_PORT=str(free_port()),
+                    VDA_LABEL_ENGINE="nim", VLM_URL="http://127.0.0.1:8000/v1", LLM_URL="http://127.0.0.1:8001/v1",
+                    VDA_VLM_MODEL="qwen2.5vl:7b", VDA_LLM_MODEL="", **stub_python)
+    proc = bash(setup_out / "pl_original_worker.sh", env)
+    assert proc.returncode == 0, proc.stderr
+    calls = (tmp_path / "calls.txt").read_text().splitlines()
+    assert calls[calls.index("--engine") + 1] == "nim"
+    assert calls[calls.index("--vlm-url") + 1] == "http://127.0.0.1:8000/v1" and calls[calls.index("--llm-url") + 1] == "http://127.0.0.1:8001/v1"
+    assert calls[calls.index("--vlm-model") + 1] == "qwen2.5vl:7b" and "--llm-model" not in calls  # empty = first listed
+
+
+@pytest.mark.parametrize(("value", "engine"), [("auto", "classic"), ("", "classic"), ("classic", "classic")])
+def test_pl_original_defaults_to_classic_here(tmp_path: Path, setup_out: Path, dataset: Path, stub_python: dict[str, str],
+                                              value: str, engine: str) -> None:
+    env = local_env(SETUP_DIR=str(setup_out), VIDEO_INPUT=str(dataset), OUTPUT_DIR=str(tmp_path / "pl"), WORKER_ID="0", NUM_WORKERS="3",
+                    BARRIER_RANK="0", BARRIER_NUM_NODES="1", VDA_GROUP_BARRIER_PORT=str(free_port()), VDA_LABEL_ENGINE=value,
+                    VDA_VLM_MODEL="ignored/by-classic", **stub_python)
+    proc = bash(setup_out / "pl_original_worker.sh", env)
+    assert proc.returncode == 0, proc.stderr
+    calls = (tmp_path / "calls.txt").read_text().splitlines()
+    assert calls[calls.index("--engine") + 1] == engine and "--vlm-url" not in calls and "--vlm-model" not in calls
+
+
+def test_an_unknown_engine_stops_the_worker(tmp_path: Path, setup_out: Path, dataset: Path, stub_python: dict[str, str]) -> None:
+    env = local_env(SETUP_DIR=str(setup_out), VIDEO_INPUT=str(dataset), OUTPUT_DIR=str(tmp_path / "pl"), WORKER_ID="0", NUM_WORKERS="1",
+                    BARRIER_RANK="0", BARRIER_NUM_NODES="1", VDA_GROUP_BARRIER_PORT=str(free_port()), VDA_LABEL_ENGINE="gpt", **stub_python)
+    proc = bash(setup_out / "pl_original_worker.sh", env)
+    assert proc.returncode != 0 and "unknown label engine 'gpt'" in proc.stderr
+    assert not (tmp_path / "calls.txt").exists()
+
+
+def test_osmo_pl_path_refuses_classic_and_honours_a_chosen_model(tmp_path: Path, setup_out: Path, dataset: Path,
+                                                                 container: dict[str, str]) -> None:
+    env = {**container, "SETUP_DIR": str(setup_out), "VIDEO_INPUT": str(dataset), "OUTPUT_DIR": str(tmp_path / "out"),
+           "BARRIER_RANK": "0", "BARRIER_NUM_NODES": "1", "VDA_GROUP_BARRIER_PORT": str(free_port()), "WORKER_ID": "0", "NUM_WORKERS": "3"}
+    proc = bash(setup_out / "pl_original_worker.sh", {**env, "VDA_LABEL_ENGINE": "classic"})
+    assert proc.returncode != 0 and "classic label engine runs only on the local backend" in proc.stderr
+    assert not (tmp_path / "uv.txt").exists()
+    proc = bash(setup_out / "pl_original_worker.sh", {**env, "VDA_LABEL_ENGINE": "nim", "VDA_VLM_MODEL": "my/vlm"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    argv = (tmp_path / "uv.txt").read_text().splitlines()
+    assert "endpoints.vlm.model=my/vlm" in argv

@@ -351,3 +351,31 @@ def test_nim_needs_both_urls(tmp_path, clip):
     with pytest.raises(InputError, match="VLM URL and an LLM URL"):
         label(LabelRequest(engine="nim", video=clip, output_dir=tmp_path / "out", config=cfg, question_bank=bank_path,
                            vlm_url=VLM))
+
+
+@respx.mock
+def test_a_chosen_model_must_be_listed():
+    respx.get("http://vlm.test:8000/v1/models").mock(
+        return_value=httpx.Response(200, json={"data": [{"id": "a/first"}, {"id": "b/second"}]}))
+    with httpx2.Client() as client:
+        assert wait_for_models(client, "VLM", VLM, {}, FAST, sleep=lambda s: None, model="b/second").model == "b/second"
+        assert wait_for_models(client, "VLM", VLM, {}, FAST, sleep=lambda s: None).model == "a/first"
+        with pytest.raises(InputError) as info:
+            wait_for_models(client, "VLM", VLM, {}, FAST, sleep=lambda s: None, model="c/missing")
+    assert info.value.code == "model-not-served" and "a/first, b/second" in info.value.message
+    assert "--vlm-model" in (info.value.remedy or "")
+
+
+def test_a_server_that_goes_away_leaves_no_scene(tmp_path, clip):
+    """Models listed, then every chat request fails to connect: the label fails with
+    endpoint-unreachable and only logs/pipeline.log is left (an empty degraded scene would look labeled)."""
+    cfg, bank_path = _inputs(tmp_path / "in")
+    out = tmp_path / "out"
+    with respx.mock(assert_all_called=False) as mock:
+        _servers(mock, llm_replies=[])
+        mock.post("http://vlm.test:8000/v1/chat/completions").mock(side_effect=httpx.ConnectError("refused"))
+        with pytest.raises(BackendUnavailable) as info:
+            label(LabelRequest(engine="nim", video=clip, output_dir=out, config=cfg, question_bank=bank_path,
+                               vlm_url=VLM, llm_url=LLM), sleep=lambda s: None)
+    assert info.value.code == "endpoint-unreachable" and "vlm.test" in info.value.message
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == ["logs/pipeline.log"]

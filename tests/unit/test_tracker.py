@@ -13,7 +13,7 @@ import pytest
 from skill.engines._label_classic import ClassicSettings, analyze_video
 from skill.engines._tracker import SortTracker, iou_xyxy
 from skill.engines.mot_metrics import evaluate
-from skill.engines.synthetic import make_scene
+from skill.engines.synthetic import make_scene, walking_pairs
 
 MOTA_FLOOR = 0.85
 IDF1_FLOOR = 0.85
@@ -150,3 +150,58 @@ def test_tracking_quality_survives_augmentation(tmp_path, background, variables,
     augment_classic(ClipConfig(video_name=background, aug_idx=0, seed=5, variables=variables), path, out)
     summary, _ = _score(out / "augmented_video.mp4", gt)
     assert summary.mota >= floor, summary
+
+
+# People walking side by side merge into one motion blob. Before blobs were split at the dip between
+# two heads, this scene (two pairs and a loner, 4 s at 640x360, seed 11) scored MOTA -0.21, IDF1 0.15
+# with 3 tracks for 5 people; measured after: MOTA 0.91, IDF1 0.95, 5 tracks (0.92 / 0.89 before boxes were tightened).
+@pytest.mark.parametrize("size", [(640, 360), (320, 180)])
+def test_people_walking_side_by_side_get_a_track_each(tmp_path, size):
+    path = tmp_path / "pairs.mp4"
+    gt = make_scene(path, width=size[0], height=size[1], seconds=4, objects=walking_pairs(*size), background="plaza", seed=11)
+    summary, analysis = _score(path, gt)
+    assert summary.mota >= 0.8 and summary.idf1 >= 0.75, summary
+    assert [t.label for t in analysis.tracks].count("person") == gt.count("person") == 5
+
+
+def test_split_upright_finds_heads_and_leaves_vehicles_whole():
+    import cv2
+
+    from skill.engines._label_classic import split_upright
+
+    def components(mask):
+        _, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+        return labels, stats
+
+    pair = np.zeros((120, 120), np.uint8)
+    for cx in (40, 72):  # two people shoulder to shoulder: heads 32 px apart, bodies touching
+        cv2.circle(pair, (cx, 18), 8, 1, -1)
+        cv2.rectangle(pair, (cx - 17, 27), (cx + 17, 110), 1, -1)
+    labels, stats = components(pair)
+    parts = split_upright(labels, stats, 1)
+    assert len(parts) == 2 and parts[0][2] <= parts[1][0] + 2
+
+    car = np.zeros((80, 200), np.uint8)
+    cv2.rectangle(car, (10, 40), (190, 70), 1, -1)  # body
+    cv2.rectangle(car, (55, 15), (145, 40), 1, -1)  # cabin: one hump
+    labels, stats = components(car)
+    assert split_upright(labels, stats, 1) == [(10, 15, 191, 71)]
+
+    one = np.zeros((120, 60), np.uint8)
+    cv2.circle(one, (30, 18), 8, 1, -1)
+    cv2.rectangle(one, (12, 27), (48, 110), 1, -1)
+    labels, stats = components(one)
+    assert len(split_upright(labels, stats, 1)) == 1
+
+
+def test_a_fragment_that_continues_a_track_is_joined():
+    """A walker hidden for 15 frames outlives the online tracker's patience (max_age 10) and comes
+    back as a new track; it starts where the first one was heading, so finish() joins the two."""
+    frames = [[box(10 + 3 * i, 50)] for i in range(20)] + [[] for _ in range(15)]
+    frames += [[box(10 + 3 * (35 + i) + 6, 50)] for i in range(20)]
+    joined = run(SortTracker(max_age=10, max_gap=10, link_gap=30), frames)
+    assert len(joined) == 1 and joined[0].observed == 40
+    assert len(run(SortTracker(max_age=10, max_gap=10, link_gap=0), frames)) == 2
+    # another walker, far from where the first was heading, stays its own track
+    frames[35:] = [[box(250 - 3 * i, 130)] for i in range(20)]
+    assert len(run(SortTracker(max_age=10, max_gap=10, link_gap=30), frames)) == 2

@@ -35,6 +35,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, help="sampling seed: the same seed draws the same looks (default: a fresh one)")
     p.add_argument("--nims", choices=("ensure", "check", "skip"), default="ensure",
                    help="cluster runs: reuse healthy NIMs, else deploy the allow-list once (ensure, default); fail instead (check); do not look (skip)")
+    eng = p.add_argument_group("engines (default: the backend's own, classic CPU here, the containers on OSMO)")
+    eng.add_argument("--label-engine", choices=("classic", "nim"), help="classic (CPU, local only) or nim (any OpenAI-compatible VLM/LLM server)")
+    eng.add_argument("--augment-engine", choices=("classic", "cosmos"), help="classic (CPU, local only) or cosmos (Cosmos Transfer 2.5, needs a GPU)")
+    eng.add_argument("--vlm-url", help="OpenAI-compatible VLM base URL, e.g. http://127.0.0.1:8000/v1 (your choice of server)")
+    eng.add_argument("--llm-url", help="LLM base URL (default: the --vlm-url server)")
+    eng.add_argument("--vlm-model", help="served model id to use (default: the first /v1/models lists)")
+    eng.add_argument("--llm-model", help="served model id to use (default: the first /v1/models lists)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(handler=run)
 
@@ -93,7 +100,9 @@ def run(args: argparse.Namespace) -> int:
     req = RunRequest(videos=videos, folder=args.folder, dataset_url=args.dataset_url, text=args.text, flow=args.flow,
                      cookbook=args.cookbook, dataset=args.dataset, augmentations=args.augmentations,
                      batch_size=args.batch_size, pool=args.pool, gpu_platform=args.gpu_platform, timeout_s=args.timeout,
-                     nims=args.nims, conditions=dict(parse_condition(item) for item in args.conditions), seed=args.seed)
+                     nims=args.nims, conditions=dict(parse_condition(item) for item in args.conditions), seed=args.seed,
+                     label_engine=args.label_engine, augment_engine=args.augment_engine,
+                     vlm_url=args.vlm_url, llm_url=args.llm_url, vlm_model=args.vlm_model, llm_model=args.llm_model)
 
     def progress(event: RunEvent) -> None:
         if not args.json or sys.stderr.isatty():
