@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from skill.engine_choice import ModelName  # it imports nothing of ours but skill.errors
 
@@ -79,11 +79,19 @@ VideoStem = Annotated[
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=200),
     Field(description="Video file stem (no folder, no extension), e.g. cam3_0915."),
 ]
-_CONDITION = r"[A-Za-z0-9_]+:[A-Za-z0-9_.-]+(\|[A-Za-z0-9_.-]+)*"
-CONDITIONS_PATTERN = rf"^{_CONDITION}(,{_CONDITION})*$"
+_CONDITION = re.compile(r"[A-Za-z0-9_]+:[A-Za-z0-9_.-]+(\|[A-Za-z0-9_.-]+)*")
+
+
+def _conditions_shape(value: str) -> str:
+    if not all(_CONDITION.fullmatch(item) for item in value.split(",")):
+        raise ValueError("must be variable:option[|option] pairs joined by commas, e.g. weather:rain,time_of_day:night")
+    return value
+
+
 Conditions = Annotated[
     str,
-    StringConstraints(pattern=CONDITIONS_PATTERN, max_length=400),
+    StringConstraints(pattern=r"^[A-Za-z0-9_.:|,-]+$", max_length=400),  # the characters; the shape is checked below
+    AfterValidator(_conditions_shape),
     Field(description="Cookbook variables drawn only from the options asked for: variable:option[|option] joined by commas, e.g. weather:rain,time_of_day:evening|night."),
 ]
 Seed = Annotated[
@@ -202,11 +210,11 @@ class OptionalSubmitValues(BaseModel):
     cosmos_model_cache_url: ValueToken | None = Field(default=None, description="Default <storage_url>/data/models/cosmos_transfer.")
     auto_labeling_model_cache_url: ValueToken | None = Field(default=None, description="Default <storage_url>/data/models/auto_labeling.")
     cookbook: CookbookName | None = Field(default=None, description="Scene profile; default city_traffic.")
-    vlm_url: ValueToken | None = Field(default=None, description="Only when the user asked for an external VLM, e.g. https://host/v1.")
-    llm_url: ValueToken | None = Field(default=None, description="Only when the user asked for an external LLM, e.g. https://host/v1.")
+    vlm_url: ValueToken | None = Field(default=None, description="Only a VLM URL the user gave.")
+    llm_url: ValueToken | None = Field(default=None, description="Only an LLM URL the user gave.")
     workers: Annotated[int, Field(ge=1, le=64)] | None = Field(default=None, description="Worker tasks per stage; default 1.")
     n_augmentations: Annotated[int, Field(ge=1, le=16)] | None = Field(default=None, description="Augmentations per video; default the cookbook's.")
-    conditions: Conditions | None = Field(default=None, description="Looks asked for, e.g. weather:rain,time_of_day:night|evening.")
+    conditions: Conditions | None = Field(default=None, description="Looks asked for, e.g. weather:rain,time_of_day:night.")
     seed: Seed | None = Field(default=None, description="Repeats a run's draws, e.g. 4711.")
     all_clips: bool | None = Field(default=None, description="True: every clip of the dataset; default only video.")
     label_engine: Literal["classic", "nim"] | None = Field(default=None, description="User's choice: classic (CPU, local) or nim (server at vlm_url).")

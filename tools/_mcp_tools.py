@@ -235,13 +235,14 @@ def compact_schema(node: Any, *, in_properties: bool = False, keep_descriptions:
         compact_schema(value, in_properties=(key in ("properties", "$defs") and not in_properties), keep_descriptions=keep_descriptions)
 
 
-SAFETY_CAP = 1024
+SAFETY_CAP = 200
 
 
 def _drop_safety_caps(node: Any) -> None:
-    """Leave out the generic length cap of free-text values (``minLength`` 1 with ``maxLength``
-    2048, every URL, path and label): the server still refuses a longer or empty value with a coded
-    error naming the argument. Caps that say something about the value (ids, names) stay listed."""
+    """Leave out the generic length caps (``maxLength`` 200 and more, with ``minLength`` 1: every URL,
+    path, label and stem): the server still refuses a longer or empty value with a coded error naming
+    the argument. Caps that say something about the value (a dataset name is at most 64 characters,
+    OSMO's limit) stay listed."""
     if isinstance(node, list):
         for item in node:
             _drop_safety_caps(item)
@@ -439,7 +440,7 @@ def _shallow(node: Any) -> Any:
     if "$ref" in node or node.get("type") == "object":
         return {"type": "object"}
     if node.get("type") == "array":
-        return {"type": "array", "items": _shallow(node["items"])} if isinstance(node.get("items"), dict) else {"type": "array"}
+        return {"type": "array"}  # what the items are, the result's text view shows
     arms = node.get("anyOf")
     if isinstance(arms, list):
         kinds = sorted({_shallow(a).get("type") for a in arms if isinstance(_shallow(a).get("type"), str)})

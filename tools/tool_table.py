@@ -57,13 +57,13 @@ class SelectFlowRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     text: str = Field(
         default="", max_length=4000,
-        description="The user's request in their own words, verbatim, e.g. 'augment my videos in /data/clips with rain'.",
+        description="The user's request, verbatim.",
     )
     flow: str | None = Field(
         default=None, max_length=200,
         description="Only when the user named one: auto_labeling, augmentation_and_al, e2e, e2e_super_resolution.",
     )
-    super_resolution: bool | None = Field(default=None, description="True when the user asked for super-resolution, False when they ruled it out.")
+    super_resolution: bool | None = Field(default=None, description="Whether the user asked for (or ruled out) super-resolution.")
     label_only: bool | None = Field(default=None, description="True when the user wants labels without augmentation.")
 
 
@@ -96,8 +96,9 @@ class Tool:
     hears_user: bool = False
     # asks a missing secret through elicitation and reruns the step (preflight)
     elicits_secret: bool = False
-    # tuning arguments (timeouts, retries, backoff) left out of tools/list: the server's defaults
-    # serve an agent, the CLI exposes them, and a client that sends one anyway is still understood
+    # arguments an agent does not need, left out of tools/list (tuning: timeouts, retries, backoff;
+    # operator-only: skills_dir; rarely: the demo's revision/subdir): the defaults serve an agent, the
+    # CLI exposes them, and a client that sends one anyway is still understood
     unlisted: tuple[str, ...] = ()
     # False: the listing gives the arguments' names and types only (submit: they are the guard's values)
     describe_arguments: bool = True
@@ -143,28 +144,28 @@ TOOLS: tuple[Tool, ...] = (
         needs=("backend",), hears_user=True, read_only=True, open_world=False,
         headline=lambda r: f"Flow: {r.flow or 'none (not a run request)'}. {r.reason}" + (f" {r.eta.text()}" if r.eta else ""),
         description=(
-            "Call first, with the user's words verbatim in text (flow only if they named one). Returns the flow (null for a "
-            "question, not a run), why, the eta, and conditions (the looks the words name, for the guard and submit). Tell "
-            "the user the eta before any mutating step."
+            "Call first, with the user's words verbatim (flow only if they named one). Returns the flow (null when it is "
+            "not a run request), why, the eta, and conditions: the looks the words name, for the guard and submit. Tell the "
+            "user the eta before any mutating step."
         ),
     ),
     Tool(
         name="preflight", title="Preflight", request=PreflightRequest, result=PreflightResult, step=run_preflight,
         needs=("backend",), elicits_secret=True, read_only=False, open_world=True, headline=_preflight_headline,
         description=(
-            "Check secrets, registries, backend credentials, ONLINE pools and the pod template; sets the hf_token/nvcr_io "
-            "credentials. Call with workflow=<flow> before any submit. ok: take gpu_platform from platforms. "
-            "user_input_required: ask the user exactly question (clients with elicitation are asked directly), then call "
-            "again. failed: follow the failing check's remedy."
+            "Check secrets, registries, backend credentials, ONLINE pools and the pod template, and set the "
+            "hf_token/nvcr_io credentials; call with workflow=<flow> before any submit. ok: take gpu_platform from "
+            "platforms. user_input_required: ask the user exactly question, then call again. failed: follow the failing "
+            "check's remedy."
         ),
     ),
     Tool(
-        name="prepare_demo_assets", title="Prepare demo assets", request=DemoRequest, result=DemoResult, step=prepare_demo_assets, unlisted=("retries", "timeout_s"),
+        name="prepare_demo_assets", title="Prepare demo assets", request=DemoRequest, result=DemoResult, step=prepare_demo_assets, unlisted=("retries", "timeout_s", "revision", "subdir"),
         read_only=False, open_world=True, destructive=True,
         headline=lambda r: f"{len(r.files)} demo video(s) in {r.demo_dir}. Next: {r.next}",
         description=(
-            "Only when the user gave no input: download the VDA demo videos (nvidia/video-data-augmentation-demo) into a "
-            "local folder, then upload_dataset it as dataset vda-demo; the final summary says the input was the demo."
+            "Only when the user gave no input: download the VDA demo videos into a local folder, then upload_dataset it as "
+            "dataset vda-demo; the final summary says the input was the demo."
         ),
     ),
     Tool(
@@ -177,14 +178,14 @@ TOOLS: tuple[Tool, ...] = (
         ),
     ),
     Tool(
-        name="pre_submit_guard", title="Pre-submit guard", request=GuardRequest, result=GuardResult, step=pre_submit_guard,
+        name="pre_submit_guard", title="Pre-submit guard", request=GuardRequest, result=GuardResult, step=pre_submit_guard, unlisted=("skills_dir",),
         needs=("backend",), read_only=True, open_world=True,
         headline=lambda r: f"Guard {r.status} (run_id {r.run_id}). {r.summary}",
         description=(
             "Render the workflow with exactly the values you will submit and check it: variables, cookbook files, video, "
-            "dataset, model caches, looks. Pass flow, dataset, storage_url, gpu_platform, video and both cache URLs "
-            "(<storage_url>/data/models/cosmos_transfer and .../auto_labeling). ok: submit the returned values and run_id. "
-            "cache_missing: setup_model_cache with the remediation, poll it, guard again. failed: fix the failed checks."
+            "dataset, model caches, looks, engines. Pass flow, dataset, storage_url, gpu_platform, video and both cache "
+            "URLs. ok: submit the returned values and run_id. cache_missing: setup_model_cache with the remediation, poll "
+            "it, guard again. failed: fix the failed checks."
         ),
     ),
     Tool(
@@ -194,17 +195,16 @@ TOOLS: tuple[Tool, ...] = (
         description=(
             "When the guard reports cache_missing: fill the model caches under <storage_url>/<path>/models/ with its "
             "remediation's storage_url and path (do not ask). Poll the returned workflow_id with wait=true, then guard "
-            "again. Idempotent per run_id."
+            "again."
         ),
     ),
     Tool(
-        name="submit", title="Submit workflow", request=SubmitRequest, result=SubmitResult, step=submit, describe_arguments=False,
+        name="submit", title="Submit workflow", request=SubmitRequest, result=SubmitResult, step=submit, describe_arguments=False, unlisted=("skills_dir",),
         needs=("backend", "ledger"), read_only=False, open_world=True,
         headline=lambda r: r.message + (f" Next: {r.remedy}" if r.remedy else ""),
         description=(
-            "Submit once, after a passing preflight, with the values and run_id a passing pre_submit_guard returned (the "
-            "arguments are the guard\"s). Returns workflow_id and output_url; then poll. Idempotent per run_id; a new submit "
-            "needs a fresh run_id."
+            "After a passing preflight, submit once with the values and run_id a passing pre_submit_guard returned. Returns "
+            "workflow_id and output_url; then poll. Idempotent per run_id."
         ),
     ),
     Tool(
@@ -213,8 +213,8 @@ TOOLS: tuple[Tool, ...] = (
         headline=lambda r: r.message + (f" Next: {r.next}" if r.next else ""),
         description=(
             "Read a workflow's status (wait=false) or wait for its end (wait=true returns within 45 s unless timeout_s is "
-            "set, progress every 10 s; timed_out: call again, nothing is lost). COMPLETED: stage_artifacts (after "
-            "setup_model_cache: guard again). FAILED: read log_tail and hint. Tell the user the status during long waits."
+            "set, progress every 10 s; timed_out: call again). COMPLETED: stage_artifacts (after setup_model_cache: guard "
+            "again). FAILED: read log_tail and hint. Tell the user the status during long waits."
         ),
     ),
     Tool(
@@ -222,8 +222,7 @@ TOOLS: tuple[Tool, ...] = (
         needs=("backend",), read_only=True, open_world=True,
         headline=lambda r: f"{r.lines} log line(s) of {r.task or r.workflow_id}." + (f" Hint: {r.hint.title}" if r.hint else ""),
         description=(
-            "The last log lines of a workflow or of one task, secrets redacted, with a troubleshooting hint: for a failed "
-            "task."
+            "A failed workflow's or task's last log lines, secrets redacted, with a troubleshooting hint."
         ),
     ),
     Tool(
@@ -231,9 +230,8 @@ TOOLS: tuple[Tool, ...] = (
         needs=("backend",), progress=_stage_progress, read_only=False, open_world=True,
         headline=lambda r: r.message,
         description=(
-            "After poll reports COMPLETED: mirror the run's outputs and input video into media/vda/runs/<run_id>/ "
-            "(resumable, with progress). Returns local_run_dir, augmented videos, sampled_vars and label summaries for the "
-            "final summary."
+            "After poll reports COMPLETED: mirror the run's outputs and input video into media/vda/runs/<run_id>/. Returns "
+            "local_run_dir, augmented videos, sampled_vars and label summaries for the final summary."
         ),
     ),
     Tool(
@@ -241,8 +239,8 @@ TOOLS: tuple[Tool, ...] = (
         read_only=False, open_world=False,
         headline=lambda r: f"Rendered a {r.kind} comparison. Send this line alone in its own message: {r.media_line}",
         description=(
-            "Render the input beside an augmented clip (720p mp4; PNG contact sheet as fallback) in the run folder "
-            "stage_artifacts returned. Send the returned media_line exactly, alone in its own message."
+            "Render the input beside an augmented clip (720p mp4, else a PNG sheet) in the run folder stage_artifacts "
+            "returned. Send the returned media_line exactly, alone in its own message."
         ),
     ),
     Tool(
@@ -250,8 +248,8 @@ TOOLS: tuple[Tool, ...] = (
         read_only=True, open_world=True,
         headline=lambda r: f"NIM endpoints: {r.action}." + (f" Run once: {r.command}" if r.command else ""),
         description=(
-            "Check the VLM and LLM endpoints (read-only: kubectl in osmo-nims, else HTTP). reuse: healthy; install: "
-            "call nim_ensure; wait: loading, check later; unknown: see findings. Never scale down or delete NIMs."
+            "Check the VLM and LLM endpoints (read-only: kubectl, else HTTP). reuse: healthy; install: call nim_ensure; "
+            "wait: loading; unknown: see findings. Never scale down or delete NIMs."
         ),
     ),
     Tool(
@@ -259,8 +257,8 @@ TOOLS: tuple[Tool, ...] = (
         progress=lambda line: (None, None, line), progress_when=lambda req: req.apply, read_only=False, open_world=True,
         headline=lambda r: f"NIM ensure: {r.outcome}." + (f" Command: {r.command}" if r.command and r.outcome == "would-run" else ""),
         description=(
-            "Deploy or repair exactly qwen3-vl and qwen25-14b (infrastructure skill installer) when nim_health says "
-            "install. Default: plan, eta, command only; tell the user the eta, then call once with apply=true."
+            "When nim_health says install: deploy or repair exactly qwen3-vl and qwen25-14b. Without apply: the plan, eta "
+            "and command; tell the user the eta, then call once with apply=true."
         ),
     ),
 )

@@ -49,7 +49,7 @@ class CompareRequest(BaseModel):
     run_local_dir: str = Field(min_length=1, description="The local_run_dir stage_artifacts returned.")
     dataset: DatasetName
     video: VideoStem
-    aug_index: int = Field(default=0, ge=0, le=999, description="Which augmentation, <video>_aug<i>; 0 for the first.")
+    aug_index: int = Field(default=0, ge=0, le=999, description="Which augmentation: <video>_aug<i>.")
     timeout_s: float = Field(default=600.0, ge=5, le=7200, description="Longest an ffmpeg render may take, in seconds.")
 
 

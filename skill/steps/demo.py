@@ -63,7 +63,7 @@ class DemoRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     demo_dir: str | None = Field(
-        default=None, description="Folder under <workspace>/media/vda/inputs (default .../vda-demo); its *.mp4 files are replaced."
+        default=None, description="Folder under <workspace>/media/vda/inputs; its *.mp4 files are replaced."
     )
     repo: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=200)] = Field(
         default=DEMO_REPO, description="Hugging Face dataset repo; only the VDA demo unless allow_non_vda."
@@ -106,10 +106,10 @@ class UploadRequest(BaseModel):
     """A local folder of videos to upload as a dataset."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    folder: str = Field(min_length=1, description="Local folder holding the videos, e.g. /data/my_clips.")
+    folder: str = Field(min_length=1, description="Local folder of videos.")
     storage_url: str = Field(min_length=1, max_length=2048, description="Prefix in front of /datasets/<name>, e.g. s3://bucket/prefix.")
     name: DatasetName = Field(description="Dataset name, e.g. vda-demo.")
-    recursive: bool = Field(default=False, description="Also take videos from subfolders (still uploaded flat).")
+    recursive: bool = Field(default=False, description="Also videos in subfolders.")
 
 
 class UploadResult(BaseModel):

@@ -142,7 +142,7 @@ class GuardRequest(OptionalSubmitValues):
         default=None, description="run-<8 hex>; omit for a fresh one, then submit with the one returned."
     )
     storage_url: ValueToken | None = Field(
-        default=None, description="Prefix before /datasets/<dataset> of the real dataset URL, e.g. s3://bucket/prefix."
+        default=None, description="Prefix before /datasets/<dataset> in the dataset URL."
     )
     gpu_platform: ValueToken | None = Field(default=None, description="Platform label an ONLINE pool shows, e.g. gpu.")
     video: ValueToken | None = Field(default=None, description="Video file stem (no folder, no extension), e.g. cam3_0915.")

@@ -27,9 +27,9 @@ class LogsRequest(BaseModel):
         description="Workflow id, e.g. vda-demo-3."
     )
     task: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", max_length=200)] | None = Field(
-        default=None, description="Task name, e.g. cosmos_worker_0; omit for the whole workflow."
+        default=None, description="Task, e.g. cosmos_worker_0; default the whole workflow."
     )
-    last_n: int = Field(default=200, ge=1, le=10000, description="How many lines from the end (1-10000).")
+    last_n: int = Field(default=200, ge=1, le=10000, description="Lines from the end.")
 
 
 class LogsResult(BaseModel):

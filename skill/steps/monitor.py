@@ -38,13 +38,13 @@ class PollRequest(BaseModel):
     workflow_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", max_length=200)] = Field(
         description="Workflow id from submit, e.g. vda-demo-3."
     )
-    wait: bool = Field(default=False, description="False: one status read. True: keep polling until a terminal status or timeout_s.")
-    timeout_s: float = Field(default=3600.0, ge=1, le=86400, description="Longest wait in seconds when wait is true (1-86400), e.g. 3600.")
+    wait: bool = Field(default=False, description="true: poll until the workflow ends or timeout_s.")
+    timeout_s: float = Field(default=3600.0, ge=1, le=86400, description="Longest wait in seconds.")
     interval_s: float = Field(default=15.0, ge=1, le=600, description="First pause between reads in seconds (1-600), e.g. 15.")
     max_interval_s: float = Field(default=60.0, ge=1, le=600, description="Backoff cap in seconds (1-600); pauses grow x1.5 while nothing changes.")
     heartbeat_s: float = Field(default=120.0, ge=1, le=120, description="A progress event at least this often in seconds (1-120).")
     max_transient_errors: int = Field(default=5, ge=0, le=50, description="Consecutive transient backend errors survived (0-50) before failing.")
-    log_lines: int = Field(default=200, ge=1, le=5000, description="Log lines fetched per failed task (1-5000).")
+    log_lines: int = Field(default=200, ge=1, le=5000, description="Log lines per failed task.")
 
     @model_validator(mode="after")
     def _cap_not_below_interval(self) -> PollRequest:

@@ -100,8 +100,8 @@ class NimHealthRequest(BaseModel):
     user gave them (rule external-endpoints-opt-in)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    vlm_url: EndpointUrl = Field(default=DEFAULT_VLM_URL, description="VLM base URL; default the in-cluster qwen3-vl NIM.")
-    llm_url: EndpointUrl = Field(default=DEFAULT_LLM_URL, description="LLM base URL; default the in-cluster qwen25-14b NIM.")
+    vlm_url: EndpointUrl = Field(default=DEFAULT_VLM_URL, description="VLM base URL.")
+    llm_url: EndpointUrl = Field(default=DEFAULT_LLM_URL, description="LLM base URL.")
     infra_skill_dir: InfraSkillDir = Field(default=None, description="Infrastructure skill folder (absolute); found beside this skill when omitted.")
     timeout: Annotated[float, Field(gt=0, le=60, description="Seconds per HTTP request or kubectl call.")] = 5.0
     via: Literal["auto", "kubectl", "http"] = Field(default="auto", description="auto: kubectl if it reaches the cluster, else HTTP.")

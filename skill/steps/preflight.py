@@ -75,8 +75,8 @@ class PreflightRequest(BaseModel):
         default=None,
         description="Flow (e.g. augmentation_and_al) or workflow YAML whose nvcr.io images to probe; omitted: no registry probe.",
     )
-    refresh: bool = Field(default=False, description="Set the credentials again from the current secrets (after a key rotation).")
-    no_probe: bool = Field(default=False, description="Skip every HTTP probe (registry, NGC REST, Hugging Face).")
+    refresh: bool = Field(default=False, description="Set the credentials again (after a key rotation).")
+    no_probe: bool = Field(default=False, description="Skip the HTTP probes.")
 
 
 class PreflightResult(BaseModel):

@@ -64,7 +64,7 @@ class StageRequest(BaseModel):
     """Which run to bring home, and where from."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    storage_url: str = Field(min_length=1, max_length=2048, description="Prefix in front of /datasets/<dataset>, e.g. s3://bucket/prefix.")
+    storage_url: str = Field(min_length=1, max_length=2048, description="Prefix before /datasets/<dataset>.")
     dataset: DatasetName
     run_id: RunId
     video: VideoStem
@@ -72,7 +72,7 @@ class StageRequest(BaseModel):
         default=None, description="Run folder under <workspace>/media/vda/runs; default <run_id> there."
     )
     input_local_video: str | None = Field(
-        default=None, description="The user's own copy of the input video, instead of downloading it."
+        default=None, description="The user's copy of the input video (skips its download)."
     )
 
 
