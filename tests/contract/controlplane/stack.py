@@ -35,6 +35,8 @@ USER = "vda-tester"
 S3_KEY_ID, S3_KEY = "testing", "testing"
 REGISTRIES = ["registry-1.docker.io", "docker.io", "index.docker.io", "nvcr.io", "ghcr.io", "quay.io"]
 PG_PASSWORD = "osmo-local"
+# what the issue found breaking `osmo pool list` (OSMO pins urllib3 2.7.0 and requests 2.32.4)
+NEWER_HTTP = ("urllib3==2.8.0", "requests==2.34.2")
 # The one Bazel-only import (src/utils/metrics/__init__.py) gets empty stand-ins, in the service
 # and in the sandbox processes it spawns (they inherit PYTHONPATH, so sitecustomize runs there too).
 SITECUSTOMIZE = """import sys, types
@@ -176,6 +178,23 @@ class ControlPlane:
         lines.append(f'exec "{self.python}" -m src.cli.cli "$@"')
         self.osmo.write_text("\n".join(lines) + "\n")
         self.osmo.chmod(0o755)
+
+    def newer_http_cli(self) -> Path:
+        """The same ``osmo`` CLI with urllib3 2.8.0 / requests 2.34.2 ahead of OSMO's pins on its path
+        (installed once, ``--no-deps --target``, into the cache beside the venv): the combination
+        whose ``pool list`` requests ``//api/pool_quota``."""
+        overlay = _cache_root() / "osmo-cli-urllib3-2.8"
+        if not (overlay / ".complete").exists():
+            shutil.rmtree(overlay, ignore_errors=True)
+            done = subprocess.run([str(self.python), "-m", "pip", "install", "--disable-pip-version-check", "--no-deps",
+                                   "--target", str(overlay), *NEWER_HTTP], capture_output=True, text=True, timeout=600)
+            if done.returncode != 0:
+                raise StackError(f"could not install {' '.join(NEWER_HTTP)}: {done.stderr.strip()[-300:]}")
+            (overlay / ".complete").write_text("\n".join(NEWER_HTTP) + "\n")
+        path = self.root / "bin" / "osmo-newer-http"
+        path.write_text(self.osmo.read_text().replace("export PYTHONPATH='", f"export PYTHONPATH='{overlay}:", 1))
+        path.chmod(0o755)
+        return path
 
     def _osmo_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OSMO_", "PYTHON", "VIRTUAL_ENV"))}
