@@ -67,6 +67,7 @@ INVENTORY: dict[str, tuple[str, list[str]]] = {
 }
 
 
+@pytest.mark.no_controlplane
 def test_every_backend_method_has_a_real_server_test():
     public = {name for name, member in inspect.getmembers(OsmoBackend, inspect.isfunction) if not name.startswith("_")}
     assert public == set(INVENTORY), f"without a real-server test: {sorted(public - set(INVENTORY))}"
@@ -155,6 +156,7 @@ def _command(words: list[str]) -> tuple[str, ...]:
     return tuple(kept[:2])
 
 
+@pytest.mark.no_controlplane
 def test_the_module_builds_no_osmo_argv_outside_the_inventory():
     """Every argv list literal in the backend names a command from the inventory."""
     source = inspect.getsource(osmo_module)
