@@ -90,7 +90,10 @@ def test_missing_nims_one_ensure_deploys_exactly_the_allow_list_and_a_second_cha
                for o in kube.scenario()["objects"]["nimservices"]}
     assert stamped == {s: spec_hash(infra / NIMS / s) for s in SERVICES}
 
+    # the installer hands both keys to `kubectl create secret` on its command line; none reaches our output
     calls = kube.calls()
+    assert any(NGC in token for argv in calls for token in argv)
+    assert NGC not in first.model_dump_json() + "\n".join(lines) and HF not in first.model_dump_json() + "\n".join(lines)
     assert lowering(calls) == []
     assert [argv for argv in calls if argv[0] == "helm" and argv[1] not in ("version", "list", "repo")] == [
         ["helm", "upgrade", "--install", "nim-operator", "nvidia/k8s-nim-operator", "-n", "nim-operator", "--version=3.1.0", "--wait", "--timeout=300s"]]
