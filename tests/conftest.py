@@ -43,3 +43,20 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
 def _own_eta_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Runs refine this machine's ETA model (skill.eta_model); in tests each keeps its own."""
     monkeypatch.setenv("VDA_ETA_STORE", str(tmp_path / "eta-store" / "local.json"))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """Say how many tests were skipped and why, grouped by reason, without needing ``-rs``: the
+    tests that need a checkout (VDA_OSMO_SOURCE, VDA_PAIDF_*, VDA_INFRA_SKILL_SOURCE) skip as a
+    group and name the variable."""
+    from collections import Counter
+
+    reasons: Counter[str] = Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+        reasons[reason.removeprefix("Skipped: ")] += 1
+    if reasons:
+        terminalreporter.section(f"{sum(reasons.values())} skipped, by reason")
+        for reason, count in reasons.most_common():
+            terminalreporter.line(f"{count:4d}  {reason}")

@@ -1,7 +1,9 @@
 """Bring OSMO 6.3.1's real control plane up by hand, for debugging the control-plane tests.
 
-    VDA_OSMO_SOURCE=/path/to/OSMO-6.3.1 VDA_OSMO_PYTHON=/path/to/osmo-venv/bin/python \\
-        .venv/bin/python scripts/dev/osmo_controlplane.py
+    VDA_OSMO_SOURCE=/path/to/OSMO-6.3.1 .venv/bin/python scripts/dev/osmo_controlplane.py
+
+(the first run builds OSMO's venv under ~/.cache/vda-skill, a few minutes; VDA_OSMO_CP_PYTHON
+names one of your own instead)
 
 Prints the service URL, the `osmo` wrapper to use and the log folder, then waits for Ctrl-C and
 tears everything down (deadline, then SIGKILL of every process group).
@@ -26,9 +28,13 @@ def _interrupt(signum, frame):  # SIGTERM stops it like Ctrl-C, so the tear-down
 
 def main() -> int:
     signal.signal(signal.SIGTERM, _interrupt)
-    plane: ControlPlane | None = from_env(Path(tempfile.mkdtemp(prefix="vda-osmo-cp-")))
+    try:
+        plane: ControlPlane | None = from_env(Path(tempfile.mkdtemp(prefix="vda-osmo-cp-")))
+    except StackError as exc:
+        print(f"bring-up failed: {exc}", file=sys.stderr)
+        return 1
     if plane is None:
-        print("Set VDA_OSMO_SOURCE and VDA_OSMO_PYTHON.", file=sys.stderr)
+        print("Set VDA_OSMO_SOURCE to an OSMO 6.3.1 checkout.", file=sys.stderr)
         return 2
     try:
         plane.start()

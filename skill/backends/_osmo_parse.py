@@ -101,6 +101,21 @@ def mentions_not_found(message: str) -> bool:
     return bool(_NOT_FOUND.search(message or ""))
 
 
+# FastAPI's answer for a path no route serves. 6.3.1's CLI joins the service URL and the endpoint
+# with a slash, and `pool list` passes `/api/pool_quota` (`/api/pool` for submit's default pool):
+# with OSMO's pins (urllib3 2.7.0, requests 2.32.4) that reaches the route, with urllib3 2.8 /
+# requests 2.34 the request line is `GET //api/pool_quota` and the service answers this 404.
+_ROUTE_404 = re.compile(r'\{\s*\\?"detail\\?"\s*:\s*\\?"Not Found\\?"\s*\}')
+_STATUS_404 = re.compile(r'status code 404|"code":\s*404|^Error code:\s*404\s*$', re.MULTILINE)
+
+
+def is_route_404(stdout: str, stderr: str = "") -> bool:
+    """The service answered HTTP 404 "Not Found" for the request's path itself (no such route),
+    not for a named object: the sign of the CLI's `//api/...` request under newer HTTP libraries."""
+    text = f"{stdout}\n{stderr}"
+    return bool(_ROUTE_404.search(text) and _STATUS_404.search(text))
+
+
 def needs_login(message: str) -> bool:
     return bool(_NEEDS_LOGIN.search(message or ""))
 

@@ -371,7 +371,22 @@ class OsmoBackend:
 
     # --- cluster facts -----------------------------------------------------------------------------
     def pools(self) -> list[PoolInfo]:
-        return self._run(["pool", "list", "--format-type", "json"], parser=parse.parse_pools)
+        """``osmo pool list --format-type json``. A 404 for the route itself means this CLI's HTTP
+        libraries turned its request into ``GET //api/pool_quota`` (urllib3 2.8 / requests 2.34
+        instead of OSMO's pins): code ``osmo-cli-http-libraries``, with the fix."""
+        try:
+            return self._run(["pool", "list", "--format-type", "json"], parser=parse.parse_pools)
+        except (NotFound, CommandFailed) as exc:
+            cause = exc.__cause__
+            if not (isinstance(cause, OsmoExit) and parse.is_route_404(cause.stdout, cause.stderr)):
+                raise
+            raise BackendUnavailable(
+                "osmo pool list got HTTP 404 because this osmo CLI asks for `//api/pool_quota`, a path the service does "
+                "not serve, which happens when it runs with urllib3 2.8 or requests 2.34 instead of OSMO's pins.",
+                remedy="Install OSMO's pinned HTTP libraries into the osmo CLI's Python (pip install 'urllib3==2.7.0' "
+                       "'requests==2.32.4') or use the packaged osmo CLI, then check with `osmo pool list` and rerun.",
+                code="osmo-cli-http-libraries",
+            ) from exc
 
     def credentials(self) -> list[CredentialInfo]:
         # --format-type belongs to the PARENT parser for credential (osmo.md §2.0)

@@ -810,6 +810,8 @@ SAMPLES = [
     ("OSError: [Errno 30] Read-only file system: '/osmo/data/input/2/rfdetr/rf-detr-base.pth.lock'", "The auto-labeling cache is read-only (rfdetr lock)"),
     ("cosmos_worker_1 FAILED exit code 2024", "The group barrier failed"),
     ("workflow vda-demo-3 FAILED_QUEUE_TIMEOUT", "The run hit a timeout"),
+    ('127.0.0.1:56476 - "GET //api/pool_quota?all_pools=True HTTP/1.1" 404', "osmo pool list answers HTTP 404 (preflight code osmo-cli-http-libraries)"),
+    ("Error: [osmo-cli-http-libraries] osmo pool list got HTTP 404", "osmo pool list answers HTTP 404 (preflight code osmo-cli-http-libraries)"),
 ]
 
 

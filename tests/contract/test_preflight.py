@@ -333,6 +333,31 @@ def test_not_logged_in_stops_preflight_with_the_login_remedy(tmp_path):
     assert not [argv for argv in double.calls() if argv[:2] == ["credential", "set"]]
 
 
+def test_the_pool_quota_404_of_newer_http_libraries_is_named_with_its_fix(tmp_path):
+    """6.3.1's CLI under urllib3 2.8 / requests 2.34 asks for `//api/pool_quota` and gets 404: preflight
+    says so and how to fix it, instead of "check the id"."""
+    double = install(tmp_path / "osmo", {"http_libraries": "urllib3-2.8", "configs": GPU_TEMPLATE,
+                                         "credentials": [{"cred_name": "hf_token", "cred_type": "GENERIC", "profile": None}],
+                                         "pools": [{"name": "p", "status": "ONLINE", "platforms": ["gpu"]}]})
+    env = {"HF_TOKEN": HF, "NGC_CONFIG_FILE": str(tmp_path / "x"), "HF_TOKEN_FILE": str(tmp_path / "y")}
+    result = preflight(PreflightRequest(no_probe=True), backend=OsmoBackend(double.executable, sleep=lambda _: None), env=env)
+    assert result.status == "failed"
+    failed = [c for c in result.checks if c.status == "fail"]
+    assert [(c.name, c.data["code"]) for c in failed] == [("pools", "osmo-cli-http-libraries")]
+    assert "//api/pool_quota" in failed[0].detail and "urllib3 2.8" in failed[0].detail
+    assert "urllib3==2.7.0" in (result.remedy or "") and "requests==2.32.4" in (result.remedy or "")
+    _, err = format_report(result)
+    assert err[-2].startswith("ERROR: preflight failed: osmo pool list got HTTP 404") and err[-1].startswith("NEXT: Install OSMO's pinned")
+    assert ["pool", "list", "--format-type", "json"] in double.calls()
+
+
+def test_a_404_for_a_named_object_is_not_taken_for_the_http_library_problem(tmp_path):
+    double = install(tmp_path / "osmo", {"always": {"pool list": {"exit": 2, "error": "Pool gpu-x is not found.", "code": 404}}})
+    with pytest.raises(Exception) as caught:
+        OsmoBackend(double.executable, sleep=lambda _: None).pools()
+    assert caught.value.code != "osmo-cli-http-libraries"
+
+
 # --- the shells --------------------------------------------------------------------------------------------
 
 

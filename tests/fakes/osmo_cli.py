@@ -25,6 +25,9 @@ Scenario keys (all optional)::
     version          {"client": "6.3.1", "service": "6.3.1"}
     legacy_data_list true -> ``--no-pager`` is an unknown flag
     logged_out       true -> service commands fail like 6.3.1 without a login (exit 2, ``Must login first ...``)
+    http_libraries   "urllib3-2.8" -> the CLI runs with urllib3 2.8 / requests 2.34 instead of OSMO's pins:
+                     its request line for `pool list` becomes ``GET //api/pool_quota``, which 6.3.1's service
+                     answers 404 ``{"detail":"Not Found"}`` (seen against the real control plane)
     responses        {"workflow query": [response, ...]}  consumed one per call, then the built-in answer
     always           {"workflow query": response}          every call
 
@@ -675,6 +678,10 @@ class _Double:
     # --- pools, credentials, config, version ------------------------------------------------------
     def cmd_pool_list(self, args: list[str]) -> int:
         self.parse(args, {"--format-type": "one", "--mode": "one", "--pool": "many"}, {"-t": "--format-type", "-m": "--mode", "-p": "--pool"})
+        if self.scenario.get("http_libraries") == "urllib3-2.8":
+            # handle_response: logs the status on stderr, then OSMOUserError(response.text, 404)
+            self.err("Server responded with status code 404")
+            self.fail('{"detail":"Not Found"}', 2, 404)
         pools = []
         for p in self.scenario.get("pools") or []:
             qf, tf = str(p.get("quota_free", "0")), str(p.get("total_free", "0"))

@@ -35,6 +35,8 @@ USER = "vda-tester"
 S3_KEY_ID, S3_KEY = "testing", "testing"
 REGISTRIES = ["registry-1.docker.io", "docker.io", "index.docker.io", "nvcr.io", "ghcr.io", "quay.io"]
 PG_PASSWORD = "osmo-local"
+# what the issue found breaking `osmo pool list` (OSMO pins urllib3 2.7.0 and requests 2.32.4)
+NEWER_HTTP = ("urllib3==2.8.0", "requests==2.34.2")
 # The one Bazel-only import (src/utils/metrics/__init__.py) gets empty stand-ins, in the service
 # and in the sandbox processes it spawns (they inherit PYTHONPATH, so sitecustomize runs there too).
 SITECUSTOMIZE = """import sys, types
@@ -176,6 +178,23 @@ class ControlPlane:
         lines.append(f'exec "{self.python}" -m src.cli.cli "$@"')
         self.osmo.write_text("\n".join(lines) + "\n")
         self.osmo.chmod(0o755)
+
+    def newer_http_cli(self) -> Path:
+        """The same ``osmo`` CLI with urllib3 2.8.0 / requests 2.34.2 ahead of OSMO's pins on its path
+        (installed once, ``--no-deps --target``, into the cache beside the venv): the combination
+        whose ``pool list`` requests ``//api/pool_quota``."""
+        overlay = _cache_root() / "osmo-cli-urllib3-2.8"
+        if not (overlay / ".complete").exists():
+            shutil.rmtree(overlay, ignore_errors=True)
+            done = subprocess.run([str(self.python), "-m", "pip", "install", "--disable-pip-version-check", "--no-deps",
+                                   "--target", str(overlay), *NEWER_HTTP], capture_output=True, text=True, timeout=600)
+            if done.returncode != 0:
+                raise StackError(f"could not install {' '.join(NEWER_HTTP)}: {done.stderr.strip()[-300:]}")
+            (overlay / ".complete").write_text("\n".join(NEWER_HTTP) + "\n")
+        path = self.root / "bin" / "osmo-newer-http"
+        path.write_text(self.osmo.read_text().replace("export PYTHONPATH='", f"export PYTHONPATH='{overlay}:", 1))
+        path.chmod(0o755)
+        return path
 
     def _osmo_env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("OSMO_", "PYTHON", "VIRTUAL_ENV"))}
@@ -435,11 +454,86 @@ class ControlPlane:
         return self._http("GET", f"{self.s3_url}/{BUCKET}/{key.lstrip('/')}")
 
 
+# The control plane's interpreter: OSMO's locked requirements (hash-checked) plus moto for S3,
+# with moto's own dependencies held to OSMO's pins (a newer urllib3/requests changes what the CLI
+# sends: see skill/steps/preflight.py on `//api/pool_quota`).
+MOTO_REQUIREMENT = "moto[s3,server]>=5,<6"
+
+
+def _cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "vda-skill"
+
+
+def osmo_venv_dir(source: Path) -> Path:
+    """Where the control plane's venv for this checkout lives: keyed by its locked requirements,
+    so a new OSMO tag gets a new venv and the same one is reused across sessions."""
+    import hashlib
+
+    locked = (source / "src" / "locked_requirements.txt").read_bytes()
+    digest = hashlib.sha256(locked + MOTO_REQUIREMENT.encode()).hexdigest()[:12]
+    return _cache_root() / f"osmo-controlplane-{digest}"
+
+
+def find_python312() -> str | None:
+    """$PYTHON312, else pyenv's newest 3.12, else python3.12 on PATH (as conformance_setup.sh)."""
+    pyenv_root = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv")
+    pyenv = sorted(pyenv_root.glob("versions/3.12*/bin/python3.12"),
+                   key=lambda p: [int(x) if x.isdigit() else 0 for x in p.parts[-3].split(".")])
+    for candidate in (os.environ.get("PYTHON312"), *(str(p) for p in reversed(pyenv)), shutil.which("python3.12")):
+        if candidate and subprocess.run([candidate, "-c", "import sys; sys.exit(sys.version_info[:2] != (3, 12))"],
+                                        capture_output=True, timeout=30).returncode == 0:
+            return candidate
+    return None
+
+
+def ensure_osmo_python(source: Path, *, log=None) -> Path:
+    """The venv's python, created on first use (a few minutes) and cached: OSMO's
+    ``src/locked_requirements.txt`` with ``--require-hashes``, then moto constrained to those pins.
+    A finished venv carries a ``.complete`` stamp; a half-built one is rebuilt."""
+    locked = source / "src" / "locked_requirements.txt"
+    if not locked.is_file():
+        raise StackError(f"{source} has no src/locked_requirements.txt; VDA_OSMO_SOURCE must be an OSMO 6.3.1 checkout")
+    venv = osmo_venv_dir(source)
+    python = venv / "bin" / "python"
+    if (venv / ".complete").exists() and python.exists():
+        return python
+    py312 = find_python312()
+    if py312 is None:
+        raise StackError("no Python 3.12 found for OSMO's control plane; set PYTHON312=/path/to/python3.12")
+    shutil.rmtree(venv, ignore_errors=True)
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    # constraints cannot carry extras or hashes: ``name==version`` only
+    pins = []
+    for line in locked.read_text().splitlines():
+        if "==" in line and not line.startswith((" ", "#")):
+            name, version = line.split("==", 1)
+            pins.append(f"{name.split('[')[0].strip()}=={version.split()[0]}")
+    pip = [str(python), "-m", "pip", "install", "--disable-pip-version-check"]
+    constraints = venv / "osmo-pins.txt"
+    steps = [[py312, "-m", "venv", str(venv)],
+             [*pip, "--require-hashes", "--no-deps", "-r", str(locked)],
+             [*pip, "-c", str(constraints), MOTO_REQUIREMENT]]
+    with open(log, "ab") if log else open(os.devnull, "wb") as out:
+        for step in steps:
+            if step[-1] == MOTO_REQUIREMENT:
+                constraints.write_text("\n".join(pins) + "\n")
+            if subprocess.run(step, stdout=out, stderr=out, timeout=1800).returncode != 0:
+                raise StackError(f"creating OSMO's venv {venv} failed at: {' '.join(step[2:7])} (log: {log or 'none'})")
+    (venv / ".complete").write_text(MOTO_REQUIREMENT + "\n")
+    return python
+
+
 def from_env(root: Path) -> ControlPlane | None:
-    source, python = os.environ.get("VDA_OSMO_SOURCE"), os.environ.get("VDA_OSMO_PYTHON")
-    if not source or not python:
+    """The control plane for ``VDA_OSMO_SOURCE``, or None when it is not set. Its interpreter is
+    ``VDA_OSMO_CP_PYTHON`` when given (a 3.12 venv with OSMO's locked requirements and moto), else
+    the cached venv :func:`ensure_osmo_python` builds on first use."""
+    source = os.environ.get("VDA_OSMO_SOURCE")
+    if not source:
         return None
-    return ControlPlane(source=Path(source).resolve(), python=Path(python), root=root)
+    given = os.environ.get("VDA_OSMO_CP_PYTHON")
+    python = Path(given) if given else ensure_osmo_python(Path(source).resolve(), log=root / "osmo-venv.log")
+    return ControlPlane(source=Path(source).resolve(), python=python, root=root)
 
 
 if __name__ == "__main__":  # pragma: no cover - scripts/dev/osmo_controlplane.py is the entry point

@@ -6,6 +6,7 @@ outputs our workers would upload), then poll, stage from the local S3 and the si
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 import time
@@ -16,6 +17,7 @@ import pytest
 from skill.storage import cache_urls, output_url
 from tests.contract.controlplane.stack import BUCKET, POOL, ControlPlane, StackError
 
+NIMS = ("qwen3-vl", "qwen25-14b")
 FLOW_NAME = "vda-demo"  # the shipped flows' workflow name prefix (ids are <name>-<n>)
 
 
@@ -106,8 +108,17 @@ def test_vda_run_on_the_real_control_plane_ends_with_the_side_by_side(controlpla
                         "HF_TOKEN": "hf_CANARYrunabcdefgh", "NGC_CONFIG_FILE": str(tmp_path / "none"),
                         "HF_TOKEN_FILE": str(tmp_path / "none")}.items():
         monkeypatch.setenv(name, value)
-    for name in ("NGC_API_KEY", "NGC_CLI_API_KEY", "NVIDIA_API_KEY"):
+    for name in ("NGC_API_KEY", "NGC_CLI_API_KEY", "NVIDIA_API_KEY", "INFRA_SKILL_DIR"):
         monkeypatch.delenv(name, raising=False)
+    # off-cluster, with a kube context that sees both NIMs healthy (the NIM gate's default, ensure)
+    from tests.fakes.kubectl import KubeDouble, deployment, endpoints, job, nimservice, pod
+
+    kube = KubeDouble(tmp_path / "kube", {"objects": {
+        "nimservices": [nimservice(s) for s in NIMS], "deployments": [deployment(s) for s in NIMS],
+        "pods": [pod(f"{s}-x", s) for s in NIMS], "endpoints": [endpoints(s) for s in NIMS],
+        "jobs": [job(f"{s}-hf-download") for s in NIMS]}})
+    monkeypatch.setenv("PATH", f"{kube.bin}:{os.environ['PATH']}")
+    monkeypatch.setenv("KUBE_DOUBLE_SCENARIO", str(kube.scenario_path))
 
     driver = ClusterStandIn(controlplane, storage, dataset, clip.read_bytes())
     driver.start()
@@ -116,7 +127,7 @@ def test_vda_run_on_the_real_control_plane_ends_with_the_side_by_side(controlpla
             web.route(host="127.0.0.1").pass_through()
             web.route().mock(return_value=httpx2.Response(200))
             code = vda(["run", "--backend", "osmo", "--dataset-url", f"{storage}/datasets/{dataset}", "--flow", "augmentation_and_al",
-                        "--pool", POOL, "--nims", "skip", "--json"])
+                        "--pool", POOL, "--json"])
     finally:
         driver.stop.set()
         driver.join(timeout=30)
@@ -134,3 +145,5 @@ def test_vda_run_on_the_real_control_plane_ends_with_the_side_by_side(controlpla
     assert rendered.stat().st_size > 0
     assert any(str(rendered) in line for line in result["media_lines"])
     assert result["sampled_vars"] == {"clip_aug0": {"weather": "rain"}}
+    assert any("healthy and reused" in line for line in result["statements"]), result["statements"]
+    assert kube.calls() and all(argv[1] in ("get", "version") for argv in kube.calls())  # looked, deployed nothing

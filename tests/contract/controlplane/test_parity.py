@@ -21,6 +21,7 @@ import pytest
 
 from skill.backends import _osmo_parse as parse
 from skill.backends.osmo import OsmoBackend
+from skill.errors import BackendUnavailable
 from tests.contract.controlplane.stack import BUCKET, POOL, USER
 from tests.fakes.osmo_cli import OsmoDouble, install
 
@@ -265,6 +266,24 @@ def test_logs_of_an_unknown_task_are_refused_alike(pair):
 def test_cluster_facts_have_the_same_json_shape(pair, args):
     real, fake = pair.both(*args)
     same_answer(real, fake, json_out=True)
+
+
+def test_pool_list_under_newer_http_libraries_fails_alike(pair):
+    """The real CLI with urllib3 2.8 / requests 2.34 asks for `//api/pool_quota` (404); the double's
+    ``http_libraries`` mode answers the same way, and our backend names the cause for both."""
+    newer = pair.real.newer_http_cli()
+    pair.double.update(http_libraries="urllib3-2.8")
+    try:
+        for args in (["pool", "list", "--format-type", "json"], ["pool", "list"]):
+            real, fake = _run(str(newer), args, pair.work), _run(pair.double.executable, args, pair.work)
+            assert real.exit == 2 and "Server responded with status code 404" in real.stderr, real
+            same_answer(real, fake)
+        for executable in (str(newer), pair.double.executable):
+            with pytest.raises(BackendUnavailable) as caught:
+                OsmoBackend(executable, retries=0).pools()
+            assert caught.value.code == "osmo-cli-http-libraries"
+    finally:
+        pair.double.update(http_libraries=None)
 
 
 def test_cluster_facts_parse_alike(pair):
