@@ -50,7 +50,10 @@ def normalize_url(raw: str) -> str:
         raise InputError("An endpoint URL is empty or contains spaces.", remedy=_REMEDY, code="invalid-endpoint-url")
     if "://" not in text:
         text = "http://" + text
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # e.g. an unbalanced '[' ("Invalid IPv6 URL")
+        raise InputError("An endpoint URL cannot be parsed.", remedy=_REMEDY, code="invalid-endpoint-url") from None
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise InputError("An endpoint URL is not an http(s) URL.", remedy=_REMEDY, code="invalid-endpoint-url")
     if not _valid_host(parts):
