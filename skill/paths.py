@@ -82,11 +82,34 @@ def trusted_skills_dir(value: str | os.PathLike[str] | None) -> Path:
     return given
 
 
+def _infra_candidates(name: str) -> list[str]:
+    return [c for c in (os.environ.get("INFRA_SKILL_DIR"), str(skill_root().parent / name), str(Path.home() / "skills" / name)) if c]
+
+
+def trusted_infra_skill_dir(value: str | None, name: str, marker: Path) -> Path | None:
+    """The infrastructure skill whose installer may run: the one :func:`find_infra_skill` finds
+    when ``value`` is None, else ``value`` only if it is one of those places (``$INFRA_SKILL_DIR``,
+    beside this skill, ``~/skills/<name>``) or listed in ``VDA_TRUSTED_SKILLS_DIRS``: an argument
+    alone cannot make nim_ensure run another folder's ``install.sh``. Raises ``infra-skill-untrusted``
+    without echoing the value."""
+    if value is None:
+        return find_infra_skill(name, marker)
+    extra = [p for p in os.environ.get(TRUSTED_SKILLS_DIRS_ENV, "").split(os.pathsep) if p.strip()]
+    allowed = {Path(c).expanduser().resolve() for c in (*_infra_candidates(name), *extra)}
+    given = Path(value).resolve()
+    if given not in allowed:
+        raise InputError(
+            "infra_skill_dir names a folder that is not the infrastructure skill this installation uses, and its installer would run.",
+            remedy=f"Leave infra_skill_dir out (it is found beside this skill or in $INFRA_SKILL_DIR); an operator can allow another in {TRUSTED_SKILLS_DIRS_ENV}.",
+            code="infra-skill-untrusted",
+        )
+    return given
+
+
 def find_infra_skill(name: str, marker: Path) -> Path | None:
     """The sibling infrastructure skill: ``$INFRA_SKILL_DIR``, else ``<name>`` beside this skill, else
     under ``~/skills``; the first that holds ``marker`` (a relative file path), or ``None``."""
-    candidates = [os.environ.get("INFRA_SKILL_DIR"), str(skill_root().parent / name), str(Path.home() / "skills" / name)]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / marker).is_file():
+    for candidate in _infra_candidates(name):
+        if (Path(candidate) / marker).is_file():
             return Path(candidate)
     return None

@@ -35,7 +35,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from skill.errors import PolicyDenied
-from skill.paths import find_infra_skill
+from skill.paths import trusted_infra_skill_dir
 from skill.secrets import redact, redact_obj
 from skill.steps.nim import INFRA_SKILL_NAME, INSTALL_COMMAND, INSTALL_SCRIPT, NIM_SERVICES, InfraSkillDir
 from skill.steps.nim_kube import NimFinding, ServiceView, kube_view
@@ -193,9 +193,9 @@ def nim_ensure(req: NimEnsureRequest, *, on_progress: Callable[[str], None] | No
     """Plan (and with ``apply`` run) the one installer pass that deploys or repairs the allow-listed
     NIMs. Raises :class:`PolicyDenied` if the command line would break a NIM rule (it cannot, by
     construction; the policy is the second wall)."""
+    infra = trusted_infra_skill_dir(req.infra_skill_dir, INFRA_SKILL_NAME, INSTALL_SCRIPT)  # before anything is said or run
     progress = on_progress or (lambda _line: None)
     progress(ETA)
-    infra = Path(req.infra_skill_dir) if req.infra_skill_dir else find_infra_skill(INFRA_SKILL_NAME, INSTALL_SCRIPT)
     script = infra / INSTALL_SCRIPT if infra is not None and (infra / INSTALL_SCRIPT).is_file() else None
     shown_dir = shlex.quote(str(infra)) if infra is not None else '"${INFRA_SKILL_DIR:?set INFRA_SKILL_DIR}"'
     command = INSTALL_COMMAND.format(infra_skill=shown_dir)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from skill.errors import PolicyDenied
+from skill.errors import InputError, PolicyDenied
 from skill.paths import skill_root
 from skill.steps import nim_ensure as ensure_module
 from skill.steps.nim_ensure import NimEnsureRequest, nim_ensure, spec_hash
@@ -82,7 +82,7 @@ def kube(tmp_path, monkeypatch: pytest.MonkeyPatch, infra: Path) -> KubeDouble:
     monkeypatch.setenv("SCRIPT_DIR_ROOT", str(infra))
     monkeypatch.setenv("NGC_API_KEY", NGC)
     monkeypatch.setenv("HF_TOKEN", HF)
-    monkeypatch.delenv("INFRA_SKILL_DIR", raising=False)
+    monkeypatch.setenv("INFRA_SKILL_DIR", str(infra))  # the operator's choice: an argument alone is not trusted
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     return double
 
@@ -188,7 +188,8 @@ def test_preflight_blocks_the_apply(kube, infra, tmp_path, monkeypatch, change, 
     assert NGC not in text and HF not in text
 
 
-def test_missing_infra_skill_is_named_with_its_remedy(kube, tmp_path):
+def test_missing_infra_skill_is_named_with_its_remedy(kube, tmp_path, monkeypatch):
+    monkeypatch.delenv("INFRA_SKILL_DIR")
     result = nim_ensure(NimEnsureRequest(apply=True))
     assert result.outcome == "blocked" and "nim-infra-skill-missing" in [f.code for f in result.findings]
     assert "INFRA_SKILL_DIR" in result.command
@@ -237,3 +238,19 @@ def test_cli_ensure_dry_run_and_apply(kube, infra, tmp_path, capsys):
     assert "OUTCOME: ran" in text and "qwen3-vl: deploy -> healthy" in text
     assert command.run_ensure(args) == 0 and "OUTCOME: nothing" in capsys.readouterr().out
     assert installer_runs(tmp_path) == ["NIM_SERVICES=qwen3-vl qwen25-14b"]
+
+
+def test_an_infra_skill_dir_the_operator_did_not_choose_never_runs(tmp_path: Path, kube: KubeDouble, monkeypatch: pytest.MonkeyPatch):
+    """nim_ensure(apply=true) runs <infra_skill_dir>/.../install.sh: an agent's argument pointing at
+    another copy (one edited to run anything) is refused before anything is said or run (issue 14)."""
+    evil = tmp_path / "elsewhere" / "physical-ai-infrastructure-setup-and-resilient-scaling"
+    scripts = evil / "components" / "inference-nim-operator" / "scripts"
+    scripts.mkdir(parents=True)
+    touched = tmp_path / "ran"
+    (scripts / "install.sh").write_text(f"#!/usr/bin/env bash\ntouch {touched}\n")
+    with pytest.raises(InputError) as caught:
+        nim_ensure(NimEnsureRequest(apply=True, infra_skill_dir=str(evil)))
+    assert caught.value.code == "infra-skill-untrusted" and str(evil) not in str(caught.value)
+    assert not touched.exists()
+    monkeypatch.setenv("VDA_TRUSTED_SKILLS_DIRS", str(evil))  # an operator may allow it
+    assert nim_ensure(NimEnsureRequest(infra_skill_dir=str(evil))).outcome in ("would-run", "nothing", "wait", "blocked")

@@ -45,9 +45,10 @@ def _source() -> Path:
 
 
 @pytest.fixture
-def infra(tmp_path) -> Path:
+def infra(tmp_path, monkeypatch: pytest.MonkeyPatch) -> Path:
     copy = tmp_path / "repo" / "skills" / INFRA_SKILL_NAME
     shutil.copytree(_source(), copy)
+    monkeypatch.setenv("INFRA_SKILL_DIR", str(copy))  # the operator's choice: an argument alone is not trusted
     return copy
 
 
@@ -59,7 +60,7 @@ def kube(tmp_path, monkeypatch: pytest.MonkeyPatch) -> KubeDouble:
     monkeypatch.setenv("NGC_API_KEY", NGC)
     monkeypatch.setenv("HF_TOKEN", HF)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("INFRA_SKILL_DIR", raising=False)
+    monkeypatch.setenv("INFRA_SKILL_DIR", str(tmp_path / "repo" / "skills" / INFRA_SKILL_NAME))  # the operator's choice
     monkeypatch.delenv("NIM_SERVICES", raising=False)
     return double
 
