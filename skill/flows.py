@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validat
 
 from skill.errors import InputError, NotFound
 from skill.models import ALIASES, FLOWS
-from skill.paths import workflow_path
+from skill.paths import skill_root, within_trusted_roots, workflow_path
 
 __all__ = [
     "CACHE_WORKFLOW",
@@ -373,8 +373,17 @@ def resolve_workflow(name_or_path: str) -> Path:
     text = str(name_or_path).strip()
     looks_like_path = "/" in text or text.lower().endswith((".yaml", ".yml"))
     if looks_like_path:
-        path = Path(text).expanduser()
+        given = Path(text).expanduser()
+        # upstream's canonical form is relative to the skill (assets/configs/osmo/<flow>.yaml)
+        path = given if given.is_absolute() or given.is_file() else skill_root() / given
         if path.is_file() and path.suffix.lower() in (".yaml", ".yml"):
+            if not within_trusted_roots(path):  # a workflow stages and runs what it names: only trusted checkouts
+                raise InputError(
+                    "The workflow YAML lies outside this skill installation.",
+                    remedy="Pass a flow name such as augmentation_and_al, or a workflow under assets/configs/osmo/ of this skill "
+                           "(an operator can allow another checkout in VDA_TRUSTED_SKILLS_DIRS).",
+                    code="workflow-untrusted",
+                )
             return path.resolve()
         if "/" in text:
             raise NotFound(

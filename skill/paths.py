@@ -82,6 +82,18 @@ def trusted_skills_dir(value: str | os.PathLike[str] | None) -> Path:
     return given
 
 
+def trusted_roots() -> list[Path]:
+    """This installation and the skill checkouts the operator listed in ``VDA_TRUSTED_SKILLS_DIRS``."""
+    extra = [Path(p).expanduser().resolve() for p in os.environ.get(TRUSTED_SKILLS_DIRS_ENV, "").split(os.pathsep) if p.strip()]
+    return [skill_root().resolve(), *extra]
+
+
+def within_trusted_roots(path: Path) -> bool:
+    """Whether ``path`` (symlinks resolved) lies inside a trusted skill checkout."""
+    real = path.resolve()
+    return any(real == root or root in real.parents for root in trusted_roots())
+
+
 def _infra_candidates(name: str) -> list[str]:
     return [c for c in (os.environ.get("INFRA_SKILL_DIR"), str(skill_root().parent / name), str(Path.home() / "skills" / name)) if c]
 

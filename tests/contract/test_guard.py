@@ -220,7 +220,8 @@ def test_unknown_workflow_is_a_structural_failure(skills: Path):
     assert exit_code(result) == 2
 
 
-def test_workflow_without_setup_task_is_structural(skills: Path, tmp_path: Path):
+def test_workflow_without_setup_task_is_structural(skills: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv(TRUSTED_SKILLS_DIRS_ENV, f"{skills}{os.pathsep}{tmp_path}")  # the operator allows this folder's YAML
     yaml_file = tmp_path / "nosetup.yaml"
     yaml_file.write_text(
         'workflow:\n  name: "{{dataset}}"\n  tasks:\n  - name: work\n    image: ubuntu\n    command: [bash]\n',

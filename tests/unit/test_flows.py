@@ -390,10 +390,19 @@ def test_resolve_workflow_names(skill_dir: Path, given: str, file: str) -> None:
     assert resolve_workflow(given) == skill_dir / "assets" / "configs" / "osmo" / f"{file}.yaml"
 
 
-def test_resolve_workflow_existing_path(tmp_path: Path) -> None:
+def test_resolve_workflow_existing_path_in_a_trusted_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     custom = tmp_path / "mine.yaml"
     custom.write_text("workflow:\n  name: mine\n", encoding="utf-8")
+    with pytest.raises(InputError) as info:  # a workflow stages and runs what it names: not from anywhere
+        resolve_workflow(str(custom))
+    assert info.value.code == "workflow-untrusted" and str(custom) not in str(info.value)
+    monkeypatch.setenv("VDA_TRUSTED_SKILLS_DIRS", str(tmp_path))
     assert resolve_workflow(str(custom)) == custom.resolve()
+
+
+def test_resolve_workflow_takes_upstreams_relative_form_from_anywhere(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert resolve_workflow("assets/configs/osmo/e2e.yaml") == workflow_path("e2e").resolve()
 
 
 def test_resolve_workflow_missing_path(tmp_path: Path) -> None:
