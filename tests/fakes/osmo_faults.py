@@ -11,7 +11,7 @@ one mode per call, the last one sticking. Modes:
     garbage              exit 0 with binary junk, ANSI escapes and an HTML error page
     partial-json         exit 0 with the first half of a JSON answer
     exit-<N>             exit N with no output at all (1, 2, 10, 75, 137, ...)
-    slow                 answers correctly after ``slow_s`` seconds (default 1.5)
+    slow                 answers correctly after ``slow_s`` seconds (default 0.5: well inside a 2 s CLI timeout, even on a loaded machine)
     create-then-exit-10  the double really runs (a submit creates the workflow), its answer is
                          dropped and the CLI's server-error text is printed with exit 10
     create-then-hang     the double really runs, then the process hangs
@@ -68,7 +68,7 @@ class FaultyOsmo:
         Path(self.executable).write_text(shim, encoding="utf-8")
         os.chmod(self.executable, 0o755)
 
-    def set_faults(self, faults: dict[str, str | list[str]], *, slow_s: float = 1.5) -> None:
+    def set_faults(self, faults: dict[str, str | list[str]], *, slow_s: float = 0.5) -> None:
         self.faults_path.write_text(json.dumps({"faults": faults, "slow_s": slow_s, "counters": {}}), encoding="utf-8")
 
     def submitted(self) -> list[dict[str, Any]]:
@@ -102,7 +102,7 @@ def _mode(faults_path: Path, key: str) -> tuple[str, float]:
         counters[key] = index + 1
         faults_path.write_text(json.dumps(data), encoding="utf-8")
         wanted = wanted[min(index, len(wanted) - 1)] if wanted else "ok"
-    return str(wanted), float(data.get("slow_s", 1.5))
+    return str(wanted), float(data.get("slow_s", 0.5))
 
 
 def _state() -> dict[str, Any]:

@@ -139,7 +139,9 @@ def test_same_seed_same_video_other_seed_other_video(tmp_path: Path, source: Pat
     meta_a, a = run_classic(tmp_path, source, variables, seed=11, tag="a")
     meta_b, b = run_classic(tmp_path, source, variables, seed=11, tag="b")
     _, c = run_classic(tmp_path, source, variables, seed=12, tag="c")
-    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    differing = [(i, int(np.abs(x.astype(int) - y.astype(int)).max()), int((x != y).any(axis=-1).sum())) for i, (x, y) in enumerate(zip(a, b)) if not np.array_equal(x, y)]
+    # (frame, largest difference, pixels) of each frame that differs: seen once on a loaded machine, never reproduced alone
+    assert len(a) == len(b) and not differing, (len(a), len(b), differing[:5])
     assert meta_a["parameters"] == meta_b["parameters"]
     assert not all(np.array_equal(x, y) for x, y in zip(a, c))
 
