@@ -30,9 +30,11 @@ import queue
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import cv2
 import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -202,6 +204,21 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 # --- engines -----------------------------------------------------------------------------------
 
 
+@contextmanager
+def _opencv_in_this_thread() -> Iterator[None]:
+    """Every OpenCV call of the render in the calling thread. OpenCV's float paths round by the
+    calling thread's floating-point state; split over its worker pool, which pixels each thread
+    computes varied from run to run, so one seed did not always give the same pixels (seen as a
+    few hundred pixels off by up to 4 in a long test process). Decode, render and encode still run
+    side by side on their own threads."""
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(0)  # 0: no worker threads, everything sequential in the caller
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(previous)
+
+
 def augment_classic(clip: ClipConfig, video: Path, output_dir: Path, *, crf: int = 20, preset: str = "veryfast") -> dict[str, Any]:
     """Re-render ``video`` under the clip's conditions into ``output_dir/augmented_video.mp4``."""
     info = probe(video)
@@ -209,7 +226,7 @@ def augment_classic(clip: ClipConfig, video: Path, output_dir: Path, *, crf: int
     look = build_look(conditions, clip.seed)
     renderer = ClassicRenderer(look, info.width, info.height, info.fps, clip.seed)
     partial = output_dir / f".{VIDEO_NAME}.partial.mp4"
-    with VideoWriter(partial, info.width, info.height, info.rate or info.fps, crf=crf, preset=preset) as out:
+    with _opencv_in_this_thread(), VideoWriter(partial, info.width, info.height, info.rate or info.fps, crf=crf, preset=preset) as out:
         _encode_behind(out, (renderer.render(frame, index) for index, frame in enumerate(_prefetch(iter_frames(video)))))
         frames = out.frames_written
     os.replace(partial, output_dir / VIDEO_NAME)
