@@ -1,6 +1,6 @@
 """Replay recorded conversations against the rules of POLICY.md and say which ones were broken.
 
-:func:`replay` reads one or more transcripts (format v1, ``/work/shared/TRANSCRIPTS.md``) and walks
+:func:`replay` reads one or more transcripts (format v1, ``references/transcripts-v1.md``) and walks
 each one in order, rebuilding the :class:`skill.policy.RunState` the live gate would have had:
 
 * every ``tool_call`` is judged by :func:`skill.policy.check` at the moment it was made; when the

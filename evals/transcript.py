@@ -1,4 +1,4 @@
-"""Transcript format v1 (``/work/shared/TRANSCRIPTS.md``): one JSON object per line, read into typed lines.
+"""Transcript format v1 (``references/transcripts-v1.md``): one JSON object per line, read into typed lines.
 
 :func:`load_transcript` never raises on bad content. A file whose lines are not all valid is
 returned as :class:`TranscriptInvalid` (the first bad line and why); a readable, well-formed file as

@@ -1,6 +1,6 @@
 """The flow catalogue, the time estimates, and routing a request in plain words to a flow.
 
-Four flows and one helper workflow (upstream-vda.md §1 "Flow selection", §3.2):
+Four flows and one helper workflow, as upstream's skill defines them (its flow selection table):
 
     auto_labeling          setup -> pl_original                           label the source videos only
     augmentation_and_al    setup -> cosmos -> pl_augmented                augment, label the augmented (default)
@@ -207,7 +207,7 @@ def _num(value: float) -> str:
     return f"{value:g}" if value == int(value) else f"{value:.1f}"
 
 
-# --- estimates (upstream-vda.md §1, "ETA overview") -----------------------------------------------
+# --- estimates (upstream's ETA overview table) ------------------------------------------------------
 
 _OSMO_FLOW_MINUTES: dict[str, tuple[float, float]] = {
     "auto_labeling": (6, 15),

@@ -223,7 +223,7 @@ class OptionalSubmitValues(BaseModel):
     llm_model: ModelName | None = Field(default=None, description="Same, at llm_url.")
 
 
-# --- statuses (OSMO's enums, osmo.md §2.12) ---------------------------------------------------
+# --- statuses (OSMO 6.3.1's enums, src/utils/job/workflow.py) ---------------------------------
 
 WorkflowState = Literal[
     "PENDING",

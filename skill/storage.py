@@ -1,6 +1,6 @@
 """Storage URLs: parse and check them, join keys onto them, and derive ``storage_url`` from a dataset URL.
 
-Accepted forms (OSMO's schemes, osmo.md §3, plus local storage for the local backend):
+Accepted forms (OSMO 6.3.1's storage schemes, plus local storage for the local backend):
 
     s3://<bucket>[/path]                          profile (root) s3://<bucket>
     gs://<bucket>[/path]                          profile gs://<bucket>

@@ -12,7 +12,7 @@ commands it ran (upstream's canonical scripts, ``osmo``, ``vda``), with the outp
 A case states the rules a reviewer finds broken in it (``rules``); that is its label, set by reading
 the run, not by running the judge. Formats:
 
-* ``v1``: our transcript format (``/work/shared/TRANSCRIPTS.md``);
+* ``v1``: our transcript format (``references/transcripts-v1.md``);
 * ``cc``: a Claude Code session file (envelopes with uuid/parentUuid/sessionId, MCP tools as
   ``mcp__vda__<tool>``, Bash results with ``toolUseResult``, a summary and a file-history snapshot);
 * ``codex-exec`` / ``codex-shell``: a Codex CLI rollout (``session_meta``, ``turn_context``, each

@@ -1,6 +1,6 @@
 """The local backend's credential store: one JSON file, mode 0600, under the backend root.
 
-It follows ``osmo credential set`` (osmo.md §2.8): a name like ``nvcr_io``, a type
+It follows ``osmo credential set`` (src/cli/credential.py): a name like ``nvcr_io``, a type
 (REGISTRY, DATA, GENERIC) and key=value payload with the keys each type requires. Listing gives
 names, types and profiles only; values leave the store only to become a task's environment.
 """

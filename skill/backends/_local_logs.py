@@ -1,4 +1,4 @@
-"""Task logs in OSMO's line format (osmo.md §2.4), written by the runner, read by ``logs()``.
+"""Task logs in the line format of ``osmo workflow logs`` (6.3.1), written by the runner, read by ``logs()``.
 
     2026/05/09 07:35:25 [setup] user output line
     2026/05/09 07:35:25 [setup][osmo] executor message

@@ -38,7 +38,7 @@ __all__ = [
     "write_json",
 ]
 
-# workflow-level precedence among failed groups (osmo.md §2.12, rule 2)
+# workflow-level precedence among failed groups (OSMO 6.3.1's aggregation of group statuses)
 _PRECEDENCE: tuple[WorkflowState, ...] = ("FAILED_CANCELED", "FAILED_SERVER_ERROR", "FAILED_EXEC_TIMEOUT", "FAILED_QUEUE_TIMEOUT")
 GROUP_FINISHED = frozenset({"COMPLETED"}) | FAILED_STATES
 
@@ -55,7 +55,7 @@ def _seconds_between(start: str | None, end: str | None) -> float | None:
 
 
 def aggregate_status(group_states: list[str]) -> WorkflowState:
-    """The workflow status from its groups' statuses, exactly as OSMO aggregates (osmo.md §2.12)."""
+    """The workflow status from its groups' statuses, exactly as OSMO 6.3.1 aggregates them."""
     if any(state not in GROUP_FINISHED for state in group_states):
         return "RUNNING" if "RUNNING" in group_states else "PENDING"
     for state in _PRECEDENCE:

@@ -1,4 +1,4 @@
-"""Parsers for the ``osmo`` 6.3.1 CLI's stdout (osmo.md §2). Pure functions, no I/O.
+"""Parsers for the ``osmo`` 6.3.1 CLI's stdout (its src/cli/ formatters). Pure functions, no I/O.
 
 Every parser takes the captured stdout (warnings live on stderr and never reach a parser) and
 either returns typed data or raises :class:`UnparseableOutput`, which the backend's single error

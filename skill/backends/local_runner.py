@@ -1,7 +1,7 @@
 """The detached process that executes one local run: ``python -m skill.backends.local_runner <run_dir>``.
 
 It reads ``plan.json`` and ``state.json`` (written by :meth:`LocalBackend.submit`) and runs the
-group DAG with OSMO's semantics (osmo.md §1.5-§1.11):
+group DAG with OSMO 6.3.1's semantics (groups, leads, task inputs and outputs, src/utils/job/):
 
 * a group starts when every group it takes input from is COMPLETED; a failed upstream makes it
   FAILED_UPSTREAM (exit code 3000) without running; independent groups run at the same time;

@@ -7,7 +7,7 @@ absolute paths): an argument alone cannot make the backend read or write elsewhe
 as ``<root>/<scheme>/<bucket>/p``, so the submit values written for OSMO work unchanged on this
 machine. Anything else is an :class:`~skill.errors.InputError`.
 
-The operations follow ``osmo data`` (osmo.md §1.7, §2.9): listing gives full URLs of the files under
+The operations follow ``osmo data`` (src/cli/data.py): listing gives full URLs of the files under
 a prefix; a download puts the *contents* of the prefix into the destination with keys kept relative
 to it; an upload puts files flat under the URL and a directory's *contents* under it.
 """
@@ -27,7 +27,7 @@ __all__ = ["CLUSTER_SCHEMES", "LOCAL_STORAGE_ROOTS_ENV", "LocalStorage", "url_to
 
 LOCAL_STORAGE_ROOTS_ENV = "VDA_LOCAL_STORAGE_ROOTS"
 
-# scheme -> how many path components name the container (osmo.md §3), e.g. azure://account/container
+# scheme -> how many path components name the container in OSMO's storage URLs, e.g. azure://account/container
 CLUSTER_SCHEMES: dict[str, int] = {"s3": 1, "gs": 1, "azure": 2, "tos": 2, "swift": 3}
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 _EXAMPLES = "an absolute path, file:///abs/path, or s3://bucket/path (also gs, azure, swift, tos)"

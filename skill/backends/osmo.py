@@ -5,7 +5,7 @@ every call; ``encoding="utf-8", errors="replace"``; values that would sit in a p
 start with ``-`` are rejected; every failure passes through :func:`map_backend_errors`, the one
 seam that turns exit codes and OS errors into :mod:`skill.errors` classes with a redacted argv.
 
-Exit codes (osmo.md §2.0): 0 ok; 1 submission error -> ``CommandFailed``; 2 usage/4xx ->
+Exit codes (the 6.3.1 CLI's): 0 ok; 1 submission error -> ``CommandFailed``; 2 usage/4xx ->
 ``CommandFailed`` (``NotFound`` when the server says so); 10 server/connection -> retried, then
 ``BackendUnavailable``; 2 with ``Must login first with "login" command`` -> ``BackendUnavailable``
 (code ``not-logged-in``, remedy ``osmo login``); 75 rate limited -> retried, then ``RateLimited``. ``submit`` is retried
@@ -389,7 +389,7 @@ class OsmoBackend:
             ) from exc
 
     def credentials(self) -> list[CredentialInfo]:
-        # --format-type belongs to the PARENT parser for credential (osmo.md §2.0)
+        # --format-type belongs to the PARENT parser for credential (src/cli/credential.py)
         return self._run(["credential", "--format-type", "json", "list"], parser=parse.parse_credentials)
 
     def set_credential(self, name: str, type: str, payload: dict[str, str]) -> None:

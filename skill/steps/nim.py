@@ -5,7 +5,7 @@ Two ways of looking, and the answer says which ones it used (``looked_via``):
 * ``kubectl``: the NIM namespace's objects (:mod:`skill.steps.nim_kube`): NIMService state, ready
   replicas, restarts, image, endpoint addresses, the weight-download Job. This works off-cluster,
   wherever a kube context reaches the cluster, and decides for the in-cluster services.
-* ``http``: for each endpoint normalise the URL as upstream's workers do (upstream-vda.md §2.5),
+* ``http``: for each endpoint normalise the URL as upstream's workers do (their endpoint_common.sh),
   find the first candidate base whose ``/models`` lists a model, then ask ``/v1/health/ready``.
   External endpoints are always judged this way; in-cluster ones when kubectl could not look.
 

@@ -1,6 +1,6 @@
 """Preflight: are the secrets, the registry, the OSMO credentials and the cluster ready for a run?
 
-The sequence is upstream's (upstream-vda.md §2.1, steps 0-9), on any backend:
+The sequence is upstream's preflight script's, on any backend:
 
 0. NGC org/team for the optional REST scope probe (env, then ``[CURRENT]`` of the NGC config file).
 1. ``credentials()``: which OSMO credentials exist (names only).

@@ -1,6 +1,6 @@
 """nvcr.io manifest probes: can the images a workflow names be pulled, with the key we have?
 
-The docker registry v2 flow, as upstream's preflight runs it (upstream-vda.md §2.1 step 4):
+The docker registry v2 flow, as upstream's preflight script runs it:
 GET ``https://nvcr.io/v2/<repo>/manifests/<ref>`` with the v2 manifest Accept header; on 401 read
 ``Www-Authenticate`` (realm, service, scope), ask the realm for a bearer token (anonymously, or
 with basic auth ``$oauthtoken:<key>``), take ``token`` or ``access_token`` from its JSON and retry.
