@@ -91,139 +91,172 @@ _MIN_EXPOSURE = 0.28
 _MAX_GAMMA = 1.4
 
 
-def build_look(conditions: Conditions, seed: int) -> Look:
-    """Fix a clip's look from its conditions; the seed varies it within each condition's range."""
-    rng = np.random.default_rng(seed)
-    exposure, gamma, contrast, pivot, saturation = 1.0, 1.0, 1.0, 0.5, 1.0
-    wb = np.ones(3)
-    highlight_keep = 0.0
-    vignette = rng.uniform(0.08, 0.16)
-    haze_base = haze_top = patchiness = glow = 0.0
-    haze_colour = np.array([205.0, 208.0, 212.0])
-    horizon = rng.uniform(0.45, 0.55)
-    ground_darken = gloss = ground_white = 0.0
-    particles: list[ParticleSpec] = []
+@dataclass
+class _Draft:
+    """A look while the conditions adjust it, one axis after another (always in the same order, so
+    the seed's draws land on the same parameters)."""
 
-    time_of_day = conditions.get("time_of_day")
-    if time_of_day == "morning":
-        exposure *= _jitter(rng, 1.0, 0.04)
-        wb *= (1.05, 1.0, 0.94)
-        haze_top += rng.uniform(0.04, 0.08)
-        haze_colour = np.array([235.0, 222.0, 205.0])
-        glow += rng.uniform(0.04, 0.08)
-    elif time_of_day == "midday":
-        exposure *= _jitter(rng, 1.1, 0.04)
-        contrast *= _jitter(rng, 1.1, 0.03)
-        saturation *= _jitter(rng, 1.08, 0.03)
-        wb *= (1.0, 1.0, 1.03)
-    elif time_of_day == "evening":
-        exposure *= _jitter(rng, 0.78, 0.05)
-        contrast *= _jitter(rng, 1.06, 0.03)
-        saturation *= _jitter(rng, 1.12, 0.04)
-        wb *= (1.14, 0.98, 0.8)
-        glow += rng.uniform(0.16, 0.26)
-    elif time_of_day == "night":
-        exposure *= _jitter(rng, 0.3, 0.08)
-        gamma *= _jitter(rng, 1.35, 0.05)
-        pivot = 0.25
-        saturation *= _jitter(rng, 0.7, 0.05)
-        wb *= (0.84, 0.93, 1.18)
-        highlight_keep = rng.uniform(0.55, 0.75)
-        vignette += rng.uniform(0.2, 0.3)
-        haze_colour = np.array([40.0, 48.0, 70.0])
+    rng: np.random.Generator
+    exposure: float = 1.0
+    gamma: float = 1.0
+    contrast: float = 1.0
+    pivot: float = 0.5
+    saturation: float = 1.0
+    wb: np.ndarray = field(default_factory=lambda: np.ones(3))
+    highlight_keep: float = 0.0
+    vignette: float = 0.0
+    haze_base: float = 0.0
+    haze_top: float = 0.0
+    patchiness: float = 0.0
+    glow: float = 0.0
+    haze_colour: np.ndarray = field(default_factory=lambda: np.array([205.0, 208.0, 212.0]))
+    horizon: float = 0.5
+    ground_darken: float = 0.0
+    gloss: float = 0.0
+    ground_white: float = 0.0
+    particles: list[ParticleSpec] = field(default_factory=list)
 
-    lighting = conditions.get("lighting")
-    if lighting == "bright":
-        exposure *= _jitter(rng, 1.22, 0.04)
-        contrast *= _jitter(rng, 1.08, 0.03)
-        wb *= (0.98, 1.0, 1.03)
-    elif lighting == "moderate":
-        exposure *= _jitter(rng, 0.97, 0.03)
-        contrast *= _jitter(rng, 0.97, 0.02)
-    elif lighting == "dim":
-        exposure *= _jitter(rng, 0.48, 0.06)
-        gamma *= _jitter(rng, 1.15, 0.04)
-        pivot = min(pivot, 0.35)
-        saturation *= _jitter(rng, 0.82, 0.04)
-        wb *= (1.07, 1.0, 0.86)
-        highlight_keep = max(highlight_keep, rng.uniform(0.3, 0.45))
-        vignette += rng.uniform(0.25, 0.35)
+    def jitter(self, value: float, spread: float) -> float:
+        return _jitter(self.rng, value, spread)
 
-    weather = conditions.get("weather")
-    if weather == "clear":
-        saturation *= _jitter(rng, 1.08, 0.03)
-        contrast *= _jitter(rng, 1.06, 0.02)
-    elif weather == "overcast":
-        exposure *= _jitter(rng, 0.9, 0.03)
-        contrast *= _jitter(rng, 0.84, 0.03)
-        saturation *= _jitter(rng, 0.74, 0.04)
-        wb *= (0.97, 1.0, 1.04)
-        haze_top += rng.uniform(0.1, 0.16)
-        glow *= 0.3
-    elif weather == "rain":
-        exposure *= _jitter(rng, 0.78, 0.04)
-        contrast *= _jitter(rng, 0.8, 0.03)
-        saturation *= _jitter(rng, 0.68, 0.05)
-        wb *= (0.94, 0.98, 1.07)
-        haze_base += rng.uniform(0.04, 0.08)
-        haze_top += rng.uniform(0.12, 0.2)
-        glow *= 0.2
+    def between(self, low: float, high: float) -> float:
+        return float(self.rng.uniform(low, high))
+
+
+def _time_of_day(d: _Draft, value: str | None) -> None:
+    if value == "morning":
+        d.exposure *= d.jitter(1.0, 0.04)
+        d.wb *= (1.05, 1.0, 0.94)
+        d.haze_top += d.between(0.04, 0.08)
+        d.haze_colour = np.array([235.0, 222.0, 205.0])
+        d.glow += d.between(0.04, 0.08)
+    elif value == "midday":
+        d.exposure *= d.jitter(1.1, 0.04)
+        d.contrast *= d.jitter(1.1, 0.03)
+        d.saturation *= d.jitter(1.08, 0.03)
+        d.wb *= (1.0, 1.0, 1.03)
+    elif value == "evening":
+        d.exposure *= d.jitter(0.78, 0.05)
+        d.contrast *= d.jitter(1.06, 0.03)
+        d.saturation *= d.jitter(1.12, 0.04)
+        d.wb *= (1.14, 0.98, 0.8)
+        d.glow += d.between(0.16, 0.26)
+    elif value == "night":
+        d.exposure *= d.jitter(0.3, 0.08)
+        d.gamma *= d.jitter(1.35, 0.05)
+        d.pivot = 0.25
+        d.saturation *= d.jitter(0.7, 0.05)
+        d.wb *= (0.84, 0.93, 1.18)
+        d.highlight_keep = d.between(0.55, 0.75)
+        d.vignette += d.between(0.2, 0.3)
+        d.haze_colour = np.array([40.0, 48.0, 70.0])
+
+
+def _lighting(d: _Draft, value: str | None) -> None:
+    if value == "bright":
+        d.exposure *= d.jitter(1.22, 0.04)
+        d.contrast *= d.jitter(1.08, 0.03)
+        d.wb *= (0.98, 1.0, 1.03)
+    elif value == "moderate":
+        d.exposure *= d.jitter(0.97, 0.03)
+        d.contrast *= d.jitter(0.97, 0.02)
+    elif value == "dim":
+        d.exposure *= d.jitter(0.48, 0.06)
+        d.gamma *= d.jitter(1.15, 0.04)
+        d.pivot = min(d.pivot, 0.35)
+        d.saturation *= d.jitter(0.82, 0.04)
+        d.wb *= (1.07, 1.0, 0.86)
+        d.highlight_keep = max(d.highlight_keep, d.between(0.3, 0.45))
+        d.vignette += d.between(0.25, 0.35)
+
+
+def _weather(d: _Draft, value: str | None, time_of_day: str | None) -> None:
+    rng = d.rng
+    if value == "clear":
+        d.saturation *= d.jitter(1.08, 0.03)
+        d.contrast *= d.jitter(1.06, 0.02)
+    elif value == "overcast":
+        d.exposure *= d.jitter(0.9, 0.03)
+        d.contrast *= d.jitter(0.84, 0.03)
+        d.saturation *= d.jitter(0.74, 0.04)
+        d.wb *= (0.97, 1.0, 1.04)
+        d.haze_top += d.between(0.1, 0.16)
+        d.glow *= 0.3
+    elif value == "rain":
+        d.exposure *= d.jitter(0.78, 0.04)
+        d.contrast *= d.jitter(0.8, 0.03)
+        d.saturation *= d.jitter(0.68, 0.05)
+        d.wb *= (0.94, 0.98, 1.07)
+        d.haze_base += d.between(0.04, 0.08)
+        d.haze_top += d.between(0.12, 0.2)
+        d.glow *= 0.2
         slant = rng.uniform(-14, 14)
-        particles.append(ParticleSpec("rain", rng.uniform(200, 280), rng.uniform(2.2, 3.0), slant, rng.uniform(0.05, 0.08), int(rng.integers(60, 85))))
-        particles.append(ParticleSpec("rain", rng.uniform(350, 450), rng.uniform(1.6, 2.1), slant, rng.uniform(0.02, 0.035), int(rng.integers(30, 45))))
-    elif weather == "fog":
-        exposure *= _jitter(rng, 0.96, 0.03)
-        contrast *= _jitter(rng, 0.72, 0.04)
-        saturation *= _jitter(rng, 0.6, 0.05)
-        haze_base += rng.uniform(0.22, 0.3)
-        haze_top += rng.uniform(0.3, 0.4)
-        patchiness = rng.uniform(0.08, 0.14)
-        glow *= 0.1
-    elif weather == "snow":
-        exposure *= _jitter(rng, 1.04, 0.03)
-        contrast *= _jitter(rng, 0.86, 0.03)
-        saturation *= _jitter(rng, 0.74, 0.04)
-        wb *= (0.95, 1.0, 1.07)
-        haze_base += rng.uniform(0.05, 0.09)
-        haze_top += rng.uniform(0.12, 0.18)
-        haze_colour = np.array([225.0, 230.0, 240.0]) if time_of_day != "night" else haze_colour
-        ground_white = max(ground_white, rng.uniform(0.22, 0.3))
+        d.particles.append(ParticleSpec("rain", rng.uniform(200, 280), rng.uniform(2.2, 3.0), slant, rng.uniform(0.05, 0.08), int(rng.integers(60, 85))))
+        d.particles.append(ParticleSpec("rain", rng.uniform(350, 450), rng.uniform(1.6, 2.1), slant, rng.uniform(0.02, 0.035), int(rng.integers(30, 45))))
+    elif value == "fog":
+        d.exposure *= d.jitter(0.96, 0.03)
+        d.contrast *= d.jitter(0.72, 0.04)
+        d.saturation *= d.jitter(0.6, 0.05)
+        d.haze_base += d.between(0.22, 0.3)
+        d.haze_top += d.between(0.3, 0.4)
+        d.patchiness = d.between(0.08, 0.14)
+        d.glow *= 0.1
+    elif value == "snow":
+        d.exposure *= d.jitter(1.04, 0.03)
+        d.contrast *= d.jitter(0.86, 0.03)
+        d.saturation *= d.jitter(0.74, 0.04)
+        d.wb *= (0.95, 1.0, 1.07)
+        d.haze_base += d.between(0.05, 0.09)
+        d.haze_top += d.between(0.12, 0.18)
+        if time_of_day != "night":
+            d.haze_colour = np.array([225.0, 230.0, 240.0])
+        d.ground_white = max(d.ground_white, d.between(0.22, 0.3))
         drift = rng.uniform(-20, 20)
-        particles.append(ParticleSpec("snow", rng.uniform(500, 700), rng.uniform(0.12, 0.2), drift, rng.uniform(1.0, 1.6), int(rng.integers(150, 200)), sway=rng.uniform(0.006, 0.012)))
-        particles.append(ParticleSpec("snow", rng.uniform(120, 200), rng.uniform(0.22, 0.32), drift, rng.uniform(2.2, 3.2), int(rng.integers(170, 220)), sway=rng.uniform(0.01, 0.02)))
+        d.particles.append(ParticleSpec("snow", rng.uniform(500, 700), rng.uniform(0.12, 0.2), drift, rng.uniform(1.0, 1.6), int(rng.integers(150, 200)), sway=rng.uniform(0.006, 0.012)))
+        d.particles.append(ParticleSpec("snow", rng.uniform(120, 200), rng.uniform(0.22, 0.32), drift, rng.uniform(2.2, 3.2), int(rng.integers(170, 220)), sway=rng.uniform(0.01, 0.02)))
 
-    surface = conditions.get("surface") or ("wet" if weather == "rain" else None)
-    if surface == "wet":
-        ground_darken = rng.uniform(0.18, 0.28)
-        gloss = rng.uniform(0.2, 0.3)
-        saturation *= 1.04
-    elif surface == "snowy":
-        ground_white = max(ground_white, rng.uniform(0.3, 0.4))
 
+def _surface(d: _Draft, value: str | None) -> None:
+    if value == "wet":
+        d.ground_darken = d.between(0.18, 0.28)
+        d.gloss = d.between(0.2, 0.3)
+        d.saturation *= 1.04
+    elif value == "snowy":
+        d.ground_white = max(d.ground_white, d.between(0.3, 0.4))
+
+
+def build_look(conditions: Conditions, seed: int) -> Look:
+    """Fix a clip's look from its conditions; the seed varies it within each condition's range.
+    The axes adjust one draft in a fixed order: time of day, lighting, weather, surface."""
+    d = _Draft(rng=np.random.default_rng(seed))
+    d.vignette = d.between(0.08, 0.16)
+    d.horizon = d.between(0.45, 0.55)
+    time_of_day, weather = conditions.get("time_of_day"), conditions.get("weather")
+    _time_of_day(d, time_of_day)
+    _lighting(d, conditions.get("lighting"))
+    _weather(d, weather, time_of_day)
+    _surface(d, conditions.get("surface") or ("wet" if weather == "rain" else None))
     # Conditions compound (night x dim x rain would leave ~10% of the light and a steep gamma), but
     # an augmented clip is only useful while its objects stay visible: keep a floor of light.
-    exposure = max(exposure, _MIN_EXPOSURE)
-    gamma = min(gamma, _MAX_GAMMA)
-
     return Look(
-        exposure=float(exposure),
-        gamma=float(gamma),
-        contrast=float(contrast),
-        pivot=float(pivot),
-        saturation=float(saturation),
-        white_balance=tuple(float(v) for v in wb),  # type: ignore[arg-type]
-        highlight_keep=float(highlight_keep),
-        vignette=float(min(vignette, 0.6)),
-        haze_base=float(min(haze_base, 0.45)),
-        haze_top=float(min(haze_top, 0.5)),
-        haze_colour=tuple(int(v) for v in haze_colour),  # type: ignore[arg-type]
-        haze_patchiness=float(patchiness),
-        glow=float(glow),
-        horizon=float(horizon),
-        ground_darken=float(ground_darken),
-        gloss=float(gloss),
-        ground_white=float(ground_white),
-        particles=tuple(particles),
+        exposure=float(max(d.exposure, _MIN_EXPOSURE)),
+        gamma=float(min(d.gamma, _MAX_GAMMA)),
+        contrast=float(d.contrast),
+        pivot=float(d.pivot),
+        saturation=float(d.saturation),
+        white_balance=tuple(float(v) for v in d.wb),  # type: ignore[arg-type]
+        highlight_keep=float(d.highlight_keep),
+        vignette=float(min(d.vignette, 0.6)),
+        haze_base=float(min(d.haze_base, 0.45)),
+        haze_top=float(min(d.haze_top, 0.5)),
+        haze_colour=tuple(int(v) for v in d.haze_colour),  # type: ignore[arg-type]
+        haze_patchiness=float(d.patchiness),
+        glow=float(d.glow),
+        horizon=float(d.horizon),
+        ground_darken=float(d.ground_darken),
+        gloss=float(d.gloss),
+        ground_white=float(d.ground_white),
+        particles=tuple(d.particles),
         conditions=dict(conditions.axes),
     )
 
