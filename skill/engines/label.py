@@ -386,19 +386,58 @@ def _tracking_outputs(run: _Run, analysis: Analysis, analysed: Path, info: Video
         run.stages["tracking"]["output_video"] = f"sidecars/{stem}_tracking.mp4"
 
 
+@dataclass
+class _Scene:
+    """What the stages pass on: the video analysed (the original, or its super-resolved copy), and
+    what the MCQ stage produced."""
+
+    analysed: Path
+    info: VideoInfo
+    stem: str
+    sr_on: bool
+    analysis: Any = None
+    answers: dict[str, Answer] = field(default_factory=dict)
+    windows: list[dict[str, Any]] = field(default_factory=list)
+    endpoints: dict[str, dict[str, str]] = field(default_factory=dict)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+
+
 def _run_stages(run: _Run, req: LabelRequest, info: VideoInfo, raw_cfg: dict[str, Any], cfg: LabelConfig,
                 bank: QuestionBank | None, bank_path: Path | None, staging: Path, *,
                 client: httpx2.Client | None, sleep: Callable[[float], None]) -> LabelResult:
+    """The stages in upstream's order, each writing into ``staging``: super-resolution, detection and
+    tracking, VLM JSON, MCQ generation, then the task files, the sidecars and the pipeline status."""
     media_id = req.media_id or req.video.stem
     sidecars = staging / "sidecars"
     sidecars.mkdir(parents=True)
     run.say(f"[pipeline] engine={req.engine} video={req.video.name} {info.width}x{info.height} "
             f"{info.fps:g} fps {info.frames} frames")
+    scene = _super_resolution_stage(run, req, info, cfg, sidecars)
+    scene.analysis = _tracking_stage(run, cfg, scene, staging, media_id)
+    _vlm_json_stage(run, req, cfg)
+    _mcq_stage(run, req, cfg, bank, scene, staging, client=client, sleep=sleep)
+    mcq_payload, bcq_payload = _write_task_files(cfg, bank, scene, staging, media_id)
+    _write_metadata(req, cfg, bank, scene, sidecars, media_id)
+    effective = _effective_config(raw_cfg, req, sr=scene.sr_on, bank=bank_path, endpoints=scene.endpoints)
+    (staging / "config.yaml").write_text(yaml.safe_dump(effective, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    _link_raw(staging, req.output_dir.resolve(), scene.analysed, media_id)
+    status = _daft.pipeline_status_payload(run.stages, run.fallbacks)
+    run.say(f"[pipeline] {status['status']}")
+    _daft.write_json(sidecars / "pipeline_status.json", status)
+    (staging / "logs").mkdir(exist_ok=True)
+    (staging / "logs" / "pipeline.log").write_text("\n".join(run.lines) + "\n", encoding="utf-8")
+    return LabelResult(output_dir=str(req.output_dir), status=status["status"], engine=req.engine, media_id=media_id,
+                       stem=scene.stem, frames=scene.analysis.frames, tracks=len(scene.analysis.tracks),
+                       mcq_items=len(mcq_payload["items"]) if mcq_payload else 0,
+                       bcq_items=len(bcq_payload["items"]) if bcq_payload else 0,
+                       degraded_stages=status["degraded_stages"])
 
-    # 1. super-resolution
+
+def _super_resolution_stage(run: _Run, req: LabelRequest, info: VideoInfo, cfg: LabelConfig, sidecars: Path) -> _Scene:
+    """1. Upscale a clip lower than the target height (Lanczos); a failure labels the original."""
     sr_on = cfg.super_resolution.enabled if req.super_resolution is None else req.super_resolution
     target_h = cfg.super_resolution.res_h
-    analysed, analysed_info, stem = req.video, info, req.video.stem
+    scene = _Scene(analysed=req.video, info=info, stem=req.video.stem, sr_on=sr_on)
     run.stages["super_resolution"] = {"enabled": sr_on, "status": "skipped", "degraded": False}
     if sr_on and info.height < target_h:
         sr_path = sidecars / "sr_output.mp4"
@@ -408,8 +447,7 @@ def _run_stages(run: _Run, req: LabelRequest, info: VideoInfo, raw_cfg: dict[str
             run.degrade("super_resolution", type(exc).__name__, f"super-resolution failed ({exc.message}); "
                         "labeling the original video", fallback_input=str(req.video), downstream_input=str(req.video))
         else:
-            analysed, stem = sr_path, "sr_output"
-            analysed_info = probe(sr_path)
+            scene.analysed, scene.stem, scene.info = sr_path, "sr_output", probe(sr_path)
             run.stages["super_resolution"].update({"status": "completed", "engine": "lanczos",
                                                    "input": str(req.video), "output": "sidecars/sr_output.mp4"})
             run.say(f"[super_resolution] upscaled {info.width}x{info.height} -> {w}x{h} (Lanczos)")
@@ -418,104 +456,106 @@ def _run_stages(run: _Run, req: LabelRequest, info: VideoInfo, raw_cfg: dict[str
         run.say(f"[super_resolution] skipped: input already {info.height} px high")
     else:
         run.stages["super_resolution"]["reason"] = "disabled"
+    return scene
 
-    # 2. detection + tracking (one pass; it also measures the scene for the classic answers)
+
+def _tracking_stage(run: _Run, cfg: LabelConfig, scene: _Scene, staging: Path, media_id: str) -> Any:
+    """2. Detection and tracking in one pass, which also measures the scene for the classic answers."""
     det = cfg.detection_and_tracking
     settings = ClassicSettings(classes=tuple(det.classes), max_age=det.max_age, min_hits=det.min_hits,
                                iou_threshold=det.iou_threshold, min_track_frames=det.min_track_frames)
-    tracking_on = det.enabled
-    run.stages["tracking"] = {"enabled": tracking_on, "status": "skipped", "degraded": False}
-    spool = (OverlaySpool(sidecars / f".{stem}_tracking.spool", analysed_info)
-             if tracking_on and det.save_video and spool_fits(analysed_info, staging) else None)
+    run.stages["tracking"] = {"enabled": det.enabled, "status": "skipped", "degraded": False}
+    spool = (OverlaySpool(staging / "sidecars" / f".{scene.stem}_tracking.spool", scene.info)
+             if det.enabled and det.save_video and spool_fits(scene.info, staging) else None)
     try:
-        analysis = analyze_video(analysed, settings, facts=analysed_info, tap=spool.add if spool else None)
-        _tracking_outputs(run, analysis, analysed, analysed_info, staging, media_id=media_id, stem=stem,
+        analysis = analyze_video(scene.analysed, settings, facts=scene.info, tap=spool.add if spool else None)
+        _tracking_outputs(run, analysis, scene.analysed, scene.info, staging, media_id=media_id, stem=scene.stem,
                           save_video=det.save_video, spool=spool)
     finally:
         if spool is not None:
             spool.discard()  # idempotent: finish() already removed it on success
+    return analysis
 
-    # 3. VLM JSON (events / scene metadata): not produced by these engines
-    vlm_reason = ("CPU engine" if req.engine == "classic" else
-                  "the vda nim engine does not run the VLM JSON stage" if cfg.vlm_json.enabled else "disabled")
-    run.stages["vlm_json"] = {"enabled": cfg.vlm_json.enabled, "status": "skipped", "degraded": False, "reason": vlm_reason}
 
-    # 4. MCQ generation
+def _vlm_json_stage(run: _Run, req: LabelRequest, cfg: LabelConfig) -> None:
+    """3. VLM JSON (events / scene metadata): not produced by these engines, recorded as skipped."""
+    reason = ("CPU engine" if req.engine == "classic" else
+              "the vda nim engine does not run the VLM JSON stage" if cfg.vlm_json.enabled else "disabled")
+    run.stages["vlm_json"] = {"enabled": cfg.vlm_json.enabled, "status": "skipped", "degraded": False, "reason": reason}
+
+
+def _mcq_stage(run: _Run, req: LabelRequest, cfg: LabelConfig, bank: QuestionBank | None, scene: _Scene, staging: Path, *,
+               client: httpx2.Client | None, sleep: Callable[[float], None]) -> None:
+    """4. The question bank answered: from the measurements (classic) or by the VLM/LLM (nim)."""
     mcq_on = cfg.mcq_generation.enabled
     run.stages["mcq_generation"] = {"enabled": mcq_on, "status": "skipped", "degraded": False, "engine": req.engine}
-    endpoints: dict[str, dict[str, str]] = {}
-    windows_meta: list[dict[str, Any]] = []
-    answers: dict[str, Answer] = {}
-    skipped: list[dict[str, str]] = []
-    win = cfg.mcq_generation.window_metadata_extraction
-    if mcq_on and bank is None:
+    if not mcq_on:
+        return
+    if bank is None:
         run.stages["mcq_generation"]["reason"] = "no question bank (pass --question-bank)"
         run.say("[mcq_generation] skipped: no question bank")
-    elif mcq_on and bank is not None:
-        run.stages["mcq_generation"]["input"] = _scene_path(analysed, staging)
-        if req.engine == "classic":
-            got, missed = answer_classic(bank, classic_facts(analysis), req.sampled_vars)
-            answers = got
-            skipped = [{"id": s.id, "reason": s.reason} for s in missed]
-            run.stages["mcq_generation"]["abstained"] = sum(1 for s in missed if s.reason.startswith(ABSTAIN_PREFIX))
-            run.stages["mcq_generation"]["min_confidence"] = MIN_CONFIDENCE
-            windows_meta = [{"start_s": 0.0, "end_s": round(analysis.frames / analysed_info.fps, 3), "start_frame": 0,
-                             "end_frame": analysis.frames - 1, "vlm_caption": "",
-                             "llm_enhanced_caption": {k: v.answer for k, v in got.items()},
-                             "measurements": analysis.measures.as_dict()}]
-            run.stages["mcq_generation"]["status"] = "completed"
-        else:
-            answers, windows_meta, endpoints = _nim_answers(run, req, cfg, bank, analysed, analysed_info,
-                                                            client=client, sleep=sleep)
-        run.stages["mcq_generation"]["items"] = len(answers)
-        run.say(f"[mcq_generation] {len(answers)} answered, {len(skipped)} skipped ({req.engine})")
+        return
+    run.stages["mcq_generation"]["input"] = _scene_path(scene.analysed, staging)
+    if req.engine == "classic":
+        analysis = scene.analysis
+        got, missed = answer_classic(bank, classic_facts(analysis), req.sampled_vars)
+        scene.answers = got
+        scene.skipped = [{"id": s.id, "reason": s.reason} for s in missed]
+        run.stages["mcq_generation"]["abstained"] = sum(1 for s in missed if s.reason.startswith(ABSTAIN_PREFIX))
+        run.stages["mcq_generation"]["min_confidence"] = MIN_CONFIDENCE
+        scene.windows = [{"start_s": 0.0, "end_s": round(analysis.frames / scene.info.fps, 3), "start_frame": 0,
+                          "end_frame": analysis.frames - 1, "vlm_caption": "",
+                          "llm_enhanced_caption": {k: v.answer for k, v in got.items()},
+                          "measurements": analysis.measures.as_dict()}]
+        run.stages["mcq_generation"]["status"] = "completed"
+    else:
+        scene.answers, scene.windows, scene.endpoints = _nim_answers(run, req, cfg, bank, scene.analysed, scene.info,
+                                                                     client=client, sleep=sleep)
+    run.stages["mcq_generation"]["items"] = len(scene.answers)
+    run.say(f"[mcq_generation] {len(scene.answers)} answered, {len(scene.skipped)} skipped ({req.engine})")
 
-    items = task_items(bank, answers) if bank else []
+
+def _write_task_files(cfg: LabelConfig, bank: QuestionBank | None, scene: _Scene, staging: Path,
+                      media_id: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """task/mcq.json and task/bcq.json in DAFT's layout (and the empty marker when asked)."""
+    items = task_items(bank, scene.answers) if bank else []
     mcq_payload, bcq_payload = _daft.task_payloads(items, video_id=media_id)
     if mcq_payload:
         _daft.write_json(staging / "task" / "mcq.json", mcq_payload)
     if bcq_payload:
         _daft.write_json(staging / "task" / "bcq.json", bcq_payload)
-    if mcq_on and bank is not None and not items and win.write_empty_mcq_marker:
-        _daft.write_json(sidecars / "mcq.empty.json", {"version": "2.0", "video_id": media_id, "mcq": [],
-                                                       "_error": "zero_task_items"})
+    if cfg.mcq_generation.enabled and bank is not None and not items and cfg.mcq_generation.window_metadata_extraction.write_empty_mcq_marker:
+        _daft.write_json(staging / "sidecars" / "mcq.empty.json", {"version": "2.0", "video_id": media_id, "mcq": [],
+                                                                    "_error": "zero_task_items"})
+    return mcq_payload, bcq_payload
 
-    # sidecars, config, raw, log
-    duration = round(analysis.frames / analysed_info.fps, 3) if analysed_info.fps else analysed_info.duration
+
+def _write_metadata(req: LabelRequest, cfg: LabelConfig, bank: QuestionBank | None, scene: _Scene, sidecars: Path, media_id: str) -> None:
+    """sidecars/metadata.json: the clip, the windows, every answer with its measure and confidence."""
+    info, analysis, answers, windows = scene.info, scene.analysis, scene.answers, scene.windows
+    win = cfg.mcq_generation.window_metadata_extraction
+    classic = req.engine == "classic"
+    duration = round(analysis.frames / info.fps, 3) if info.fps else info.duration
     _daft.write_json(sidecars / "metadata.json", {
         "video_id": media_id, "source_video": str(req.video), "duration_span": [0.0, duration],
-        "width": analysed_info.width, "height": analysed_info.height, "framerate": round(analysed_info.fps, 3),
+        "width": info.width, "height": info.height, "framerate": round(info.fps, 3),
         "num_frames": analysis.frames, "engine": req.engine,
-        "windowing": {"window_mode": "clip" if req.engine == "classic" else ("single" if win.single_window else "frames"),
-                      "window_frames": analysis.frames if req.engine == "classic" else win.window_frames,
-                      "window_seconds": None, "single_window": req.engine == "classic" or win.single_window,
+        "windowing": {"window_mode": "clip" if classic else ("single" if win.single_window else "frames"),
+                      "window_frames": analysis.frames if classic else win.window_frames,
+                      "window_seconds": None, "single_window": classic or win.single_window,
                       "sampling_fps": win.sampling_fps, "resolution": win.resolution, "max_frames": win.max_frames,
                       "caption_key": "vlm_caption", "enhanced_caption_key": "llm_enhanced_caption"},
-        "windows": windows_meta, "filtered_windows": sum(1 for w in windows_meta if w.get("_errors")),
-        "valid": bool(windows_meta) and any(not w.get("_errors") for w in windows_meta),
-        "has_caption": any(w.get("vlm_caption") for w in windows_meta),
+        "windows": windows, "filtered_windows": sum(1 for w in windows if w.get("_errors")),
+        "valid": bool(windows) and any(not w.get("_errors") for w in windows),
+        "has_caption": any(w.get("vlm_caption") for w in windows),
         "sampled_vars": dict(req.sampled_vars or {}),
         "answers": {k: {"answer": v.answer, "reasoning": v.reasoning, "measure": v.measure,
                         "confidence": round(v.confidence, 2)} for k, v in answers.items()},
         "produced_by": {"engine": req.engine,
-                        "heuristics": sorted({v.measure for v in answers.values() if v.measure})
-                        if req.engine == "classic" else []},
-        "skipped_questions": skipped,
+                        "heuristics": sorted({v.measure for v in answers.values() if v.measure}) if classic else []},
+        "skipped_questions": scene.skipped,
         "question_bank": bank.name if bank else None,
     })
-    effective = _effective_config(raw_cfg, req, sr=sr_on, bank=bank_path, endpoints=endpoints)
-    (staging / "config.yaml").write_text(yaml.safe_dump(effective, sort_keys=False, allow_unicode=True), encoding="utf-8")
-    _link_raw(staging, req.output_dir.resolve(), analysed, media_id)
-    status = _daft.pipeline_status_payload(run.stages, run.fallbacks)
-    run.say(f"[pipeline] {status['status']}")
-    _daft.write_json(sidecars / "pipeline_status.json", status)
-    (staging / "logs").mkdir(exist_ok=True)
-    (staging / "logs" / "pipeline.log").write_text("\n".join(run.lines) + "\n", encoding="utf-8")
-    return LabelResult(output_dir=str(req.output_dir), status=status["status"], engine=req.engine, media_id=media_id,
-                       stem=stem, frames=analysis.frames, tracks=len(analysis.tracks),
-                       mcq_items=len(mcq_payload["items"]) if mcq_payload else 0,
-                       bcq_items=len(bcq_payload["items"]) if bcq_payload else 0,
-                       degraded_stages=status["degraded_stages"])
 
 
 def _nim_answers(run: _Run, req: LabelRequest, cfg: LabelConfig, bank: QuestionBank, analysed: Path, info: VideoInfo,
