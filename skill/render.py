@@ -16,7 +16,7 @@ OSMO's submit path, reproduced step by step:
    any more). So a default that itself holds ``{{storage_url}}`` is resolved here, and any ``{{``,
    ``{%`` or ``{#`` inside a staged file (bash ``${#arr[@]}``!) breaks the submit: the error names
    the file and the line inside it.
-5. Checks: tasks XOR groups, exactly one lead per group, unique names (case and ``-``/``_``
+5. Checks (:mod:`skill.workflow_spec`): tasks XOR groups, exactly one lead per group, unique names (case and ``-``/``_``
    folded), names of at most 64 characters, no keys OSMO forbids (``workflow.labels``), task inputs
    only from earlier groups, known resources.
 
@@ -38,9 +38,20 @@ import yaml
 from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined, UndefinedError
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from skill.errors import InputError, UndefinedVariable
+from skill.workflow_spec import (
+    MAX_NAME_LENGTH,
+    FileSpec,
+    GroupSpec,
+    InputSpec,
+    OutputSpec,
+    RenderedSpec,
+    TaskSpec,
+    invalid_workflow as _invalid,
+    validate_workflow,
+)
 
 __all__ = [
     "MAX_NAME_LENGTH",
@@ -65,120 +76,11 @@ __all__ = [
 RUNTIME_TOKEN = re.compile(r"\{\{(uuid|workflow_id|output|input:[^}]+|host:[^}]+)\}\}")
 _SECTION = re.compile(r"^([^\s#][^:]*):")
 _ALLOWED_SECTIONS = ("workflow", "default-values", "version")
-_NAME = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_-]*[a-zA-Z0-9])?$")
 _VALUE_MARK = re.compile(r"VDAVALUE(\d+)X")
 _RUNTIME_MARK = re.compile(r"VDARUNTIME(\d+)X")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\ufffe\uffff]")  # not printable in YAML either
 _JINJA_OPEN = re.compile(r"\{[{%#]")
 _YAML_SPECIAL = re.compile(r"[\"'\\#:{}\[\],&*!|>%@`]|^\s|\s$|^-")
-MAX_NAME_LENGTH = 64
-_FORBIDDEN_WORKFLOW_KEYS = ("labels",)
-
-
-# --- the normalized spec ----------------------------------------------------------------------
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-
-class FileSpec(_Strict):
-    path: str
-    contents: str | None = None
-    localpath: str | None = None
-    base64: bool = False
-
-
-class InputSpec(_Strict):
-    task: str | None = None
-    url: str | None = None
-    dataset: dict[str, Any] | None = None
-    regex: str | None = None
-
-
-class OutputSpec(_Strict):
-    url: str | None = None
-    dataset: dict[str, Any] | None = None
-    update_dataset: dict[str, Any] | None = None
-    regex: str | None = None
-
-
-class TaskSpec(_Strict):
-    name: str
-    image: str
-    command: list[str] = Field(min_length=1)
-    args: list[str] = Field(default_factory=list)
-    lead: bool = False
-    environment: dict[str, str] = Field(default_factory=dict)
-    files: list[FileSpec] = Field(default_factory=list)
-    inputs: list[InputSpec] = Field(default_factory=list)
-    outputs: list[OutputSpec] = Field(default_factory=list)
-    credentials: dict[str, Any] = Field(default_factory=dict)
-    resource: str = "default"
-    exitActions: dict[str, str] = Field(default_factory=dict)
-    checkpoint: list[dict[str, Any]] = Field(default_factory=list)
-    volumeMounts: list[str] = Field(default_factory=list)
-    privileged: bool = False
-    hostNetwork: bool = False
-    downloadType: str | None = None
-    cacheSize: str | None = None
-    kpis: list[dict[str, Any]] = Field(default_factory=list)
-
-    @field_validator("command", "args", mode="before")
-    @classmethod
-    def _strs(cls, value: Any) -> Any:
-        return [str(v) for v in value] if isinstance(value, list) else value
-
-    @field_validator("environment", mode="before")
-    @classmethod
-    def _env_strs(cls, value: Any) -> Any:
-        if isinstance(value, Mapping):
-            return {str(k): ("true" if v is True else "false" if v is False else str(v)) for k, v in value.items()}
-        return value
-
-
-class GroupSpec(_Strict):
-    name: str
-    tasks: list[TaskSpec] = Field(min_length=1)
-    barrier: bool = True
-    ignoreNonleadStatus: bool = True
-
-    @property
-    def lead(self) -> TaskSpec:
-        return next(t for t in self.tasks if t.lead)
-
-
-class RenderedSpec(BaseModel):
-    """A rendered, validated workflow: what backends submit and executors run."""
-
-    model_config = ConfigDict(extra="forbid")
-    template: str = Field(description="Template file stem, e.g. e2e.")
-    source: str | None = Field(default=None, description="Absolute path of the template file.")
-    name: str = Field(description="workflow.name after rendering.")
-    values: dict[str, str] = Field(default_factory=dict, description="The --set-string values used.")
-    set_values: dict[str, str] = Field(default_factory=dict, description="The --set values used.")
-    groups: list[GroupSpec]
-    resources: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    timeout: dict[str, Any] = Field(default_factory=dict)
-    flat_tasks: bool = Field(default=False, description="True when the file used workflow.tasks.")
-    text: str = Field(description="The rendered YAML, keys sorted (what `osmo workflow submit --dry-run` prints).")
-
-    def task(self, name: str) -> TaskSpec:
-        for group in self.groups:
-            for task in group.tasks:
-                if task.name == name:
-                    return task
-        raise KeyError(name)
-
-    def group_of(self, task_name: str) -> GroupSpec:
-        for group in self.groups:
-            if any(t.name == task_name for t in group.tasks):
-                return group
-        raise KeyError(task_name)
-
-    @property
-    def tasks(self) -> list[TaskSpec]:
-        return [t for g in self.groups for t in g.tasks]
 
 
 # --- sections and values ----------------------------------------------------------------------
@@ -529,7 +431,7 @@ def render_text(
         if "files" in before:
             after["files"] = before["files"]
     version = _load_version(sections.get("version"), template)
-    spec = _validate(workflow, template)
+    spec = validate_workflow(workflow, template)
     dump = {"workflow": workflow} | ({"version": version} if version is not None else {})
     return RenderedSpec(
         template=template,
@@ -640,90 +542,3 @@ def _load_version(section: str | None, template: str) -> Any:
 def _yaml_where(exc: yaml.YAMLError) -> str:
     mark = getattr(exc, "problem_mark", None)
     return f"line {mark.line + 1}, column {mark.column + 1}" if mark else type(exc).__name__
-
-
-def _fold(name: str) -> str:
-    return name.lower().replace("-", "_")
-
-
-def _invalid(template: str, message: str, remedy: str) -> InputError:
-    return InputError(f"Workflow {template}: {message}", remedy=remedy, code="invalid-workflow")
-
-
-def _validate(workflow: dict[str, Any], template: str) -> tuple[list[GroupSpec], bool]:
-    allowed = {"name", "tasks", "groups", "resources", "timeout", "pool", "backend"}
-    forbidden = [k for k in _FORBIDDEN_WORKFLOW_KEYS if k in workflow]
-    if forbidden:
-        raise _invalid(template, f"OSMO 6.3.1 rejects the key workflow.{forbidden[0]} (its workflow spec forbids extra keys).", f"Remove workflow.{forbidden[0]}.")
-    unknown = sorted(set(workflow) - allowed)
-    if unknown:
-        raise _invalid(template, f"unknown key(s) under workflow: {', '.join(unknown)}.", "Remove them; OSMO forbids extra keys.")
-    name = workflow.get("name")
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise _invalid(template, f"workflow.name {name!r} is not a valid name.", "Use a letter first, then letters, digits, - or _.")
-    _name_length(name, "workflow.name", template)
-    has_tasks, has_groups = bool(workflow.get("tasks")), bool(workflow.get("groups"))
-    if has_tasks and has_groups:
-        raise _invalid(template, "Cannot use both groups and tasks.", "Keep either workflow.tasks or workflow.groups.")
-    if not (has_tasks or has_groups):
-        raise _invalid(template, "Workflows need to have at least one group or one task.", "Add tasks or groups.")
-    try:
-        if has_tasks:
-            groups = [
-                GroupSpec(name=f"{t['name']}-group", tasks=[TaskSpec.model_validate({**t, "lead": True})])
-                for t in workflow["tasks"]
-            ]
-        else:
-            groups = [GroupSpec.model_validate(g) for g in workflow["groups"]]
-    except (ValidationError, TypeError, KeyError) as exc:
-        raise _invalid(template, f"a task or group does not match OSMO's spec ({_where(exc)}).", "Check task keys: name, image, command, args, inputs, outputs, ...") from exc
-
-    resources = workflow.get("resources") or {"default": {}}
-    seen_groups: set[str] = set()
-    seen_tasks: set[str] = set()
-    earlier_tasks: set[str] = set()
-    for group in groups:
-        if len(group.tasks) == 1 and not group.tasks[0].lead:
-            group.tasks[0].lead = True
-        leads = sum(t.lead for t in group.tasks)
-        if leads != 1:
-            raise _invalid(template, f'Group "{group.name}" has {leads} leader(s) but must have exactly one.', "Mark exactly one task lead: true.")
-        for item, seen in [(group.name, seen_groups), *((t.name, seen_tasks) for t in group.tasks)]:
-            _name_length(item, "the group or task name", template)
-            if _fold(item) in seen:
-                raise _invalid(template, f'the name "{item}" is used twice (names compare case-insensitively, - equals _).', "Rename one of them.")
-            seen.add(_fold(item))
-        own = {t.name for t in group.tasks}
-        for task in group.tasks:
-            if task.name == "osmo-ctrl":
-                raise _invalid(template, "a task may not be named osmo-ctrl.", "Rename the task.")
-            if task.resource not in resources:
-                raise _invalid(template, f"Task {task.name} has no specified resource ({task.resource}).", "Add the profile under workflow.resources.")
-            for item in task.inputs:
-                kinds = [k for k in ("task", "url", "dataset") if getattr(item, k) is not None]
-                if len(kinds) != 1:
-                    raise _invalid(template, f"an input of task {task.name} must have exactly one of task, url, dataset.", "Split it into separate inputs.")
-                if item.task is None or ":" in item.task:
-                    continue
-                if item.task in own:
-                    raise _invalid(template, f"task {task.name} takes input from {item.task} in its own group.", "Move the producer into an earlier group.")
-                if item.task not in earlier_tasks:
-                    raise _invalid(template, f'Group "{group.name}" requires input task "{item.task}" that does not exist before itself.', "List producer groups before their consumers.")
-        earlier_tasks |= own
-    return groups, has_tasks
-
-
-def _name_length(name: str, what: str, template: str) -> None:
-    if len(name) > MAX_NAME_LENGTH:
-        raise _invalid(
-            template,
-            f"{what} {name[:20]}... is {len(name)} characters; OSMO allows at most {MAX_NAME_LENGTH}.",
-            f"Shorten it to {MAX_NAME_LENGTH} characters or fewer.",
-        )
-
-
-def _where(exc: Exception) -> str:
-    if isinstance(exc, ValidationError):
-        # locations only: never echo the rejected values
-        return "; ".join(".".join(str(p) for p in err["loc"]) + f": {err['msg']}" for err in exc.errors()[:3])
-    return type(exc).__name__

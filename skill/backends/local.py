@@ -49,7 +49,7 @@ from skill.backends.local_storage import LocalStorage
 from skill.errors import BackendError, BackendTimeout, BackendUnavailable, InputError, NotFound
 from skill.models import CredentialInfo, PoolInfo, WorkflowStatus, is_terminal
 from skill.paths import skill_root, workspace_dir
-from skill.render import RenderedSpec
+from skill.workflow_spec import RenderedSpec
 
 __all__ = ["LOCAL_PLATFORM", "LOCAL_POOL", "LocalBackend", "default_root"]
 

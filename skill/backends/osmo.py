@@ -41,7 +41,7 @@ from skill.errors import (
     SkillError,
 )
 from skill.models import CredentialInfo, PoolInfo, WorkflowStatus
-from skill.render import RenderedSpec
+from skill.workflow_spec import RenderedSpec
 from skill.secrets import PUBLIC_CREDENTIAL_KEYS, REDACTED, redact
 
 __all__ = ["OsmoBackend", "OsmoExit", "Runner", "map_backend_errors"]
