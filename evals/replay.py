@@ -15,6 +15,9 @@ each one in order, rebuilding the :class:`skill.policy.RunState` the live gate w
 
 Nothing here raises on bad content: an unreadable transcript gets the verdict ``invalid`` with the
 line and reason.
+
+Size: the walk over a transcript keeps one run state that every kind of line updates; the formats,
+the scoring and the shell parsing are in their own modules.
 """
 
 from __future__ import annotations

@@ -16,6 +16,9 @@ named in the text), on ``run`` (this asks for work) and on ``ask`` (a question, 
 A signal preceded in its clause by "no", "without", "don't"... counts negated: its feature and flow
 weights flip and its ``run`` weight is dropped. A flow's score is the dot product of the evidence with
 the flow's own feature profile (read from the catalogue) plus a prior; explicit arguments win over text.
+
+Size: the catalogue, its estimates and the routing read the same flow facts; splitting them would
+spread one table over three modules.
 """
 
 from __future__ import annotations

@@ -11,6 +11,9 @@ checks people with HOG, tracks everything, and measures the scene for the questi
 * Measurements (for the MCQ answers): brightness, contrast, saturation, haze (dark channel), warmth,
   specular glare and darkness of the lower half, foreground share (motion energy), on every
   ``measure_every``-th frame at a small size.
+
+Size: detection, tracking glue and the scene measurements share one streaming pass over the frames
+and its per-frame state, so they stay in one module; the assignment and the MCQ answers are apart.
 """
 
 from __future__ import annotations

@@ -17,6 +17,10 @@ Exit codes: 0 done (``completed`` or ``completed_degraded``), 1 failure (one ``E
 stderr), 2 usage. Everything is built in a staging folder inside DIR and moved into place at the
 end, so a failed run leaves no half-written scene that claims to be complete; only
 ``logs/pipeline.log`` records the failure.
+
+Size: the command line, the request and config models and the stages of one scene live together
+because the container contract ties them (one CLI, one output layout); the answers and the tracker
+live in their own modules.
 """
 
 from __future__ import annotations
