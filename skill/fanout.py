@@ -35,6 +35,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from skill.errors import InputError
+from skill.flows import get_flow
 from skill.ledger import Ledger
 from skill.models import TERMINAL_WORKFLOW_STATES, PoolInfo
 
@@ -49,7 +50,6 @@ DEFAULT_IN_FLIGHT = 4
 """In-flight bound when neither the user nor the pool says more (``pool list`` without quotas)."""
 _PARALLEL_LABEL_FLOWS = frozenset({"e2e", "e2e_super_resolution"})
 """Flows whose original-label group runs beside the augmentation group (both need only setup)."""
-_AUGMENTING_FLOWS = frozenset({"augmentation_and_al", "augmentation_and_pl", "e2e", "e2e_super_resolution"})
 
 BatchPhase = Literal["queued", "running", "done", "failed"]
 
@@ -110,7 +110,7 @@ class FanoutProgress(BaseModel):
 
 
 def _configs_per_clip(flow: str, augmentations: int) -> int:
-    return augmentations if flow in _AUGMENTING_FLOWS else 1
+    return augmentations if get_flow(flow).augments else 1
 
 
 def gpus_per_batch(flow: str, workers: int) -> int:

@@ -8,7 +8,7 @@ checks, policy decisions and the error model.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
@@ -53,11 +53,11 @@ FlowName = Literal["auto_labeling", "augmentation_and_al", "e2e", "e2e_super_res
 WorkflowFile = Literal[
     "auto_labeling", "augmentation_and_al", "e2e", "e2e_super_resolution", "setup_model_cache", "augmentation_and_pl"
 ]
-FLOWS: tuple[str, ...] = ("auto_labeling", "augmentation_and_al", "e2e", "e2e_super_resolution")
+FLOWS: tuple[str, ...] = get_args(FlowName)
 ALIASES: dict[str, str] = {"augmentation_and_pl": "augmentation_and_al"}
 
 CookbookName = Literal["city_traffic", "piazza", "warehouse", "robot_assembly", "trailer_dashcam"]
-COOKBOOKS: tuple[str, ...] = ("city_traffic", "piazza", "warehouse", "robot_assembly", "trailer_dashcam")
+COOKBOOKS: tuple[str, ...] = get_args(CookbookName)
 DEFAULT_COOKBOOK = "city_traffic"  # the workflows' default-values cookbook
 
 RUN_ID_PATTERN = r"^run-[0-9a-f]{8}$"

@@ -212,7 +212,7 @@ class _Run:
 def _choose_flow(run: _Run) -> None:
     choice = flows.route(run.req.text or "augment and label my videos", flow=run.req.flow, backend=run.backend.name)
     if not choice.flow:
-        names = ", ".join(flows.get_flow(f).name for f in ("augmentation_and_al", "auto_labeling", "e2e", "e2e_super_resolution"))
+        names = ", ".join(f.name for f in flows.catalogue() if f.kind == "flow")
         raise InputError("The request does not ask for a run.", remedy=f"Name a flow with --flow ({names}).", code="not-a-run")
     run.flow = choice.flow
     run.say("flow", f"Flow {run.flow}: {choice.reason}", flow=run.flow)

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel
 
 from skill.demo_source import DEMO_DATASET_NAME
+from skill.flows import DEFAULT_FLOW, catalogue
 from skill.models import ALIASES, FLOWS, RUN_ID_PATTERN, SubmitValues, Violation
 from skill.policy.rules import RULES, _violation
 from skill.secrets import looks_like_secret
@@ -51,11 +52,10 @@ __all__ = [
 # --- domain constants ------------------------------------------------------------------------------
 
 CACHE_WORKFLOW = "setup_model_cache"
-AUGMENTING_FLOWS: frozenset[str] = frozenset({"augmentation_and_al", "e2e", "e2e_super_resolution"})
+AUGMENTING_FLOWS: frozenset[str] = frozenset(f.name for f in catalogue() if f.kind == "flow" and f.augments)
 NIM_SERVICES: tuple[str, ...] = ("qwen3-vl", "qwen25-14b")
 NIM_NAMESPACES: tuple[str, ...] = ("osmo-nims", "nim-operator")
 VIDEO_EXTENSIONS: frozenset[str] = VIDEO_LIKE_SUFFIXES
-DEFAULT_FLOW = "augmentation_and_al"
 _DEFAULT_VALUES = {
     "cookbook": "city_traffic",
     "vlm_url": "http://qwen3-vl.osmo-nims.svc.cluster.local:8000/v1",
