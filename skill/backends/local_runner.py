@@ -216,22 +216,7 @@ class Runner:
             stopping = self.stopping()
             with self.lock:
                 for plan in self.plan.groups:
-                    record = self.state.group(plan.name)
-                    if record.status not in ("WAITING", "SCHEDULING") or plan.name in self.threads:
-                        continue
-                    upstream = [self.state.group(u) for u in plan.upstream]
-                    failed = [u.name for u in upstream if u.status in FAILED_STATES]
-                    if stopping:
-                        if self.stop_status == "FAILED_CANCELED" or not failed:
-                            self._end_unstarted(record, self.stop_status, self.stop_message)
-                        else:
-                            self._end_unstarted(record, "FAILED_UPSTREAM", f"upstream group {failed[0]} failed", _EXIT_UPSTREAM)
-                    elif failed:
-                        self._end_unstarted(record, "FAILED_UPSTREAM", f"upstream group {failed[0]} failed", _EXIT_UPSTREAM)
-                    elif all(u.status == "COMPLETED" for u in upstream):
-                        thread = threading.Thread(target=self._group_guarded, args=(plan,), name=f"group-{plan.name}", daemon=True)
-                        self.threads[plan.name] = thread
-                        thread.start()
+                    self._advance(plan, stopping)
                 self._settle_dead_threads()
                 self.save()
                 done = all(g.status in GROUP_FINISHED for g in self.state.groups)
@@ -240,6 +225,23 @@ class Runner:
             time.sleep(_TICK)
         self._join()
         self.save()
+
+    def _advance(self, plan: GroupPlan, stopping: bool) -> None:
+        """One pass for a group not started yet: end it (cancelled, or an upstream group failed),
+        start it once every upstream group completed, or leave it waiting. Call with the lock held."""
+        record = self.state.group(plan.name)
+        if record.status not in ("WAITING", "SCHEDULING") or plan.name in self.threads:
+            return
+        upstream = [self.state.group(u) for u in plan.upstream]
+        failed = [u.name for u in upstream if u.status in FAILED_STATES]
+        if stopping and (self.stop_status == "FAILED_CANCELED" or not failed):
+            self._end_unstarted(record, self.stop_status, self.stop_message)
+        elif failed:
+            self._end_unstarted(record, "FAILED_UPSTREAM", f"upstream group {failed[0]} failed", _EXIT_UPSTREAM)
+        elif not stopping and all(u.status == "COMPLETED" for u in upstream):
+            thread = threading.Thread(target=self._group_guarded, args=(plan,), name=f"group-{plan.name}", daemon=True)
+            self.threads[plan.name] = thread
+            thread.start()
 
     def _settle_dead_threads(self) -> None:
         """A group whose thread died without finishing it (even its error path failed) ends FAILED,
