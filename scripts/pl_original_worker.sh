@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Auto-labeling worker for the dataset's original videos (task pl_original_worker_<w>). Labels every
-# video of VIDEO_INPUT assigned to this worker (only VDA_ONLY_VIDEO when the setup's .env names one):
+# video of VIDEO_INPUT assigned to this worker (only those VDA_ONLY_VIDEO names, comma-separated, when the setup's .env sets it):
 # the videos sorted by name, video i going to worker i % NUM_WORKERS. Each writes the DAFT layout into OUTPUT_DIR/<video>/.
 #
 # Env in: SETUP_DIR, VIDEO_INPUT, OUTPUT_DIR, WORKER_ID (0), NUM_WORKERS (1), BARRIER_{RANK,NUM_NODES,HOST},
@@ -25,7 +25,7 @@ sr="${SUPER_RESOLUTION_ENABLED:-false}"
 mkdir -p "$OUTPUT_DIR"
 videos="$(vda_list_videos "$VIDEO_INPUT")"
 if [ -n "${VDA_ONLY_VIDEO:-}" ]; then  # the setup task's choice: upstream's one named video
-  videos="$(awk -F '\t' -v s="$VDA_ONLY_VIDEO" '$1 == s' <<< "$videos")"
+  videos="$(awk -F '\t' -v s="$VDA_ONLY_VIDEO" 'BEGIN { n = split(s, w, ","); for (i = 1; i <= n; i++) want[w[i]] = 1 } ($1 in want)' <<< "$videos")"
   [ -n "$videos" ] || vda_die "no video named $VDA_ONLY_VIDEO in $VIDEO_INPUT (pass a clip the dataset holds, or all_clips=true)"
 fi
 SETUP_DIR="$(vda_abs "$SETUP_DIR")"; OUTPUT_DIR="$(vda_abs "$OUTPUT_DIR")"

@@ -5,7 +5,8 @@
 # Env in:  FLOW (auto_labeling | augmentation_and_al | augmentation_and_pl | e2e | e2e_super_resolution),
 #          OUTPUT_DIR (the task output token), DATASET_INPUT (the dataset mount; not needed for auto_labeling),
 #          optional RUN_ID, N_AUGMENTATIONS ("cookbook" or a number), COOKBOOK, VLM_MODEL,
-#          VIDEO_NAME (the one clip, upstream's video) unless ALL_CLIPS is true (every clip of the dataset),
+#          VIDEO_NAME (the one clip, upstream's video) unless ALL_CLIPS is true (every clip of the dataset)
+#          or CLIPS names several (stems, comma-separated: a fan-out batch),
 #          CONDITIONS (variable:option,... fixed for every clip), SEED (digits: reproducible draws;
 #          default derived from RUN_ID, so each run draws anew),
 #          BARRIER_NUM_NODES, SUPER_RESOLUTION_ENABLED.
@@ -38,6 +39,7 @@ case "${ALL_CLIPS:-false}" in
   false|False|FALSE|0|"") only="${VIDEO_NAME:-}" ;;
   *) vda_die "ALL_CLIPS='$ALL_CLIPS' must be true or false" ;;
 esac
+[ -z "${CLIPS:-}" ] || only="$CLIPS"  # a fan-out batch names its clips
 
 echo "=== setup: flow $flow, run ${RUN_ID:-?}, clips: ${only:-all of the dataset} ==="
 mkdir -p "$OUTPUT_DIR/configs"

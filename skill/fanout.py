@@ -19,10 +19,10 @@ running is polled again, and a failed one is retried alone under its next attemp
 Everything here is a plain function over pydantic values; ``drive`` takes the submit and query
 calls as arguments, so it runs against any backend (or a simulated one in tests).
 
-Not yet done (issue 17): the workflow templates take no clip list, so a batch workflow would still
-configure every clip of the dataset; the next step is a ``clips`` value read by setup_task.sh /
-generate_configs.py (and an input ``regex`` so workers download only their clips), then wiring
-``drive`` into ``vda run --max-in-flight`` when the plan has more than one batch.
+A batch workflow processes exactly its clips: the ``clips`` value reaches the setup task, which makes
+configs for those clips only (and tells the original-label workers the same). Not yet done (issue
+17): an input ``regex`` so workers download only their clips, and wiring ``drive`` into ``vda run
+--max-in-flight`` when the plan has more than one batch.
 """
 
 from __future__ import annotations
@@ -164,9 +164,9 @@ def attempt_run_id(parent_run_id: str, index: int, attempt: int) -> str:
 
 def batch_values(base: dict[str, str], batch: Batch, run_id: str) -> dict[str, str]:
     """The submit values of one batch attempt: the run's values with this attempt's run id, the
-    batch's first clip as ``video`` and its worker count (the clip list is not passed yet: see the
-    module notes)."""
-    return {**base, "run_id": run_id, "video": batch.clips[0], "workers": str(batch.workers)}
+    batch's clips (``clips``; its first as ``video``, which the guard checks like upstream's) and its
+    worker count. The setup task makes configs for exactly those clips."""
+    return {**base, "run_id": run_id, "video": batch.clips[0], "clips": ",".join(batch.clips), "workers": str(batch.workers)}
 
 
 # --- driving -----------------------------------------------------------------------------------

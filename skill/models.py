@@ -94,6 +94,21 @@ Conditions = Annotated[
     AfterValidator(_conditions_shape),
     Field(description="Cookbook variables drawn only from the options asked for: variable:option[|option] joined by commas, e.g. weather:rain,time_of_day:evening|night."),
 ]
+_STEM = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def _clips_shape(value: str) -> str:
+    if not all(_STEM.fullmatch(stem) for stem in value.split(",")):
+        raise ValueError("must be video stems joined by commas, e.g. cam1,cam2")
+    return value
+
+
+Clips = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9._,-]+$", max_length=8000),  # the characters; the shape is checked below
+    AfterValidator(_clips_shape),
+    Field(description="Video stems joined by commas: the clips of the dataset a run processes, e.g. cam1,cam2."),
+]
 Seed = Annotated[
     str,
     StringConstraints(pattern=r"^[0-9]{1,12}$"),
@@ -175,6 +190,7 @@ class SubmitValues(BaseModel):
     conditions: Conditions | None = None
     seed: Seed | None = None
     all_clips: bool | None = None
+    clips: Clips | None = None
     # engine choice (issue 11); None = the workflow default "auto", the backend's own engines
     label_engine: Literal["classic", "nim"] | None = None
     augment_engine: Literal["classic", "cosmos"] | None = None
@@ -217,8 +233,9 @@ class OptionalSubmitValues(BaseModel):
     conditions: Conditions | None = Field(default=None, description="Looks asked for, e.g. weather:rain,time_of_day:night.")
     seed: Seed | None = Field(default=None, description="Repeats a run's draws, e.g. 4711.")
     all_clips: bool | None = Field(default=None, description="True: every clip of the dataset; default only video.")
-    label_engine: Literal["classic", "nim"] | None = Field(default=None, description="User's choice: classic (CPU, local) or nim (server at vlm_url).")
-    augment_engine: Literal["classic", "cosmos"] | None = Field(default=None, description="User's choice: classic (CPU, local) or cosmos (GPU).")
+    clips: Clips | None = Field(default=None, description="Several clips (stems, comma-separated) instead of video alone.")
+    label_engine: Literal["classic", "nim"] | None = Field(default=None, description="classic (CPU, local) or nim (server at vlm_url).")
+    augment_engine: Literal["classic", "cosmos"] | None = Field(default=None, description="classic (CPU, local) or cosmos (GPU).")
     vlm_model: ModelName | None = Field(default=None, description="Model at vlm_url; default the first listed.")
     llm_model: ModelName | None = Field(default=None, description="Same, at llm_url.")
 

@@ -144,9 +144,9 @@ TOOLS: tuple[Tool, ...] = (
         needs=("backend",), hears_user=True, read_only=True, open_world=False,
         headline=lambda r: f"Flow: {r.flow or 'none (not a run request)'}. {r.reason}" + (f" {r.eta.text()}" if r.eta else ""),
         description=(
-            "Call first, with the user's words verbatim (flow only if they named one). Returns the flow (null when it is "
-            "not a run request), why, the eta, and conditions: the looks the words name, for the guard and submit. Tell the "
-            "user the eta before any mutating step."
+            "Call first, with the user's words verbatim (flow only if they named one). Returns the flow (null if not a run "
+            "request), why, the eta and conditions (the looks named, for the guard and submit). Tell the user the eta "
+            "before any mutating step."
         ),
     ),
     Tool(
@@ -182,10 +182,10 @@ TOOLS: tuple[Tool, ...] = (
         needs=("backend",), read_only=True, open_world=True,
         headline=lambda r: f"Guard {r.status} (run_id {r.run_id}). {r.summary}",
         description=(
-            "Render the workflow with exactly the values you will submit and check it: variables, cookbook files, video, "
-            "dataset, model caches, looks, engines. Pass flow, dataset, storage_url, gpu_platform, video and both cache "
-            "URLs. ok: submit the returned values and run_id. cache_missing: setup_model_cache with the remediation, poll "
-            "it, guard again. failed: fix the failed checks."
+            "Render the workflow with exactly the values you will submit and check it (variables, files, video, dataset, "
+            "caches). Pass flow, dataset, storage_url, gpu_platform, video and both cache URLs. ok: submit the returned "
+            "values and run_id. cache_missing: setup_model_cache with the remediation, poll it, guard again. failed: fix "
+            "the failed checks."
         ),
     ),
     Tool(
@@ -204,7 +204,7 @@ TOOLS: tuple[Tool, ...] = (
         headline=lambda r: r.message + (f" Next: {r.remedy}" if r.remedy else ""),
         description=(
             "After a passing preflight, submit once with the values and run_id a passing pre_submit_guard returned. Returns "
-            "workflow_id and output_url; then poll. Idempotent per run_id."
+            "workflow_id and output_url; then poll."
         ),
     ),
     Tool(
@@ -212,9 +212,9 @@ TOOLS: tuple[Tool, ...] = (
         needs=("backend",), progress=_poll_progress, progress_when=lambda req: req.wait, read_only=True, open_world=True,
         headline=lambda r: r.message + (f" Next: {r.next}" if r.next else ""),
         description=(
-            "Read a workflow's status (wait=false) or wait for its end (wait=true returns within 45 s unless timeout_s is "
-            "set, progress every 10 s; timed_out: call again). COMPLETED: stage_artifacts (after setup_model_cache: guard "
-            "again). FAILED: read log_tail and hint. Tell the user the status during long waits."
+            "Read a workflow's status (wait=false) or wait for its end (wait=true returns within 45 s with progress; "
+            "timed_out: call again). COMPLETED: stage_artifacts (after setup_model_cache: guard again). FAILED: read "
+            "log_tail and hint. Tell the user the status during long waits."
         ),
     ),
     Tool(
@@ -231,7 +231,7 @@ TOOLS: tuple[Tool, ...] = (
         headline=lambda r: r.message,
         description=(
             "After poll reports COMPLETED: mirror the run's outputs and input video into media/vda/runs/<run_id>/. Returns "
-            "local_run_dir, augmented videos, sampled_vars and label summaries for the final summary."
+            "local_run_dir, sampled_vars and label summaries for the final summary."
         ),
     ),
     Tool(
@@ -239,8 +239,8 @@ TOOLS: tuple[Tool, ...] = (
         read_only=False, open_world=False,
         headline=lambda r: f"Rendered a {r.kind} comparison. Send this line alone in its own message: {r.media_line}",
         description=(
-            "Render the input beside an augmented clip (720p mp4, else a PNG sheet) in the run folder stage_artifacts "
-            "returned. Send the returned media_line exactly, alone in its own message."
+            "Render the input beside an augmented clip in the run folder stage_artifacts returned. Send the returned "
+            "media_line exactly, alone in its own message."
         ),
     ),
     Tool(

@@ -23,7 +23,8 @@ What it does:
   The run seed is ``--seed`` when given, else derived from ``--run-id`` (so each run draws anew and
   a resubmit of one run draws the same), else absent (upstream's per-clip draws);
 * ``--condition variable:option[|option]`` draws that variable only from the options named;
-* ``--only STEM`` makes configs for that one video (upstream's ``video``), an error when it is absent;
+* ``--only STEM[,STEM...]`` makes configs for those videos only (upstream's ``video``, or a fan-out
+  batch), an error naming any that is absent;
 * writes ``<output_dir>/<video>_aug<i>.yaml`` = the cookbook's augmentation config deep-merged
   with the per-clip values (lists are replaced, not merged), ``<output_dir>/manifest.yaml`` and
   ``<output_dir>/manifest.tsv`` (``config  video_name  aug_idx`` per line, manifest order, for
@@ -391,10 +392,12 @@ def generate_configs(
     say = log or print
     videos = find_videos(videos_dir)
     if only:
-        videos = [v for v in videos if v["name"] == only]
-        if not videos:
-            raise ConfigGenError(f"No video named {only} in the dataset {videos_dir}.", code="video-not-in-dataset",
-                                 remedy="Pass the stem of a clip the dataset holds as video, or all_clips=true for every clip.")
+        wanted = [name for name in only.split(",") if name]
+        missing = sorted(set(wanted) - {v["name"] for v in videos})
+        if missing:
+            raise ConfigGenError(f"No video named {', '.join(missing[:5])} in the dataset {videos_dir}.", code="video-not-in-dataset",
+                                 remedy="Pass stems of clips the dataset holds (video or clips), or all_clips=true for every clip.")
+        videos = [v for v in videos if v["name"] in set(wanted)]
     say(f"Found {len(videos)} videos")
     pipeline_path, pipeline = load_pipeline_config(config_dir)
     section = _augmentation_section(pipeline)
@@ -484,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--condition", action="append", default=[], metavar="VARIABLE:OPTION", help="fix a variable for every clip (repeatable)")
     parser.add_argument("--seed", type=int, default=None, help="run seed: the same seed reproduces the same draws")
     parser.add_argument("--run-id", default=None, help="derive the run seed from this run id when --seed is not given")
-    parser.add_argument("--only", default=None, metavar="STEM", help="the one video (file stem) to make configs for; default every video")
+    parser.add_argument("--only", default=None, metavar="STEM", help="the video(s) to make configs for (file stems, comma-separated); default every video")
     args = parser.parse_args(argv)
     try:
         generate_configs(

@@ -211,7 +211,7 @@ def pre_submit_guard(req: GuardRequest, *, backend: Backend, render=render_workf
     video_ok = _video_check(fields.get("video"), spec, checks)
     listing = _dataset_check(setup, backend, checks)
     if video_ok and listing is not None:
-        _video_in_dataset_check(fields["video"], listing, checks)
+        _video_in_dataset_check(fields["video"], listing, checks, clips=fields.get("clips"))
     _engines_check(pairs, backend, checks, augments="augmentation" in mode)
     remediation = _cache_checks(kinds, pairs, backend, checks)
     return _finish(path.stem, path, mode, checks, pairs, run_id, remediation)
@@ -427,15 +427,18 @@ def _dataset_check(setup: TaskSpec, backend: Backend, checks: list[Check]) -> li
     return listing
 
 
-def _video_in_dataset_check(video: str, listing: list[str], checks: list[Check]) -> None:
-    name = f"{video}{WORKFLOW_SUFFIX}"
-    if any(key == name or key.endswith("/" + name) for key in listing):
-        checks.append(Check(name="video_in_dataset", status="ok", detail=f"{name} is in the dataset."))
+def _video_in_dataset_check(video: str, listing: list[str], checks: list[Check], *, clips: str | None = None) -> None:
+    """``<video>.mp4`` (and each clip ``clips`` names) is among the dataset's objects."""
+    names = [f"{stem}{WORKFLOW_SUFFIX}" for stem in dict.fromkeys([video, *(clips.split(",") if clips else [])])]
+    absent = [n for n in names if not any(key == n or key.endswith("/" + n) for key in listing)]
+    if not absent:
+        detail = f"{names[0]} is in the dataset." if len(names) == 1 else f"All {len(names)} clips are in the dataset."
+        checks.append(Check(name="video_in_dataset", status="ok", detail=detail))
         return
     stems = sorted({Path(k).stem for k in listing if k.lower().endswith(WORKFLOW_SUFFIX)})
     checks.append(Check(
-        name="video_in_dataset", status="fail", detail=f"{name} is not in the dataset.",
-        data={"available": stems[:20], "remedy": "Pick video from the stems in available, or upload the file."},
+        name="video_in_dataset", status="fail", detail=f"{', '.join(absent[:5])} {'is' if len(absent) == 1 else 'are'} not in the dataset.",
+        data={"available": stems[:20], "remedy": "Pick video (and clips) from the stems in available, or upload the files."},
     ))
 
 

@@ -347,3 +347,12 @@ def test_the_cluster_engines_and_a_chosen_model_pass_the_cluster_guard(skills: P
     assert result.status == "ok", [c for c in result.checks if c.status != "ok"]
     assert check(result, "engines").status == "ok"
     assert result.values["vlm_model"] == "Qwen/Qwen3-VL-8B-Instruct" and result.values["label_engine"] == "nim"
+
+
+def test_every_clip_a_batch_names_must_be_in_the_dataset(skills: Path):
+    fake = FakeBackend(objects=full_objects())
+    assert check(pre_submit_guard(request(skills, clips="clip,other"), backend=fake), "video_in_dataset").status == "ok"
+    result = pre_submit_guard(request(skills, clips="clip,absent1"), backend=fake)
+    failed = check(result, "video_in_dataset")
+    assert result.status == "failed" and failed.status == "fail" and "absent1.mp4" in failed.detail
+    assert result.values["clips"] == "clip,absent1"

@@ -324,6 +324,11 @@ def test_pl_original_labels_only_the_video_the_setup_named(tmp_path: Path, setup
     assert [calls[i + 1] for i, c in enumerate(calls) if c == "--video"] == [str(dataset / "charlie.mp4")]
     proc = bash(setup_out / "pl_original_worker.sh", {**env, "VDA_ONLY_VIDEO": "delta"})
     assert proc.returncode == 1 and "no video named delta" in proc.stderr
+    (tmp_path / "calls.txt").unlink()
+    proc = bash(setup_out / "pl_original_worker.sh", {**env, "VDA_ONLY_VIDEO": "alpha,charlie"})
+    assert proc.returncode == 0, proc.stderr
+    calls = (tmp_path / "calls.txt").read_text().splitlines()
+    assert [calls[i + 1] for i, c in enumerate(calls) if c == "--video"] == [str(dataset / "alpha.mp4"), str(dataset / "charlie.mp4")]
 
 
 @pytest.mark.skipif(not LABEL_AVAILABLE, reason="skill.engines.label is not in this checkout yet")
@@ -592,12 +597,13 @@ def test_setup_refuses_a_seed_that_is_not_digits(tmp_path: Path, dataset: Path) 
     ({"VIDEO_NAME": "bravo"}, ["bravo"]),  # upstream: the one named video
     ({"VIDEO_NAME": "bravo", "ALL_CLIPS": "false"}, ["bravo"]),
     ({"VIDEO_NAME": "bravo", "ALL_CLIPS": "True"}, ["alpha", "bravo", "charlie"]),  # every clip, as asked
+    ({"VIDEO_NAME": "alpha", "CLIPS": "alpha,charlie"}, ["alpha", "charlie"]),  # a fan-out batch names its clips
 ])
 def test_setup_makes_configs_for_the_named_video_unless_every_clip_is_asked_for(tmp_path: Path, dataset: Path, env, expected) -> None:
     manifest = _setup_draws(tmp_path, dataset, "a", N_AUGMENTATIONS="1", **env)
     assert [e["video_name"] for e in manifest["configs"]] == expected
     only = read_env_file(tmp_path / "a" / "output" / ".env")["VDA_ONLY_VIDEO"]
-    assert only == ("" if env.get("ALL_CLIPS") == "True" else "bravo")
+    assert only == ("" if env.get("ALL_CLIPS") == "True" else env.get("CLIPS", "bravo"))
 
 
 def test_setup_refuses_a_named_video_the_dataset_lacks(tmp_path: Path, dataset: Path) -> None:

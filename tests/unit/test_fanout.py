@@ -137,3 +137,12 @@ def test_a_batch_that_keeps_failing_is_left_failed_after_its_attempts(ledger):
     states = fanout.drive(plan, submit_batch=pool.submit, query=pool.query, ledger=ledger, wait=pool.tick)
     assert [(s.phase, s.attempts) for s in states] == [("done", 1), ("failed", fanout.MAX_ATTEMPTS)]
     assert fanout.progress(states).text() == "1/2 batches done, 0 running, 0 queued, 1 failed"
+
+
+def test_a_batch_submits_exactly_its_clips():
+    plan = fanout.plan_batches(_stems(10), run_id=PARENT, flow="augmentation_and_al", augmentations=1, batch_size=4)
+    base = {"dataset": "clips", "storage_url": "s3://b/p", "gpu_platform": "gpu", "video": "ignored"}
+    values = [fanout.batch_values(base, b, fanout.attempt_run_id(PARENT, b.index, 1)) for b in plan.batches]
+    assert [v["clips"].split(",") for v in values] == [list(b.clips) for b in plan.batches]
+    assert [v["video"] for v in values] == [b.clips[0] for b in plan.batches]
+    assert sorted(c for v in values for c in v["clips"].split(",")) == _stems(10)

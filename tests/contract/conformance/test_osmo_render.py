@@ -95,7 +95,7 @@ AUGMENTING = ("augmentation_and_al", "augmentation_and_pl", "e2e", "e2e_super_re
 def test_osmo_carries_the_looks_and_the_seed_to_the_setup_task(osmo_source: Path, osmo_python: Path):
     """The conditions value (colons, commas, bars), the seed and all_clips pass OSMO's submit path
     unchanged, into the setup task's environment; without them the defaults render ("", "", "false")."""
-    looks = {"conditions": "weather:rain|fog,time_of_day:night", "seed": "4711", "all_clips": "True",
+    looks = {"conditions": "weather:rain|fog,time_of_day:night", "seed": "4711", "all_clips": "True", "clips": "clip,cam_2,x.y-3",
              # the engine choice rides the same --set-string (issue 11)
              "label_engine": "nim", "augment_engine": "cosmos", "vlm_url": "http://10.0.0.5:8000/v1",
              "llm_url": "http://10.0.0.5:8001/v1", "vlm_model": "Qwen/Qwen3-VL-8B-Instruct", "llm_model": "Qwen/Qwen2.5-14B-Instruct"}
@@ -105,7 +105,7 @@ def test_osmo_carries_the_looks_and_the_seed_to_the_setup_task(osmo_source: Path
         assert result["ok"], (name, result)
         env = result["setup_env"]
         assert (env["CONDITIONS"], env["SEED"]) == (values.get("conditions", ""), values.get("seed", "")), name
-        assert (env["VIDEO_NAME"], env["ALL_CLIPS"]) == ("clip", values.get("all_clips", "false")), name
+        assert (env["VIDEO_NAME"], env["ALL_CLIPS"], env["CLIPS"]) == ("clip", values.get("all_clips", "false"), values.get("clips", "")), name
         assert ours_accepts(name, values), name
 
 
