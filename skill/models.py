@@ -79,36 +79,29 @@ VideoStem = Annotated[
     StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=200),
     Field(description="Video file stem (no folder, no extension), e.g. cam3_0915."),
 ]
-_CONDITION = re.compile(r"[A-Za-z0-9_]+:[A-Za-z0-9_.-]+(\|[A-Za-z0-9_.-]+)*")
+def _comma_list(item: str, chars: str, *, max_length: int, shape: str, description: str) -> Any:
+    """A text value of ``item`` matches joined by commas. The listed schema gives the characters
+    (a short pattern keeps tools/list small); a validator checks the shape and says it in ``shape``."""
+    one = re.compile(item)
+
+    def check(value: str) -> str:
+        if not all(one.fullmatch(part) for part in value.split(",")):
+            raise ValueError(f"must be {shape}")
+        return value
+
+    return Annotated[str, StringConstraints(pattern=f"^[{chars}]+$", max_length=max_length), AfterValidator(check), Field(description=description)]
 
 
-def _conditions_shape(value: str) -> str:
-    if not all(_CONDITION.fullmatch(item) for item in value.split(",")):
-        raise ValueError("must be variable:option[|option] pairs joined by commas, e.g. weather:rain,time_of_day:night")
-    return value
-
-
-Conditions = Annotated[
-    str,
-    StringConstraints(pattern=r"^[A-Za-z0-9_.:|,-]+$", max_length=400),  # the characters; the shape is checked below
-    AfterValidator(_conditions_shape),
-    Field(description="Cookbook variables drawn only from the options asked for: variable:option[|option] joined by commas, e.g. weather:rain,time_of_day:evening|night."),
-]
-_STEM = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-
-
-def _clips_shape(value: str) -> str:
-    if not all(_STEM.fullmatch(stem) for stem in value.split(",")):
-        raise ValueError("must be video stems joined by commas, e.g. cam1,cam2")
-    return value
-
-
-Clips = Annotated[
-    str,
-    StringConstraints(pattern=r"^[A-Za-z0-9._,-]+$", max_length=8000),  # the characters; the shape is checked below
-    AfterValidator(_clips_shape),
-    Field(description="Video stems joined by commas: the clips of the dataset a run processes, e.g. cam1,cam2."),
-]
+Conditions = _comma_list(
+    r"[A-Za-z0-9_]+:[A-Za-z0-9_.-]+(\|[A-Za-z0-9_.-]+)*", "A-Za-z0-9_.:|,-", max_length=400,
+    shape="variable:option[|option] pairs joined by commas, e.g. weather:rain,time_of_day:night",
+    description="Cookbook variables drawn only from the options asked for: variable:option[|option] joined by commas, e.g. weather:rain,time_of_day:evening|night.",
+)
+Clips = _comma_list(
+    r"[A-Za-z0-9][A-Za-z0-9._-]*", "A-Za-z0-9._,-", max_length=8000,
+    shape="video stems joined by commas, e.g. cam1,cam2",
+    description="Video stems joined by commas: the clips of the dataset a run processes, e.g. cam1,cam2.",
+)
 Seed = Annotated[
     str,
     StringConstraints(pattern=r"^[0-9]{1,12}$"),
