@@ -24,7 +24,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from skill import flows, storage
+from skill import fanout, flows, storage
 from skill.backends.base import Backend
 from skill.demo_source import DEMO_DATASET_NAME, DEMO_REPO
 from skill.endpoints import normalize_url
@@ -40,11 +40,12 @@ from skill.engine_choice import (
 )
 from skill.errors import BackendError, InputError, SkillError, UserInputRequired
 from skill.conditions import format_conditions, resolve_conditions
-from skill.eta_model import ClipShape, estimate, record_run
+from skill.eta_model import ClipShape, estimate, estimate_batches, record_run
 from skill.ingest import IngestedVideo, to_workflow_video
 from skill.ledger import Ledger
 from skill.models import DEFAULT_COOKBOOK, CookbookName, DatasetName
 from skill.paths import cookbooks_dir
+from skill.steps import batches
 from skill.steps.cache import CacheRequest, setup_model_cache
 from skill.steps.compare import CompareRequest, render_side_by_side
 from skill.steps.guard import GuardRequest, GuardResult, new_run_id, pre_submit_guard
@@ -72,7 +73,8 @@ class RunRequest(BaseModel):
     cookbook: CookbookName | None = None
     dataset: DatasetName | None = Field(default=None, description="Dataset name for uploaded videos; default one of the run's own, clips-<run>.")
     augmentations: int | None = Field(default=None, ge=1, le=16, description="Augmentations per video; default the cookbook's.")
-    batch_size: int = Field(default=4, ge=1, le=256, description="Configs per worker task: workers = ceil(configs / batch_size).")
+    batch_size: int = Field(default=4, ge=1, le=256, description="Configs per worker task: workers = ceil(configs / batch_size); configs per batch when fanning out.")
+    max_in_flight: int | None = Field(default=None, ge=1, le=1000, description="Fan out into one workflow per batch, at most this many in flight (default on a gang-scheduled pool: its free GPUs).")
     demo: bool = Field(default=False, description="Use the VDA demo dataset explicitly.")
     pool: str | None = None
     gpu_platform: str | None = None
@@ -102,7 +104,7 @@ class RunResult(BaseModel):
     flow: str
     backend: str
     run_id: str
-    workflow_id: str | None
+    workflow_id: str | None = Field(description="The workflow's id; None for a run fanned out into batches (see batches).")
     dataset: str
     storage_url: str
     input_source: Literal["user", "demo"]
@@ -121,6 +123,7 @@ class RunResult(BaseModel):
     failed_tasks: list[str] = Field(default_factory=list)
     log_tail: dict[str, str] = Field(default_factory=dict)
     hint: str | None = None
+    batches: int | None = Field(default=None, description="Batches of a fanned-out run (one workflow each); None for one workflow.")
 
 
 Emit = Callable[[RunEvent], None]
@@ -428,28 +431,62 @@ def _workflow_seconds(backend: Backend, workflow_id: str, *, fallback: float) ->
         return fallback
 
 
-def _stage_and_render(run: _Run, result: RunResult) -> None:
+def _stage_and_render(run: _Run, result: RunResult, *, fanned_out: bool = False) -> None:
     """Stage the outputs with each clip's input beside them (the first pass downloads, the others
-    only add what is theirs), then one side-by-side per augmented clip."""
+    only add what is theirs), then one side-by-side per augmented clip. A fanned-out run stages each
+    clip from its batch, into ``batch-<NNNN>/`` of the run folder."""
     local = {c.stem: c.path for c in run.clips}
     run_dir: str | None = None
-    augmented: dict[str, str] = {}
+    augmented: dict[str, str] = {}  # augmented clip -> the folder it was staged into
     for stem in run.stems:
         staged = stage_artifacts(StageRequest(storage_url=run.storage_url, dataset=run.dataset, run_id=run.run_id, video=stem,
-                                              run_local_dir=run_dir, input_local_video=local.get(stem)), backend=run.backend)
+                                              run_local_dir=None if fanned_out else run_dir, input_local_video=local.get(stem)),
+                                 backend=run.backend, ledger=run.ledger)
         run_dir = staged.local_run_dir
-        augmented.update(staged.augmented_videos)
+        augmented.update(dict.fromkeys(staged.augmented_videos, run_dir))
         result.sampled_vars.update(staged.sampled_vars)
         result.augmented_labels.update({k: v for k, v in staged.labels.items() if k in staged.aug_label_dirs})
         result.original_labels.update({k: v for k, v in staged.labels.items() if k in staged.orig_label_dirs})
         run.say("stage", staged.message)
-    result.local_run_dir = run_dir
+    result.local_run_dir = str(Path(run_dir).parent) if fanned_out and run_dir else run_dir
     for name in sorted(augmented):
         stem, _, index = name.rpartition("_aug")
         if stem not in run.stems or not index.isdigit():
             continue
-        compared = render_side_by_side(CompareRequest(run_local_dir=run_dir, dataset=run.dataset, video=stem, aug_index=int(index)))
+        compared = render_side_by_side(CompareRequest(run_local_dir=augmented[name], dataset=run.dataset, video=stem, aug_index=int(index)))
         result.media_lines.append(compared.media_line)
+
+
+def _fans_out(run: _Run) -> bool:
+    """Fan out when the clips make more than one batch and the pool gang-schedules (or the user
+    bounded the batches in flight): one wide group per stage would wait for all its GPUs at once."""
+    configs = len(run.stems) * (_augmentations(run.req) if run.info.augments else 1)
+    return configs > run.req.batch_size and (run.req.max_in_flight is not None or run.backend.traits.gang_scheduled)
+
+
+def _run_batches(run: _Run, values: dict[str, Any]) -> tuple[str, list[str], int]:
+    """Plan, record and drive the batches to their end; (the run's status, failed batch names, batches)."""
+    stored = batches.record_run(run.ledger, batches.plan_run(
+        run.flow, {**values, "run_id": run.run_id}, run_id=run.run_id, backend=run.backend, batch_size=run.req.batch_size,
+        max_in_flight=run.req.max_in_flight, pool=run.req.pool), run.backend.name)
+    plan = stored.plan
+    eta = estimate_batches(run.flow, run.backend.name, _clip_shapes(run), _augmentations(run.req), batches=len(plan.batches),
+                           max_in_flight=plan.max_in_flight)
+    run.say("fanout", f"{len(run.stems)} clip(s) in {len(plan.batches)} batch(es) of one workflow each, at most {plan.max_in_flight} "
+            f"in flight. The workflows take ~{eta.flow_minutes.words()} ({eta.basis}).", batches=len(plan.batches), max_in_flight=plan.max_in_flight)
+    seen: list[str] = []
+
+    def on_progress(now: fanout.FanoutProgress) -> None:
+        if not seen or seen[-1] != now.text():
+            seen.append(now.text())
+            run.say("fanout", now.text() + ".", done=now.done, running=now.running, queued=now.queued, failed=now.failed)
+
+    states = batches.advance(stored, backend=run.backend, ledger=run.ledger, wait_s=run.req.timeout_s, on_progress=on_progress)
+    now = fanout.progress(states)
+    if now.retried:
+        run.statements.append(f"Batch(es) {', '.join(map(str, now.retried))} failed once and were resubmitted alone.")
+    run.statements.append(f"The {len(run.stems)} clips ran as {len(plan.batches)} batches (one workflow each, at most {plan.max_in_flight} at once).")
+    return batches.overall_status(now), [batches.batch_dir_name(s.index) for s in states if s.phase == "failed"], len(plan.batches)
 
 
 # --- the run -----------------------------------------------------------------------------------
@@ -473,25 +510,37 @@ def run_pipeline(req: RunRequest, *, backend: Backend, ledger: Ledger, emit: Emi
         _place_dataset(run)
         values = _values(run)
         _guard(run, values)
-        workflow_id = _submit(run, values)
+        fanned_out = _fans_out(run)
         submitted_at = time.monotonic()
-        polled = _wait(run, workflow_id)
-        workflow_s = _workflow_seconds(run.backend, workflow_id, fallback=time.monotonic() - submitted_at)
-        result = RunResult(status=polled.status, flow=run.flow, backend=backend.name, run_id=run.run_id, workflow_id=workflow_id,
-                           dataset=run.dataset, storage_url=run.storage_url, input_source=run.source, eta=run.eta, clips=run.stems,
-                           conditions=run.conditions, seed=run.seed,
-                           statements=run.statements, failed_tasks=polled.failed_tasks, log_tail=polled.log_tail,
-                           hint=polled.hint.title if polled.hint else None, workflow_s=round(workflow_s, 1))
+        if fanned_out:
+            status, failed, count = _run_batches(run, values)
+            result = _result(run, status=status, workflow_id=None)
+            result.failed_tasks, result.batches = failed, count
+            workflow_s = time.monotonic() - submitted_at
+        else:
+            workflow_id = _submit(run, values)
+            polled = _wait(run, workflow_id)
+            workflow_s = _workflow_seconds(run.backend, workflow_id, fallback=time.monotonic() - submitted_at)
+            result = _result(run, status=polled.status, workflow_id=workflow_id)
+            result.failed_tasks, result.log_tail = polled.failed_tasks, polled.log_tail
+            result.hint = polled.hint.title if polled.hint else None
+        result.workflow_s = round(workflow_s, 1)
         if run.source == "demo":
             result.statements.append(f"The input videos came from the VDA demo dataset {DEMO_REPO}.")
-        if polled.status != "COMPLETED":
-            run.say("poll", f"Run ended {polled.status}; failed tasks: {', '.join(polled.failed_tasks) or 'none'}.")
+        if result.status != "COMPLETED":
+            run.say("poll", f"Run ended {result.status}; failed tasks: {', '.join(result.failed_tasks) or 'none'}.")
         else:
-            if not run.backend.traits.cluster_nims and run.clips:  # this machine's engines: refine its ETA model
+            if not run.backend.traits.cluster_nims and run.clips and not fanned_out:  # this machine's engines: refine its ETA model
                 record_run(run.flow, _clip_shapes(run), _augmentations(req), workflow_s)
-            _stage_and_render(run, result)
+            _stage_and_render(run, result, fanned_out=fanned_out)
     result.elapsed_s = round(time.monotonic() - began, 1)
     return result
+
+
+def _result(run: _Run, *, status: str, workflow_id: str | None) -> RunResult:
+    return RunResult(status=status, flow=run.flow, backend=run.backend.name, run_id=run.run_id, workflow_id=workflow_id,
+                     dataset=run.dataset, storage_url=run.storage_url, input_source=run.source, eta=run.eta, clips=run.stems,
+                     conditions=run.conditions, seed=run.seed, statements=run.statements)
 
 
 def run_failure(result: RunResult) -> SkillError:
@@ -499,7 +548,8 @@ def run_failure(result: RunResult) -> SkillError:
     tasks = ", ".join(result.failed_tasks) or "none recorded"
     where = f"workflow {result.workflow_id}" if result.workflow_id else f"run {result.run_id}"
     first = result.failed_tasks[0] if result.failed_tasks else None
-    logs = f"vda logs {result.workflow_id}" + (f" --task {first}" if first else "") if result.workflow_id else "the log lines above"
+    logs = (f"vda logs {result.workflow_id}" + (f" --task {first}" if first else "") if result.workflow_id
+            else f"vda poll {result.run_id}, then vda logs <the failed batch's workflow>" if result.batches else "the log lines above")
     remedy = result.hint or f"Read the failed task's log ({logs}) and fix the cause"
     return BackendError(
         f"The {where} ended {result.status} (failed tasks: {tasks}).",

@@ -25,7 +25,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cookbook", help="scene profile (default city_traffic)")
     p.add_argument("--dataset", help="dataset name for uploaded videos (default: one of the run's own, clips-<run>)")
     p.add_argument("--augmentations", type=int, help="augmentations per video (default: the cookbook's)")
-    p.add_argument("--batch-size", type=int, default=4, help="configs per worker task (default 4)")
+    p.add_argument("--batch-size", type=int, default=4, help="configs per worker task, and per batch when fanning out (default 4)")
+    p.add_argument("--max-in-flight", type=int, metavar="N",
+                   help="fan the clips out as one workflow per batch, at most N at once (OSMO fans out by itself when the clips make "
+                        "more than one batch, N from the pool's free GPUs)")
     add_backend_option(p)
     p.add_argument("--pool", help="OSMO pool (osmo backend)")
     p.add_argument("--gpu-platform", help="platform label (default: the first ONLINE pool's)")
@@ -72,7 +75,8 @@ def _duration(seconds: float) -> str:
 
 
 def summary_lines(result: RunResult) -> list[str]:
-    lines = [f"{result.flow} on {result.backend}: {result.status} (workflow {result.workflow_id}, {result.run_id})."]
+    what = f"{result.batches} batch workflows" if result.batches else f"workflow {result.workflow_id}"
+    lines = [f"{result.flow} on {result.backend}: {result.status} ({what}, {result.run_id})."]
     if result.local_run_dir:
         lines.append(f"Run folder: {result.local_run_dir}")
     for name, variables in sorted(result.sampled_vars.items()):
@@ -99,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     videos = list(args.videos) + ([_sample_clip()] if args.sample else [])
     req = RunRequest(videos=videos, folder=args.folder, dataset_url=args.dataset_url, text=args.text, flow=args.flow,
                      cookbook=args.cookbook, dataset=args.dataset, augmentations=args.augmentations,
-                     batch_size=args.batch_size, pool=args.pool, gpu_platform=args.gpu_platform, timeout_s=args.timeout,
+                     batch_size=args.batch_size, max_in_flight=args.max_in_flight, pool=args.pool, gpu_platform=args.gpu_platform, timeout_s=args.timeout,
                      nims=args.nims, conditions=dict(parse_condition(item) for item in args.conditions), seed=args.seed,
                      label_engine=args.label_engine, augment_engine=args.augment_engine,
                      vlm_url=args.vlm_url, llm_url=args.llm_url, vlm_model=args.vlm_model, llm_model=args.llm_model)
