@@ -51,6 +51,15 @@ def test_the_committed_clip_is_whole():
     assert sum(len(rows) for rows in seq.frames.values()) == 327
 
 
+def test_the_ground_truth_is_the_keyframes_interpolated(tmp_path):
+    """gt.txt is what scripts/dev/mot_keyframes.py makes of keyframes.csv (no hand edits since)."""
+    import runpy
+
+    script = runpy.run_path(str(Path(__file__).resolve().parents[2] / "scripts" / "dev" / "mot_keyframes.py"))
+    assert script["main"]([str(REAL_CLIP / "keyframes.csv"), str(tmp_path / "gt.txt")]) == 0
+    assert (tmp_path / "gt.txt").read_text() == (REAL_CLIP / "gt" / "gt.txt").read_text()
+
+
 def test_tracking_on_real_footage_holds_its_floor(measured):
     seq, analysis, _ = measured
     floors = real_floors(seq.name)
