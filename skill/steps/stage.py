@@ -40,7 +40,7 @@ from skill.backends.base import Backend
 from skill.confine import contained_file, run_folder, runs_root, user_video_file
 from skill.errors import NotFound, SkillError
 from skill.ledger import Ledger
-from skill.locks import flock_within
+from skill.locks import held
 from skill.models import DatasetName, RunId, VideoStem
 from skill.secrets import redact
 from skill.steps import batches
@@ -265,23 +265,16 @@ class _State:
 def _run_lock(run_dir: Path, wait_s: float | None = None) -> Iterator[None]:
     """Hold an flock on the run folder while staging; wait for another staging of it to end."""
     limit = LOCK_WAIT_S if wait_s is None else wait_s
-    try:
-        fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    except OSError as exc:
-        raise SkillError(
-            f"The run folder cannot be opened ({type(exc).__name__}).",
-            remedy="Check that the run folder is a readable folder, then stage again.",
-            code="run-folder-unwritable",
-        ) from exc
-    try:
-        flock_within(fd, limit, lambda: SkillError(
-            f"Another staging of this run folder has been running for over {limit:.0f} s.",
-            remedy="Wait for it to finish, then stage again (files it completed are kept).",
-            code="run-folder-busy",
-        ))
+    with held(run_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, limit,
+              unopenable=lambda exc: SkillError(
+                  f"The run folder cannot be opened ({type(exc).__name__}).",
+                  remedy="Check that the run folder is a readable folder, then stage again.",
+                  code="run-folder-unwritable"),
+              busy=lambda: SkillError(
+                  f"Another staging of this run folder has been running for over {limit:.0f} s.",
+                  remedy="Wait for it to finish, then stage again (files it completed are kept).",
+                  code="run-folder-busy")):
         yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
 
 
 def _temp_beside(target: Path, suffix: str) -> Path:
