@@ -38,7 +38,7 @@ from skill.engine_choice import (
     probe_endpoints,
     raise_first,
 )
-from skill.errors import BackendError, InputError, SkillError, UserInputRequired
+from skill.errors import BackendError, InputError, NotFound, SkillError, UserInputRequired
 from skill.conditions import format_conditions, resolve_conditions
 from skill.eta_model import ClipShape, estimate, estimate_batches, record_run
 from skill.ingest import IngestedVideo, to_workflow_video
@@ -56,7 +56,7 @@ from skill.steps.stage import LabelSummary, StageRequest, stage_artifacts
 from skill.steps.submit import SubmitRequest, submit
 from skill.video_types import INPUT_SUFFIXES, WORKFLOW_SUFFIX, is_video_name
 
-__all__ = ["RunEvent", "RunRequest", "RunResult", "collect_videos", "run_failure", "run_pipeline"]
+__all__ = ["RunEvent", "RunRequest", "RunResult", "collect_videos", "resume_pipeline", "run_failure", "run_pipeline"]
 
 
 
@@ -464,8 +464,8 @@ def _fans_out(run: _Run) -> bool:
     return configs > run.req.batch_size and (run.req.max_in_flight is not None or run.backend.traits.gang_scheduled)
 
 
-def _run_batches(run: _Run, values: dict[str, Any]) -> tuple[str, list[str], int]:
-    """Plan, record and drive the batches to their end; (the run's status, failed batch names, batches)."""
+def _plan_batches(run: _Run, values: dict[str, Any]) -> batches.StoredRun:
+    """Plan the batches and record the run under its run id; say how they will run and their ETA."""
     stored = batches.record_run(run.ledger, batches.plan_run(
         run.flow, {**values, "run_id": run.run_id}, run_id=run.run_id, backend=run.backend, batch_size=run.req.batch_size,
         max_in_flight=run.req.max_in_flight, pool=run.req.pool), run.backend.name)
@@ -474,6 +474,12 @@ def _run_batches(run: _Run, values: dict[str, Any]) -> tuple[str, list[str], int
                            max_in_flight=plan.max_in_flight)
     run.say("fanout", f"{len(run.stems)} clip(s) in {len(plan.batches)} batch(es) of one workflow each, at most {plan.max_in_flight} "
             f"in flight. The workflows take ~{eta.flow_minutes.words()} ({eta.basis}).", batches=len(plan.batches), max_in_flight=plan.max_in_flight)
+    return stored
+
+
+def _drive_batches(run: _Run, stored: batches.StoredRun) -> tuple[str, list[str], int]:
+    """Drive the batches to their end (or ``timeout_s``); (the run's status, failed batch names, batches)."""
+    plan = stored.plan
     seen: list[str] = []
 
     def on_progress(now: fanout.FanoutProgress) -> None:
@@ -513,7 +519,7 @@ def run_pipeline(req: RunRequest, *, backend: Backend, ledger: Ledger, emit: Emi
         fanned_out = _fans_out(run)
         submitted_at = time.monotonic()
         if fanned_out:
-            status, failed, count = _run_batches(run, values)
+            status, failed, count = _drive_batches(run, _plan_batches(run, values))
             result = _result(run, status=status, workflow_id=None)
             result.failed_tasks, result.batches = failed, count
             workflow_s = time.monotonic() - submitted_at
@@ -533,6 +539,37 @@ def run_pipeline(req: RunRequest, *, backend: Backend, ledger: Ledger, emit: Emi
             if not run.backend.traits.cluster_nims and run.clips and not fanned_out:  # this machine's engines: refine its ETA model
                 record_run(run.flow, _clip_shapes(run), _augmentations(req), workflow_s)
             _stage_and_render(run, result, fanned_out=fanned_out)
+    result.elapsed_s = round(time.monotonic() - began, 1)
+    return result
+
+
+def resume_pipeline(run_id: str, *, backend: Backend, ledger: Ledger, emit: Emit = _quiet, timeout_s: float = 3600.0) -> RunResult:
+    """Carry a fanned-out run on from where it stopped (``vda run --resume RUN_ID``): batches done
+    are kept, running ones polled, failed ones resubmitted alone; then every clip is staged and
+    rendered as :func:`run_pipeline` does. Only the run's ledger row is read: no input is needed."""
+    began = time.monotonic()
+    stored = batches.load_run(ledger, run_id)
+    row = ledger.get(run_id)
+    if stored is None or row is None:
+        raise NotFound(f"The ledger holds no fanned-out run {run_id}.",
+                       remedy="Pass the run id a fanned-out vda run printed; a one-workflow run is followed with vda poll <workflow id>.")
+    if row.backend != backend.name:
+        raise InputError(f"The run {run_id} ran on the {row.backend} backend, not {backend.name}.",
+                         remedy=f"Resume it with --backend {row.backend}.", code="wrong-backend")
+    run = _Run(req=RunRequest(flow=stored.flow, timeout_s=timeout_s), backend=backend, ledger=ledger, emit=emit, scratch=Path(tempfile.gettempdir()))
+    run.run_id, run.flow = run_id, stored.flow
+    run.dataset, run.storage_url = stored.values["dataset"], stored.values["storage_url"]
+    run.stems = sorted(c for b in stored.plan.batches for c in b.clips)
+    seed = stored.values.get("seed", "")
+    run.seed = int(seed) if seed.isdigit() else None
+    run.say("fanout", f"Resuming {batches.describe(stored, fanout.progress(fanout.batch_states(stored.plan, ledger)))}")
+    status, failed, count = _drive_batches(run, stored)
+    result = _result(run, status=status, workflow_id=None)
+    result.failed_tasks, result.batches = failed, count
+    if status == "COMPLETED":
+        _stage_and_render(run, result, fanned_out=True)
+    else:
+        run.say("poll", f"Run ended {status}; failed batches: {', '.join(failed) or 'none'}.")
     result.elapsed_s = round(time.monotonic() - began, 1)
     return result
 

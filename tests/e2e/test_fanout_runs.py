@@ -127,3 +127,42 @@ def test_one_batch_is_still_one_workflow(home: Path, clips: Path):
         result = run_pipeline(RunRequest(videos=[str(clips / "east.mp4")], flow="augmentation_and_al", augmentations=1, max_in_flight=4, timeout_s=300),
                               backend=LocalBackend(root=home / "be"), ledger=ledger)
     assert result.status == "COMPLETED" and result.batches is None and result.workflow_id
+
+
+class _Interrupted(Exception):
+    pass
+
+
+def test_an_interrupted_run_resumes_keeping_what_ran(home: Path, clips: Path):
+    """The driving process stops while the first batch runs (as a Ctrl-C would); resuming keeps that
+    batch's workflow (polled, not submitted again), runs the other two, then stages every clip."""
+    from skill.pipeline import resume_pipeline
+    from skill.steps.batches import PLAN_KEY
+
+    def stop_once_running(event) -> None:
+        if event.stage == "fanout" and event.data.get("running"):
+            raise _Interrupted
+
+    backend = LocalBackend(root=home / "be")
+    with Ledger(home / "ledger.sqlite") as ledger:
+        with pytest.raises(_Interrupted):
+            run_pipeline(RunRequest(folder=str(clips), flow="augmentation_and_al", augmentations=1, batch_size=1, max_in_flight=1, timeout_s=300),
+                         backend=backend, ledger=ledger, emit=stop_once_running)
+        parent = next(r for r in ledger.list() if PLAN_KEY in r.values)
+        first = ledger.get(attempt_run_id(parent.run_id, 0, 1))
+        assert first.workflow_id and ledger.get(attempt_run_id(parent.run_id, 1, 1)) is None
+        result = resume_pipeline(parent.run_id, backend=backend, ledger=ledger, timeout_s=300)
+        attempts = [ledger.get(attempt_run_id(parent.run_id, i, 1)) for i in range(3)]
+        assert ledger.get(attempt_run_id(parent.run_id, 0, 2)) is None  # the running batch was not submitted twice
+    assert result.status == "COMPLETED" and result.batches == 3
+    assert attempts[0].workflow_id == first.workflow_id and all(a.status == "COMPLETED" for a in attempts)
+    assert sorted(result.augmented_labels) == [f"{s}_aug0" for s in STEMS] and len(result.media_lines) == 3
+
+
+def test_resuming_what_is_not_a_fanned_out_run_is_a_clear_error(home: Path):
+    from skill.errors import NotFound
+    from skill.pipeline import resume_pipeline
+
+    with Ledger(home / "ledger.sqlite") as ledger, pytest.raises(NotFound) as caught:
+        resume_pipeline("run-0badc0de", backend=LocalBackend(root=home / "be"), ledger=ledger)
+    assert "run-0badc0de" in caught.value.message and caught.value.remedy

@@ -7,8 +7,9 @@ import argparse
 import sys
 
 from skill.engines.configs import parse_condition
+from skill.errors import InputError
 from skill.ledger import Ledger
-from skill.pipeline import RunEvent, RunRequest, RunResult, run_failure, run_pipeline
+from skill.pipeline import RunEvent, RunRequest, RunResult, resume_pipeline, run_failure, run_pipeline
 from tools.backends import add_backend_option, make_backend
 from tools.output import emit, emit_error, say
 
@@ -20,6 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--folder", help="local folder of videos")
     src.add_argument("--dataset-url", help="an existing dataset on storage: <prefix>/datasets/<name>")
     src.add_argument("--sample", action="store_true", help="generate a short synthetic street clip (offline) and use it")
+    src.add_argument("--resume", metavar="RUN_ID", help="carry on a fanned-out run that stopped: finished batches are kept, the rest run")
     p.add_argument("--flow", help="auto_labeling | augmentation_and_al (default) | e2e | e2e_super_resolution")
     p.add_argument("--request", dest="text", help="the request in words, used to pick the flow, e.g. 'label only'")
     p.add_argument("--cookbook", help="scene profile (default city_traffic)")
@@ -112,7 +114,13 @@ def run(args: argparse.Namespace) -> int:
         if not args.json or sys.stderr.isatty():
             say(f"[{event.stage}] {event.message}")
 
-    result = run_pipeline(req, backend=make_backend(args.backend), ledger=Ledger(), emit=progress)
+    if args.resume and (videos or args.folder or args.dataset_url):
+        raise InputError("--resume carries on a run that exists; it takes no new input.",
+                         remedy="Drop --video/--folder/--dataset-url/--sample, or drop --resume to start a new run.", code="resume-with-input")
+    if args.resume:
+        result = resume_pipeline(args.resume, backend=make_backend(args.backend), ledger=Ledger(), emit=progress, timeout_s=args.timeout)
+    else:
+        result = run_pipeline(req, backend=make_backend(args.backend), ledger=Ledger(), emit=progress)
     if args.json:
         emit(result, as_json=True)
     else:
