@@ -21,7 +21,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from skill import fanout, flows, storage
@@ -39,12 +38,11 @@ from skill.engine_choice import (
     raise_first,
 )
 from skill.errors import BackendError, InputError, NotFound, SkillError, UserInputRequired
-from skill.conditions import format_conditions, resolve_conditions
+from skill.conditions import cookbook_augmentations, format_conditions, resolve_conditions
 from skill.eta_model import ClipShape, estimate, estimate_batches, record_run
-from skill.ingest import IngestedVideo, to_workflow_video
+from skill.ingest import IngestedVideo, collect_videos, to_workflow_video
 from skill.ledger import Ledger
 from skill.models import DEFAULT_COOKBOOK, CookbookName, DatasetName
-from skill.paths import cookbooks_dir
 from skill.steps import batches
 from skill.steps.cache import CacheRequest, setup_model_cache
 from skill.steps.compare import CompareRequest, render_side_by_side
@@ -54,9 +52,9 @@ from skill.steps.nim_gate import NimGateMode, ensure_nims_ready
 from skill.steps.preflight import PreflightRequest, preflight
 from skill.steps.stage import LabelSummary, StageRequest, stage_artifacts
 from skill.steps.submit import SubmitRequest, submit
-from skill.video_types import INPUT_SUFFIXES, WORKFLOW_SUFFIX, is_video_name
+from skill.video_types import WORKFLOW_SUFFIX, is_video_name
 
-__all__ = ["RunEvent", "RunRequest", "RunResult", "collect_videos", "resume_pipeline", "run_failure", "run_pipeline"]
+__all__ = ["RunEvent", "RunRequest", "RunResult", "resume_pipeline", "run_failure", "run_pipeline"]
 
 
 
@@ -134,41 +132,6 @@ def _quiet(_: RunEvent) -> None:
 
 
 # --- input -------------------------------------------------------------------------------------
-
-
-def _expand(entry: str) -> list[Path]:
-    path = Path(entry).expanduser()
-    if path.is_dir():
-        found = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and is_video_name(p.name))
-        if not found:
-            raise InputError(f"The folder {path} holds no video files ({', '.join(INPUT_SUFFIXES[:6])}, ...).", remedy="Point at a folder with videos.", code="no-videos")
-        return found
-    if not path.exists():
-        raise InputError(f"The video {path} does not exist.", remedy="Check the path; nothing was started.", code="input-not-found")
-    return [path]
-
-
-def collect_videos(videos: list[str], folder: str | None) -> list[Path]:
-    """Every input clip (files, or the videos of folders), checked before any work: exists, not
-    empty, a video file, unique stem (datasets are flat)."""
-    paths = [p for entry in [*videos, *([folder] if folder else [])] for p in _expand(entry)]
-    stems: dict[str, Path] = {}
-    for path in paths:
-        if not path.is_file():
-            raise InputError(f"The video {path} is not a regular file.", remedy="Pass a video file or a folder of them.", code="input-not-found")
-        if path.stat().st_size == 0:
-            raise InputError(f"The video {path} is empty.", remedy="Pass a complete video file; nothing was started.", code="input-empty")
-        if not is_video_name(path.name):
-            raise InputError(f"{path.name} is not a video file by its name.", remedy=f"Pass video files ({', '.join(INPUT_SUFFIXES[:6])}, ...).", code="input-not-video")
-        if path.stem in stems and stems[path.stem].resolve() != path.resolve():
-            raise InputError(f"Two inputs share the name {path.stem} ({stems[path.stem]} and {path}).", remedy="Rename one; datasets are flat.", code="duplicate-video-name")
-        stems[path.stem] = path
-    return [stems[s] for s in sorted(stems)]
-
-
-def cookbook_augmentations(cookbook: str) -> int:
-    config = yaml.safe_load((cookbooks_dir() / cookbook / "workflow_config.yaml").read_text(encoding="utf-8")) or {}
-    return int((config.get("augmentation") or {}).get("n_augmentations", 1))
 
 
 def worker_count(flow: str, videos: int, augmentations: int, batch_size: int) -> int:

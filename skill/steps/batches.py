@@ -26,11 +26,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from skill import fanout, storage
 from skill.backends.base import Backend
+from skill.conditions import cookbook_augmentations
 from skill.errors import InputError, PolicyDenied, SkillError
 from skill.fanout import Batch, BatchState, FanoutPlan, FanoutProgress
 from skill.ledger import Ledger
 from skill.models import DEFAULT_COOKBOOK, PoolInfo
-from skill.paths import cookbooks_dir
 from skill.steps.guard import GuardRequest, pre_submit_guard
 from skill.secrets import redact, redact_obj
 from skill.steps.guard import new_run_id
@@ -68,11 +68,7 @@ def batch_dir_name(index: int) -> str:
 def _augmentations(values: Mapping[str, Any]) -> int:
     if values.get("n_augmentations"):
         return int(values["n_augmentations"])
-    import yaml
-
-    cookbook = str(values.get("cookbook") or DEFAULT_COOKBOOK)
-    config = yaml.safe_load((cookbooks_dir() / cookbook / "workflow_config.yaml").read_text(encoding="utf-8")) or {}
-    return int((config.get("augmentation") or {}).get("n_augmentations", 1))
+    return cookbook_augmentations(str(values.get("cookbook") or DEFAULT_COOKBOOK))
 
 
 def run_stems(values: Mapping[str, Any], backend: Backend) -> list[str]:
