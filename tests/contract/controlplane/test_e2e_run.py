@@ -22,7 +22,6 @@ from tests.contract.controlplane.stack import BUCKET, POOL, ControlPlane, StackE
 NIMS = ("qwen3-vl", "qwen25-14b")
 STORAGE = f"s3://{BUCKET}/e2e"
 DATASET = "vda-demo"
-FLOW_NAME = "vda-demo"  # the shipped flows' workflow name prefix (ids are <name>-<n>)
 
 
 def _outputs(clip: bytes, stems: tuple[str, ...] = ("clip",)) -> dict[str, bytes]:
@@ -45,11 +44,11 @@ def _outputs(clip: bytes, stems: tuple[str, ...] = ("clip",)) -> dict[str, bytes
 class ClusterStandIn(threading.Thread):
     """Runs whatever the service schedules: once a workflow's pods exist, its outputs are written
     under its output prefix (run id and clips read from the rendered spec), then every task that has
-    a pod goes RUNNING -> COMPLETED, until ``expected`` workflows have ended."""
+    a pod goes RUNNING -> COMPLETED, until the test stops it."""
 
-    def __init__(self, plane: ControlPlane, storage: str, dataset: str, clip: bytes, *, expected: int = 1) -> None:
+    def __init__(self, plane: ControlPlane, storage: str, dataset: str, clip: bytes) -> None:
         super().__init__(daemon=True)
-        self.plane, self.storage, self.dataset, self.clip, self.expected = plane, storage, dataset, clip, expected
+        self.plane, self.storage, self.dataset, self.clip = plane, storage, dataset, clip
         self.workflow_ids: list[str] = []
         self.error: BaseException | None = None
         self.stop = threading.Event()
@@ -67,8 +66,8 @@ class ClusterStandIn(threading.Thread):
     def _start(self, workflow_id: str) -> None:
         spec = self.plane.cli("workflow", "spec", workflow_id)
         run_id = re.search(r"run-[0-9a-f]{8}", spec).group(0)
-        clips = re.search(r'CLIPS: "?([A-Za-z0-9._,-]*)"?', spec)
-        stems = tuple(clips.group(1).split(",")) if clips and clips.group(1) else ("clip",)
+        clips = re.search(r'CLIPS: "?([A-Za-z0-9._,-]+)', spec)  # the rendered value (the template's {{clips}} does not match)
+        stems = tuple(clips.group(1).split(",")) if clips else ("clip",)
         prefix = output_url(self.storage, self.dataset, run_id).removeprefix(f"s3://{BUCKET}/")
         for rel, body in _outputs(self.clip, stems).items():
             self.plane.put_object(f"{prefix}/{rel}", body)
@@ -78,10 +77,10 @@ class ClusterStandIn(threading.Thread):
         done: dict[str, set[str]] = {}
         ended: set[str] = set()
         earlier: set[str] = set()  # workflows an earlier test ran (the control plane is shared)
-        while not self.stop.is_set() and len(ended) < self.expected:
+        while not self.stop.is_set():
             pods = self.plane.agent_state().get("pods", [])
             for wid in sorted({p["labels"].get("osmo.workflow_id") or "" for p in pods} - set(done) - earlier):
-                if not wid.startswith(FLOW_NAME):
+                if not wid.startswith(self.dataset + "-"):  # the shipped flows name a workflow after its dataset
                     continue
                 if self.plane.query(wid)["status"] not in ("RUNNING", "PENDING"):
                     earlier.add(wid)
@@ -112,16 +111,18 @@ def clip(tmp_path) -> Path:
     return path
 
 
-def _vda_run_on_the_plane(controlplane, tmp_path: Path, monkeypatch, stems: tuple[str, ...], clip: bytes, *args: str, expected: int = 1):
-    """``vda run --backend osmo`` on the dataset ``vda-demo`` holding ``stems``; the cluster stand-in
-    runs what the service schedules. Returns (exit code, stand-in, kubectl double)."""
+def _vda_run_on_the_plane(controlplane, tmp_path: Path, monkeypatch, stems: tuple[str, ...], clip: bytes, *args: str,
+                          dataset: str = DATASET):
+    """``vda run --backend osmo`` on ``dataset`` holding ``stems`` (each test its own: the control
+    plane and its bucket are shared); the cluster stand-in runs what the service schedules.
+    Returns (exit code, stand-in, kubectl double)."""
     from skill.backends.osmo import OsmoBackend
     from skill.secrets import forget_secrets
     from tests.fakes.kubectl import KubeDouble, deployment, endpoints, job, nimservice, pod
     from tools.cli import main as vda
 
     for stem in stems:
-        controlplane.put_object(f"e2e/datasets/{DATASET}/{stem}.mp4", clip)
+        controlplane.put_object(f"e2e/datasets/{dataset}/{stem}.mp4", clip)
     for url in cache_urls(STORAGE).values():
         controlplane.put_object(f"{url.removeprefix(f's3://{BUCKET}/')}/weights.bin", b"cache marker")
     backend = OsmoBackend(str(controlplane.osmo))
@@ -141,13 +142,13 @@ def _vda_run_on_the_plane(controlplane, tmp_path: Path, monkeypatch, stems: tupl
     monkeypatch.setenv("PATH", f"{kube.bin}:{os.environ['PATH']}")
     monkeypatch.setenv("KUBE_DOUBLE_SCENARIO", str(kube.scenario_path))
 
-    driver = ClusterStandIn(controlplane, STORAGE, DATASET, clip, expected=expected)
+    driver = ClusterStandIn(controlplane, STORAGE, dataset, clip)
     driver.start()
     try:
         with respx.mock(assert_all_called=False) as web:  # the HF and registry probes: the network edge
             web.route(host="127.0.0.1").pass_through()
             web.route().mock(return_value=httpx2.Response(200))
-            code = vda(["run", "--backend", "osmo", "--dataset-url", f"{STORAGE}/datasets/{DATASET}", "--flow", "augmentation_and_al",
+            code = vda(["run", "--backend", "osmo", "--dataset-url", f"{STORAGE}/datasets/{dataset}", "--flow", "augmentation_and_al",
                         "--pool", POOL, "--json", *args])
     finally:
         driver.stop.set()
@@ -182,7 +183,7 @@ def test_a_many_clip_run_fans_out_into_batches_the_real_service_runs(controlplan
     stems = ("alpha", "bravo", "charlie")
     code, driver, _ = _vda_run_on_the_plane(controlplane, tmp_path, monkeypatch, stems, clip.read_bytes(),
                                             "--batch-size", "1", "--augmentations", "1", "--max-in-flight", "2", "--timeout", "600",
-                                            expected=3)
+                                            dataset="vda-many")
     out = capsys.readouterr().out
     assert code == 0, out[-3000:]
     result = json.loads(out)
