@@ -516,3 +516,15 @@ def test_the_policy_package_has_layers_and_no_import_circle():
                     if isinstance(node, ast.ImportFrom) and id(node) not in guarded and (node.module or "").startswith("skill.policy.")}
         assert imported <= set(layers[:position]), (name, imported - set(layers[:position]))
     assert "skill._policy_commands" not in {m.name for m in __import__("pkgutil").iter_modules(__import__("skill").__path__, "skill.")}
+
+
+def test_a_fanned_out_run_is_advanced_by_submitting_its_run_id_again():
+    """submit(max_in_flight) places the queued batches of a run each time it is called with the same
+    values; a plain submit of an id already submitted stays refused (run-id-format)."""
+    state = ready_state()
+    fanned = submit(run_id="run-1a2b3c4d", max_in_flight=8)
+    assert check(fanned, state).allowed
+    state.record(fanned, {"status": "submitted", "workflow_id": "run-1a2b3c4d", "run_id": "run-1a2b3c4d"})
+    assert check(fanned, state).allowed
+    again = check(submit(run_id="run-1a2b3c4d"), state)
+    assert not again.allowed and "run-id-format" in {v.rule for v in again.violations}
