@@ -6,7 +6,8 @@
 # Env in: SETUP_DIR, VIDEO_INPUT (dataset folder), OUTPUT_DIR, WORKER_ID (0), NUM_WORKERS (1),
 #         COSMOS_BARRIER_{RANK,NUM_NODES,HOST}, VDA_GROUP_BARRIER_PORT (default 12346).
 #   local executor (VDA_BACKEND=local): VDA_PYTHON, PYTHONPATH, VDA_AUGMENT_ENGINE (auto = classic; cosmos to
-#         run the container CLI from this machine) -> python -m skill.engines.augment.
+#         run the container CLI from this machine) -> python -m skill.engines.augment; VDA_RUN_CACHE (the run's
+#         cache folder, outside the outputs) where the engine also leaves each input|augmented comparison.
 #   OSMO (paidf-augmentation image): VLM_URL, LLM_URL, HF_HUB_CACHE, keys, and from .env
 #         WAIT_FOR_VLM/WAIT_FOR_LLM/VLM_MODEL/LLM_MODEL_STATIC -> uv run python modules/cli.py.
 # A failing item stops the worker: "ERROR: augmentation failed for <video>_aug<i> (exit code N)".
@@ -126,7 +127,9 @@ while IFS=$'\t' read -r config video_name aug_idx; do
   if [ "$rc" -eq 0 ]; then
     echo "--- $name: $video"
     if vda_is_local; then
-      "$py" -m skill.engines.augment --engine "$engine" --config "$configs/$config" --video "$video" --output-dir "$out" || rc=$?
+      extra=()  # the run's cache: the classic engine leaves the side-by-side there (see skill/side_by_side.py)
+      [ -z "${VDA_RUN_CACHE:-}" ] || extra=(--compare-cache "$VDA_RUN_CACHE")
+      "$py" -m skill.engines.augment --engine "$engine" --config "$configs/$config" --video "$video" --output-dir "$out" "${extra[@]}" || rc=$?
     else
       run_container_item "$video" "$configs/$config" "$out" "$name" || rc=$?
     fi

@@ -45,6 +45,7 @@ from skill.ingest import IngestedVideo, to_workflow_video
 from skill.ledger import Ledger
 from skill.models import DEFAULT_COOKBOOK, CookbookName, DatasetName
 from skill.paths import cookbooks_dir
+from skill.side_by_side import run_cache_dir
 from skill.steps.cache import CacheRequest, setup_model_cache
 from skill.steps.compare import CompareRequest, render_side_by_side
 from skill.steps.guard import GuardRequest, GuardResult, new_run_id, pre_submit_guard
@@ -430,7 +431,8 @@ def _workflow_seconds(backend: Backend, workflow_id: str, *, fallback: float) ->
 
 def _stage_and_render(run: _Run, result: RunResult) -> None:
     """Stage the outputs with each clip's input beside them (the first pass downloads, the others
-    only add what is theirs), then one side-by-side per augmented clip."""
+    only add what is theirs), then one side-by-side per augmented clip (the one the workflow left
+    in its run cache when there is one for exactly these clips, see :mod:`skill.side_by_side`)."""
     local = {c.stem: c.path for c in run.clips}
     run_dir: str | None = None
     augmented: dict[str, str] = {}
@@ -448,7 +450,8 @@ def _stage_and_render(run: _Run, result: RunResult) -> None:
         stem, _, index = name.rpartition("_aug")
         if stem not in run.stems or not index.isdigit():
             continue
-        compared = render_side_by_side(CompareRequest(run_local_dir=run_dir, dataset=run.dataset, video=stem, aug_index=int(index)))
+        compared = render_side_by_side(CompareRequest(run_local_dir=run_dir, dataset=run.dataset, video=stem, aug_index=int(index)),
+                                       prepared=run_cache_dir(run.backend.traits.run_cache_root, result.workflow_id))
         result.media_lines.append(compared.media_line)
 
 

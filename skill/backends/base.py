@@ -34,6 +34,9 @@ class BackendTraits:
     """Tasks run on this machine: the CPU engines exist, and a GPU engine needs this machine's GPU."""
     storage_url: str | None = None
     """Where uploads go when the user names no storage prefix (None: the user must name one)."""
+    run_cache_root: str | None = None
+    """Folder whose ``<workflow_id>/cache`` holds work a run's tasks did ahead for the steps after it
+    (local: its workflows folder; see :mod:`skill.side_by_side`). None: tasks prepare nothing."""
     poll_interval_s: float = 15.0
     poll_max_interval_s: float = 60.0
 

@@ -7,7 +7,8 @@
     <root>/credentials.json                  the credential store (mode 0600)
     <root>/workflows/<workflow_id>/          one run: plan.json, state.json, runner.pid,
                                              runner.lock (flock held by the live runner), runner.log, workflow.log, logs/<task>.log,
-                                             tasks/<task>/{files,inputs,output,credentials}/
+                                             tasks/<task>/{files,inputs,output,credentials}/,
+                                             cache/ (work tasks did ahead, keyed by content: never an output)
 
 ``submit`` fixes the plan, stages the task files and starts a detached runner process
 (:mod:`skill.backends.local_runner`) that survives the caller; any later ``LocalBackend`` on the
@@ -146,9 +147,10 @@ class LocalBackend:
     def __init__(self, root: Path | None = None) -> None:
         self.root = Path(root).expanduser().resolve() if root is not None else default_root()
         self.storage = LocalStorage(self.root / "storage")
-        self.traits = BackendTraits(probes_network=False, cluster_nims=False, engines_need_weights=False, local_engines=True,
-                                    storage_url=str(self.root / "storage" / "local"), poll_interval_s=1.0, poll_max_interval_s=5.0)
         self.workflows_dir = self.root / "workflows"
+        self.traits = BackendTraits(probes_network=False, cluster_nims=False, engines_need_weights=False, local_engines=True,
+                                    storage_url=str(self.root / "storage" / "local"), run_cache_root=str(self.workflows_dir),
+                                    poll_interval_s=1.0, poll_max_interval_s=5.0)
         self._credentials = CredentialStore(self.root / "credentials.json")
         self._children: dict[str, subprocess.Popen[bytes]] = {}
 

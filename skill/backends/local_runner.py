@@ -14,6 +14,12 @@ group DAG with OSMO 6.3.1's semantics (groups, leads, task inputs and outputs, s
 * ``exec_timeout`` (per group, from RUNNING) gives FAILED_EXEC_TIMEOUT; a ``cancel`` file in the run
   folder (written by :meth:`LocalBackend.cancel`) gives FAILED_CANCELED.
 
+Finer-grained than OSMO, same reports: every task gets ``VDA_RUN_CACHE`` (``<run_dir>/cache``), a
+folder of the run that is no output and no log. A task may leave there, keyed by content, work a
+step after the run would otherwise redo (the augmentation task writes each input|augmented
+comparison while it augments, see :mod:`skill.side_by_side`); statuses, logs and outputs stay
+exactly what OSMO would report.
+
 Only this process writes ``state.json`` while it lives, always atomically.
 """
 
@@ -50,6 +56,7 @@ from skill.errors import BackendError, SkillError
 from skill.models import FAILED_STATES
 from skill.paths import skill_root
 from skill.secrets import redact
+from skill.side_by_side import CACHE_ENV
 
 __all__ = ["CANCEL_FILE", "KILL_GRACE_SECONDS", "RUNNER_LOCK_FD_ENV", "Runner", "kill_process_group", "main", "signal_exit_code"]
 
@@ -501,6 +508,7 @@ class Runner:
                 "VDA_GROUP_BARRIER_PORT": str(port),
                 "OSMO_WORKFLOW_ID": self.plan.workflow_id,
                 "VDA_LOCAL_TASK": f"{self.plan.workflow_id}/{task.name}",
+                CACHE_ENV: str(self.run_dir / "cache"),  # work done ahead for the steps after the run; never an output
             }
         )
         return env
