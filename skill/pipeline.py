@@ -73,7 +73,7 @@ class RunRequest(BaseModel):
     cookbook: CookbookName | None = None
     dataset: DatasetName | None = Field(default=None, description="Dataset name for uploaded videos; default one of the run's own, clips-<run>.")
     augmentations: int | None = Field(default=None, ge=1, le=16, description="Augmentations per video; default the cookbook's.")
-    batch_size: int = Field(default=4, ge=1, le=256, description="Configs per worker task: workers = ceil(configs / batch_size).")
+    batch_size: int = Field(default=4, ge=1, le=256, description="Most configs per worker task: workers = ceil(configs / batch_size), more on a backend sized to its cores (local: up to one per core).")
     demo: bool = Field(default=False, description="Use the VDA demo dataset explicitly.")
     pool: str | None = None
     gpu_platform: str | None = None
@@ -169,10 +169,13 @@ def cookbook_augmentations(cookbook: str) -> int:
     return int((config.get("augmentation") or {}).get("n_augmentations", 1))
 
 
-def worker_count(flow: str, videos: int, augmentations: int, batch_size: int) -> int:
-    """W = ceil(configs / batch_size), at least 1 and at most 64."""
+def worker_count(flow: str, videos: int, augmentations: int, batch_size: int, slots: int | None = None) -> int:
+    """W = ceil(configs / batch_size), raised to ``slots`` (the backend's own cores, see
+    ``BackendTraits.worker_slots``) but never above one worker per config; at least 1, at most 64.
+    So a worker never takes more than batch_size configs, and on this machine no core waits while
+    configs queue behind one worker."""
     configs = videos * (augmentations if flows.get_flow(flow).augments else 1)
-    return max(1, min(64, math.ceil(configs / batch_size)))
+    return max(1, min(64, max(math.ceil(configs / batch_size), min(configs, slots or 0))))
 
 
 # --- the run's state, as the stages fill it in -----------------------------------------------------
@@ -329,7 +332,7 @@ def _values(run: _Run) -> dict[str, Any]:
     values: dict[str, Any] = {
         "dataset": run.dataset, "storage_url": run.storage_url, "gpu_platform": run.gpu_platform, "video": run.stems[0],
         "auto_labeling_model_cache_url": caches["auto_labeling_model_cache_url"], "cookbook": cookbook,
-        "workers": worker_count(run.flow, len(run.stems), augmentations, req.batch_size),
+        "workers": worker_count(run.flow, len(run.stems), augmentations, req.batch_size, run.backend.traits.worker_slots),
     }
     if info.augments:
         values["cosmos_model_cache_url"] = caches["cosmos_model_cache_url"]

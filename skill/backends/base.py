@@ -34,6 +34,10 @@ class BackendTraits:
     """Tasks run on this machine: the CPU engines exist, and a GPU engine needs this machine's GPU."""
     storage_url: str | None = None
     """Where uploads go when the user names no storage prefix (None: the user must name one)."""
+    worker_slots: int | None = None
+    """Worker tasks per stage this backend can run at once on its own cores (local: the CPUs this
+    process may use); a run then gets at least that many workers (one per config at most), so no
+    core idles while configs wait. None: workers come from batch_size alone (a cluster schedules)."""
     run_cache_root: str | None = None
     """Folder whose ``<workflow_id>/cache`` holds work a run's tasks did ahead for the steps after it
     (local: its workflows folder; see :mod:`skill.side_by_side`). None: tasks prepare nothing."""

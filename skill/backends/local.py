@@ -52,7 +52,7 @@ from skill.models import CredentialInfo, PoolInfo, WorkflowStatus, is_terminal
 from skill.paths import skill_root, workspace_dir
 from skill.workflow_spec import RenderedSpec
 
-__all__ = ["LOCAL_PLATFORM", "LOCAL_POOL", "LocalBackend", "default_root"]
+__all__ = ["LOCAL_PLATFORM", "LOCAL_POOL", "LocalBackend", "cpu_slots", "default_root"]
 
 _log = logging.getLogger(__name__)
 
@@ -61,6 +61,12 @@ LOCAL_PLATFORM = "cpu"
 _RUNNER_MODULE = "skill.backends.local_runner"
 RUNNER_LOCK = "runner.lock"
 _WORKFLOW_ID = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_-]*[a-zA-Z0-9])?-\d+$")
+
+
+def cpu_slots() -> int:
+    """The CPUs this process may run on (its affinity mask where the OS has one, else all of them)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return max(1, len(affinity(0)) if affinity else (os.cpu_count() or 1))
 
 
 def default_root() -> Path:
@@ -150,6 +156,7 @@ class LocalBackend:
         self.workflows_dir = self.root / "workflows"
         self.traits = BackendTraits(probes_network=False, cluster_nims=False, engines_need_weights=False, local_engines=True,
                                     storage_url=str(self.root / "storage" / "local"), run_cache_root=str(self.workflows_dir),
+                                    worker_slots=cpu_slots(),
                                     poll_interval_s=1.0, poll_max_interval_s=5.0)
         self._credentials = CredentialStore(self.root / "credentials.json")
         self._children: dict[str, subprocess.Popen[bytes]] = {}

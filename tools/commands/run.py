@@ -25,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cookbook", help="scene profile (default city_traffic)")
     p.add_argument("--dataset", help="dataset name for uploaded videos (default: one of the run's own, clips-<run>)")
     p.add_argument("--augmentations", type=int, help="augmentations per video (default: the cookbook's)")
-    p.add_argument("--batch-size", type=int, default=4, help="configs per worker task (default 4)")
+    p.add_argument("--batch-size", type=int, default=4, help="most configs per worker task (default 4; the local backend adds workers up to one per core)")
     add_backend_option(p)
     p.add_argument("--pool", help="OSMO pool (osmo backend)")
     p.add_argument("--gpu-platform", help="platform label (default: the first ONLINE pool's)")
