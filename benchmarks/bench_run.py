@@ -131,8 +131,15 @@ def _best(samples: list[Measured]) -> Measured:
     return min(samples, key=lambda m: m.wall)  # the least-disturbed run: load on the machine only adds time
 
 
+def _load() -> str:
+    """The machine's 1-minute load average against its CPUs: runs of other people share the cores,
+    and CPU/wall can only reach what they leave."""
+    return f"load {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+
+
 def run(quick: bool = True) -> list[dict]:
     reaper = _become_subreaper()
+    load_before = _load()
     seconds, scale_seconds, repeats = (80, 8, 1) if quick else (80, 80, 2)
     rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="vda-bench-run-") as tmp:
@@ -147,7 +154,7 @@ def run(quick: bool = True) -> list[dict]:
         counted = "runner and tasks counted" if reaper else "no subreaper here: the detached runner's CPU may be missing"
         rows.append({"name": "vda run e2e local, 1 clip x 1 augmentation / plain transcode", "ours_s": round(ours.wall, 3),
                      "baseline_s": round(base.wall, 3), "ratio": round(ours.wall / base.wall, 3), "target": RATIO_TARGET,
-                     "notes": f"{size} synthetic street with sensor noise; best of {repeats}; workflow {ours.workflow_s}s of it; "
+                     "notes": f"{size} synthetic street with sensor noise; best of {repeats}; {load_before} before; workflow {ours.workflow_s}s of it; "
                               f"CPU-s {ours.cpu:.1f} vs {base.cpu:.1f} ({ours.cpu / base.cpu:.1f}x); baseline = ffmpeg libx264 veryfast crf 20"})
         rows.append({"name": "cpu/wall of that run (1 clip x 1 augmentation)", "value": round(ours.parallel, 2), "unit": "cores",
                      "target": None, "notes": f"{ours.cpu:.1f} CPU-s over {ours.wall:.1f}s ({counted}); the >= {PARALLEL_TARGET} "
@@ -166,7 +173,7 @@ def run(quick: bool = True) -> list[dict]:
                              "value": round(got.parallel, 2), "unit": "cpu/wall",
                              "target": PARALLEL_TARGET if parallel_work else None,
                              "notes": f"{note}; {got.wall / count:.1f}s per clip ({got.wall / count / one.wall:.1f}x its transcode); "
-                                      f"{got.cpu:.1f} CPU-s; peak so far {got.peak_mb:.0f} MB; baseline = {count} sequential transcode(s)"})
+                                      f"{got.cpu:.1f} CPU-s; peak so far {got.peak_mb:.0f} MB; {_load()} after; baseline = {count} sequential transcode(s)"})
     return rows
 
 
