@@ -7,7 +7,8 @@
 #         COSMOS_BARRIER_{RANK,NUM_NODES,HOST}, VDA_GROUP_BARRIER_PORT (default 12346).
 #   local executor (VDA_BACKEND=local): VDA_PYTHON, PYTHONPATH, VDA_AUGMENT_ENGINE (auto = classic; cosmos to
 #         run the container CLI from this machine) -> python -m skill.engines.augment; VDA_RUN_CACHE (the run's
-#         cache folder, outside the outputs) where the engine also leaves each input|augmented comparison.
+#         cache folder, outside the outputs) where the engine also leaves each input|augmented comparison and,
+#         when VDA_LABEL_ENGINE is auto/classic, each clip's labels made ahead for pl_augmented_worker to adopt.
 #   OSMO (paidf-augmentation image): VLM_URL, LLM_URL, HF_HUB_CACHE, keys, and from .env
 #         WAIT_FOR_VLM/WAIT_FOR_LLM/VLM_MODEL/LLM_MODEL_STATIC -> uv run python modules/cli.py.
 # A failing item stops the worker: "ERROR: augmentation failed for <video>_aug<i> (exit code N)".

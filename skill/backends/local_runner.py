@@ -18,9 +18,10 @@ group DAG with OSMO 6.3.1's semantics (groups, leads, task inputs and outputs, s
 
 Finer-grained than OSMO, same reports: every task gets ``VDA_RUN_CACHE`` (``<run_dir>/cache``), a
 folder of the run that is no output and no log. A task may leave there, keyed by content, work a
-step after the run would otherwise redo (the augmentation task writes each input|augmented
-comparison while it augments, see :mod:`skill.side_by_side`); statuses, logs and outputs stay
-exactly what OSMO would report.
+step would otherwise redo: the augmentation task writes each input|augmented comparison while it
+augments (:mod:`skill.side_by_side`) and labels each clip the moment it is augmented, which the
+next group's label task adopts (:mod:`skill.engines.label_ahead`). Groups still start as OSMO
+starts them; statuses, logs and outputs stay exactly what OSMO would report.
 
 Only this process writes ``state.json`` while it lives, always atomically.
 """
