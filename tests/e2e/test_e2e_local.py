@@ -199,6 +199,9 @@ def assert_side_by_side(result: RunResult, run_dir: Path, clip: Path) -> None:
     cache = run_cache_dir(LocalBackend(local_root).traits.run_cache_root, result.workflow_id)
     ready = prepared_compare(cache, run_dir / "input" / f"{VIDEO}.mp4", run_dir / "outputs" / "augmented" / f"{VIDEO}_aug0" / "augmented_video.mp4", panel_h)
     assert ready is not None and compare.read_bytes() == ready.read_bytes()  # the workflow's own comparison, not rendered again
+    labels = cache / "labels"  # each clip was labeled ahead while augmenting and the label task adopted it
+    assert labels.is_dir() and not [p for p in labels.iterdir() if p.is_dir()]
+    assert (labels / "prepare.log").read_text() == ""
 
 
 # --- the four flows ---------------------------------------------------------------------------
