@@ -82,8 +82,8 @@ class CompareTee:
         try:
             while (pair := self._box.get()) is not None:
                 self.writer.write(np.hstack([self._fit(pair[0]), self._fit(pair[1])]))
-        except (SkillError, OSError, ValueError) as exc:  # recorded and reported by finish(); the augmentation goes on
-            self.failure = exc
+        except Exception as exc:  # any failure here (an encoder error, cv2.error, ...) is recorded and reported by
+            self.failure = exc    # finish() as a coded line; the thread must never die leaving the augmenter blocked
             while self._box.get() is not None:  # keep taking pairs so the augmenter never blocks
                 continue
 
