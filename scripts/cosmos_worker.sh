@@ -6,7 +6,9 @@
 # Env in: SETUP_DIR, VIDEO_INPUT (dataset folder), OUTPUT_DIR, WORKER_ID (0), NUM_WORKERS (1),
 #         COSMOS_BARRIER_{RANK,NUM_NODES,HOST}, VDA_GROUP_BARRIER_PORT (default 12346).
 #   local executor (VDA_BACKEND=local): VDA_PYTHON, PYTHONPATH, VDA_AUGMENT_ENGINE (auto = classic; cosmos to
-#         run the container CLI from this machine) -> python -m skill.engines.augment.
+#         run the container CLI from this machine) -> python -m skill.engines.augment; VDA_RUN_CACHE (the run's
+#         cache folder, outside the outputs) where the engine also leaves each input|augmented comparison and,
+#         when VDA_LABEL_ENGINE is auto/classic, each clip's labels made ahead for pl_augmented_worker to adopt.
 #   OSMO (paidf-augmentation image): VLM_URL, LLM_URL, HF_HUB_CACHE, keys, and from .env
 #         WAIT_FOR_VLM/WAIT_FOR_LLM/VLM_MODEL/LLM_MODEL_STATIC -> uv run python modules/cli.py.
 # A failing item stops the worker: "ERROR: augmentation failed for <video>_aug<i> (exit code N)".
@@ -115,6 +117,28 @@ run_container_item() {
   return "$rc"
 }
 
+# Local, classic labels: each clip is labeled into the run cache as soon as it is augmented, in the
+# background while the next one is augmented (one at a time); the label task adopts that scene
+# (skill/engines/label_ahead.py). Silent: outcomes go to the cache's labels/prepare.log, never here.
+ahead_pid=""
+label_ahead() {  # label_ahead OUT
+  local out="$1" al="$SETUP_DIR/configs/auto_labeling" vars args
+  vda_is_local && [ -n "${VDA_RUN_CACHE:-}" ] && [ -f "$al/auto_labeling_config.yaml" ] || return 0
+  case "${VDA_LABEL_ENGINE:-auto}" in auto|classic) ;; *) return 0 ;; esac
+  mkdir -p "$VDA_RUN_CACHE/labels" 2>/dev/null || return 0
+  args=(--cache "$VDA_RUN_CACHE" --engine classic --video "$out/augmented_video.mp4" --config "$al/auto_labeling_config.yaml")
+  [ ! -f "$al/question_bank.json" ] || args+=(--question-bank "$al/question_bank.json")
+  if [ -f "$out/metadata.json" ]; then
+    vars="$VDA_RUN_CACHE/labels/.$(basename "$out").vars.json"
+    "$py" -c 'import json, sys; json.dump(json.load(open(sys.argv[1], encoding="utf-8")).get("variables") or {}, open(sys.argv[2], "w", encoding="utf-8"))' \
+      "$out/metadata.json" "$vars" >>"$VDA_RUN_CACHE/labels/prepare.log" 2>&1 || return 0
+    args+=(--sampled-vars "$vars")
+  fi
+  [ -z "$ahead_pid" ] || wait "$ahead_pid" || :  # one at a time; a failed prepare already wrote its reason
+  "$py" -m skill.engines.label_ahead "${args[@]}" >>"$VDA_RUN_CACHE/labels/prepare.log" 2>&1 &
+  ahead_pid=$!
+}
+
 done_items=()
 while IFS=$'\t' read -r config video_name aug_idx; do
   [ -n "${config:-}" ] || continue
@@ -126,7 +150,9 @@ while IFS=$'\t' read -r config video_name aug_idx; do
   if [ "$rc" -eq 0 ]; then
     echo "--- $name: $video"
     if vda_is_local; then
-      "$py" -m skill.engines.augment --engine "$engine" --config "$configs/$config" --video "$video" --output-dir "$out" || rc=$?
+      extra=()  # the run's cache: the classic engine leaves the side-by-side there (see skill/side_by_side.py)
+      [ -z "${VDA_RUN_CACHE:-}" ] || extra=(--compare-cache "$VDA_RUN_CACHE")
+      "$py" -m skill.engines.augment --engine "$engine" --config "$configs/$config" --video "$video" --output-dir "$out" "${extra[@]}" || rc=$?
     else
       run_container_item "$video" "$configs/$config" "$out" "$name" || rc=$?
     fi
@@ -136,8 +162,10 @@ while IFS=$'\t' read -r config video_name aug_idx; do
     vda_group_barrier_failed
     exit "$rc"
   fi
+  label_ahead "$out"
   done_items+=("$name")
 done <<< "$mine"
+[ -z "$ahead_pid" ] || wait "$ahead_pid" || :  # the last clip's labels, before the group may end
 
 echo "=== cosmos_worker complete: worker $worker/$workers, $(vda_count "${done_items[@]}") clip(s): ${done_items[*]:-none} ==="
 vda_group_barrier

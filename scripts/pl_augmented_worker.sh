@@ -60,6 +60,8 @@ while IFS=$'\t' read -r config video_name aug_idx; do
   elif vda_is_local; then
     echo "--- $name: $clip"
     args=(--engine "$engine" --video "$clip" --output-dir "$out" --config "$al_config")
+    # classic: adopt the scene cosmos_worker labeled ahead for exactly this job, if there is one
+    [ "$engine" != "classic" ] || [ -z "${VDA_RUN_CACHE:-}" ] || args+=(--ahead-cache "$VDA_RUN_CACHE")
     [ ! -f "$bank" ] || args+=(--question-bank "$bank")
     if [ -f "$COSMOS_INPUT/$name/metadata.json" ]; then
       "$py" - "$COSMOS_INPUT/$name/metadata.json" "$vars_dir/$name.json" <<'PY' || rc=$?

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Render input | augmented at 720p from a staged run into <run>/display/.
+# Render input | augmented (at the input's own height, at most 720) from a staged run into <run>/display/.
 #   render_side_by_side.sh --run-local-dir DIR --dataset NAME --video STEM [--aug-index 0]
 # Prints COMPARE_VIDEO=, INPUT_VIDEO=, AUGMENTED_VIDEO= (and COMPARE_KIND=video|png, the MEDIA line).
 # Exit 0 ok, 1 failure, 2 bad arguments. Thin entry into `vda compare`.

@@ -43,6 +43,7 @@ from skill.eta_model import ClipShape, estimate, estimate_batches, record_run
 from skill.ingest import IngestedVideo, collect_videos, to_workflow_video
 from skill.ledger import Ledger
 from skill.models import DEFAULT_COOKBOOK, CookbookName, DatasetName
+from skill.side_by_side import run_cache_dir
 from skill.steps import batches
 from skill.steps.cache import CacheRequest, setup_model_cache
 from skill.steps.compare import CompareRequest, render_side_by_side
@@ -71,7 +72,7 @@ class RunRequest(BaseModel):
     cookbook: CookbookName | None = None
     dataset: DatasetName | None = Field(default=None, description="Dataset name for uploaded videos; default one of the run's own, clips-<run>.")
     augmentations: int | None = Field(default=None, ge=1, le=16, description="Augmentations per video; default the cookbook's.")
-    batch_size: int = Field(default=4, ge=1, le=256, description="Configs per worker task: workers = ceil(configs / batch_size); configs per batch when fanning out.")
+    batch_size: int = Field(default=4, ge=1, le=256, description="Most configs per worker task: workers = ceil(configs / batch_size), more on a backend sized to its cores (local: up to one per core); configs per batch when fanning out.")
     max_in_flight: int | None = Field(default=None, ge=1, le=1000, description="Fan out into one workflow per batch, at most this many in flight (default on a gang-scheduled pool: its free GPUs).")
     demo: bool = Field(default=False, description="Use the VDA demo dataset explicitly.")
     pool: str | None = None
@@ -134,10 +135,13 @@ def _quiet(_: RunEvent) -> None:
 # --- input -------------------------------------------------------------------------------------
 
 
-def worker_count(flow: str, videos: int, augmentations: int, batch_size: int) -> int:
-    """W = ceil(configs / batch_size), at least 1 and at most 64."""
+def worker_count(flow: str, videos: int, augmentations: int, batch_size: int, slots: int | None = None) -> int:
+    """W = ceil(configs / batch_size), raised to ``slots`` (the backend's own cores, see
+    ``BackendTraits.worker_slots``) but never above one worker per config; at least 1, at most 64.
+    So a worker never takes more than batch_size configs, and on this machine no core waits while
+    configs queue behind one worker."""
     configs = videos * (augmentations if flows.get_flow(flow).augments else 1)
-    return max(1, min(64, math.ceil(configs / batch_size)))
+    return max(1, min(64, max(math.ceil(configs / batch_size), min(configs, slots or 0))))
 
 
 # --- the run's state, as the stages fill it in -----------------------------------------------------
@@ -294,7 +298,7 @@ def _values(run: _Run) -> dict[str, Any]:
     values: dict[str, Any] = {
         "dataset": run.dataset, "storage_url": run.storage_url, "gpu_platform": run.gpu_platform, "video": run.stems[0],
         "auto_labeling_model_cache_url": caches["auto_labeling_model_cache_url"], "cookbook": cookbook,
-        "workers": worker_count(run.flow, len(run.stems), augmentations, req.batch_size),
+        "workers": worker_count(run.flow, len(run.stems), augmentations, req.batch_size, run.backend.traits.worker_slots),
     }
     if info.augments:
         values["cosmos_model_cache_url"] = caches["cosmos_model_cache_url"]
@@ -396,17 +400,19 @@ def _workflow_seconds(backend: Backend, workflow_id: str, *, fallback: float) ->
 
 def _stage_and_render(run: _Run, result: RunResult, *, fanned_out: bool = False) -> None:
     """Stage the outputs with each clip's input beside them (the first pass downloads, the others
-    only add what is theirs), then one side-by-side per augmented clip. A fanned-out run stages each
-    clip from its batch, into ``batch-<NNNN>/`` of the run folder."""
+    only add what is theirs), then one side-by-side per augmented clip (the one the workflow left in
+    its run cache when there is one for exactly these clips, see :mod:`skill.side_by_side`). A
+    fanned-out run stages each clip from its batch, into ``batch-<NNNN>/`` of the run folder."""
     local = {c.stem: c.path for c in run.clips}
     run_dir: str | None = None
-    augmented: dict[str, str] = {}  # augmented clip -> the folder it was staged into
+    augmented: dict[str, tuple[str, str | None]] = {}  # augmented clip -> (the folder it was staged into, its workflow)
     for stem in run.stems:
         staged = stage_artifacts(StageRequest(storage_url=run.storage_url, dataset=run.dataset, run_id=run.run_id, video=stem,
                                               run_local_dir=None if fanned_out else run_dir, input_local_video=local.get(stem)),
                                  backend=run.backend, ledger=run.ledger)
         run_dir = staged.local_run_dir
-        augmented.update(dict.fromkeys(staged.augmented_videos, run_dir))
+        workflow_id = _batch_workflow(run, stem) if fanned_out else result.workflow_id
+        augmented.update(dict.fromkeys(staged.augmented_videos, (run_dir, workflow_id)))
         result.sampled_vars.update(staged.sampled_vars)
         result.augmented_labels.update({k: v for k, v in staged.labels.items() if k in staged.aug_label_dirs})
         result.original_labels.update({k: v for k, v in staged.labels.items() if k in staged.orig_label_dirs})
@@ -416,8 +422,18 @@ def _stage_and_render(run: _Run, result: RunResult, *, fanned_out: bool = False)
         stem, _, index = name.rpartition("_aug")
         if stem not in run.stems or not index.isdigit():
             continue
-        compared = render_side_by_side(CompareRequest(run_local_dir=augmented[name], dataset=run.dataset, video=stem, aug_index=int(index)))
+        folder, workflow_id = augmented[name]
+        compared = render_side_by_side(CompareRequest(run_local_dir=folder, dataset=run.dataset, video=stem, aug_index=int(index)),
+                                       prepared=run_cache_dir(run.backend.traits.run_cache_root, workflow_id))
         result.media_lines.append(compared.media_line)
+
+
+def _batch_workflow(run: _Run, stem: str) -> str | None:
+    """The workflow of the batch that processed ``stem`` (whose run cache may hold its comparison)."""
+    stored = batches.load_run(run.ledger, run.run_id)
+    if stored is None:
+        return None
+    return fanout.batch_states(stored.plan, run.ledger)[batches.batch_for_clip(stored, stem).index].workflow_id
 
 
 def _fans_out(run: _Run) -> bool:

@@ -236,7 +236,7 @@ TOOLS: tuple[Tool, ...] = (
         ),
     ),
     Tool(
-        name="render_side_by_side", title="Render side by side", request=CompareRequest, result=CompareResult, step=render_side_by_side, unlisted=("timeout_s",),
+        name="render_side_by_side", title="Render side by side", request=CompareRequest, result=CompareResult, step=render_side_by_side, unlisted=("timeout_s", "height"),
         read_only=False, open_world=False,
         headline=lambda r: f"Rendered a {r.kind} comparison. Send this line alone in its own message: {r.media_line}",
         description=(

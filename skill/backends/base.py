@@ -37,6 +37,13 @@ class BackendTraits:
     gang_scheduled: bool = True
     """The pool starts a group only when it can place every task of it at once (OSMO): a run whose
     stage groups would be wider than one batch fans out into batches (:mod:`skill.fanout`)."""
+    worker_slots: int | None = None
+    """Worker tasks per stage this backend can run at once on its own cores (local: the CPUs this
+    process may use); a run then gets at least that many workers (one per config at most), so no
+    core idles while configs wait. None: workers come from batch_size alone (a cluster schedules)."""
+    run_cache_root: str | None = None
+    """Folder whose ``<workflow_id>/cache`` holds work a run's tasks did ahead for the steps after it
+    (local: its workflows folder; see :mod:`skill.side_by_side`). None: tasks prepare nothing."""
     poll_interval_s: float = 15.0
     poll_max_interval_s: float = 60.0
 

@@ -7,7 +7,8 @@
     <root>/credentials.json                  the credential store (mode 0600)
     <root>/workflows/<workflow_id>/          one run: plan.json, state.json, runner.pid,
                                              runner.lock (flock held by the live runner), runner.log, workflow.log, logs/<task>.log,
-                                             tasks/<task>/{files,inputs,output,credentials}/
+                                             tasks/<task>/{files,inputs,output,credentials}/,
+                                             cache/ (work tasks did ahead, keyed by content: never an output)
 
 ``submit`` fixes the plan, stages the task files and starts a detached runner process
 (:mod:`skill.backends.local_runner`) that survives the caller; any later ``LocalBackend`` on the
@@ -52,7 +53,7 @@ from skill.models import CredentialInfo, PoolInfo, WorkflowStatus, is_terminal
 from skill.paths import skill_root, workspace_dir
 from skill.workflow_spec import RenderedSpec
 
-__all__ = ["LOCAL_PLATFORM", "LOCAL_POOL", "LocalBackend", "default_root"]
+__all__ = ["LOCAL_PLATFORM", "LOCAL_POOL", "LocalBackend", "cpu_slots", "default_root"]
 
 _log = logging.getLogger(__name__)
 
@@ -61,6 +62,12 @@ LOCAL_PLATFORM = "cpu"
 _RUNNER_MODULE = "skill.backends.local_runner"
 RUNNER_LOCK = "runner.lock"
 _WORKFLOW_ID = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_-]*[a-zA-Z0-9])?-\d+$")
+
+
+def cpu_slots() -> int:
+    """The CPUs this process may run on (its affinity mask where the OS has one, else all of them)."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    return max(1, len(affinity(0)) if affinity else (os.cpu_count() or 1))
 
 
 def default_root() -> Path:
@@ -175,10 +182,12 @@ class LocalBackend:
         self.root = Path(root).expanduser().resolve() if root is not None else default_root()
         self.storage = LocalStorage(self.root / "storage")
         self.gpus = gpus if gpus is not None else gang_gpus_from_env()
+        self.workflows_dir = self.root / "workflows"
         self.traits = BackendTraits(probes_network=False, cluster_nims=False, engines_need_weights=False, local_engines=True,
                                     gang_scheduled=self.gpus is not None,
-                                    storage_url=str(self.root / "storage" / "local"), poll_interval_s=1.0, poll_max_interval_s=5.0)
-        self.workflows_dir = self.root / "workflows"
+                                    storage_url=str(self.root / "storage" / "local"), run_cache_root=str(self.workflows_dir),
+                                    worker_slots=None if self.gpus is not None else cpu_slots(),  # a simulated pool: OSMO's sizing
+                                    poll_interval_s=1.0, poll_max_interval_s=5.0)
         self._credentials = CredentialStore(self.root / "credentials.json")
         self._children: dict[str, subprocess.Popen[bytes]] = {}
 

@@ -8,11 +8,20 @@ group DAG with OSMO 6.3.1's semantics (groups, leads, task inputs and outputs, s
 * inside a group the inputs of every task are staged first, then all commands start together
   (the start barrier); each task is the leader of its own process group;
 * when the lead exits, siblings still running are killed and take the lead's status
-  ("Lead task finished"); with ``ignoreNonleadStatus: false`` a failing non-lead fails the group;
+  ("Lead task finished"), after a short grace (``LEAD_GRACE_SECONDS``) in which a sibling exiting
+  on its own (released by the same completion barrier) is recorded as it exited, outputs uploaded;
+  with ``ignoreNonleadStatus: false`` a failing non-lead fails the group;
 * after a command exits (any code, not when killed) its ``{{output}}`` is copied to every output
   URL; exit actions decide COMPLETED or FAILED; a signal gives FAILED with exit code 128+signal;
 * ``exec_timeout`` (per group, from RUNNING) gives FAILED_EXEC_TIMEOUT; a ``cancel`` file in the run
   folder (written by :meth:`LocalBackend.cancel`) gives FAILED_CANCELED.
+
+Finer-grained than OSMO, same reports: every task gets ``VDA_RUN_CACHE`` (``<run_dir>/cache``), a
+folder of the run that is no output and no log. A task may leave there, keyed by content, work a
+step would otherwise redo: the augmentation task writes each input|augmented comparison while it
+augments (:mod:`skill.side_by_side`) and labels each clip the moment it is augmented, which the
+next group's label task adopts (:mod:`skill.engines.label_ahead`). Groups still start as OSMO
+starts them; statuses, logs and outputs stay exactly what OSMO would report.
 
 Only this process writes ``state.json`` while it lives, always atomically.
 """
@@ -50,12 +59,14 @@ from skill.errors import BackendError, SkillError
 from skill.models import FAILED_STATES
 from skill.paths import skill_root
 from skill.secrets import redact
+from skill.side_by_side import CACHE_ENV
 
-__all__ = ["CANCEL_FILE", "KILL_GRACE_SECONDS", "RUNNER_LOCK_FD_ENV", "Runner", "kill_process_group", "main", "signal_exit_code"]
+__all__ = ["CANCEL_FILE", "KILL_GRACE_SECONDS", "LEAD_GRACE_SECONDS", "RUNNER_LOCK_FD_ENV", "Runner", "kill_process_group", "main", "signal_exit_code"]
 
 CANCEL_FILE = "cancel"
 RUNNER_LOCK_FD_ENV = "VDA_RUNNER_LOCK_FD"  # the inherited fd holding runner.lock (see LocalBackend.submit)
 KILL_GRACE_SECONDS = 1.0
+LEAD_GRACE_SECONDS = 0.5  # how long siblings that are exiting on their own get once the lead has ended
 _TICK = 0.05
 _EXIT_UPSTREAM, _EXIT_DOWNLOAD, _EXIT_UPLOAD = 3000, 2010, 2012
 _RESERVE = ".state-reserve"  # space set aside so a full disk can still record why the run failed
@@ -379,7 +390,7 @@ class Runner:
             if limit is not None and time.monotonic() - started > limit:
                 self._stop_tasks(live, "FAILED_EXEC_TIMEOUT", f"exec_timeout of {limit:g}s reached")
                 return
-            for name, item in list(live.items()):
+            for name, item in sorted(live.items(), key=lambda pair: pair[1].plan.lead):  # a lead's exit last in a tick
                 if not _exited(item.proc):
                     continue
                 kill_process_group(item.proc.pid)  # like a container: the rest of the task dies with its main process
@@ -400,6 +411,38 @@ class Runner:
         item: _Live | None = None,
     ) -> bool:
         """Record a finished command; returns True when the group is over (lead exit or a fatal non-lead)."""
+        status = self._record_exit(record, task_plan, code, why, item)
+        if self.stop.is_set():
+            self._stop_tasks(live, self.stop_status, self.stop_message)
+            return True
+        if task_plan.lead:
+            self._let_finishing_siblings_end(live)
+            self._stop_tasks(live, "COMPLETED" if status == "COMPLETED" else "FAILED", "Lead task finished")
+            return True
+        if not plan.ignore_nonlead_status and status != "COMPLETED":
+            self._stop_tasks(live, "FAILED", f"task {task_plan.name} failed")
+            return True
+        return False
+
+    def _let_finishing_siblings_end(self, live: dict[str, _Live]) -> None:
+        """The lead ended. A sibling that is ending on its own right now (past the completion barrier,
+        which releases every rank at once) gets up to LEAD_GRACE_SECONDS to exit and is recorded as it
+        exited, outputs uploaded, like a pod that finished before OSMO could delete it; whatever still
+        runs after that is stopped by the caller and takes the lead's status."""
+        deadline = time.monotonic() + LEAD_GRACE_SECONDS
+        while live and time.monotonic() < deadline and not self.stopping():
+            for name, item in list(live.items()):
+                if _exited(item.proc):
+                    kill_process_group(item.proc.pid)
+                    code = item.proc.wait()
+                    del live[name]
+                    self._record_exit(item.record, item.plan, code, None, item)
+            if live:
+                time.sleep(_TICK / 5)
+
+    def _record_exit(self, record: TaskRecord, task_plan: TaskPlan, code: int, why: str | None, item: _Live | None) -> str:
+        """A command's end: its status from the exit code and exit actions, outputs uploaded after a
+        real exit, the OSMO log line, the record saved. Returns the status."""
         if item is not None:
             item.reader.join(timeout=2)
         if self.stopping():
@@ -420,16 +463,7 @@ class Runner:
         with self.lock:
             record.status, record.exit_code, record.failure_message, record.end_time = status, exit_code, message, utc_now()
             self.save()
-        if self.stop.is_set():
-            self._stop_tasks(live, self.stop_status, self.stop_message)
-            return True
-        if task_plan.lead:
-            self._stop_tasks(live, "COMPLETED" if status == "COMPLETED" else "FAILED", "Lead task finished")
-            return True
-        if not plan.ignore_nonlead_status and status != "COMPLETED":
-            self._stop_tasks(live, "FAILED", f"task {task_plan.name} failed")
-            return True
-        return False
+        return status
 
     def _stop_tasks(self, live: dict[str, _Live], status: str, message: str) -> None:
         """Kill running tasks (TERM, then KILL after a grace period); they end with ``status``."""
@@ -513,6 +547,7 @@ class Runner:
                 "VDA_GROUP_BARRIER_PORT": str(port),
                 "OSMO_WORKFLOW_ID": self.plan.workflow_id,
                 "VDA_LOCAL_TASK": f"{self.plan.workflow_id}/{task.name}",
+                CACHE_ENV: str(self.run_dir / "cache"),  # work done ahead for the steps after the run; never an output
             }
         )
         return env

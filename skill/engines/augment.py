@@ -40,6 +40,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from skill.engines._classic import ClassicRenderer, build_look
+from skill.engines._compare_tee import CompareTee, open_tee
 from skill.engines._conditions import Conditions, resolve
 from skill.engines._cosmos import CosmosOptions, run_cosmos
 from skill.engines.video_io import VideoWriter, iter_frames, probe
@@ -219,17 +220,37 @@ def _opencv_in_this_thread() -> Iterator[None]:
         cv2.setNumThreads(previous)
 
 
-def augment_classic(clip: ClipConfig, video: Path, output_dir: Path, *, crf: int = 20, preset: str = "veryfast") -> dict[str, Any]:
-    """Re-render ``video`` under the clip's conditions into ``output_dir/augmented_video.mp4``."""
+def _rendered(renderer: ClassicRenderer, video: Path, tee: CompareTee | None) -> Iterator[np.ndarray]:
+    """The re-rendered frames of ``video``; each (input, rendered) pair also goes to ``tee``."""
+    for index, frame in enumerate(_prefetch(iter_frames(video))):
+        out = renderer.render(frame, index)
+        if tee is not None:
+            tee.submit(frame, out)
+        yield out
+
+
+def augment_classic(clip: ClipConfig, video: Path, output_dir: Path, *, crf: int = 20, preset: str = "veryfast",
+                    compare_cache: Path | None = None) -> dict[str, Any]:
+    """Re-render ``video`` under the clip's conditions into ``output_dir/augmented_video.mp4``;
+    with ``compare_cache``, also the side-by-side comparison into that run cache (see :mod:`skill.engines._compare_tee`)."""
     info = probe(video)
     conditions = resolve(clip.variables)
     look = build_look(conditions, clip.seed)
     renderer = ClassicRenderer(look, info.width, info.height, info.fps, clip.seed)
     partial = output_dir / f".{VIDEO_NAME}.partial.mp4"
-    with _opencv_in_this_thread(), VideoWriter(partial, info.width, info.height, info.rate or info.fps, crf=crf, preset=preset) as out:
-        _encode_behind(out, (renderer.render(frame, index) for index, frame in enumerate(_prefetch(iter_frames(video)))))
-        frames = out.frames_written
-    os.replace(partial, output_dir / VIDEO_NAME)
+    rate = info.rate or info.fps
+    tee = open_tee(compare_cache, f"{clip.video_name}_aug{clip.aug_idx}", video, info.width, info.height, rate)
+    try:
+        with _opencv_in_this_thread(), VideoWriter(partial, info.width, info.height, rate, crf=crf, preset=preset) as out:
+            _encode_behind(out, _rendered(renderer, video, tee))
+            frames = out.frames_written
+        os.replace(partial, output_dir / VIDEO_NAME)
+    except BaseException:
+        if tee is not None:
+            tee.abandon()
+        raise
+    if tee is not None:
+        tee.finish(video, output_dir / VIDEO_NAME)
     parameters = look.as_parameters()
     parameters["ignored_variables"] = dict(conditions.ignored)
     parameters["encoder"] = {"codec": "libx264", "pix_fmt": "yuv420p", "crf": crf, "preset": preset}
@@ -274,8 +295,9 @@ def _augment_cosmos(clip: ClipConfig, raw: dict[str, Any], config_path: Path, vi
     }
 
 
-def augment(engine: EngineName, config_path: Path, video: Path, output_dir: Path) -> dict[str, Any]:
-    """Run one engine on one clip and write ``metadata.json``; return the metadata."""
+def augment(engine: EngineName, config_path: Path, video: Path, output_dir: Path, *, compare_cache: Path | None = None) -> dict[str, Any]:
+    """Run one engine on one clip and write ``metadata.json``; return the metadata. With
+    ``compare_cache`` (a run's cache folder), the classic engine also leaves the side-by-side there."""
     if engine not in ENGINES:
         raise InputError(f"Unknown engine '{engine}'.", remedy="Use --engine classic (CPU) or --engine cosmos (GPU container).")
     clip, raw = load_clip_config(config_path, video)
@@ -284,7 +306,7 @@ def augment(engine: EngineName, config_path: Path, video: Path, output_dir: Path
     for stale in (output_dir / METADATA_NAME, output_dir / VIDEO_NAME):
         stale.unlink(missing_ok=True)  # a rerun must not leave an old result looking finished
     if engine == "classic":
-        produced = augment_classic(clip, video, output_dir)
+        produced = augment_classic(clip, video, output_dir, compare_cache=compare_cache)
     else:
         produced = _augment_cosmos(clip, raw, config_path, video, output_dir)
     metadata = {
@@ -313,13 +335,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, required=True, help="the per-clip config, <setup>/configs/<video>_aug<i>.yaml")
     parser.add_argument("--video", type=Path, required=True, help="the input video")
     parser.add_argument("--output-dir", type=Path, required=True, help="where augmented_video.mp4 and metadata.json go")
+    parser.add_argument("--compare-cache", type=Path, default=None,
+                        help="a run's cache folder: the classic engine also writes the input|augmented comparison there")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        metadata = augment(args.engine, args.config, args.video, args.output_dir)
+        metadata = augment(args.engine, args.config, args.video, args.output_dir, compare_cache=args.compare_cache)
     except SkillError as exc:
         print(f"ERROR: {' '.join(str(exc).split())}", file=sys.stderr)
         return 1

@@ -654,6 +654,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--vlm-model", help="served model id at --vlm-url (default: the first /v1/models lists)")
     parser.add_argument("--llm-model", help="served model id at --llm-url (default: the first /v1/models lists)")
     parser.add_argument("--media-id")
+    parser.add_argument("--ahead-cache", type=Path, help="a run's cache folder: publish the scene labeled ahead for "
+                                                         "exactly this job if there is one (skill.engines.label_ahead)")
     return parser
 
 
@@ -689,13 +691,26 @@ def main(argv: list[str] | None = None) -> int:
     except SkillError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
+    result = _adopted(args.ahead_cache, req) if args.ahead_cache else None
     try:
-        result = label(req)
+        result = result or label(req)
     except SkillError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(result.model_dump(mode="json")))
     return 0
+
+
+def _adopted(cache: Path, req: LabelRequest) -> LabelResult | None:
+    """The scene labeled ahead for exactly ``req`` published into its output folder, or None (then
+    this process labels as always; a failed publish is noted in the cache's log)."""
+    from skill.engines.label_ahead import adopt, note
+
+    try:
+        return adopt(cache, req)
+    except OSError as exc:
+        note(cache, req.video, "label-ahead-adopt-failed", f"The prepared scene could not be published ({type(exc).__name__}).")
+        return None
 
 
 if __name__ == "__main__":

@@ -1,9 +1,14 @@
 """Render the input beside the augmented clip, for the evidence MEDIA line.
 
-Video: both clips scaled to height 720 (width from the display aspect, kept even, square
-pixels), stacked left|right, cut at the shorter one, no audio, H.264 (libx264 veryfast, CRF 20,
-yuv420p), written to ``<run_dir>/display/<dataset>_<video>_aug<i>_compare.mp4`` by the ffmpeg
-binary that imageio-ffmpeg ships (an argv list with a timeout, never a shell). A failed render is
+Video (the spec lives in :mod:`skill.side_by_side`): both clips at the input's own height (even; a
+larger input scaled down to 720; a small one never scaled up unless ``height`` asks for it), width
+from each clip's display aspect (square pixels), stacked left|right, cut at the shorter one, no
+audio, H.264 (libx264 ultrafast, CRF 23, yuv420p), written to
+``<run_dir>/display/<dataset>_<video>_aug<i>_compare.mp4``. When the workflow already left that
+comparison in its run cache (the local backend's augmentation task writes it while it augments),
+it is copied from there, found by a digest of both clips and the height, so only a comparison of
+exactly these files is ever reused. Otherwise (OSMO, or no prepared file) the ffmpeg binary that
+imageio-ffmpeg ships renders it (an argv list with a timeout, never a shell). A failed render is
 retried once; then a PNG contact sheet (four time points, input left, augmented right; a panel
 that cannot be decoded says so) takes its place. The MEDIA line always points inside the run folder.
 
@@ -14,6 +19,7 @@ reads back as a video, so concurrent renders of one comparison never leave (or s
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -26,6 +32,7 @@ from skill.confine import contained_file, run_folder
 from skill.errors import InputError, NotFound, SkillError
 from skill.models import DatasetName, VideoStem
 from skill.secrets import redact
+from skill.side_by_side import CRF, MAX_HEIGHT, PRESET, panel_height, prepared_compare
 
 __all__ = [
     "CompareRequest",
@@ -37,7 +44,7 @@ __all__ = [
     "report_lines",
 ]
 
-HEIGHT = 720
+HEIGHT = MAX_HEIGHT  # the tallest a comparison is unless a height is asked for
 _SHEET_POINTS = 4
 _SHEET_HEIGHT = 360
 
@@ -51,6 +58,7 @@ class CompareRequest(BaseModel):
     video: VideoStem
     aug_index: int = Field(default=0, ge=0, le=999, description="Which augmentation: <video>_aug<i>.")
     timeout_s: float = Field(default=600.0, ge=5, le=7200, description="Longest an ffmpeg render may take, in seconds.")
+    height: int | None = Field(default=None, ge=64, le=2160, description="Panel height in pixels; default the input's own (at most 720, never scaled up).")
 
 
 class CompareResult(BaseModel):
@@ -62,7 +70,7 @@ class CompareResult(BaseModel):
     media_line: str = Field(description="Exactly MEDIA:/absolute/path; send it alone in one message.")
     input_video: str
     augmented_video: str
-    attempts: int = Field(description="ffmpeg renders tried (at most 2).")
+    attempts: int = Field(description="ffmpeg renders tried (at most 2; 0 when the workflow's own comparison was reused).")
     notes: list[str] = Field(default_factory=list, description="Why a fallback was used, if it was.")
 
 
@@ -75,17 +83,28 @@ def ffmpeg_exe() -> str:
         raise SkillError("No ffmpeg binary is available.", remedy="Install imageio-ffmpeg (pip install imageio-ffmpeg).", code="ffmpeg-missing") from exc
 
 
-def build_ffmpeg_argv(ffmpeg: str, left: Path, right: Path, out: Path) -> list[str]:
-    """The side-by-side render as an argv list (also the benchmark's baseline)."""
-    scale = f"scale=w='trunc({HEIGHT}*dar/2)*2':h={HEIGHT},setsar=1,format=yuv420p"
+def build_ffmpeg_argv(ffmpeg: str, left: Path, right: Path, out: Path, *, height: int = HEIGHT) -> list[str]:
+    """The side-by-side render at ``height`` as an argv list (also the benchmark's baseline)."""
+    scale = f"scale=w='trunc({height}*dar/2)*2':h={height},setsar=1,format=yuv420p"
     graph = f"[0:v]{scale}[l];[1:v]{scale}[r];[l][r]hstack=inputs=2:shortest=1[v]"
     return [
         ffmpeg, "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
         "-i", str(left), "-i", str(right),
         "-filter_complex", graph, "-map", "[v]", "-an",
-        "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
+        "-c:v", "libx264", "-preset", PRESET, "-crf", str(CRF), "-pix_fmt", "yuv420p",
         "-movflags", "+faststart", str(out),
     ]
+
+
+def _input_height(path: Path) -> int | None:
+    """The input clip's frame height, or None when it cannot be probed (the render then says why)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            return container.streams.video[0].height if container.streams.video else None
+    except (av.FFmpegError, OSError):
+        return None
 
 
 def find_augmented_video(run_dir: Path, video: str, aug_index: int) -> Path:
@@ -99,8 +118,9 @@ def find_augmented_video(run_dir: Path, video: str, aug_index: int) -> Path:
     return contained_file(run_dir, str(videos[0].relative_to(run_dir)), "The augmented video")
 
 
-def render_side_by_side(req: CompareRequest) -> CompareResult:
-    """Render input | augmented at 720p into the run's display folder; PNG contact sheet on failure."""
+def render_side_by_side(req: CompareRequest, *, prepared: Path | None = None) -> CompareResult:
+    """Render input | augmented into the run's display folder (or copy the comparison the workflow
+    left in its run cache ``prepared``); PNG contact sheet on failure."""
     run_dir = run_folder(req.run_local_dir, must_exist=True)
     left = contained_file(run_dir, f"input/{req.video}.mp4", "The input video")
     if not left.is_file():
@@ -110,15 +130,20 @@ def render_side_by_side(req: CompareRequest) -> CompareResult:
     display.mkdir(exist_ok=True)
     stem = f"{req.dataset}_{req.video}_aug{req.aug_index}_compare"
     out = display / f"{stem}.mp4"
-    ffmpeg = ffmpeg_exe()
+    source_height = _input_height(left)
+    height = panel_height(source_height or HEIGHT, req.height)
 
     notes: list[str] = []
+    ready = prepared_compare(prepared, left, right, height) if source_height else None
+    if ready is not None and _adopt(ready, out, height):
+        return _result("video", out, run_dir, left, right, 0, ["reused the comparison the workflow wrote while augmenting"])
+    ffmpeg = ffmpeg_exe()
     attempts = 0
     for attempts in (1, 2):
         tmp = _temp_beside(out)
         try:
-            error = _run_ffmpeg(build_ffmpeg_argv(ffmpeg, left, right, tmp), req.timeout_s)
-            if error is None and _is_video(tmp):
+            error = _run_ffmpeg(build_ffmpeg_argv(ffmpeg, left, right, tmp, height=height), req.timeout_s)
+            if error is None and _is_video(tmp, height):
                 os.chmod(tmp, 0o644)  # mkstemp made it 0600; the MEDIA file is for whoever shows it
                 os.replace(tmp, out)
                 return _result("video", out, run_dir, left, right, attempts, notes)
@@ -134,6 +159,20 @@ def render_side_by_side(req: CompareRequest) -> CompareResult:
     finally:
         tmp.unlink(missing_ok=True)
     return _result("png", sheet, run_dir, left, right, attempts, notes)
+
+
+def _adopt(ready: Path, out: Path, height: int) -> bool:
+    """Copy a prepared comparison over ``out`` the way a render lands (temp file, read back, rename)."""
+    tmp = _temp_beside(out)
+    try:
+        shutil.copyfile(ready, tmp)
+        if not _is_video(tmp, height):
+            return False
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, out)
+        return True
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _temp_beside(target: Path) -> Path:
@@ -164,14 +203,14 @@ def _run_ffmpeg(argv: list[str], timeout_s: float) -> str | None:
     return None
 
 
-def _is_video(path: Path) -> bool:
+def _is_video(path: Path, height: int) -> bool:
     import av
 
     if not path.is_file() or path.stat().st_size == 0:
         return False
     try:
         with av.open(str(path)) as container:
-            return bool(container.streams.video) and container.streams.video[0].height == HEIGHT
+            return bool(container.streams.video) and container.streams.video[0].height == height
     except (av.FFmpegError, OSError):
         return False
 

@@ -282,6 +282,39 @@ def test_lead_exit_kills_a_running_sibling_which_takes_its_status(backend: Local
     assert len(ports) == 1  # one barrier port per group
 
 
+RELEASED_TOGETHER = """
+workflow:
+  name: released
+  groups:
+  - name: pair
+    tasks:
+    - name: boss
+      lead: true
+      image: ubuntu
+      command: [bash, -c]
+      args: ["until [ -e {{meet}}/ready ]; do sleep 0.01; done; touch {{meet}}/go; exit 0"]
+    - name: helper
+      image: ubuntu
+      command: [bash, -c]
+      args: ["touch {{meet}}/ready; until [ -e {{meet}}/go ]; do sleep 0.01; done; echo mine > {{output}}/result; exit 0"]
+      outputs:
+      - url: s3://bucket/helper
+"""
+
+
+def test_a_sibling_released_with_the_lead_keeps_its_exit_and_outputs(backend: LocalBackend, tmp_path: Path) -> None:
+    """The completion barrier releases every rank at once; a peer ending just after the lead is
+    recorded as it exited and its outputs are uploaded (issue 15: workers > 1 lost half the clips)."""
+    meet = tmp_path / "meet"
+    meet.mkdir()
+    workflow_id, status = run(backend, RELEASED_TOGETHER, meet=str(meet))
+    helper = task_of(status, "helper")
+    assert status.status == "COMPLETED"
+    assert helper.status == "COMPLETED" and helper.exit_code == 0 and helper.failure_message != "Lead task finished"
+    assert backend.data_list("s3://bucket/helper") == ["s3://bucket/helper/result"]
+    assert task_processes(workflow_id) == []
+
+
 NONLEAD = """
 workflow:
   name: strict

@@ -31,7 +31,7 @@ from skill.ledger import Ledger
 from skill.models import WorkflowStatus
 from skill.paths import skill_root
 from skill.pipeline import RunRequest, RunResult, run_pipeline
-from skill.steps.compare import HEIGHT
+from skill.side_by_side import panel_height, prepared_compare, run_cache_dir
 from skill.steps.stage import StageRequest, stage_artifacts
 
 WAIT = 120.0
@@ -191,9 +191,17 @@ def assert_side_by_side(result: RunResult, run_dir: Path, clip: Path) -> None:
     assert result.media_lines == [f"MEDIA:{compare}"]
     width, height, frames = decoded(compare)
     in_w, in_h, in_frames = decoded(clip)
-    panel = int(HEIGHT * in_w / in_h / 2) * 2
-    assert (width, height) == (2 * panel, HEIGHT)
+    panel_h = panel_height(in_h)  # the input's own height (a small clip is not scaled up)
+    panel = int(panel_h * in_w / in_h / 2) * 2
+    assert (width, height) == (2 * panel, panel_h)
     assert frames == in_frames
+    local_root = Path(result.storage_url).parents[1]  # <root>/storage/local
+    cache = run_cache_dir(LocalBackend(local_root).traits.run_cache_root, result.workflow_id)
+    ready = prepared_compare(cache, run_dir / "input" / f"{VIDEO}.mp4", run_dir / "outputs" / "augmented" / f"{VIDEO}_aug0" / "augmented_video.mp4", panel_h)
+    assert ready is not None and compare.read_bytes() == ready.read_bytes()  # the workflow's own comparison, not rendered again
+    labels = cache / "labels"  # each clip was labeled ahead while augmenting and the label task adopted it
+    assert labels.is_dir() and not [p for p in labels.iterdir() if p.is_dir()]
+    assert (labels / "prepare.log").read_text() == ""
 
 
 # --- the four flows ---------------------------------------------------------------------------

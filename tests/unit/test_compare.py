@@ -13,6 +13,7 @@ import pytest
 
 from skill.errors import NotFound
 from skill.paths import skill_root
+from skill.side_by_side import compare_key, panel_height, prepared_path
 from skill.steps.compare import CompareRequest, build_ffmpeg_argv, ffmpeg_exe, render_side_by_side, report_lines
 
 VIDEO = "clip"
@@ -56,7 +57,7 @@ def probe(path: Path) -> tuple[int, int, int, bool]:
         return stream.width, stream.height, frames, bool(container.streams.audio)
 
 
-def test_renders_720p_side_by_side_inside_the_run(tmp_path: Path, clips):
+def test_renders_the_side_by_side_at_the_inputs_own_height_inside_the_run(tmp_path: Path, clips):
     run = staged_run(tmp_path, clips)
     result = render_side_by_side(CompareRequest(run_local_dir=str(run), dataset="vda-demo", video=VIDEO))
     out = run / "display" / "vda-demo_clip_aug0_compare.mp4"
@@ -64,13 +65,51 @@ def test_renders_720p_side_by_side_inside_the_run(tmp_path: Path, clips):
     assert re.fullmatch(r"MEDIA:/\S+", result.media_line) and result.media_line == f"MEDIA:{out}"
     assert Path(result.path).is_relative_to(run)
     width, height, frames, has_audio = probe(out)
-    assert height == 720
-    assert width == 960 + 1280  # 4:3 -> 960, 16:9 -> 1280, both even, square pixels
+    assert height == 240  # the input's own: a small input is not scaled up
+    assert width == 320 + 426  # 4:3 -> 320, 16:9 -> 426, both even, square pixels
     assert frames == 15  # ends with the shorter clip (1.5 s at 10 fps)
     assert not has_audio
     assert result.input_video == str(run / "input" / "clip.mp4")
     assert result.augmented_video == str(run / "outputs/augmented/clip_aug0/augmented_video.mp4")
     assert report_lines(result)[:3] == [f"COMPARE_VIDEO={out}", f"INPUT_VIDEO={result.input_video}", f"AUGMENTED_VIDEO={result.augmented_video}"]
+
+
+def test_a_height_asked_for_scales_a_small_input_up(tmp_path: Path, clips):
+    run = staged_run(tmp_path, clips)
+    result = render_side_by_side(CompareRequest(run_local_dir=str(run), dataset="vda-demo", video=VIDEO, height=720))
+    width, height, _, _ = probe(Path(result.path))
+    assert (width, height) == (960 + 1280, 720)
+
+
+def test_an_input_taller_than_720_is_scaled_down_to_720():
+    assert panel_height(1080) == 720 and panel_height(576) == 576 and panel_height(181) == 180 and panel_height(240, 720) == 720
+
+
+def test_a_comparison_the_workflow_prepared_for_exactly_these_clips_is_reused(tmp_path: Path, clips):
+    run = staged_run(tmp_path, clips)
+    cache = tmp_path / "cache"
+    left, right = run / "input" / "clip.mp4", run / "outputs" / "augmented" / "clip_aug0" / "augmented_video.mp4"
+    ready = prepared_path(cache, compare_key(left, right, 240))
+    ready.parent.mkdir(parents=True)
+    subprocess.run(build_ffmpeg_argv(ffmpeg_exe(), left, right, ready, height=240), check=True, capture_output=True, timeout=60)
+    result = render_side_by_side(CompareRequest(run_local_dir=str(run), dataset="vda-demo", video=VIDEO), prepared=cache)
+    assert result.kind == "video" and result.attempts == 0 and any("reused" in n for n in result.notes)
+    assert Path(result.path).read_bytes() == ready.read_bytes() and ready.is_file()  # copied, the cache keeps its file
+    asked = render_side_by_side(CompareRequest(run_local_dir=str(run), dataset="vda-demo", video=VIDEO, height=480), prepared=cache)
+    assert asked.attempts == 1 and probe(Path(asked.path))[1] == 480  # another height is another comparison: rendered
+
+
+def test_a_prepared_comparison_of_other_clips_is_never_used(tmp_path: Path, clips):
+    run = staged_run(tmp_path, clips)
+    cache = tmp_path / "cache"
+    left, right = run / "input" / "clip.mp4", run / "outputs" / "augmented" / "clip_aug0" / "augmented_video.mp4"
+    stale = prepared_path(cache, compare_key(left, right, 240))
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"not this run's comparison")
+    right.write_bytes(clips["input"].read_bytes())  # the augmented clip changed after the cache was filled
+    result = render_side_by_side(CompareRequest(run_local_dir=str(run), dataset="vda-demo", video=VIDEO), prepared=cache)
+    assert result.kind == "video" and result.attempts == 1
+    assert Path(result.path).read_bytes() != stale.read_bytes()
 
 
 def test_garbage_augmented_file_falls_back_to_a_png_contact_sheet(tmp_path: Path, clips):
@@ -98,10 +137,10 @@ def test_missing_inputs_are_not_found(tmp_path: Path, clips):
         render_side_by_side(CompareRequest(run_local_dir=str(tmp_path / "absent"), dataset="vda-demo", video=VIDEO))
 
 
-def test_argv_is_a_list_with_the_upstream_settings(tmp_path: Path):
+def test_argv_is_a_list_with_the_display_settings(tmp_path: Path):
     argv = build_ffmpeg_argv("ffmpeg", tmp_path / "a.mp4", tmp_path / "b.mp4", tmp_path / "o.mp4")
-    assert argv[argv.index("-c:v") + 1] == "libx264" and argv[argv.index("-preset") + 1] == "veryfast"
-    assert argv[argv.index("-crf") + 1] == "20" and argv[argv.index("-pix_fmt") + 1] == "yuv420p"
+    assert argv[argv.index("-c:v") + 1] == "libx264" and argv[argv.index("-preset") + 1] == "ultrafast"
+    assert argv[argv.index("-crf") + 1] == "23" and argv[argv.index("-pix_fmt") + 1] == "yuv420p"
     assert "-an" in argv and "hstack=inputs=2:shortest=1" in argv[argv.index("-filter_complex") + 1]
 
 

@@ -190,7 +190,7 @@ def test_odd_values_arrive_literally_or_are_rejected(value):
     assert set(env) == {
         "VIDEO_NAME", "WORKER_ID", "NUM_WORKERS", "VLM_URL", "LLM_URL", "SETUP_DIR", "VIDEO_INPUT",
         "HF_HUB_CACHE", "OUTPUT_DIR", "COSMOS_BARRIER_RANK", "COSMOS_BARRIER_NUM_NODES", "COSMOS_BARRIER_HOST",
-        "VDA_AUGMENT_ENGINE", "VDA_VLM_MODEL", "VDA_LLM_MODEL",
+        "VDA_AUGMENT_ENGINE", "VDA_LABEL_ENGINE", "VDA_VLM_MODEL", "VDA_LLM_MODEL",
     }
 
 

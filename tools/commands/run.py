@@ -27,7 +27,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cookbook", help="scene profile (default city_traffic)")
     p.add_argument("--dataset", help="dataset name for uploaded videos (default: one of the run's own, clips-<run>)")
     p.add_argument("--augmentations", type=int, help="augmentations per video (default: the cookbook's)")
-    p.add_argument("--batch-size", type=int, default=4, help="configs per worker task, and per batch when fanning out (default 4)")
+    p.add_argument("--batch-size", type=int, default=4,
+                   help="most configs per worker task, and per batch when fanning out (default 4; the local backend adds workers up to one per core)")
     p.add_argument("--max-in-flight", type=int, metavar="N",
                    help="fan the clips out as one workflow per batch, at most N at once (OSMO fans out by itself when the clips make "
                         "more than one batch, N from the pool's free GPUs)")
