@@ -6,7 +6,8 @@
     <root>/storage/<scheme>/<bucket>/...     the object store behind s3://, gs://, azure://, ...
     <root>/credentials.json                  the credential store (mode 0600)
     <root>/workflows/<workflow_id>/          one run: plan.json, state.json, runner.pid,
-                                             runner.lock (flock held by the live runner), runner.log, workflow.log, logs/<task>.log,
+                                             runner.lock (flock held by the live runner), changes (the
+                                             runner's change signal, a named pipe), runner.log, workflow.log, logs/<task>.log,
                                              tasks/<task>/{files,inputs,output,credentials}/
 
 ``submit`` fixes the plan, stages the task files and starts a detached runner process
@@ -33,6 +34,8 @@ from skill.backends._local_credentials import CredentialStore
 from skill.backends._local_io import atomic_write_text, write_error
 from skill.backends._local_logs import tail
 from skill.backends._local_plan import build_plan
+from skill.backends._local_signal import StateVersion, make_signal, state_version
+from skill.backends._local_signal import wait_for_change as _wait_for_signal
 from skill.backends._local_state import (
     GroupRecord,
     RunRecord,
@@ -147,10 +150,12 @@ class LocalBackend:
         self.root = Path(root).expanduser().resolve() if root is not None else default_root()
         self.storage = LocalStorage(self.root / "storage")
         self.traits = BackendTraits(probes_network=False, cluster_nims=False, engines_need_weights=False, local_engines=True,
-                                    storage_url=str(self.root / "storage" / "local"), poll_interval_s=1.0, poll_max_interval_s=5.0)
+                                    storage_url=str(self.root / "storage" / "local"), poll_interval_s=1.0, poll_max_interval_s=5.0,
+                                    signals_changes=True)
         self.workflows_dir = self.root / "workflows"
         self._credentials = CredentialStore(self.root / "credentials.json")
         self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._seen: dict[str, StateVersion] = {}  # the state.json version each run's last query read
 
     # --- runs -------------------------------------------------------------------------------
     def submit(self, spec: RenderedSpec, *, pool: str | None = None) -> str:
@@ -175,6 +180,7 @@ class LocalBackend:
             )
             write_json(run_dir / "plan.json", plan)
             atomic_write_text(run_dir / "spec.yaml", spec.text)
+            make_signal(run_dir)  # the runner's change signal; without it waiters poll
         except BaseException:
             shutil.rmtree(run_dir, ignore_errors=True)  # not visible yet (no state.json): leave nothing
             raise
@@ -279,6 +285,7 @@ class LocalBackend:
 
     def query(self, workflow_id: str) -> WorkflowStatus:
         run_dir = self._run_dir(workflow_id)
+        self._seen[workflow_id] = state_version(run_dir / "state.json")  # before reading: a later write shows as a change
         record = load_state(run_dir / "state.json")
         if not is_terminal(record.status) and not self._runner_alive(workflow_id, run_dir):
             record = load_state(run_dir / "state.json")  # it may have finished just before exiting
@@ -298,8 +305,24 @@ class LocalBackend:
         if _task_group_alive(pid, marker):
             kill_process_group(pid)
 
+    def wait_for_change(self, workflow_id: str, *, timeout_s: float) -> bool:
+        """Block until the runner signals a change of the run (or ``state.json`` differs from what the
+        last :meth:`query` read), at most ``timeout_s``; True when woken by a change. A run without
+        the signal (started before it existed) just sleeps out the timeout: poll again either way."""
+        run_dir = self._run_dir(workflow_id)
+        seen = self._seen.get(workflow_id, state_version(run_dir / "state.json"))
+        try:
+            return _wait_for_signal(run_dir, seen, timeout_s)
+        except OSError as exc:
+            raise BackendUnavailable(
+                f"The change signal of {workflow_id} could not be read ({exc.strerror or type(exc).__name__}).",
+                remedy=f"Poll {workflow_id} again; check that {run_dir} is readable.",
+                code="change-signal-unreadable",
+            ) from exc
+
     def wait(self, workflow_id: str, timeout: float = 600.0, *, interval: float = 0.1) -> WorkflowStatus:
-        """Poll until the run is terminal and return its status (FAILED is a result, not an error)."""
+        """Wait until the run is terminal and return its status (FAILED is a result, not an error):
+        woken by the runner's change signal, and in any case re-read every ``interval`` seconds."""
         if timeout <= 0 or interval <= 0:
             raise InputError("wait needs a positive timeout and interval.", remedy="Pass timeout > 0 seconds.")
         deadline = time.monotonic() + timeout
@@ -312,7 +335,7 @@ class LocalBackend:
                     f"{workflow_id} still {status.status} after {timeout:g}s.",
                     remedy=f"Call wait or poll again with workflow_id={workflow_id}.",
                 )
-            time.sleep(interval)
+            self.wait_for_change(workflow_id, timeout_s=min(interval, max(0.0, deadline - time.monotonic())))
 
     def logs(self, workflow_id: str, *, task: str | None = None, last_n: int = 200) -> str:
         run_dir = self._run_dir(workflow_id)

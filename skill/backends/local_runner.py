@@ -14,7 +14,8 @@ group DAG with OSMO 6.3.1's semantics (groups, leads, task inputs and outputs, s
 * ``exec_timeout`` (per group, from RUNNING) gives FAILED_EXEC_TIMEOUT; a ``cancel`` file in the run
   folder (written by :meth:`LocalBackend.cancel`) gives FAILED_CANCELED.
 
-Only this process writes ``state.json`` while it lives, always atomically.
+Only this process writes ``state.json`` while it lives, always atomically, and after each write it
+wakes the run's waiters through the ``changes`` pipe (:mod:`skill.backends._local_signal`).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from skill.backends._local_credentials import CredentialStore
 from skill.backends._local_io import atomic_write_text
 from skill.backends._local_logs import RunLog
 from skill.backends._local_plan import exit_status
+from skill.backends._local_signal import notify
 from skill.backends._local_state import (
     GROUP_FINISHED,
     GroupPlan,
@@ -149,6 +151,14 @@ class Runner:
                 self._settle_unwritable(exc)
                 raise StateUnwritable(exc.code) from exc
             self._last_saved = text
+            self._signal()
+
+    def _signal(self) -> None:
+        """Wake whoever waits for this run (``changes`` pipe); a failure only costs them a poll."""
+        try:
+            notify(self.run_dir)
+        except OSError as exc:
+            _note(f"local runner: change signal not sent ({exc.strerror or type(exc).__name__}); waiters poll")
 
     def _reserve_space(self) -> None:
         try:
@@ -168,6 +178,7 @@ class Runner:
         try:
             atomic_write_text(self.run_dir / "state.json", text)
             self._last_saved = text
+            self._signal()
         except BackendError as again:
             _note(f"local runner: the FAILED state could not be written either: {again}")
 
