@@ -45,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from skill.errors import InputError, UndefinedVariable
 from skill.workflow_spec import (
     MAX_NAME_LENGTH,
+    RUNTIME_TOKEN,
     FileSpec,
     GroupSpec,
     InputSpec,
@@ -87,7 +88,6 @@ __all__ = [
     "split_sections",
 ]
 
-RUNTIME_TOKEN = re.compile(r"\{\{(uuid|workflow_id|output|input:[^}]+|host:[^}]+)\}\}")
 _SECTION = re.compile(r"^([^\s#][^:]*):")
 _ALLOWED_SECTIONS = ("workflow", "default-values", "version")
 _VALUE_MARK = re.compile(r"VDAVALUE(\d+)X")

@@ -58,7 +58,8 @@ __all__ = ["CANCEL_FILE", "KILL_GRACE_SECONDS", "RUNNER_LOCK_FD_ENV", "Runner", 
 CANCEL_FILE = "cancel"
 RUNNER_LOCK_FD_ENV = "VDA_RUNNER_LOCK_FD"  # the inherited fd holding runner.lock (see LocalBackend.submit)
 KILL_GRACE_SECONDS = 1.0
-_TICK = 0.05
+_TICK = 0.05  # the scheduler's longest pause (a group ending wakes it at once; the cancel file is read this often)
+_WATCH_TICK = 0.01  # how often a group looks for exited tasks: a task's end is seen within 10 ms
 _EXIT_UPSTREAM, _EXIT_DOWNLOAD, _EXIT_UPLOAD = 3000, 2010, 2012
 _RESERVE = ".state-reserve"  # space set aside so a full disk can still record why the run failed
 _RESERVE_BYTES = 256 * 1024
@@ -137,6 +138,7 @@ class Runner:
         self.ports: set[int] = set()
         self.threads: dict[str, threading.Thread] = {}
         self._last_saved = ""
+        self._group_ended = threading.Event()  # set by a group thread on its way out: the scheduler looks at once
 
     # --- state ------------------------------------------------------------------------------
     def save(self) -> None:
@@ -233,7 +235,8 @@ class Runner:
                 done = all(g.status in GROUP_FINISHED for g in self.state.groups)
             if done:
                 break
-            time.sleep(_TICK)
+            self._group_ended.wait(_TICK)
+            self._group_ended.clear()  # a group ending after this is seen by the pass that follows
         self._join()
         self.save()
 
@@ -291,6 +294,8 @@ class Runner:
             with self.lock:
                 self._end_unstarted(self.state.group(plan.name), "FAILED", "local executor error (see runner.log)")
                 self.save()
+        finally:
+            self._group_ended.set()
 
     def _stop_tasks_quietly(self, live: dict[str, _Live]) -> None:
         """Kill what still runs after the state became unwritable (the run is settled already)."""
@@ -386,7 +391,7 @@ class Runner:
                 del live[name]
                 if self._after_exit(plan, item.record, item.plan, code, None, live, item):
                     return
-            time.sleep(_TICK)
+            time.sleep(_WATCH_TICK)
 
     def _after_exit(
         self,
