@@ -35,6 +35,7 @@ from skill.backends._local_io import atomic_write_text
 from skill.backends._local_logs import RunLog
 from skill.backends._local_plan import exit_status
 from skill.backends._local_signal import notify
+from skill.backends._local_warm import WarmStarter
 from skill.backends._local_state import (
     GROUP_FINISHED,
     GroupPlan,
@@ -63,6 +64,7 @@ _WATCH_TICK = 0.01  # how often a group looks for exited tasks: a task's end is 
 _EXIT_UPSTREAM, _EXIT_DOWNLOAD, _EXIT_UPLOAD = 3000, 2010, 2012
 _RESERVE = ".state-reserve"  # space set aside so a full disk can still record why the run failed
 _RESERVE_BYTES = 256 * 1024
+_ENGINE_CHOICE = ("VDA_LABEL_ENGINE", "VDA_AUGMENT_ENGINE")  # a task that names an engine runs one: start warm
 
 
 def _note(text: str | None = None) -> bool:
@@ -139,6 +141,7 @@ class Runner:
         self.threads: dict[str, threading.Thread] = {}
         self._last_saved = ""
         self._group_ended = threading.Event()  # set by a group thread on its way out: the scheduler looks at once
+        self.warm = WarmStarter(self.run_dir)
 
     # --- state ------------------------------------------------------------------------------
     def save(self) -> None:
@@ -200,6 +203,8 @@ class Runner:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, lambda n, _frame: self.halt("FAILED", "runner exited"))
         self._reserve_space()
+        if any(k in t.environment for g in self.plan.groups for t in g.tasks for k in _ENGINE_CHOICE):
+            self.warm.start({k: v for k, v in os.environ.items() if redact(v) == v})
         try:
             self._schedule()
         except StateUnwritable:
@@ -218,6 +223,7 @@ class Runner:
                     return 1
             return 1
         finally:
+            self.warm.stop()
             self.log.close()
             (self.run_dir / _RESERVE).unlink(missing_ok=True)
         return 0
@@ -512,7 +518,7 @@ class Runner:
         env.update(
             {
                 "VDA_BACKEND": "local",
-                "VDA_PYTHON": sys.executable,
+                "VDA_PYTHON": str(self.warm.launcher) if self.warm.running else sys.executable,
                 "PYTHONPATH": os.pathsep.join([root, *existing]),
                 "VDA_GROUP_BARRIER_PORT": str(port),
                 "OSMO_WORKFLOW_ID": self.plan.workflow_id,

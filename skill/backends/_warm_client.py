@@ -1,0 +1,88 @@
+"""The interpreter a local task calls as ``$VDA_PYTHON`` (issue 15): ``-m skill.engines.label`` and
+``-m skill.engines.augment`` start in a process forked from the run's warm starter
+(:mod:`skill.backends._local_warm`), which imported them once; anything else, or any failure to
+reach the starter before the command began, runs the real interpreter (``exec``), as before.
+
+Run as ``python -I -S _warm_client.py REAL_PYTHON SOCKET ARGS...`` by the run's launcher script;
+standard library only (``-I`` leaves the skill off the path), so it starts in a few milliseconds.
+
+The engine sees what it would see as its own process: this process's argv, working folder,
+environment and standard streams (passed over the socket), and its exit status comes back as this
+process's. SIGTERM and SIGINT sent to the task are passed on; if this process is killed outright,
+the engine notices its socket close and kills itself; an engine killed by a signal makes this
+process die by SIGKILL (a shell reports 137), since the signal itself is not known here.
+"""
+
+import array
+import json
+import os
+import signal
+import socket
+import struct
+import sys
+
+WARM_MODULES = ("skill.engines.label", "skill.engines.augment")
+STARTED = b"S"
+
+
+def _read_exactly(conn: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = conn.recv(size - len(data))
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _run_warm(socket_path: str, argv: list[str]) -> int | None:
+    """The engine's exit status, or None when the starter could not take the command (run it cold)."""
+    try:
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        if len(socket_path.encode()) < 100:
+            conn.connect(socket_path)
+        else:  # past AF_UNIX's ~108 bytes: reach it through a descriptor of its folder (Linux)
+            folder = os.open(os.path.dirname(socket_path), os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                conn.connect(f"/proc/self/fd/{folder}/{os.path.basename(socket_path)}")
+            finally:
+                os.close(folder)
+        request = json.dumps({"module": argv[1], "args": argv[2:], "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
+        payload = struct.pack("!I", len(request)) + request
+        sent = conn.sendmsg([payload], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [0, 1, 2]))])
+        conn.sendall(payload[sent:])
+        started = _read_exactly(conn, 1 + 4)
+    except OSError:
+        return None
+    if len(started) < 5 or started[:1] != STARTED:
+        return None  # refused before the engine began: nothing ran, the cold start is exact
+    (child,) = struct.unpack("!i", started[1:])
+
+    def forward(signum, _frame):
+        try:
+            os.kill(child, signum)
+        except ProcessLookupError:
+            return
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, forward)
+    try:
+        status = _read_exactly(conn, 4)
+    except OSError:
+        status = b""
+    if len(status) < 4:  # the engine died without an exit status: killed by a signal
+        os.kill(os.getpid(), signal.SIGKILL)
+    return struct.unpack("!i", status)[0]
+
+
+def main() -> None:
+    real, socket_path, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
+    if socket_path and len(argv) >= 2 and argv[0] == "-m" and argv[1] in WARM_MODULES:
+        code = _run_warm(socket_path, argv)
+        if code is not None:
+            os._exit(code & 0xFF)
+    os.execv(real, [real, *argv])
+
+
+if __name__ == "__main__":
+    main()
