@@ -1,6 +1,8 @@
 """The warm starter of a local run (issue 15): one process per run that imports the engines once
-(OpenCV, NumPy, PyAV, the label and augment models) and forks a ready process for each engine
-command a task runs, so a task pays a fork instead of a fresh interpreter's imports.
+(the config generator, then OpenCV, NumPy, PyAV and the augment and label models) and forks a ready
+process for each engine command a task runs, so a task pays a fork instead of a fresh
+interpreter's imports. Requests are served between the imports, so the setup task's config
+generation does not wait for the heavy ones.
 
     python -m skill.backends._local_warm <socket> <lifeline fd>
 
@@ -211,18 +213,30 @@ def serve(socket_path: Path, lifeline: int) -> int:
     finally:
         os.umask(old)
     server.listen(16)
-    for name in WARM_MODULES:
-        importlib.import_module(name)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # engines are reaped by the kernel; they report over their socket
     poller = select.poll()
     poller.register(server.fileno(), select.POLLIN)
     poller.register(lifeline, select.POLLIN | select.POLLHUP)
-    while True:
-        events = dict(poller.poll())
-        if lifeline in events:  # the runner is gone or done
+    ready: set[str] = set()
+    for name in WARM_MODULES:  # the setup task's configs first: its request is served before the heavy imports
+        importlib.import_module(name)
+        ready.add(name)
+        if not _serve_pending(server, lifeline, poller, ready, timeout_ms=0):
             return 0
+    while _serve_pending(server, lifeline, poller, ready, timeout_ms=-1):
+        continue
+    return 0
+
+
+def _serve_pending(server: socket.socket, lifeline: int, poller: select.poll, ready: set[str], *, timeout_ms: int) -> bool:
+    """Fork an engine for each request waiting (for a module imported already); False once the
+    runner let go. Requests for a module still to be imported wait in the backlog."""
+    while True:
+        events = dict(poller.poll(timeout_ms))
+        if lifeline in events:  # the runner is gone or done
+            return False
         if server.fileno() not in events:
-            continue
+            return True
         conn, _ = server.accept()
         try:
             request, fds = _receive(conn)
@@ -230,6 +244,9 @@ def serve(socket_path: Path, lifeline: int) -> int:
             _note(f"request refused ({exc}); the launcher starts the engine cold")
             conn.close()
             continue
+        if request["module"] not in ready:
+            importlib.import_module(request["module"])  # asked before its turn: import it now
+            ready.add(request["module"])
         pid = os.fork()
         if pid == 0:
             server.close()

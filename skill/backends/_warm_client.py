@@ -1,7 +1,8 @@
-"""The interpreter a local task calls as ``$VDA_PYTHON`` (issue 15): ``-m skill.engines.label`` and
-``-m skill.engines.augment`` start in a process forked from the run's warm starter
-(:mod:`skill.backends._local_warm`), which imported them once; anything else, or any failure to
-reach the starter before the command began, runs the real interpreter (``exec``), as before.
+"""The interpreter a local task calls as ``$VDA_PYTHON`` (issue 15): ``-m skill.engines.label``,
+``-m skill.engines.augment`` and the setup task's staged ``generate_configs.py`` (when it is byte for
+byte this installation's ``skill/engines/configs.py``) start in a process forked from the run's warm
+starter (:mod:`skill.backends._local_warm`), which imported them once; anything else, or any
+failure to reach the starter before the command began, runs the real interpreter (``exec``).
 
 Run as ``python -I -S _warm_client.py REAL_PYTHON SOCKET ARGS...`` by the run's launcher script;
 standard library only (``-I`` leaves the skill off the path), so it starts in a few milliseconds.
@@ -21,7 +22,8 @@ import socket
 import struct
 import sys
 
-WARM_MODULES = ("skill.engines.label", "skill.engines.augment")
+WARM_MODULES = ("skill.engines.configs", "skill.engines.augment", "skill.engines.label")  # the starter's import order
+WARM_SCRIPTS = {"generate_configs.py": ("skill.engines.configs", "engines/configs.py")}  # staged name -> module, its file
 STARTED = b"S"
 
 
@@ -75,10 +77,31 @@ def _run_warm(socket_path: str, argv: list[str]) -> int | None:
     return struct.unpack("!i", status)[0]
 
 
+def _same_file(staged: str, ours: str) -> bool:
+    try:
+        with open(staged, "rb") as a, open(ours, "rb") as b:
+            return a.read() == b.read()
+    except OSError:
+        return False
+
+
+def _warm_module(argv: list[str]) -> list[str] | None:
+    """``["-m", module, *args]`` when this command can start warm, else None."""
+    if len(argv) >= 2 and argv[0] == "-m" and argv[1] in WARM_MODULES:
+        return argv
+    if argv and not argv[0].startswith("-") and os.path.basename(argv[0]) in WARM_SCRIPTS:
+        module, relative = WARM_SCRIPTS[os.path.basename(argv[0])]
+        skill_dir = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        if _same_file(argv[0], os.path.join(skill_dir, relative)):  # the very code the module holds
+            return ["-m", module, *argv[1:]]
+    return None
+
+
 def main() -> None:
     real, socket_path, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
-    if socket_path and len(argv) >= 2 and argv[0] == "-m" and argv[1] in WARM_MODULES:
-        code = _run_warm(socket_path, argv)
+    warm = _warm_module(argv) if socket_path else None
+    if warm is not None:
+        code = _run_warm(socket_path, warm)
         if code is not None:
             os._exit(code & 0xFF)
     os.execv(real, [real, *argv])

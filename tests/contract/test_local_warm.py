@@ -123,3 +123,22 @@ def test_the_starter_exits_when_its_runner_lets_go(tmp_path: Path) -> None:
     warm.stop()
     assert proc.poll() is not None
     assert not warm.socket_path.exists()
+
+
+def test_the_staged_config_generator_starts_warm_only_when_it_is_this_installations(starter: WarmStarter, tmp_path: Path) -> None:
+    from skill.paths import skill_root
+
+    ours = (skill_root() / "skill" / "engines" / "configs.py").read_text()
+    staged = tmp_path / "same" / "generate_configs.py"
+    staged.parent.mkdir()
+    staged.write_text(ours)
+    changed = tmp_path / "changed" / "generate_configs.py"
+    changed.parent.mkdir()
+    changed.write_text(ours.replace("def main(argv", "print('the staged copy ran')\n\n\ndef main(argv", 1))
+    args = [str(tmp_path / "missing-videos"), str(tmp_path), str(tmp_path / "out")]
+    _until(lambda: _served(starter), "the starter to listen")
+    warm = _run([str(starter.launcher), str(staged), *args], tmp_path)
+    cold = _run([sys.executable, str(staged), *args], tmp_path)
+    assert (warm.returncode, warm.stdout, warm.stderr) == (cold.returncode, cold.stdout, cold.stderr) and warm.returncode == 1
+    own = _run([str(starter.launcher), str(changed), *args], tmp_path)
+    assert own.stdout.startswith("the staged copy ran")  # not this installation's code: run as it is
