@@ -17,7 +17,10 @@ Rows:
   returns, with the backend as shipped (the runner's change signal) and with the same backend
   polled on its backoff (1 s, x1.5, capped at 5 s), the way it was read before. Target: 50 ms.
 
-Every round runs each case once, in a rotated order; medians of the rounds are compared.
+Every round runs each case once, in a rotated order; medians of the rounds are compared. With
+``VDA_BENCH_BASELINE_ROOT`` naming another checkout (e.g. a ``git worktree`` of the commit before a
+change), its ``vda run`` joins the rounds as one more case, so before and after share the same
+machine load: ``VDA_BENCH_BASELINE_ROOT=/tmp/base ./run bench --only overhead``.
 """
 
 from __future__ import annotations
@@ -57,8 +60,8 @@ def _vda() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "tools.cli"]
 
 
-def _env(home: Path | None = None) -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]])}
+def _env(home: Path | None = None, root: Path = ROOT) -> dict[str, str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]])}
     for name in ("VDA_LOCAL_ROOT", "VDA_ETA_STORE", "VDA_BACKEND"):
         env.pop(name, None)
     if home is not None:
@@ -66,9 +69,9 @@ def _env(home: Path | None = None) -> dict[str, str]:
     return env
 
 
-def _timed(argv: list[str], env: dict[str, str]) -> float:
+def _timed(argv: list[str], env: dict[str, str], root: Path = ROOT) -> float:
     start = time.perf_counter()
-    subprocess.run(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    subprocess.run(argv, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
     return time.perf_counter() - start
 
 
@@ -129,6 +132,7 @@ def run(quick: bool) -> list[dict]:
     from skill.engines.synthetic import make_scene
 
     rounds = 5 if quick else 11
+    baseline_root = Path(os.environ["VDA_BENCH_BASELINE_ROOT"]).resolve() if os.environ.get("VDA_BENCH_BASELINE_ROOT") else None
     folder = Path(tempfile.mkdtemp(prefix="vda-bench-overhead-"))
     try:
         clip_dir = folder / "clip"
@@ -138,11 +142,11 @@ def run(quick: bool) -> list[dict]:
         vda_run = [*_vda(), "run", "--flow", "e2e", "--backend", "local", "--video", str(clip), "--seed", "7", "--json"]
         counter = iter(range(10_000))
 
-        def one_run() -> float:
+        def one_run(root: Path = ROOT) -> float:
             home = folder / f"home{next(counter)}"
             home.mkdir()
             try:
-                return _timed(vda_run, _env(home))
+                return _timed(vda_run, _env(home, root), root)
             finally:
                 shutil.rmtree(home, ignore_errors=True)
 
@@ -151,6 +155,8 @@ def run(quick: bool) -> list[dict]:
             "vda run": one_run,
             "engine work": lambda: _engine_work(clip, folder),
         }
+        if baseline_root is not None:
+            cases["vda run (baseline)"] = lambda: one_run(baseline_root)
         samples: dict[str, list] = {name: [] for name in cases}
         for name in cases:  # warm the page cache, the bytecode and this process's engine imports
             cases[name]()
@@ -172,7 +178,16 @@ def run(quick: bool) -> list[dict]:
     engine_critical = statistics.median(c for _, c in samples["engine work"])
     overhead = wall - engine_sum
     note = f"median of {rounds} interleaved rounds; 1 s 640x360 10 fps clip"
-    return [
+    baseline_rows = []
+    if baseline_root is not None:
+        before = statistics.median(samples["vda run (baseline)"])
+        baseline_rows = [
+            {"name": "vda run e2e, this checkout vs baseline checkout", "ours_s": wall, "baseline_s": before, "ratio": wall / before,
+             "target": None, "notes": f"baseline {baseline_root}; same rounds"},
+            {"name": "fixed overhead of the baseline checkout", "value": round(before - engine_sum, 3), "unit": "s", "target": None,
+             "notes": "its run wall - the same engine work"},
+        ]
+    return baseline_rows + [
         {"name": "vda run e2e (local), 1 s clip", "ours_s": wall, "baseline_s": base, "ratio": wall / base, "target": None, "notes": note},
         {"name": "engine work (sum of the 4 engine calls)", "value": round(engine_sum, 3), "unit": "s", "target": None,
          "notes": f"configs + augment + 2 labels, imports done; critical path {engine_critical:.3f} s"},
