@@ -72,6 +72,7 @@ DEFAULT_AUGMENTATION_CONFIG = "augmentation/augmentation.yaml"
 WEIGHT_TOLERANCE = 1e-6
 MAX_AUGMENTATIONS = 1000
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when this PyYAML has it: the same values
 
 try:  # inside the skill package the error joins the SkillError tree; in a bare container it stands alone
     from skill.errors import InputError as _ErrorBase
@@ -137,7 +138,7 @@ def find_videos(videos_dir: str | os.PathLike[str]) -> list[dict[str, str]]:
 def _read_structured(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
-        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        return json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigGenError(f"Cannot read {path} ({type(exc).__name__}).", remedy="Check the file exists and is UTF-8 text.") from exc
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
