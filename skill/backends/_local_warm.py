@@ -168,7 +168,6 @@ def _exit_status(exc: SystemExit) -> int:
 
 def _run_engine(conn: socket.socket, request: dict, fds: list[int]) -> None:
     """In the forked process: become the task's engine process, run it, report, exit."""
-    code = 1
     try:
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
@@ -183,13 +182,17 @@ def _run_engine(conn: socket.socket, request: dict, fds: list[int]) -> None:
         os.environ.update({str(k): str(v) for k, v in request["env"].items()})
         threading.Thread(target=_watch_launcher, args=(conn,), daemon=True).start()
         conn.sendall(STARTED + struct.pack("!i", os.getpid()))
+    except OSError:  # the launcher is gone (killed with its task) before the engine began: it starts nothing
+        os._exit(1)
+    code = 1
+    try:
         module = sys.modules[request["module"]]
         sys.argv = [module.__file__ or request["module"], *request["args"]]
         try:
             code = module.main(list(request["args"]))
         except SystemExit as exc:
             code = _exit_status(exc)
-    except BaseException:  # the engine's own uncaught error: the traceback a cold start would print
+    except BaseException:  # the engine's own uncaught error: the traceback a cold start prints
         traceback.print_exc()
         code = 1
     finally:
@@ -197,7 +200,7 @@ def _run_engine(conn: socket.socket, request: dict, fds: list[int]) -> None:
             sys.stdout.flush()
             sys.stderr.flush()
             conn.sendall(struct.pack("!i", int(code or 0)))
-        except OSError:
+        except OSError:  # the launcher is gone: nobody to report to
             code = code or 1
         os._exit(int(code or 0) & 0xFF)
 
