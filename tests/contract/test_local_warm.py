@@ -142,3 +142,23 @@ def test_the_staged_config_generator_starts_warm_only_when_it_is_this_installati
     assert (warm.returncode, warm.stdout, warm.stderr) == (cold.returncode, cold.stdout, cold.stderr) and warm.returncode == 1
     own = _run([str(starter.launcher), str(changed), *args], tmp_path)
     assert own.stdout.startswith("the staged copy ran")  # not this installation's code: run as it is
+
+
+def test_a_launcher_gone_before_its_engine_began_leaves_no_traceback(starter: WarmStarter, tmp_path: Path) -> None:
+    import array
+    import json
+    import socket
+    import struct
+
+    _until(lambda: _served(starter), "the starter to listen")
+    err_read, err_write = os.pipe()
+    null = os.open(os.devnull, os.O_RDWR)
+    request = json.dumps({"module": "skill.engines.augment", "args": ["--help"], "cwd": str(tmp_path), "env": dict(os.environ)}).encode()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.connect(str(starter.socket_path))
+        conn.sendmsg([struct.pack("!I", len(request)) + request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [null, null, err_write]))])
+    # gone at once, as a launcher killed with its task; the engine's stderr is ours to read
+    os.close(err_write)
+    os.close(null)
+    with os.fdopen(err_read, "rb") as stderr:
+        assert b"Traceback" not in stderr.read()  # EOF once the forked engine has exited
