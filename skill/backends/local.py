@@ -11,7 +11,8 @@
                                              tasks/<task>/{files,inputs,output,credentials}/
 
 ``submit`` fixes the plan, stages the task files and starts a detached runner process
-(:mod:`skill.backends.local_runner`) that survives the caller; any later ``LocalBackend`` on the
+(:mod:`skill.backends.local_runner`, entered through :mod:`skill.backends._runner_main`, which first
+starts the run's warm engine starter) that survives the caller; any later ``LocalBackend`` on the
 same root can query, tail, cancel or wait for the run. When the runner is gone before the run
 ended, ``query`` settles it (FAILED "runner exited", downstream FAILED_UPSTREAM) instead of
 waiting forever.
@@ -60,7 +61,7 @@ _log = logging.getLogger(__name__)
 
 LOCAL_POOL = "local"
 LOCAL_PLATFORM = "cpu"
-_RUNNER_MODULE = "skill.backends.local_runner"
+_RUNNER_MODULE = "skill.backends._runner_main"  # starts the warm starter, then local_runner
 RUNNER_LOCK = "runner.lock"
 _WORKFLOW_ID = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_-]*[a-zA-Z0-9])?-\d+$")
 

@@ -31,7 +31,7 @@ import traceback
 from pathlib import Path
 
 from skill.backends._local_credentials import CredentialStore
-from skill.backends._local_io import atomic_write_text
+from skill.backends._local_io import RUNNER_LOCK_FD_ENV, atomic_write_text
 from skill.backends._local_logs import RunLog
 from skill.backends._local_plan import exit_status
 from skill.backends._local_signal import notify
@@ -57,14 +57,12 @@ from skill.secrets import redact
 __all__ = ["CANCEL_FILE", "KILL_GRACE_SECONDS", "RUNNER_LOCK_FD_ENV", "Runner", "kill_process_group", "main", "signal_exit_code"]
 
 CANCEL_FILE = "cancel"
-RUNNER_LOCK_FD_ENV = "VDA_RUNNER_LOCK_FD"  # the inherited fd holding runner.lock (see LocalBackend.submit)
 KILL_GRACE_SECONDS = 1.0
 _TICK = 0.05  # the scheduler's longest pause (a group ending wakes it at once; the cancel file is read this often)
 _WATCH_TICK = 0.01  # how often a group looks for exited tasks: a task's end is seen within 10 ms
 _EXIT_UPSTREAM, _EXIT_DOWNLOAD, _EXIT_UPLOAD = 3000, 2010, 2012
 _RESERVE = ".state-reserve"  # space set aside so a full disk can still record why the run failed
 _RESERVE_BYTES = 256 * 1024
-_ENGINE_CHOICE = ("VDA_LABEL_ENGINE", "VDA_AUGMENT_ENGINE")  # a task that names an engine runs one: start warm
 
 
 def _note(text: str | None = None) -> bool:
@@ -126,7 +124,7 @@ class _Live:
 
 
 class Runner:
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, warm: WarmStarter | None = None) -> None:
         self.run_dir = Path(run_dir)
         self.plan = load_plan(self.run_dir / "plan.json")
         self.state: RunRecord = load_state(self.run_dir / "state.json")
@@ -141,7 +139,7 @@ class Runner:
         self.threads: dict[str, threading.Thread] = {}
         self._last_saved = ""
         self._group_ended = threading.Event()  # set by a group thread on its way out: the scheduler looks at once
-        self.warm = WarmStarter(self.run_dir)
+        self.warm = warm or WarmStarter(self.run_dir)  # started by the entry (_runner_main), or never: engines start cold
 
     # --- state ------------------------------------------------------------------------------
     def save(self) -> None:
@@ -203,8 +201,6 @@ class Runner:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, lambda n, _frame: self.halt("FAILED", "runner exited"))
         self._reserve_space()
-        if any(k in t.environment for g in self.plan.groups for t in g.tasks for k in _ENGINE_CHOICE):
-            self.warm.start({k: v for k, v in os.environ.items() if redact(v) == v})
         try:
             self._schedule()
         except StateUnwritable:
@@ -546,7 +542,7 @@ def _keep_lock(fd_text: str) -> None:
             _note(f"local runner: lock fd {fd_text} is unusable ({exc.strerror})")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, warm: WarmStarter | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("usage: python -m skill.backends.local_runner <run_dir>", file=sys.stderr)
@@ -554,8 +550,10 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = Path(args[0])
     _keep_lock(os.environ.pop(RUNNER_LOCK_FD_ENV, ""))
     try:
-        runner = Runner(run_dir)
+        runner = Runner(run_dir, warm)
     except (OSError, SkillError) as exc:
+        if warm is not None:
+            warm.stop()
         print(f"local runner cannot start in {run_dir}: {exc}", file=sys.stderr)
         return 1
     return runner.run()
