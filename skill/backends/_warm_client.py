@@ -9,9 +9,10 @@ standard library only (``-I`` leaves the skill off the path), so it starts in a 
 
 The engine sees what it would see as its own process: this process's argv, working folder,
 environment and standard streams (passed over the socket), and its exit status comes back as this
-process's. SIGTERM and SIGINT sent to the task are passed on; if this process is killed outright,
-the engine notices its socket close and kills itself; an engine killed by a signal makes this
-process die by SIGKILL (a shell reports 137), since the signal itself is not known here.
+process's. SIGTERM, SIGINT and SIGHUP sent to this process are passed on, and an engine that dies of one makes
+this process die of the same signal (a shell reports 143 for SIGTERM, as for a cold start); an
+engine killed otherwise makes it die by SIGKILL (137), the signal itself not being known here. If
+this process is killed outright, the engine notices its socket close and kills itself.
 """
 
 import array
@@ -59,8 +60,10 @@ def _run_warm(socket_path: str, argv: list[str]) -> int | None:
     if len(started) < 5 or started[:1] != STARTED:
         return None  # refused before the engine began: nothing ran, the cold start is exact
     (child,) = struct.unpack("!i", started[1:])
+    forwarded: list[int] = []
 
     def forward(signum, _frame):
+        forwarded.append(signum)
         try:
             os.kill(child, signum)
         except ProcessLookupError:
@@ -72,8 +75,11 @@ def _run_warm(socket_path: str, argv: list[str]) -> int | None:
         status = _read_exactly(conn, 4)
     except OSError:
         status = b""
-    if len(status) < 4:  # the engine died without an exit status: killed by a signal
-        os.kill(os.getpid(), signal.SIGKILL)
+    if len(status) < 4:  # the engine died without an exit status: killed by a signal, the one passed on if any
+        deadly = forwarded[-1] if forwarded else signal.SIGKILL
+        signal.signal(deadly, signal.SIG_DFL)
+        os.kill(os.getpid(), deadly)
+        os.kill(os.getpid(), signal.SIGKILL)  # a signal this process survives by default: still die of one
     return struct.unpack("!i", status)[0]
 
 

@@ -162,3 +162,18 @@ def test_a_launcher_gone_before_its_engine_began_leaves_no_traceback(starter: Wa
     os.close(null)
     with os.fdopen(err_read, "rb") as stderr:
         assert b"Traceback" not in stderr.read()  # EOF once the forked engine has exited
+
+
+def test_sigterm_to_the_launcher_ends_the_engine_with_sigterm_as_a_cold_start(starter: WarmStarter, tmp_path: Path) -> None:
+    _until(lambda: _served(starter), "the starter to listen")
+    config = tmp_path / "blocking.yaml"
+    os.mkfifo(config)
+    video = tmp_path / "clip.mp4"
+    make_scene(video, width=64, height=48, fps=5, seconds=1, seed=1)
+    launcher = subprocess.Popen([str(starter.launcher), "-m", "skill.engines.label", "--engine", "classic", "--video", str(video),
+                                 "--output-dir", str(tmp_path / "out"), "--config", str(config)], cwd=tmp_path, start_new_session=True)
+    assert starter._proc is not None
+    _until(lambda: _children(starter._proc.pid), "the engine to be forked")
+    launcher.terminate()  # what cancel sends a running task
+    assert launcher.wait(WAIT) == -signal.SIGTERM
+    _until(lambda: not _children(starter._proc.pid), "the engine to end")
