@@ -39,6 +39,9 @@ from skill.backends._warm_client import STARTED, WARM_MODULES
 __all__ = ["LAUNCHER", "SOCKET", "WarmStarter", "main"]
 
 SOCKET = "warm.sock"
+# what the starter imports, in this order: the config generator and the contract it checks against
+# first (the setup task's), then the engines of the workers; requests are served between imports
+PRELOAD = ("skill.engines.configs", "skill.engines.container_contract", "skill.engines.augment", "skill.engines.label")
 LAUNCHER = "python"  # <run_dir>/bin/python: what tasks get as VDA_PYTHON
 _MAX_REQUEST = 1 << 20
 
@@ -221,7 +224,7 @@ def serve(socket_path: Path, lifeline: int) -> int:
     poller.register(server.fileno(), select.POLLIN)
     poller.register(lifeline, select.POLLIN | select.POLLHUP)
     ready: set[str] = set()
-    for name in WARM_MODULES:  # the setup task's configs first: its request is served before the heavy imports
+    for name in PRELOAD:  # the setup task's configs first: its request is served before the heavy imports
         importlib.import_module(name)
         ready.add(name)
         if not _serve_pending(server, lifeline, poller, ready, timeout_ms=0):
