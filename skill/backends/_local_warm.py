@@ -40,8 +40,9 @@ __all__ = ["LAUNCHER", "SOCKET", "WarmStarter", "main"]
 
 SOCKET = "warm.sock"
 # what the starter imports, in this order: the config generator and the contract it checks against
-# first (the setup task's), then the engines of the workers; requests are served between imports
-PRELOAD = ("skill.engines.configs", "skill.engines.container_contract", "skill.engines.augment", "skill.engines.label")
+# first (the setup task's), then the engines of the workers and their libraries; requests waiting
+# are served between two imports, so none waits for more than the one in progress
+PRELOAD = ("skill.engines.configs", "skill.engines.container_contract", "numpy", "av", "cv2", "skill.engines.augment", "skill.engines.label")
 LAUNCHER = "python"  # <run_dir>/bin/python: what tasks get as VDA_PYTHON
 _MAX_REQUEST = 1 << 20
 
