@@ -1,8 +1,11 @@
-"""Tracking quality of the classic labeler on synthetic scenes with known ground truth.
+"""Tracking quality of the classic labeler on synthetic scenes with known ground truth, and on real footage.
 
 Rows report MOTA and IDF1 (CLEAR / identity metrics, IoU >= 0.5) for the road, plaza and indoor
 presets: 640x360 at 10 fps, 3 s clips (quick) or 10 s clips (full; the same paths, slower motion).
 Targets are the floors the tests hold (0.85) — the tests use 3 s clips; these numbers show the margin.
+The real-footage rows come last: the clip committed in tests/data/real/parking-lot (always) and a
+MOTChallenge sequence named by VDA_BENCH_MOT_VIDEO / VDA_BENCH_MOT_GT (when set); their targets are
+the floors tests/unit/test_real_footage.py holds.
 
 The same scenes are then re-rendered by the classic augmenter (rain at night, dim, wet ground: the
 heaviest look; and fog) and labeled again. The augmenter changes no geometry, so the ground truth
@@ -81,34 +84,62 @@ def _walking_pairs(tmp: Path, seconds: int) -> list[dict]:
     ]
 
 
-def _real_sequence() -> list[dict]:
-    """A real MOTChallenge sequence, when one is on this machine: VDA_BENCH_MOT_VIDEO (a video of the
-    sequence, any size) and VDA_BENCH_MOT_GT (its gt/gt.txt, with seqinfo.ini two folders up)."""
+REAL_CLIP = Path(__file__).resolve().parent.parent / "tests" / "data" / "real" / "parking-lot"
+# Floors the real-footage tests hold, per sequence (name from seqinfo.ini); any other sequence named
+# by the variables is held to PETS09-S2L1's. Measured in issue 11:
+#   parking-lot (the committed clip, 768x432): MOTA 0.009, IDF1 0.468, 11 tracks for 5 objects; its cars
+#     are tracked (IDF1 0.74) but the pale-topped walker and the thin white bicycles are caught in
+#     parts, so most boxes miss the 0.5 overlap and MOTA sits near zero;
+#   PETS09-S2L1 (MOT15, a 480x360 re-encode): MOTA 0.494, IDF1 0.423, 51 tracks for 19 people.
+REAL_FLOORS = {
+    "parking-lot": {"mota": -0.05, "idf1": 0.42, "extra_tracks": 10},
+    "PETS09-S2L1": {"mota": 0.45, "idf1": 0.38, "extra_tracks": 35},
+}
+
+
+def real_floors(name: str) -> dict[str, float]:
+    return REAL_FLOORS.get(name, REAL_FLOORS["PETS09-S2L1"])
+
+
+def real_sequences() -> list[tuple[Path, Path]]:
+    """(video, gt/gt.txt) of the real sequences to measure: the clip committed in tests/data/real,
+    then the one VDA_BENCH_MOT_VIDEO (a video of the sequence, any size) and VDA_BENCH_MOT_GT (its
+    gt/gt.txt, with seqinfo.ini two folders up) name, when both are files."""
     import os
 
+    found = [(REAL_CLIP / "parking-lot.mp4", REAL_CLIP / "gt" / "gt.txt")]
+    video, gt_txt = os.environ.get("VDA_BENCH_MOT_VIDEO", ""), os.environ.get("VDA_BENCH_MOT_GT", "")
+    if video and gt_txt and Path(video).is_file() and Path(gt_txt).is_file():
+        found.append((Path(video), Path(gt_txt)))
+    return found
+
+
+def _real_sequence() -> list[dict]:
+    """MOTA, IDF1 and the track count on each real sequence of :func:`real_sequences`."""
     from skill.engines.mot_metrics import load_mot_sequence, tracks_as_hypothesis
     from skill.engines.video_io import probe
 
-    video, gt_txt = os.environ.get("VDA_BENCH_MOT_VIDEO"), os.environ.get("VDA_BENCH_MOT_GT")
-    if not video or not gt_txt or not Path(video).is_file() or not Path(gt_txt).is_file():
-        return [{"name": "real sequence", "notes": "skipped: set VDA_BENCH_MOT_VIDEO and VDA_BENCH_MOT_GT "
-                 "(e.g. PETS09-S2L1 of MOT15) to measure on real footage"}]
-    info = probe(video)
-    seq = load_mot_sequence(gt_txt, video_size=(info.width, info.height))
-    analysis = analyze_video(video, ClassicSettings())
-    summary = evaluate(seq.frames, tracks_as_hypothesis(analysis.tracks))
-    c = summary.clear
-    where = f"{seq.name} at {info.width}x{info.height}, {analysis.frames} frames"
-    return [
-        {"name": f"MOTA {seq.name}", "value": round(summary.mota, 4), "target": REAL_FLOORS["mota"],
-         "notes": f"{where}; FN {c.fn} FP {c.fp} IDSW {c.idsw} of {c.num_gt} boxes; MOTP {c.motp:.2f}"},
-        {"name": f"IDF1 {seq.name}", "value": round(summary.idf1, 4), "target": REAL_FLOORS["idf1"], "notes": where},
-        {"name": f"track count error {seq.name}", "value": len(analysis.tracks) - seq.ids,
-         "notes": f"{len(analysis.tracks)} tracks for {seq.ids} annotated people"},
-    ]
-
-
-REAL_FLOORS = {"mota": 0.45, "idf1": 0.38}  # PETS09-S2L1 at 480x360 measured 0.494 / 0.423 (issue 11)
+    rows: list[dict] = []
+    sequences = real_sequences()
+    for video, gt_txt in sequences:
+        info = probe(video)
+        seq = load_mot_sequence(gt_txt, video_size=(info.width, info.height))
+        analysis = analyze_video(video, ClassicSettings())
+        summary = evaluate(seq.frames, tracks_as_hypothesis(analysis.tracks))
+        c = summary.clear
+        floors = real_floors(seq.name)
+        where = f"{seq.name} at {info.width}x{info.height}, {analysis.frames} frames"
+        rows += [
+            {"name": f"MOTA {seq.name}", "value": round(summary.mota, 4), "target": floors["mota"],
+             "notes": f"{where}; FN {c.fn} FP {c.fp} IDSW {c.idsw} of {c.num_gt} boxes; MOTP {c.motp:.2f}"},
+            {"name": f"IDF1 {seq.name}", "value": round(summary.idf1, 4), "target": floors["idf1"], "notes": where},
+            {"name": f"track count error {seq.name}", "value": len(analysis.tracks) - seq.ids,
+             "target": floors["extra_tracks"], "notes": f"{len(analysis.tracks)} tracks for {seq.ids} annotated objects"},
+        ]
+    if len(sequences) == 1:
+        rows.append({"name": "real sequence (MOTChallenge)", "notes": "skipped: set VDA_BENCH_MOT_VIDEO and "
+                     "VDA_BENCH_MOT_GT (e.g. PETS09-S2L1 of MOT15) to measure a bigger one too"})
+    return rows
 
 
 if __name__ == "__main__":

@@ -71,6 +71,16 @@ def cookbook_variables(cookbook: str) -> dict[str, list[str]]:
     return variables_of(cookbooks_dir() / cookbook / "workflow_config.yaml", label=cookbook)
 
 
+def cookbook_augmentations(cookbook: str) -> int:
+    """How many augmentations per clip a shipped cookbook asks for (``augmentation.n_augmentations``)."""
+    try:
+        raw = yaml.safe_load((cookbooks_dir() / cookbook / "workflow_config.yaml").read_text(encoding="utf-8")) or {}
+        return int((raw.get("augmentation") or {}).get("n_augmentations", 1))
+    except (OSError, yaml.YAMLError, TypeError, ValueError, AttributeError):
+        raise InputError(f"The cookbook {cookbook} could not be read.", remedy="Pick a shipped cookbook, e.g. city_traffic.",
+                         code="unknown-cookbook") from None
+
+
 def _offer(variables: Variables) -> str:
     return "; ".join(f"{name}: {', '.join(options)}" for name, options in variables.items()) or "no variables"
 

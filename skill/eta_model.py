@@ -23,7 +23,7 @@ from skill.backends._local_io import temp_name
 from skill.backends.base import BackendName
 from skill.paths import workspace_dir
 
-__all__ = ["ClipShape", "LocalRate", "estimate", "record_run", "work_units"]
+__all__ = ["ClipShape", "LocalRate", "estimate", "estimate_batches", "record_run", "work_units"]
 
 _REFERENCE_MEGAPIXELS = 1280 * 720 / 1e6
 _UPSTREAM_CLIP_SECONDS = 10.0
@@ -115,6 +115,23 @@ def estimate(flow: str, backend: BackendName, clips: list[ClipShape], augmentati
     fit = lambda m: round(m * _OSMO_FIXED_SHARE + m * (1 - _OSMO_FIXED_SHARE) * scale, 1)  # noqa: E731
     basis = f"upstream's table scaled to {sum(c.seconds for c in clips):.0f} s of clip"
     return base.model_copy(update={"flow_minutes": flows.MinuteRange(min_minutes=fit(low), max_minutes=fit(high)), "basis": basis})
+
+
+def estimate_batches(flow: str, backend: BackendName, clips: list[ClipShape], augmentations: int, *, batches: int, max_in_flight: int) -> flows.Eta:
+    """The Eta of a run fanned out into ``batches`` workflows, ``max_in_flight`` at once. On a cluster
+    every batch gets its own GPUs, so the run takes one batch's time per wave of batches; on this
+    machine the batches share its cores, so the whole run's work decides (plus a start per batch)."""
+    waves = math.ceil(batches / max(1, max_in_flight))
+    if backend == "local":
+        whole = estimate(flow, backend, clips, augmentations)
+        extra = _minutes(_PRIOR[0] * (batches - 1))
+        window = flows.MinuteRange(min_minutes=round(whole.flow_minutes.min_minutes + extra, 3), max_minutes=round(whole.flow_minutes.max_minutes + extra, 3))
+        return whole.model_copy(update={"flow_minutes": window, "basis": f"{whole.basis}; {batches} batches sharing this machine"})
+    per_batch = clips[: math.ceil(len(clips) / batches)] if clips else []
+    one = estimate(flow, backend, per_batch, augmentations)
+    window = flows.MinuteRange(min_minutes=round(one.flow_minutes.min_minutes * waves, 1), max_minutes=round(one.flow_minutes.max_minutes * waves, 1))
+    return one.model_copy(update={"flow_minutes": window, "basis": f"{one.basis}, per batch of {len(per_batch) or 'its'} clip(s); "
+                                  f"{batches} batches, {max_in_flight} at once: {waves} wave(s)"})
 
 
 def record_run(flow: str, clips: list[ClipShape], augmentations: int, wall_s: float) -> LocalRate:

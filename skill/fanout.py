@@ -20,9 +20,9 @@ Everything here is a plain function over pydantic values; ``drive`` takes the su
 calls as arguments, so it runs against any backend (or a simulated one in tests).
 
 A batch workflow processes exactly its clips: the ``clips`` value reaches the setup task, which makes
-configs for those clips only (and tells the original-label workers the same). Not yet done (issue
-17): an input ``regex`` so workers download only their clips, and wiring ``drive`` into ``vda run
---max-in-flight`` when the plan has more than one batch.
+configs for those clips only (and tells the original-label workers the same). The ledger glue (the
+parent run's stored plan, submitting one batch through the guard and the submit step, progress for
+``poll``, the batch a clip is staged from) is :mod:`skill.steps.batches`.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ from skill.ledger import Ledger
 from skill.models import TERMINAL_WORKFLOW_STATES, PoolInfo
 
 __all__ = [
-    "Batch", "BatchState", "FanoutPlan", "FanoutProgress", "attempt_run_id", "batch_values", "default_max_in_flight", "drive",
-    "gpus_per_batch", "plan_batches", "progress",
+    "Batch", "BatchState", "FanoutPlan", "FanoutProgress", "attempt_run_id", "batch_states", "batch_values", "default_max_in_flight",
+    "drive", "gpus_per_batch", "observe", "plan_batches", "progress",
 ]
 
 MAX_ATTEMPTS = 3
@@ -183,8 +183,9 @@ def progress(states: Iterable[BatchState]) -> FanoutProgress:
     return FanoutProgress(total=len(items), retried=sorted(s.index for s in items if s.attempts > 1), **count)
 
 
-def _resume(plan: FanoutPlan, ledger: Ledger, max_attempts: int) -> list[BatchState]:
-    """Each batch's state from the ledger: the latest attempt id it holds decides."""
+def batch_states(plan: FanoutPlan, ledger: Ledger, max_attempts: int = MAX_ATTEMPTS) -> list[BatchState]:
+    """Each batch's state from the ledger: the latest attempt id it holds decides (a batch whose
+    latest attempt is not terminal counts as running, whatever it is doing now)."""
     states = []
     for batch in plan.batches:
         state = BatchState(index=batch.index)
@@ -203,32 +204,39 @@ def _resume(plan: FanoutPlan, ledger: Ledger, max_attempts: int) -> list[BatchSt
     return states
 
 
+def observe(states: list[BatchState], *, query: QueryStatus, ledger: Ledger, max_attempts: int = MAX_ATTEMPTS) -> None:
+    """Read the status of every batch in flight, record a change under its attempt id, and settle
+    the batches that ended: done, queued again for a retry, or failed after ``max_attempts``."""
+    for state in states:
+        if state.phase != "running" or not state.workflow_id:
+            continue
+        status = query(state.workflow_id)
+        if status != state.status:
+            state.status = status
+            if state.run_id and ledger.get(state.run_id) is not None:
+                ledger.mark(state.run_id, status)
+        if status == "COMPLETED":
+            state.phase = "done"
+        elif status in TERMINAL_WORKFLOW_STATES:
+            state.phase = "failed" if state.attempts >= max_attempts else "queued"
+
+
 def drive(
     plan: FanoutPlan, *, submit_batch: SubmitBatch, query: QueryStatus, ledger: Ledger,
     wait: Callable[[], None], on_progress: Callable[[FanoutProgress], None] | None = None,
-    max_attempts: int = MAX_ATTEMPTS, max_rounds: int = 1_000_000,
+    max_attempts: int = MAX_ATTEMPTS, max_rounds: int = 1_000_000, stop: Callable[[], bool] | None = None,
 ) -> list[BatchState]:
     """Run every batch to an end with at most ``plan.max_in_flight`` in flight.
 
     ``submit_batch`` submits one attempt (it records the attempt in the ledger, as the submit step
     does); ``drive`` records each status it sees under the attempt id. A failed batch is resubmitted
     alone under its next attempt id until ``max_attempts``; the others carry on. ``wait`` is called
-    between polling rounds (a real sleep, or a simulated clock's tick)."""
-    states = _resume(plan, ledger, max_attempts)
+    between polling rounds (a real sleep, or a simulated clock's tick). ``stop`` ends the driving
+    early (before a wait) and returns the states as they are: driving again later resumes them."""
+    states = batch_states(plan, ledger, max_attempts)
     by_index = {b.index: b for b in plan.batches}
     for _ in range(max_rounds):
-        for state in states:
-            if state.phase != "running" or not state.workflow_id:
-                continue
-            status = query(state.workflow_id)
-            if status != state.status:
-                state.status = status
-                if state.run_id and ledger.get(state.run_id) is not None:
-                    ledger.mark(state.run_id, status)
-            if status == "COMPLETED":
-                state.phase = "done"
-            elif status in TERMINAL_WORKFLOW_STATES:
-                state.phase = "failed" if state.attempts >= max_attempts else "queued"
+        observe(states, query=query, ledger=ledger, max_attempts=max_attempts)
         in_flight = sum(1 for s in states if s.phase == "running")
         for state in states:
             if in_flight >= plan.max_in_flight:
@@ -243,7 +251,7 @@ def drive(
         now = progress(states)
         if on_progress is not None:
             on_progress(now)
-        if now.finished:
+        if now.finished or (stop is not None and stop()):
             return states
         wait()
     raise InputError(

@@ -9,6 +9,9 @@ one that stops early or fails to decode part-way is ``input-truncated``.
 :func:`to_workflow_video` then leaves an H.264/yuv420p ``.mp4`` as it is, remuxes H.264 in another
 container into ``<stem>.mp4`` (no re-encode), and transcodes everything else (H.264, yuv420p,
 ``+faststart``). Audio is dropped: no step of the workflows uses it.
+
+:func:`collect_videos` comes first: the files (or folders of them) a user named, each checked to
+exist, hold something, be a video by its name and have a stem no other input has.
 """
 
 from __future__ import annotations
@@ -22,9 +25,10 @@ import av
 from pydantic import BaseModel, ConfigDict
 
 from skill.engines.video_io import VideoInfo, VideoReadError, probe
-from skill.video_types import WORKFLOW_SUFFIX
+from skill.errors import InputError
+from skill.video_types import INPUT_SUFFIXES, WORKFLOW_SUFFIX, is_video_name
 
-__all__ = ["IngestedVideo", "check_complete", "to_workflow_video"]
+__all__ = ["IngestedVideo", "check_complete", "collect_videos", "to_workflow_video"]
 
 _END_SLACK = 0.9  # decoded frames must reach 90 % of the declared duration (minus one frame)
 
@@ -128,3 +132,33 @@ def to_workflow_video(path: str | Path, folder: str | Path) -> IngestedVideo:
         partial.replace(target)
     return IngestedVideo(source=str(path), path=str(target), stem=path.stem, action=action, width=info.width, height=info.height,
                          fps=info.fps, frames=info.frames, duration_s=round(info.duration, 3), codec=info.codec)
+
+
+def _expand(entry: str) -> list[Path]:
+    path = Path(entry).expanduser()
+    if path.is_dir():
+        found = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and is_video_name(p.name))
+        if not found:
+            raise InputError(f"The folder {path} holds no video files ({', '.join(INPUT_SUFFIXES[:6])}, ...).", remedy="Point at a folder with videos.", code="no-videos")
+        return found
+    if not path.exists():
+        raise InputError(f"The video {path} does not exist.", remedy="Check the path; nothing was started.", code="input-not-found")
+    return [path]
+
+
+def collect_videos(videos: list[str], folder: str | None) -> list[Path]:
+    """Every input clip (files, or the videos of folders), checked before any work: exists, not
+    empty, a video file, unique stem (datasets are flat)."""
+    paths = [p for entry in [*videos, *([folder] if folder else [])] for p in _expand(entry)]
+    stems: dict[str, Path] = {}
+    for path in paths:
+        if not path.is_file():
+            raise InputError(f"The video {path} is not a regular file.", remedy="Pass a video file or a folder of them.", code="input-not-found")
+        if path.stat().st_size == 0:
+            raise InputError(f"The video {path} is empty.", remedy="Pass a complete video file; nothing was started.", code="input-empty")
+        if not is_video_name(path.name):
+            raise InputError(f"{path.name} is not a video file by its name.", remedy=f"Pass video files ({', '.join(INPUT_SUFFIXES[:6])}, ...).", code="input-not-video")
+        if path.stem in stems and stems[path.stem].resolve() != path.resolve():
+            raise InputError(f"Two inputs share the name {path.stem} ({stems[path.stem]} and {path}).", remedy="Rename one; datasets are flat.", code="duplicate-video-name")
+        stems[path.stem] = path
+    return [stems[s] for s in sorted(stems)]

@@ -21,10 +21,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from skill import flows, storage
+from skill import fanout, flows, storage
 from skill.backends.base import Backend
 from skill.demo_source import DEMO_DATASET_NAME, DEMO_REPO
 from skill.endpoints import normalize_url
@@ -38,22 +37,22 @@ from skill.engine_choice import (
     probe_endpoints,
     raise_first,
 )
-from skill.errors import BackendError, InputError, SkillError, UserInputRequired
-from skill.conditions import format_conditions, resolve_conditions
-from skill.eta_model import ClipShape, estimate, record_run
-from skill.ingest import IngestedVideo, to_workflow_video
+from skill.errors import BackendError, InputError, NotFound, SkillError, UserInputRequired
+from skill.conditions import cookbook_augmentations, format_conditions, resolve_conditions
+from skill.eta_model import ClipShape, estimate, estimate_batches, record_run
+from skill.ingest import IngestedVideo, collect_videos, to_workflow_video
 from skill.ledger import Ledger
 from skill.models import DEFAULT_COOKBOOK, CookbookName, DatasetName, NimGateMode
-from skill.paths import cookbooks_dir
+from skill.steps import batches
 from skill.steps.compare import CompareRequest, render_side_by_side
 from skill.steps.guard import GuardRequest, GuardResult, new_run_id, pre_submit_guard
 from skill.steps.monitor import PollRequest, PollResult, ProgressEvent, poll
 from skill.steps.preflight import PreflightRequest, preflight
 from skill.steps.stage import LabelSummary, StageRequest, stage_artifacts
 from skill.steps.submit import SubmitRequest, submit
-from skill.video_types import INPUT_SUFFIXES, WORKFLOW_SUFFIX, is_video_name
+from skill.video_types import WORKFLOW_SUFFIX, is_video_name
 
-__all__ = ["RunEvent", "RunRequest", "RunResult", "collect_videos", "run_failure", "run_pipeline"]
+__all__ = ["RunEvent", "RunRequest", "RunResult", "resume_pipeline", "run_failure", "run_pipeline"]
 
 
 
@@ -70,7 +69,8 @@ class RunRequest(BaseModel):
     cookbook: CookbookName | None = None
     dataset: DatasetName | None = Field(default=None, description="Dataset name for uploaded videos; default one of the run's own, clips-<run>.")
     augmentations: int | None = Field(default=None, ge=1, le=16, description="Augmentations per video; default the cookbook's.")
-    batch_size: int = Field(default=4, ge=1, le=256, description="Configs per worker task: workers = ceil(configs / batch_size).")
+    batch_size: int = Field(default=4, ge=1, le=256, description="Configs per worker task: workers = ceil(configs / batch_size); configs per batch when fanning out.")
+    max_in_flight: int | None = Field(default=None, ge=1, le=1000, description="Fan out into one workflow per batch, at most this many in flight (default on a gang-scheduled pool: its free GPUs).")
     demo: bool = Field(default=False, description="Use the VDA demo dataset explicitly.")
     pool: str | None = None
     gpu_platform: str | None = None
@@ -100,7 +100,7 @@ class RunResult(BaseModel):
     flow: str
     backend: str
     run_id: str
-    workflow_id: str | None
+    workflow_id: str | None = Field(description="The workflow's id; None for a run fanned out into batches (see batches).")
     dataset: str
     storage_url: str
     input_source: Literal["user", "demo"]
@@ -119,6 +119,7 @@ class RunResult(BaseModel):
     failed_tasks: list[str] = Field(default_factory=list)
     log_tail: dict[str, str] = Field(default_factory=dict)
     hint: str | None = None
+    batches: int | None = Field(default=None, description="Batches of a fanned-out run (one workflow each); None for one workflow.")
 
 
 Emit = Callable[[RunEvent], None]
@@ -129,41 +130,6 @@ def _quiet(_: RunEvent) -> None:
 
 
 # --- input -------------------------------------------------------------------------------------
-
-
-def _expand(entry: str) -> list[Path]:
-    path = Path(entry).expanduser()
-    if path.is_dir():
-        found = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and is_video_name(p.name))
-        if not found:
-            raise InputError(f"The folder {path} holds no video files ({', '.join(INPUT_SUFFIXES[:6])}, ...).", remedy="Point at a folder with videos.", code="no-videos")
-        return found
-    if not path.exists():
-        raise InputError(f"The video {path} does not exist.", remedy="Check the path; nothing was started.", code="input-not-found")
-    return [path]
-
-
-def collect_videos(videos: list[str], folder: str | None) -> list[Path]:
-    """Every input clip (files, or the videos of folders), checked before any work: exists, not
-    empty, a video file, unique stem (datasets are flat)."""
-    paths = [p for entry in [*videos, *([folder] if folder else [])] for p in _expand(entry)]
-    stems: dict[str, Path] = {}
-    for path in paths:
-        if not path.is_file():
-            raise InputError(f"The video {path} is not a regular file.", remedy="Pass a video file or a folder of them.", code="input-not-found")
-        if path.stat().st_size == 0:
-            raise InputError(f"The video {path} is empty.", remedy="Pass a complete video file; nothing was started.", code="input-empty")
-        if not is_video_name(path.name):
-            raise InputError(f"{path.name} is not a video file by its name.", remedy=f"Pass video files ({', '.join(INPUT_SUFFIXES[:6])}, ...).", code="input-not-video")
-        if path.stem in stems and stems[path.stem].resolve() != path.resolve():
-            raise InputError(f"Two inputs share the name {path.stem} ({stems[path.stem]} and {path}).", remedy="Rename one; datasets are flat.", code="duplicate-video-name")
-        stems[path.stem] = path
-    return [stems[s] for s in sorted(stems)]
-
-
-def cookbook_augmentations(cookbook: str) -> int:
-    config = yaml.safe_load((cookbooks_dir() / cookbook / "workflow_config.yaml").read_text(encoding="utf-8")) or {}
-    return int((config.get("augmentation") or {}).get("n_augmentations", 1))
 
 
 def worker_count(flow: str, videos: int, augmentations: int, batch_size: int) -> int:
@@ -430,28 +396,68 @@ def _workflow_seconds(backend: Backend, workflow_id: str, *, fallback: float) ->
         return fallback
 
 
-def _stage_and_render(run: _Run, result: RunResult) -> None:
+def _stage_and_render(run: _Run, result: RunResult, *, fanned_out: bool = False) -> None:
     """Stage the outputs with each clip's input beside them (the first pass downloads, the others
-    only add what is theirs), then one side-by-side per augmented clip."""
+    only add what is theirs), then one side-by-side per augmented clip. A fanned-out run stages each
+    clip from its batch, into ``batch-<NNNN>/`` of the run folder."""
     local = {c.stem: c.path for c in run.clips}
     run_dir: str | None = None
-    augmented: dict[str, str] = {}
+    augmented: dict[str, str] = {}  # augmented clip -> the folder it was staged into
     for stem in run.stems:
         staged = stage_artifacts(StageRequest(storage_url=run.storage_url, dataset=run.dataset, run_id=run.run_id, video=stem,
-                                              run_local_dir=run_dir, input_local_video=local.get(stem)), backend=run.backend)
+                                              run_local_dir=None if fanned_out else run_dir, input_local_video=local.get(stem)),
+                                 backend=run.backend, ledger=run.ledger)
         run_dir = staged.local_run_dir
-        augmented.update(staged.augmented_videos)
+        augmented.update(dict.fromkeys(staged.augmented_videos, run_dir))
         result.sampled_vars.update(staged.sampled_vars)
         result.augmented_labels.update({k: v for k, v in staged.labels.items() if k in staged.aug_label_dirs})
         result.original_labels.update({k: v for k, v in staged.labels.items() if k in staged.orig_label_dirs})
         run.say("stage", staged.message)
-    result.local_run_dir = run_dir
+    result.local_run_dir = str(Path(run_dir).parent) if fanned_out and run_dir else run_dir
     for name in sorted(augmented):
         stem, _, index = name.rpartition("_aug")
         if stem not in run.stems or not index.isdigit():
             continue
-        compared = render_side_by_side(CompareRequest(run_local_dir=run_dir, dataset=run.dataset, video=stem, aug_index=int(index)))
+        compared = render_side_by_side(CompareRequest(run_local_dir=augmented[name], dataset=run.dataset, video=stem, aug_index=int(index)))
         result.media_lines.append(compared.media_line)
+
+
+def _fans_out(run: _Run) -> bool:
+    """Fan out when the clips make more than one batch and the pool gang-schedules (or the user
+    bounded the batches in flight): one wide group per stage would wait for all its GPUs at once."""
+    configs = len(run.stems) * (_augmentations(run.req) if run.info.augments else 1)
+    return configs > run.req.batch_size and (run.req.max_in_flight is not None or run.backend.traits.gang_scheduled)
+
+
+def _plan_batches(run: _Run, values: dict[str, Any]) -> batches.StoredRun:
+    """Plan the batches and record the run under its run id; say how they will run and their ETA."""
+    stored = batches.record_run(run.ledger, batches.plan_run(
+        run.flow, {**values, "run_id": run.run_id}, run_id=run.run_id, backend=run.backend, batch_size=run.req.batch_size,
+        max_in_flight=run.req.max_in_flight, pool=run.req.pool), run.backend.name)
+    plan = stored.plan
+    eta = estimate_batches(run.flow, run.backend.name, _clip_shapes(run), _augmentations(run.req), batches=len(plan.batches),
+                           max_in_flight=plan.max_in_flight)
+    run.say("fanout", f"{len(run.stems)} clip(s) in {len(plan.batches)} batch(es) of one workflow each, at most {plan.max_in_flight} "
+            f"in flight. The workflows take ~{eta.flow_minutes.words()} ({eta.basis}).", batches=len(plan.batches), max_in_flight=plan.max_in_flight)
+    return stored
+
+
+def _drive_batches(run: _Run, stored: batches.StoredRun) -> tuple[str, list[str], int]:
+    """Drive the batches to their end (or ``timeout_s``); (the run's status, failed batch names, batches)."""
+    plan = stored.plan
+    seen: list[str] = []
+
+    def on_progress(now: fanout.FanoutProgress) -> None:
+        if not seen or seen[-1] != now.text():
+            seen.append(now.text())
+            run.say("fanout", now.text() + ".", done=now.done, running=now.running, queued=now.queued, failed=now.failed)
+
+    states = batches.advance(stored, backend=run.backend, ledger=run.ledger, wait_s=run.req.timeout_s, on_progress=on_progress)
+    now = fanout.progress(states)
+    if now.retried:
+        run.statements.append(f"Batch(es) {', '.join(map(str, now.retried))} failed once and were resubmitted alone.")
+    run.statements.append(f"The {len(run.stems)} clips ran as {len(plan.batches)} batches (one workflow each, at most {plan.max_in_flight} at once).")
+    return batches.overall_status(now), [batches.batch_dir_name(s.index) for s in states if s.phase == "failed"], len(plan.batches)
 
 
 # --- the run -----------------------------------------------------------------------------------
@@ -475,25 +481,68 @@ def run_pipeline(req: RunRequest, *, backend: Backend, ledger: Ledger, emit: Emi
         _place_dataset(run)
         values = _values(run)
         _guard(run, values)
-        workflow_id = _submit(run, values)
+        fanned_out = _fans_out(run)
         submitted_at = time.monotonic()
-        polled = _wait(run, workflow_id)
-        workflow_s = _workflow_seconds(run.backend, workflow_id, fallback=time.monotonic() - submitted_at)
-        result = RunResult(status=polled.status, flow=run.flow, backend=backend.name, run_id=run.run_id, workflow_id=workflow_id,
-                           dataset=run.dataset, storage_url=run.storage_url, input_source=run.source, eta=run.eta, clips=run.stems,
-                           conditions=run.conditions, seed=run.seed,
-                           statements=run.statements, failed_tasks=polled.failed_tasks, log_tail=polled.log_tail,
-                           hint=polled.hint.title if polled.hint else None, workflow_s=round(workflow_s, 1))
+        if fanned_out:
+            status, failed, count = _drive_batches(run, _plan_batches(run, values))
+            result = _result(run, status=status, workflow_id=None)
+            result.failed_tasks, result.batches = failed, count
+            workflow_s = time.monotonic() - submitted_at
+        else:
+            workflow_id = _submit(run, values)
+            polled = _wait(run, workflow_id)
+            workflow_s = _workflow_seconds(run.backend, workflow_id, fallback=time.monotonic() - submitted_at)
+            result = _result(run, status=polled.status, workflow_id=workflow_id)
+            result.failed_tasks, result.log_tail = polled.failed_tasks, polled.log_tail
+            result.hint = polled.hint.title if polled.hint else None
+        result.workflow_s = round(workflow_s, 1)
         if run.source == "demo":
             result.statements.append(f"The input videos came from the VDA demo dataset {DEMO_REPO}.")
-        if polled.status != "COMPLETED":
-            run.say("poll", f"Run ended {polled.status}; failed tasks: {', '.join(polled.failed_tasks) or 'none'}.")
+        if result.status != "COMPLETED":
+            run.say("poll", f"Run ended {result.status}; failed tasks: {', '.join(result.failed_tasks) or 'none'}.")
         else:
-            if not run.backend.traits.cluster_nims and run.clips:  # this machine's engines: refine its ETA model
+            if not run.backend.traits.cluster_nims and run.clips and not fanned_out:  # this machine's engines: refine its ETA model
                 record_run(run.flow, _clip_shapes(run), _augmentations(req), workflow_s)
-            _stage_and_render(run, result)
+            _stage_and_render(run, result, fanned_out=fanned_out)
     result.elapsed_s = round(time.monotonic() - began, 1)
     return result
+
+
+def resume_pipeline(run_id: str, *, backend: Backend, ledger: Ledger, emit: Emit = _quiet, timeout_s: float = 3600.0) -> RunResult:
+    """Carry a fanned-out run on from where it stopped (``vda run --resume RUN_ID``): batches done
+    are kept, running ones polled, failed ones resubmitted alone; then every clip is staged and
+    rendered as :func:`run_pipeline` does. Only the run's ledger row is read: no input is needed."""
+    began = time.monotonic()
+    stored = batches.load_run(ledger, run_id)
+    row = ledger.get(run_id)
+    if stored is None or row is None:
+        raise NotFound(f"The ledger holds no fanned-out run {run_id}.",
+                       remedy="Pass the run id a fanned-out vda run printed; a one-workflow run is followed with vda poll <workflow id>.")
+    if row.backend != backend.name:
+        raise InputError(f"The run {run_id} ran on the {row.backend} backend, not {backend.name}.",
+                         remedy=f"Resume it with --backend {row.backend}.", code="wrong-backend")
+    run = _Run(req=RunRequest(flow=stored.flow, timeout_s=timeout_s), backend=backend, ledger=ledger, emit=emit, scratch=Path(tempfile.gettempdir()))
+    run.run_id, run.flow = run_id, stored.flow
+    run.dataset, run.storage_url = stored.values["dataset"], stored.values["storage_url"]
+    run.stems = sorted(c for b in stored.plan.batches for c in b.clips)
+    seed = stored.values.get("seed", "")
+    run.seed = int(seed) if seed.isdigit() else None
+    run.say("fanout", f"Resuming {batches.describe(stored, fanout.progress(fanout.batch_states(stored.plan, ledger)))}")
+    status, failed, count = _drive_batches(run, stored)
+    result = _result(run, status=status, workflow_id=None)
+    result.failed_tasks, result.batches = failed, count
+    if status == "COMPLETED":
+        _stage_and_render(run, result, fanned_out=True)
+    else:
+        run.say("poll", f"Run ended {status}; failed batches: {', '.join(failed) or 'none'}.")
+    result.elapsed_s = round(time.monotonic() - began, 1)
+    return result
+
+
+def _result(run: _Run, *, status: str, workflow_id: str | None) -> RunResult:
+    return RunResult(status=status, flow=run.flow, backend=run.backend.name, run_id=run.run_id, workflow_id=workflow_id,
+                     dataset=run.dataset, storage_url=run.storage_url, input_source=run.source, eta=run.eta, clips=run.stems,
+                     conditions=run.conditions, seed=run.seed, statements=run.statements)
 
 
 def run_failure(result: RunResult) -> SkillError:
@@ -501,7 +550,8 @@ def run_failure(result: RunResult) -> SkillError:
     tasks = ", ".join(result.failed_tasks) or "none recorded"
     where = f"workflow {result.workflow_id}" if result.workflow_id else f"run {result.run_id}"
     first = result.failed_tasks[0] if result.failed_tasks else None
-    logs = f"vda logs {result.workflow_id}" + (f" --task {first}" if first else "") if result.workflow_id else "the log lines above"
+    logs = (f"vda logs {result.workflow_id}" + (f" --task {first}" if first else "") if result.workflow_id
+            else f"vda poll {result.run_id}, then vda logs <the failed batch's workflow>" if result.batches else "the log lines above")
     remedy = result.hint or f"Read the failed task's log ({logs}) and fix the cause"
     return BackendError(
         f"The {where} ended {result.status} (failed tasks: {tasks}).",

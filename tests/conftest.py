@@ -60,3 +60,15 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.section(f"{sum(reasons.values())} skipped, by reason")
         for reason, count in reasons.most_common():
             terminalreporter.line(f"{count:4d}  {reason}")
+
+
+@pytest.fixture
+def local_server(home: Path) -> Iterator[object]:
+    """The MCP server over a local backend and a ledger under the test's ``home`` (each module that
+    uses it defines ``home``: where VDA_HOME points, plus what else its tests set)."""
+    from skill.backends.local import LocalBackend
+    from tools.mcp_server import build_server
+
+    ledger = Ledger(home / "ledger.sqlite")
+    yield build_server(backend=LocalBackend(root=home / "be"), ledger=ledger)
+    ledger.close()

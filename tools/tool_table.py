@@ -43,7 +43,8 @@ from skill.steps.nim_ensure import NimEnsureRequest, NimEnsureResult, nim_ensure
 from skill.steps.preflight import PreflightRequest, PreflightResult
 from skill.steps.preflight import preflight as run_preflight
 from skill.steps.stage import StageEvent, StageRequest, StageResult, stage_artifacts
-from skill.steps.submit import SubmitRequest, SubmitResult, submit
+from skill.steps.batches import FanoutSubmitRequest, submit_run
+from skill.steps.submit import SubmitResult
 
 __all__ = ["TOOLS", "TOOL_NAMES", "SelectFlowRequest", "Tool", "tool"]
 
@@ -145,7 +146,7 @@ TOOLS: tuple[Tool, ...] = (
         headline=lambda r: f"Flow: {r.flow or 'none (not a run request)'}. {r.reason}" + (f" {r.eta.text()}" if r.eta else ""),
         description=(
             "Call first, with the user's words verbatim (flow only if they named one). Returns the flow (null if not a run "
-            "request), why, the eta and conditions (the looks named, for the guard and submit). Tell the user the eta "
+            "request), why, the eta and conditions (the looks named, for the guard). Tell the user the eta "
             "before any mutating step."
         ),
     ),
@@ -153,7 +154,7 @@ TOOLS: tuple[Tool, ...] = (
         name="preflight", title="Preflight", request=PreflightRequest, result=PreflightResult, step=run_preflight,
         needs=("backend",), elicits_secret=True, read_only=False, open_world=True, headline=_preflight_headline,
         description=(
-            "Check secrets, registries, backend credentials, ONLINE pools and the pod template, and set the "
+            "Check secrets, registries, credentials, ONLINE pools and the pod template, and set the "
             "hf_token/nvcr_io credentials; call with workflow=<flow> before any submit. ok: take gpu_platform from "
             "platforms. user_input_required: ask the user exactly question, then call again. failed: follow the failing "
             "check's remedy."
@@ -183,7 +184,7 @@ TOOLS: tuple[Tool, ...] = (
         headline=lambda r: f"Guard {r.status} (run_id {r.run_id}). {r.summary}",
         description=(
             "Render the workflow with exactly the values you will submit and check it (variables, files, video, dataset, "
-            "caches). Pass flow, dataset, storage_url, gpu_platform, video and both cache URLs. ok: submit the returned "
+            "caches); pass both cache URLs. ok: submit the returned "
             "values and run_id. cache_missing: setup_model_cache with the remediation, poll it, guard again. failed: fix "
             "the failed checks."
         ),
@@ -199,22 +200,22 @@ TOOLS: tuple[Tool, ...] = (
         ),
     ),
     Tool(
-        name="submit", title="Submit workflow", request=SubmitRequest, result=SubmitResult, step=submit, describe_arguments=False, unlisted=("skills_dir",),
+        name="submit", title="Submit workflow", request=FanoutSubmitRequest, result=SubmitResult, step=submit_run, describe_arguments=False, unlisted=("skills_dir", "batch_size"),
         needs=("backend", "ledger"), read_only=False, open_world=True,
         headline=lambda r: r.message + (f" Next: {r.remedy}" if r.remedy else ""),
         description=(
-            "After a passing preflight, submit once with the values and run_id a passing pre_submit_guard returned. Returns "
-            "workflow_id and output_url; then poll."
+            "After a passing preflight, submit once with the values and run_id a passing pre_submit_guard returned; then "
+            "poll workflow_id. Many clips: max_in_flight=N runs a workflow per batch; submit again to advance."
         ),
     ),
     Tool(
         name="poll", title="Poll workflow", request=PollRequest, result=PollResult, step=poll, unlisted=("interval_s", "max_interval_s", "heartbeat_s", "max_transient_errors"),
-        needs=("backend",), progress=_poll_progress, progress_when=lambda req: req.wait, read_only=True, open_world=True,
+        needs=("backend", "ledger"), progress=_poll_progress, progress_when=lambda req: req.wait, read_only=True, open_world=True,
         headline=lambda r: r.message + (f" Next: {r.next}" if r.next else ""),
         description=(
-            "Read a workflow's status (wait=false) or wait for its end (wait=true returns within 45 s with progress; "
-            "timed_out: call again). COMPLETED: stage_artifacts (after setup_model_cache: guard again). FAILED: read "
-            "log_tail and hint. Tell the user the status during long waits."
+            "Read a workflow's status, or wait for its end (wait=true returns within 45 s; timed_out: call again). "
+            "COMPLETED: stage_artifacts (after setup_model_cache: guard again). FAILED: read log_tail and hint. Tell "
+            "the user the status while waiting."
         ),
     ),
     Tool(
@@ -227,11 +228,11 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         name="stage_artifacts", title="Stage artifacts", request=StageRequest, result=StageResult, step=stage_artifacts,
-        needs=("backend",), progress=_stage_progress, read_only=False, open_world=True,
+        needs=("backend", "ledger"), progress=_stage_progress, read_only=False, open_world=True,
         headline=lambda r: r.message,
         description=(
             "After poll reports COMPLETED: mirror the run's outputs and input video into media/vda/runs/<run_id>/. Returns "
-            "local_run_dir, sampled_vars and label summaries for the final summary."
+            "local_run_dir, sampled_vars and label summaries."
         ),
     ),
     Tool(

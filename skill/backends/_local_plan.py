@@ -23,7 +23,7 @@ from skill.backends.local_storage import LocalStorage
 from skill.errors import InputError
 from skill.workflow_spec import RUNTIME_TOKEN, FileSpec, RenderedSpec, TaskSpec
 
-__all__ = ["LOCAL_HOST", "build_plan", "exit_status", "parse_duration", "parse_exit_actions"]
+__all__ = ["LOCAL_HOST", "build_plan", "exit_status", "group_gpus", "parse_duration", "parse_exit_actions"]
 
 LOCAL_HOST = "127.0.0.1"
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(us|ms|s|m|h|d)?$")
@@ -31,6 +31,24 @@ _ISO_DURATION = re.compile(r"^P(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:
 _UNIT_SECONDS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _CODES = re.compile(r"^\s*(\d+)\s*(?:-\s*(\d+)\s*)?$")
 _ACTIONS = ("COMPLETE", "FAIL", "RESCHEDULE")
+
+
+def _gpus(resource: dict[str, Any], *, task: str) -> int:
+    """The GPUs a task's resource asks for (0 when it names none)."""
+    value = resource.get("gpu", 0) or 0
+    try:
+        count = int(value)
+    except (TypeError, ValueError):
+        count = -1
+    if count < 0:
+        raise InputError(f"Task {task} asks for gpu: {str(value)[:20]!r}, which is not a whole number of GPUs.",
+                         remedy="Give the resource's gpu as a whole number (0 or more).", code="invalid-workflow")
+    return count
+
+
+def group_gpus(group: GroupPlan) -> int:
+    """GPUs a group holds when placed: all its tasks start together (the gang rule)."""
+    return sum(t.gpus for t in group.tasks)
 
 
 def parse_duration(value: Any, *, field: str = "exec_timeout") -> float | None:
@@ -306,6 +324,7 @@ def build_plan(
                     image=task.image,
                     resource=task.resource,
                     platform=str(resource.get("platform") or default_platform),
+                    gpus=_gpus(resource, task=task.name),
                 )
             )
         groups.append(

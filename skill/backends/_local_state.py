@@ -108,6 +108,7 @@ class TaskPlan(_Model):
     image: str
     resource: str
     platform: str
+    gpus: int = Field(default=0, ge=0, description="GPUs its resource asks for (what the gang rule counts).")
 
 
 class GroupPlan(_Model):
@@ -126,6 +127,9 @@ class RunPlan(_Model):
     storage_root: str
     credentials_path: str
     groups: list[GroupPlan]
+    gpu_capacity: int | None = Field(
+        default=None, description="With the gang rule on (VDA_LOCAL_GPUS): a group starts only when all its GPUs fit beside the running groups'."
+    )
 
 
 # --- the state: what happened -------------------------------------------------------------------

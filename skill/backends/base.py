@@ -34,6 +34,9 @@ class BackendTraits:
     """Tasks run on this machine: the CPU engines exist, and a GPU engine needs this machine's GPU."""
     storage_url: str | None = None
     """Where uploads go when the user names no storage prefix (None: the user must name one)."""
+    gang_scheduled: bool = True
+    """The pool starts a group only when it can place every task of it at once (OSMO): a run whose
+    stage groups would be wider than one batch fans out into batches (:mod:`skill.fanout`)."""
     poll_interval_s: float = 15.0
     poll_max_interval_s: float = 60.0
     signals_changes: bool = False

@@ -34,10 +34,11 @@ from pathlib import Path
 from skill.backends._local_credentials import CredentialStore
 from skill.backends._local_io import atomic_write_text, write_error
 from skill.backends._local_logs import tail
-from skill.backends._local_plan import build_plan
+from skill.backends._local_plan import build_plan, group_gpus
 from skill.backends._local_signal import StateVersion, make_signal, state_version
 from skill.backends._local_signal import wait_for_change as _wait_for_signal
 from skill.backends._local_state import (
+    GroupPlan,
     GroupRecord,
     RunRecord,
     TaskRecord,
@@ -141,16 +142,45 @@ def _task_group_alive(pgid: int, marker: str) -> bool:
     return False
 
 
+GANG_GPUS_ENV = "VDA_LOCAL_GPUS"
+"""Set to N: the local executor places groups as an OSMO pool of N GPUs would (the gang rule)."""
+
+
+def gang_gpus_from_env() -> int | None:
+    """``VDA_LOCAL_GPUS`` as a pool size, None when unset (groups then start whenever they are ready)."""
+    raw = os.environ.get(GANG_GPUS_ENV, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise InputError(f"{GANG_GPUS_ENV} must be a whole number of GPUs from 1.", remedy=f"Set {GANG_GPUS_ENV}=8 (say), or unset it.",
+                         code="invalid-values")
+    return int(raw)
+
+
+def _check_placeable(groups: list[GroupPlan], capacity: int) -> None:
+    """Refuse a group no pool of ``capacity`` GPUs could ever start: OSMO would leave it SCHEDULING."""
+    for group in groups:
+        need = group_gpus(group)
+        if need > capacity:
+            raise InputError(
+                f"Group {group.name} asks for {need} GPUs at once, more than the pool's {capacity}: OSMO would never start it.",
+                remedy="Fan the clips out into batches (vda run --max-in-flight N, or submit with max_in_flight), or lower workers.",
+                code="group-unplaceable",
+            )
+
+
 class LocalBackend:
     """Runs workflows on this machine with OSMO's semantics; see the module docstring."""
 
     name: BackendName = "local"
     requires_secrets = False  # CPU engines: no image pulls, no gated weights
 
-    def __init__(self, root: Path | None = None) -> None:
+    def __init__(self, root: Path | None = None, *, gpus: int | None = None) -> None:
         self.root = Path(root).expanduser().resolve() if root is not None else default_root()
         self.storage = LocalStorage(self.root / "storage")
+        self.gpus = gpus if gpus is not None else gang_gpus_from_env()
         self.traits = BackendTraits(probes_network=False, cluster_nims=False, engines_need_weights=False, local_engines=True,
+                                    gang_scheduled=self.gpus is not None,
                                     storage_url=str(self.root / "storage" / "local"), poll_interval_s=1.0, poll_max_interval_s=5.0,
                                     signals_changes=True)
         self.workflows_dir = self.root / "workflows"
@@ -179,6 +209,9 @@ class LocalBackend:
                 credentials_path=self._credentials.path,
                 default_platform=LOCAL_PLATFORM,
             )
+            if self.gpus is not None:
+                _check_placeable(plan.groups, self.gpus)
+                plan.gpu_capacity = self.gpus
             write_json(run_dir / "plan.json", plan)
             atomic_write_text(run_dir / "spec.yaml", spec.text)
             make_signal(run_dir)  # the runner's change signal; without it waiters poll
@@ -386,8 +419,9 @@ class LocalBackend:
                 status="ONLINE",
                 platforms=[LOCAL_PLATFORM],
                 default_platform=LOCAL_PLATFORM,
-                gpu_free=0,
-                description="This machine: the embedded local executor with CPU engines.",
+                gpu_free=self.gpus or 0,
+                description="This machine: the embedded local executor with CPU engines"
+                            + (f"; the gang rule on, as a pool of {self.gpus} GPU(s)." if self.gpus is not None else "."),
             )
         ]
 

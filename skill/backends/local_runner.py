@@ -33,7 +33,7 @@ from pathlib import Path
 from skill.backends._local_credentials import CredentialStore
 from skill.backends._local_io import RUNNER_LOCK_FD_ENV, atomic_write_text
 from skill.backends._local_logs import RunLog
-from skill.backends._local_plan import exit_status
+from skill.backends._local_plan import exit_status, group_gpus
 from skill.backends._local_signal import notify
 from skill.backends._local_warm import WarmStarter
 from skill.backends._local_state import (
@@ -255,9 +255,21 @@ class Runner:
         elif failed:
             self._end_unstarted(record, "FAILED_UPSTREAM", f"upstream group {failed[0]} failed", _EXIT_UPSTREAM)
         elif not stopping and all(u.status == "COMPLETED" for u in upstream):
+            if not self._gpus_fit(plan):
+                record.status = "SCHEDULING"  # ready, waiting for the pool to place all its tasks at once
+                return
             thread = threading.Thread(target=self._group_guarded, args=(plan,), name=f"group-{plan.name}", daemon=True)
             self.threads[plan.name] = thread
             thread.start()
+
+    def _gpus_fit(self, plan: GroupPlan) -> bool:
+        """The gang rule, when the run has a GPU capacity: every task of the group fits beside the
+        groups already placed (OSMO starts a group only when the pool can place all of it)."""
+        if self.plan.gpu_capacity is None:
+            return True
+        placed = sum(group_gpus(g) for g in self.plan.groups
+                     if g.name in self.threads and self.state.group(g.name).status not in GROUP_FINISHED)
+        return placed + group_gpus(plan) <= self.plan.gpu_capacity
 
     def _settle_dead_threads(self) -> None:
         """A group whose thread died without finishing it (even its error path failed) ends FAILED,

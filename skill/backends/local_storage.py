@@ -166,7 +166,7 @@ class LocalStorage:
         written: list[Path] = []
         for src in _files_under(base):
             rel = src.name if src == base else src.relative_to(base).as_posix()
-            if pattern is not None and not pattern.search(rel):
+            if pattern is not None and not pattern.match(rel):
                 continue
             target = dest / rel
             if not _same_file(src, target):
@@ -196,7 +196,7 @@ class LocalStorage:
             else:
                 raise NotFound(f"Cannot upload {item}: it does not exist.", remedy="Pass existing files or folders.")
             for src, rel in pairs:
-                if pattern is not None and not pattern.search(rel):
+                if pattern is not None and not pattern.match(rel):
                     continue
                 target = base / rel
                 with target_lock(self.root / ".locks", target):  # concurrent uploads of one target take turns

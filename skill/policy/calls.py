@@ -103,7 +103,9 @@ def _judge_submit_call(args: Mapping[str, Any], state: RunState) -> list[Violati
     values = values_of(args)
     flow = canonical_flow(args.get("flow") or state.flow)
     out = _judge_set_string_shape(args)
-    out += judge_values(values, flow=flow, state=state, fresh=True)
+    # a fanned-out run (max_in_flight) is advanced by submitting its run id again with the same
+    # values; the submit step refuses other values under that id (run-id-format)
+    out += judge_values(values, flow=flow, state=state, fresh=args.get("max_in_flight") in (None, ""))
     if not state.preflight_passed:
         out.append(_violation("preflight-before-submit", "No passing preflight precedes this submit in this run.", f"Call preflight(workflow='{flow}') and submit once it reports status ok."))
     if state.cache_missing and not state.cache_setup_since:

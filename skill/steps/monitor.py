@@ -19,11 +19,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from skill import fanout
 from skill.backends.base import Backend
 from skill.errors import BackendTimeout, BackendUnavailable, RateLimited, SkillError
 from skill.flows import CACHE_WORKFLOW
+from skill.ledger import Ledger
 from skill.models import WorkflowStatus
 from skill.secrets import redact
+from skill.steps import batches
 from skill.steps.logs import read_log
 from skill.triage import TriageHint, triage
 
@@ -103,9 +106,14 @@ def poll(
     on_progress: Callable[[ProgressEvent], None] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
+    ledger: Ledger | None = None,
 ) -> PollResult:
-    """Read the workflow status once, or (``wait``) until it is terminal or ``timeout_s`` passes."""
+    """Read the workflow status once, or (``wait``) until it is terminal or ``timeout_s`` passes.
+    A fanned-out run's id (with the ledger that holds it) reads its batches instead: see :func:`_poll_run`."""
     wid = req.workflow_id
+    stored = batches.load_run(ledger, wid)
+    if stored is not None and ledger is not None:
+        return _poll_run(req, stored, backend=backend, ledger=ledger, clock=clock, sleep=sleep)
     start = clock()
     deadline = start + req.timeout_s
     last_event = start
@@ -155,6 +163,42 @@ def poll(
             return _result(req, backend, status, clock() - start, polls, transient_total, timed_out=True)
         _pause(backend, wid, max(0.0, min(interval, deadline - now, req.heartbeat_s - (now - last_event))), sleep)
     return _result(req, backend, status, clock() - start, polls, transient_total, timed_out=False)
+
+
+def _poll_run(req: PollRequest, stored: batches.StoredRun, *, backend: Backend, ledger: Ledger,
+              clock: Callable[[], float], sleep: Callable[[float], None]) -> PollResult:
+    """Progress over a fanned-out run's batches, one task line per batch. With ``wait``, returns when
+    the run has ended, when a batch ends (queued batches need another submit to be placed), or at
+    ``timeout_s``. Reading never submits: only ``submit`` advances a run."""
+    start = clock()
+    deadline = start + req.timeout_s
+    states = fanout.batch_states(stored.plan, ledger)
+    polls = 0
+    before = fanout.progress(states)
+    while True:
+        fanout.observe(states, query=lambda w: backend.query(w).status, ledger=ledger)
+        polls += 1
+        now = fanout.progress(states)
+        changed = (now.done, now.failed, now.queued) != (before.done, before.failed, before.queued)
+        if not req.wait or now.finished or changed or clock() >= deadline:
+            break
+        sleep(max(0.0, min(req.interval_s, deadline - clock())))
+    status = batches.overall_status(now)
+    ledger.mark(stored.plan.run_id, status)
+    failed = [batches.batch_dir_name(s.index) for s in states if s.phase == "failed"]
+    if now.queued:
+        nxt = f"submit again with the same values and run_id={stored.plan.run_id} to place {now.queued} queued batch(es)"
+    elif now.finished:
+        nxt = f"call stage_artifacts with run_id={stored.plan.run_id} for each clip" + (" (failed batches have no outputs)" if failed else "")
+    else:
+        nxt = f"call poll again with workflow_id={stored.plan.run_id} (wait=true to wait)"
+    timed_out = req.wait and not now.finished and not changed
+    return PollResult(
+        workflow_id=stored.plan.run_id, status=status, terminal=now.finished, failed=now.finished and bool(now.failed), timed_out=timed_out,
+        tasks=[TaskReport(name=batches.batch_dir_name(s.index), status=s.status or "WAITING") for s in states],
+        failed_tasks=failed, elapsed_s=round(clock() - start, 3), polls=polls, transient_errors=0,
+        message=redact(batches.describe(stored, now)), next=nxt,
+    )
 
 
 # --- helpers ------------------------------------------------------------------------------------

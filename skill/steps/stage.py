@@ -35,12 +35,15 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from skill import fanout
 from skill.backends.base import Backend
 from skill.confine import contained_file, run_folder, runs_root, user_video_file
 from skill.errors import NotFound, SkillError
-from skill.locks import flock_within
+from skill.ledger import Ledger
+from skill.locks import held
 from skill.models import DatasetName, RunId, VideoStem
 from skill.secrets import redact
+from skill.steps import batches
 from skill.storage import join, output_url
 
 __all__ = [
@@ -132,11 +135,15 @@ def default_run_dir(run_id: str) -> Path:
     return runs_root() / run_id
 
 
-def stage_artifacts(req: StageRequest, *, backend: Backend, on_progress: Callable[[StageEvent], None] | None = None) -> StageResult:
+def stage_artifacts(req: StageRequest, *, backend: Backend, on_progress: Callable[[StageEvent], None] | None = None,
+                    ledger: Ledger | None = None) -> StageResult:
     """Mirror the run's outputs and its input video locally (resumable), then summarize them.
 
     Paths are checked before anything is listed or written (:mod:`skill.confine`): the run folder
-    lies under an output root, and ``input_local_video`` is a regular file with a video header."""
+    lies under an output root, and ``input_local_video`` is a regular file with a video header.
+    A fanned-out run's id (with the ledger that holds it) stages the clip's batch, once it is done,
+    into ``<run folder>/batch-<NNNN>/``."""
+    req = _batch_of_run(req, ledger)
     run_dir = run_folder(req.run_local_dir, run_id=req.run_id)
     source = user_video_file(req.input_local_video) if req.input_local_video else None
     input_rel = f"input/{req.video}.mp4"
@@ -144,6 +151,22 @@ def stage_artifacts(req: StageRequest, *, backend: Backend, on_progress: Callabl
     input_video = contained_file(run_dir, input_rel, "The input video")
     with _run_lock(run_dir):
         return _stage(req, backend, run_dir, source, input_rel, input_video, on_progress)
+
+
+def _batch_of_run(req: StageRequest, ledger: Ledger | None) -> StageRequest:
+    """The request for the batch that processed ``req.video`` when ``req.run_id`` is a fanned-out run."""
+    stored = batches.load_run(ledger, req.run_id)
+    if stored is None or ledger is None:
+        return req
+    batch = batches.batch_for_clip(stored, req.video)
+    state = fanout.batch_states(stored.plan, ledger)[batch.index]
+    if state.phase != "done" or state.run_id is None:
+        raise NotFound(
+            f"Batch {batch.index} of {req.run_id}, which holds {req.video}, is {state.phase} ({state.status or 'not submitted'}).",
+            remedy=f"poll {req.run_id} until that batch is done (a queued one needs submit again), then stage again.",
+        )
+    folder = Path(req.run_local_dir) if req.run_local_dir else run_folder(None, run_id=req.run_id)
+    return req.model_copy(update={"run_id": state.run_id, "run_local_dir": str(folder / batches.batch_dir_name(batch.index))})
 
 
 def _stage(req: StageRequest, backend: Backend, run_dir: Path, source: Path | None, input_rel: str, input_video: Path,
@@ -242,23 +265,16 @@ class _State:
 def _run_lock(run_dir: Path, wait_s: float | None = None) -> Iterator[None]:
     """Hold an flock on the run folder while staging; wait for another staging of it to end."""
     limit = LOCK_WAIT_S if wait_s is None else wait_s
-    try:
-        fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-    except OSError as exc:
-        raise SkillError(
-            f"The run folder cannot be opened ({type(exc).__name__}).",
-            remedy="Check that the run folder is a readable folder, then stage again.",
-            code="run-folder-unwritable",
-        ) from exc
-    try:
-        flock_within(fd, limit, lambda: SkillError(
-            f"Another staging of this run folder has been running for over {limit:.0f} s.",
-            remedy="Wait for it to finish, then stage again (files it completed are kept).",
-            code="run-folder-busy",
-        ))
+    with held(run_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, limit,
+              unopenable=lambda exc: SkillError(
+                  f"The run folder cannot be opened ({type(exc).__name__}).",
+                  remedy="Check that the run folder is a readable folder, then stage again.",
+                  code="run-folder-unwritable"),
+              busy=lambda: SkillError(
+                  f"Another staging of this run folder has been running for over {limit:.0f} s.",
+                  remedy="Wait for it to finish, then stage again (files it completed are kept).",
+                  code="run-folder-busy")):
         yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the lock
 
 
 def _temp_beside(target: Path, suffix: str) -> Path:

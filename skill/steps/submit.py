@@ -48,7 +48,7 @@ from skill.errors import (
 )
 from skill.flows import resolve_workflow
 from skill.ledger import Ledger, RunRecord, values_hash
-from skill.locks import flock_within
+from skill.locks import held
 from skill.models import (
     DatasetName,
     FlowName,
@@ -318,24 +318,24 @@ def _stale(record: RunRecord) -> bool:
 def _run_id_lock(ledger: Ledger, run_id: str) -> Iterator[None]:
     """An flock per run id beside the ledger, so one process at a time settles an uncertain run."""
     folder = Path(ledger.path).parent / "submit-locks"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd = os.open(folder / f"{run_id}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
-    except OSError as exc:
-        raise SkillError(
+
+    def unopenable(exc: OSError) -> SkillError:
+        return SkillError(
             f"The submit lock for {run_id} cannot be opened ({type(exc).__name__}).",
             remedy="Check that the ledger's folder (.vda/ in the workspace) is writable, then retry.",
             code="ledger-unavailable",
-        ) from exc
+        )
+
     try:
-        flock_within(fd, _LOCK_WAIT_S, lambda: SkillError(
-            f"Another submit of {run_id} has held it for over {_LOCK_WAIT_S:.0f} s.",
-            remedy="Wait, then call submit again with the same values; it returns the workflow once known.",
-            code="submit-busy",
-        ))
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise unopenable(exc) from exc
+    with held(folder / f"{run_id}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, _LOCK_WAIT_S, unopenable=unopenable,
+              busy=lambda: SkillError(
+                  f"Another submit of {run_id} has held it for over {_LOCK_WAIT_S:.0f} s.",
+                  remedy="Wait, then call submit again with the same values; it returns the workflow once known.",
+                  code="submit-busy")):
         yield
-    finally:
-        os.close(fd)
 
 
 def command_argv(path: Path, pool: str | None, pairs: dict[str, str]) -> list[str]:

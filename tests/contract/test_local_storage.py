@@ -160,8 +160,14 @@ def test_download_regex_filters_relative_keys(tmp_path: Path, storage: LocalStor
     base = storage.path("s3://b/p")
     _write(base / "a.mp4", "1")
     _write(base / "a.json", "2")
-    got = storage.download("s3://b/p", tmp_path / "d", regex=r"\.mp4$")
-    assert [p.name for p in got] == ["a.mp4"]
+    _write(base / "ba.mp4", "3")
+    got = storage.download("s3://b/p", tmp_path / "d", regex=r".*\.mp4$")
+    assert sorted(p.name for p in got) == ["a.mp4", "ba.mp4"]
+    # OSMO 6.3.1 applies the regex with re.match on the key under the prefix (src/lib/data/storage):
+    # anchored at the start, so "a" takes a.mp4 and a.json but not ba.mp4, and "\.mp4$" takes nothing
+    got = storage.download("s3://b/p", tmp_path / "e", regex="a")
+    assert sorted(p.name for p in got) == ["a.json", "a.mp4"]
+    assert storage.download("s3://b/p", tmp_path / "f", regex=r"\.mp4$") == []
 
 
 def test_upload_files_flat_and_directory_contents(tmp_path: Path, storage: LocalStorage) -> None:

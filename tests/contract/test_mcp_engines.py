@@ -10,12 +10,9 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from skill.backends.local import LocalBackend
 from skill.engines.synthetic import make_scene
-from skill.ledger import Ledger
 from tests.contract.test_mcp_server import call, text_of
 from tests.fakes.openai_server import FakeOpenAI
-from tools.mcp_server import build_server
 
 FLOW = "auto_labeling"
 
@@ -27,20 +24,13 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-@pytest.fixture
-def server(home: Path):
-    ledger = Ledger(home / "ledger.sqlite")
-    yield build_server(backend=LocalBackend(root=home / "be"), ledger=ledger)
-    ledger.close()
-
-
 @pytest.mark.anyio
-async def test_label_with_a_chosen_server_through_mcp(server, home: Path):
+async def test_label_with_a_chosen_server_through_mcp(local_server, home: Path):
     clips = home / "clips"
     make_scene(clips / "street.mp4", width=320, height=180, seconds=2)
     storage = str(home / "be" / "storage" / "local")
     with FakeOpenAI() as vlm:
-        async with Client(server, raise_exceptions=True) as client:
+        async with Client(local_server, raise_exceptions=True) as client:
             await call(client, "select_flow", {"text": f"label the videos in {clips} with my VLM at {vlm.url}"})
             checked = await call(client, "preflight", {"workflow": FLOW, "no_probe": True})
             await call(client, "upload_dataset", {"folder": str(clips), "storage_url": storage, "name": "my-clips"})
@@ -70,15 +60,15 @@ async def test_label_with_a_chosen_server_through_mcp(server, home: Path):
 
 
 @pytest.mark.anyio
-async def test_a_bad_model_id_is_refused_without_echoing_it(server, home: Path):
-    async with Client(server) as client:
+async def test_a_bad_model_id_is_refused_without_echoing_it(local_server, home: Path):
+    async with Client(local_server) as client:
         bad = await client.call_tool("pre_submit_guard", {"flow": FLOW, "label_engine": "nim", "vlm_url": "http://127.0.0.1:9/v1",
                                                          "vlm_model": "x\"; rm -rf ~"})
     assert bad.is_error and "vlm_model" in text_of(bad) and "rm -rf" not in text_of(bad)
 
 
 @pytest.mark.anyio
-async def test_an_unknown_engine_is_refused(server, home: Path):
-    async with Client(server) as client:
+async def test_an_unknown_engine_is_refused(local_server, home: Path):
+    async with Client(local_server) as client:
         bad = await client.call_tool("pre_submit_guard", {"flow": FLOW, "label_engine": "gpt-vision"})
     assert bad.is_error and "label_engine" in text_of(bad)

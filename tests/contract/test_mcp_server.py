@@ -47,13 +47,6 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-@pytest.fixture
-def local_server(home: Path):
-    ledger = Ledger(home / "ledger.sqlite")
-    yield build_server(backend=LocalBackend(root=home / "be"), ledger=ledger)
-    ledger.close()
-
-
 def text_of(result: Any) -> str:
     return "\n".join(getattr(block, "text", "") for block in result.content)
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from skill import flows
-from skill.eta_model import ClipShape, LocalRate, estimate, record_run, work_units
+from skill.eta_model import ClipShape, LocalRate, estimate, estimate_batches, record_run, work_units
 
 HD = ClipShape(seconds=10, width=1280, height=720)
 
@@ -86,3 +86,22 @@ def test_runs_ending_at_once_in_one_process_each_store_without_error():
     assert not errors, errors
     assert json.loads(Path(os.environ["VDA_ETA_STORE"]).read_text())["auto_labeling"]["runs"] >= 60
     assert not [p for p in Path(os.environ["VDA_ETA_STORE"]).parent.iterdir() if p.name.startswith(".")]
+
+
+def test_a_fanned_out_run_on_a_cluster_takes_one_batch_per_wave():
+    clips = [HD] * 40
+    one_batch = estimate("augmentation_and_al", "osmo", clips[:4])
+    fanned = estimate_batches("augmentation_and_al", "osmo", clips, batches=10, max_in_flight=4, augmentations=1)
+    assert fanned.flow_minutes.max_minutes == pytest.approx(one_batch.flow_minutes.max_minutes * 3, abs=0.1)  # 10 batches, 4 at once: 3 waves
+    assert "3 wave(s)" in fanned.basis
+    wider = estimate_batches("augmentation_and_al", "osmo", clips, batches=10, max_in_flight=10, augmentations=1)
+    assert wider.flow_minutes.max_minutes < fanned.flow_minutes.max_minutes  # more capacity, shorter run
+
+
+def test_a_fanned_out_run_on_this_machine_costs_its_whole_work_plus_a_start_per_batch(tmp_path, monkeypatch):
+    monkeypatch.setenv("VDA_ETA_STORE", str(tmp_path / "eta.json"))
+    clips = [HD] * 4
+    whole = estimate("e2e", "local", clips)
+    fanned = estimate_batches("e2e", "local", clips, batches=4, max_in_flight=4, augmentations=1)
+    assert fanned.flow_minutes.min_minutes > whole.flow_minutes.min_minutes  # the batches share the cores: no speed-up
+    assert "4 batches" in fanned.basis

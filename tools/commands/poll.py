@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from skill.ledger import Ledger
 from skill.steps.monitor import PollRequest, PollResult, ProgressEvent, poll
 from tools.output import emit, say
 from tools.backends import add_backend_option
@@ -30,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
         workflow_id=args.workflow_id, wait=args.wait, timeout_s=args.timeout, interval_s=args.interval,
         max_interval_s=max(args.max_interval, args.interval), heartbeat_s=args.heartbeat,
     )
-    result = poll(req, backend=make_backend(args.backend), on_progress=_progress)
+    with Ledger() as ledger:  # a fanned-out run's id is read from the ledger
+        result = poll(req, backend=make_backend(args.backend), on_progress=_progress, ledger=ledger)
     emit(result, as_json=args.json, text=_text(result))
     return 1 if result.failed or result.timed_out else 0
 

@@ -7,8 +7,9 @@ import argparse
 import sys
 
 from skill.engines.configs import parse_condition
+from skill.errors import InputError
 from skill.ledger import Ledger
-from skill.pipeline import RunEvent, RunRequest, RunResult, run_failure, run_pipeline
+from skill.pipeline import RunEvent, RunRequest, RunResult, resume_pipeline, run_failure, run_pipeline
 from tools.backends import add_backend_option, make_backend
 from tools.output import emit, emit_error, say
 
@@ -20,12 +21,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     src.add_argument("--folder", help="local folder of videos")
     src.add_argument("--dataset-url", help="an existing dataset on storage: <prefix>/datasets/<name>")
     src.add_argument("--sample", action="store_true", help="generate a short synthetic street clip (offline) and use it")
+    src.add_argument("--resume", metavar="RUN_ID", help="carry on a fanned-out run that stopped: finished batches are kept, the rest run")
     p.add_argument("--flow", help="auto_labeling | augmentation_and_al (default) | e2e | e2e_super_resolution")
     p.add_argument("--request", dest="text", help="the request in words, used to pick the flow, e.g. 'label only'")
     p.add_argument("--cookbook", help="scene profile (default city_traffic)")
     p.add_argument("--dataset", help="dataset name for uploaded videos (default: one of the run's own, clips-<run>)")
     p.add_argument("--augmentations", type=int, help="augmentations per video (default: the cookbook's)")
-    p.add_argument("--batch-size", type=int, default=4, help="configs per worker task (default 4)")
+    p.add_argument("--batch-size", type=int, default=4, help="configs per worker task, and per batch when fanning out (default 4)")
+    p.add_argument("--max-in-flight", type=int, metavar="N",
+                   help="fan the clips out as one workflow per batch, at most N at once (OSMO fans out by itself when the clips make "
+                        "more than one batch, N from the pool's free GPUs)")
     add_backend_option(p)
     p.add_argument("--pool", help="OSMO pool (osmo backend)")
     p.add_argument("--gpu-platform", help="platform label (default: the first ONLINE pool's)")
@@ -72,7 +77,8 @@ def _duration(seconds: float) -> str:
 
 
 def summary_lines(result: RunResult) -> list[str]:
-    lines = [f"{result.flow} on {result.backend}: {result.status} (workflow {result.workflow_id}, {result.run_id})."]
+    what = f"{result.batches} batch workflows" if result.batches else f"workflow {result.workflow_id}"
+    lines = [f"{result.flow} on {result.backend}: {result.status} ({what}, {result.run_id})."]
     if result.local_run_dir:
         lines.append(f"Run folder: {result.local_run_dir}")
     for name, variables in sorted(result.sampled_vars.items()):
@@ -99,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     videos = list(args.videos) + ([_sample_clip()] if args.sample else [])
     req = RunRequest(videos=videos, folder=args.folder, dataset_url=args.dataset_url, text=args.text, flow=args.flow,
                      cookbook=args.cookbook, dataset=args.dataset, augmentations=args.augmentations,
-                     batch_size=args.batch_size, pool=args.pool, gpu_platform=args.gpu_platform, timeout_s=args.timeout,
+                     batch_size=args.batch_size, max_in_flight=args.max_in_flight, pool=args.pool, gpu_platform=args.gpu_platform, timeout_s=args.timeout,
                      nims=args.nims, conditions=dict(parse_condition(item) for item in args.conditions), seed=args.seed,
                      label_engine=args.label_engine, augment_engine=args.augment_engine,
                      vlm_url=args.vlm_url, llm_url=args.llm_url, vlm_model=args.vlm_model, llm_model=args.llm_model)
@@ -108,7 +114,13 @@ def run(args: argparse.Namespace) -> int:
         if not args.json or sys.stderr.isatty():
             say(f"[{event.stage}] {event.message}")
 
-    result = run_pipeline(req, backend=make_backend(args.backend), ledger=Ledger(), emit=progress)
+    if args.resume and (videos or args.folder or args.dataset_url):
+        raise InputError("--resume carries on a run that exists; it takes no new input.",
+                         remedy="Drop --video/--folder/--dataset-url/--sample, or drop --resume to start a new run.", code="resume-with-input")
+    if args.resume:
+        result = resume_pipeline(args.resume, backend=make_backend(args.backend), ledger=Ledger(), emit=progress, timeout_s=args.timeout)
+    else:
+        result = run_pipeline(req, backend=make_backend(args.backend), ledger=Ledger(), emit=progress)
     if args.json:
         emit(result, as_json=True)
     else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from skill.ledger import Ledger
 from skill.steps.stage import StageEvent, StageRequest, StageResult, report_lines, stage_artifacts
 from tools.output import emit, say
 from tools.backends import add_backend_option
@@ -30,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
         storage_url=args.storage_url, dataset=args.dataset, run_id=args.run_id, video=args.video,
         run_local_dir=args.run_local_dir, input_local_video=args.input_local_video,
     )
-    result = stage_artifacts(req, backend=make_backend(args.backend), on_progress=None if args.json else _progress)
+    with Ledger() as ledger:  # a fanned-out run's id is read from the ledger
+        result = stage_artifacts(req, backend=make_backend(args.backend), on_progress=None if args.json else _progress, ledger=ledger)
     emit(result, as_json=args.json, text=_text(result, args.video))
     return 0
 

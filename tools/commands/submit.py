@@ -1,12 +1,15 @@
 """``vda submit FLOW --dataset D --run-id R --storage-url U --gpu-platform P --video V [--pool P]``:
-submit once with the canonical values (one --set-string), recorded in the run ledger."""
+submit once with the canonical values (one --set-string), recorded in the run ledger; with
+``--max-in-flight N`` the clips fan out as one workflow per batch (submit again to advance)."""
 
 from __future__ import annotations
 
 import argparse
 
 from skill.ledger import Ledger
-from skill.steps.submit import SubmitRequest, SubmitResult, submit
+from skill.steps.batches import FanoutSubmitRequest as SubmitRequest
+from skill.steps.batches import submit_run
+from skill.steps.submit import SubmitResult
 from tools.output import emit
 from tools.backends import add_backend_option
 
@@ -35,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     fields = {k: getattr(args, k) for k in _OPTIONAL if getattr(args, k) is not None}
     req = SubmitRequest(flow=args.flow, dataset=args.dataset, storage_url=args.storage_url, gpu_platform=args.gpu_platform, video=args.video, **fields)
     with Ledger() as ledger:  # <workspace>/.vda/ledger.sqlite: no argument moves it (the workspace is VDA_HOME's)
-        result = submit(req, backend=make_backend(args.backend), ledger=ledger)
+        result = submit_run(req, backend=make_backend(args.backend), ledger=ledger)
     emit(result, as_json=args.json, text=_text(result))
     return 0
 

@@ -69,7 +69,8 @@ def run_case(case: dict, modules: dict) -> dict:
             if left:
                 return {"ok": False, "stage": stage, "error": f"task {task.name} keeps the unresolved token {left.group(0)}"}
         setup_env = next((dict(t.environment) for t in tasks if t.name == "setup"), None)
-        return {"ok": True, "name": spec.name, "tasks": len(tasks), "inlined": before, "setup_env": setup_env}
+        url_regexes = {t.name: [(i.url, i.regex) for i in t.inputs if hasattr(i, "url")] for t in tasks}
+        return {"ok": True, "name": spec.name, "tasks": len(tasks), "inlined": before, "setup_env": setup_env, "url_regexes": url_regexes}
     except Exception as exc:  # upstream raises its own error types; report them as data
         return {"ok": False, "stage": stage, "error": f"{type(exc).__name__}: {str(exc)[:800]}"}
 

@@ -7,6 +7,7 @@ Skipped without VDA_OSMO_SOURCE / VDA_OSMO_PYTHON (conftest.py)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -42,3 +43,23 @@ def test_every_batch_spec_of_a_thousand_clip_run_is_accepted_and_small(osmo_sour
     assert not refused, refused
     sizes = {(flow, values["workers"]): _size(flow, values) for flow, values in cases}
     assert max(sizes.values()) <= MAX_SPEC_BYTES, sizes
+
+
+def test_a_batch_downloads_only_its_clips(osmo_source: Path, osmo_python: Path):
+    """Every task reading the dataset filters it with the batch's clips, as OSMO 6.3.1 renders and
+    applies it (``re.match`` on the key under the prefix, ``src/lib/data/storage``); without
+    ``clips`` the filter is empty (OSMO downloads everything)."""
+    cases = [case for flow in FLOWS for case in _cases(flow, 1)[:2]]
+    cases.append(("e2e", values_for("e2e", skill_root())))
+    results = run_upstream(osmo_python, osmo_source, cases)
+    assert all(r["ok"] for r in results), [r.get("error") for r in results]
+    for (flow, values), result in zip(cases, results):
+        dataset_inputs = [rx for inputs in result["url_regexes"].values() for url, rx in inputs if url.endswith("/datasets/" + values["dataset"])]
+        assert dataset_inputs, flow
+        if "clips" not in values:
+            assert set(dataset_inputs) == {""}
+            continue
+        mine = {f"{c}.mp4" for c in values["clips"].split(",")}
+        for rx in dataset_inputs:
+            assert {s for s in (f"{c}.mp4" for c in STEMS) if re.match(rx, s)} == mine, (flow, rx)
+            assert not re.match(rx, f"{sorted(mine)[0]}.json") and not re.match(rx, f"x{sorted(mine)[0]}")

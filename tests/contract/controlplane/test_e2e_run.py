@@ -12,40 +12,51 @@ import threading
 import time
 from pathlib import Path
 
+import httpx as httpx2
 import pytest
+import respx
 
 from skill.storage import cache_urls, output_url
 from tests.contract.controlplane.stack import BUCKET, POOL, ControlPlane, StackError
 
 NIMS = ("qwen3-vl", "qwen25-14b")
+STORAGE = f"s3://{BUCKET}/e2e"
+DATASET = "vda-demo"
 FLOW_NAME = "vda-demo"  # the shipped flows' workflow name prefix (ids are <name>-<n>)
 
 
-def _outputs(clip: bytes) -> dict[str, bytes]:
-    manifest = {"configs": [{"video_name": "clip", "aug_idx": 0, "config": "clip_aug0.yaml", "sampled_vars": {"weather": "rain"}}]}
+def _outputs(clip: bytes, stems: tuple[str, ...] = ("clip",)) -> dict[str, bytes]:
+    manifest = {"configs": [{"video_name": s, "aug_idx": 0, "config": f"{s}_aug0.yaml", "sampled_vars": {"weather": "rain"}} for s in stems]}
     status = json.dumps({"status": "completed", "degraded_stages": []}).encode()
     instances = json.dumps({"instances": {"car_1": {"object_type": "car"}}}).encode()
-    return {
-        "setup_b0/configs/manifest.yaml": json.dumps(manifest).encode(), "setup_b0/configs/clip_aug0.yaml": b"data: []\n",
-        "outputs/augmented/clip_aug0/augmented_video.mp4": clip,
-        "outputs/pseudo_labeled_augmented/clip_aug0/contextual/instances.json": instances,
-        "outputs/pseudo_labeled_augmented/clip_aug0/sidecars/pipeline_status.json": status,
-        "outputs/pseudo_labeled/clip/contextual/instances.json": instances,
-        "outputs/pseudo_labeled/clip/sidecars/pipeline_status.json": status,
-    }
+    files = {"setup_b0/configs/manifest.yaml": json.dumps(manifest).encode()}
+    for stem in stems:
+        files |= {
+            f"setup_b0/configs/{stem}_aug0.yaml": b"data: []\n",
+            f"outputs/augmented/{stem}_aug0/augmented_video.mp4": clip,
+            f"outputs/pseudo_labeled_augmented/{stem}_aug0/contextual/instances.json": instances,
+            f"outputs/pseudo_labeled_augmented/{stem}_aug0/sidecars/pipeline_status.json": status,
+            f"outputs/pseudo_labeled/{stem}/contextual/instances.json": instances,
+            f"outputs/pseudo_labeled/{stem}/sidecars/pipeline_status.json": status,
+        }
+    return files
 
 
 class ClusterStandIn(threading.Thread):
-    """Runs whatever the service schedules for one workflow: once its pods exist, the run's outputs
-    are written under its output prefix (read from the rendered spec), then every task that has a
-    pod goes RUNNING -> COMPLETED, until the workflow is COMPLETED."""
+    """Runs whatever the service schedules: once a workflow's pods exist, its outputs are written
+    under its output prefix (run id and clips read from the rendered spec), then every task that has
+    a pod goes RUNNING -> COMPLETED, until ``expected`` workflows have ended."""
 
-    def __init__(self, plane: ControlPlane, storage: str, dataset: str, clip: bytes) -> None:
+    def __init__(self, plane: ControlPlane, storage: str, dataset: str, clip: bytes, *, expected: int = 1) -> None:
         super().__init__(daemon=True)
-        self.plane, self.storage, self.dataset, self.clip = plane, storage, dataset, clip
-        self.workflow_id: str | None = None
+        self.plane, self.storage, self.dataset, self.clip, self.expected = plane, storage, dataset, clip, expected
+        self.workflow_ids: list[str] = []
         self.error: BaseException | None = None
         self.stop = threading.Event()
+
+    @property
+    def workflow_id(self) -> str | None:
+        return self.workflow_ids[0] if self.workflow_ids else None
 
     def run(self) -> None:
         try:
@@ -53,29 +64,42 @@ class ClusterStandIn(threading.Thread):
         except BaseException as exc:  # reported by the test, never swallowed
             self.error = exc
 
-    def _drive(self) -> None:
-        while not self.stop.is_set() and self.workflow_id is None:
-            pods = self.plane.agent_state().get("pods", [])
-            ids = {p["labels"].get("osmo.workflow_id") for p in pods}
-            self.workflow_id = next((i for i in ids if i and i.startswith(FLOW_NAME)), None)
-            time.sleep(0.5)
-        if self.workflow_id is None:
-            return
-        spec = self.plane.cli("workflow", "spec", self.workflow_id)
+    def _start(self, workflow_id: str) -> None:
+        spec = self.plane.cli("workflow", "spec", workflow_id)
         run_id = re.search(r"run-[0-9a-f]{8}", spec).group(0)
+        clips = re.search(r'CLIPS: "?([A-Za-z0-9._,-]*)"?', spec)
+        stems = tuple(clips.group(1).split(",")) if clips and clips.group(1) else ("clip",)
         prefix = output_url(self.storage, self.dataset, run_id).removeprefix(f"s3://{BUCKET}/")
-        for rel, body in _outputs(self.clip).items():
+        for rel, body in _outputs(self.clip, stems).items():
             self.plane.put_object(f"{prefix}/{rel}", body)
-        done: set[str] = set()
-        while not self.stop.is_set():
-            query = self.plane.query(self.workflow_id)
-            if query["status"] != "RUNNING" and query["status"] != "PENDING":
-                return
-            pods = self.plane.task_pods(self.workflow_id, timeout=1)
-            for task in [t["name"] for g in query["groups"] for t in g["tasks"]
-                         if t["status"] in ("PROCESSING", "SCHEDULING", "INITIALIZING") and t["name"] in pods and t["name"] not in done]:
-                self.plane.run_task(self.workflow_id, task)
-                done.add(task)
+        self.workflow_ids.append(workflow_id)
+
+    def _drive(self) -> None:
+        done: dict[str, set[str]] = {}
+        ended: set[str] = set()
+        earlier: set[str] = set()  # workflows an earlier test ran (the control plane is shared)
+        while not self.stop.is_set() and len(ended) < self.expected:
+            pods = self.plane.agent_state().get("pods", [])
+            for wid in sorted({p["labels"].get("osmo.workflow_id") or "" for p in pods} - set(done) - earlier):
+                if not wid.startswith(FLOW_NAME):
+                    continue
+                if self.plane.query(wid)["status"] not in ("RUNNING", "PENDING"):
+                    earlier.add(wid)
+                    continue
+                self._start(wid)
+                done[wid] = set()
+            for wid, tasks in done.items():
+                if wid in ended:
+                    continue
+                query = self.plane.query(wid)
+                if query["status"] not in ("RUNNING", "PENDING"):
+                    ended.add(wid)
+                    continue
+                pods_of = self.plane.task_pods(wid, timeout=1)
+                for task in [t["name"] for g in query["groups"] for t in g["tasks"]
+                             if t["status"] in ("PROCESSING", "SCHEDULING", "INITIALIZING") and t["name"] in pods_of and t["name"] not in tasks]:
+                    self.plane.run_task(wid, task)
+                    tasks.add(task)
             time.sleep(0.5)
 
 
@@ -88,18 +112,17 @@ def clip(tmp_path) -> Path:
     return path
 
 
-def test_vda_run_on_the_real_control_plane_ends_with_the_side_by_side(controlplane, clip, tmp_path, monkeypatch, capsys):
-    import httpx as httpx2
-    import respx
-
+def _vda_run_on_the_plane(controlplane, tmp_path: Path, monkeypatch, stems: tuple[str, ...], clip: bytes, *args: str, expected: int = 1):
+    """``vda run --backend osmo`` on the dataset ``vda-demo`` holding ``stems``; the cluster stand-in
+    runs what the service schedules. Returns (exit code, stand-in, kubectl double)."""
     from skill.backends.osmo import OsmoBackend
     from skill.secrets import forget_secrets
+    from tests.fakes.kubectl import KubeDouble, deployment, endpoints, job, nimservice, pod
     from tools.cli import main as vda
 
-    storage = f"s3://{BUCKET}/e2e"
-    dataset = "vda-demo"
-    controlplane.put_object(f"e2e/datasets/{dataset}/clip.mp4", clip.read_bytes())
-    for url in cache_urls(storage).values():
+    for stem in stems:
+        controlplane.put_object(f"e2e/datasets/{DATASET}/{stem}.mp4", clip)
+    for url in cache_urls(STORAGE).values():
         controlplane.put_object(f"{url.removeprefix(f's3://{BUCKET}/')}/weights.bin", b"cache marker")
     backend = OsmoBackend(str(controlplane.osmo))
     backend.set_credential("nvcr_io", "REGISTRY", {"registry": "nvcr.io", "username": "$oauthtoken", "auth": "cp-fake-ngc-key"})
@@ -111,8 +134,6 @@ def test_vda_run_on_the_real_control_plane_ends_with_the_side_by_side(controlpla
     for name in ("NGC_API_KEY", "NGC_CLI_API_KEY", "NVIDIA_API_KEY", "INFRA_SKILL_DIR"):
         monkeypatch.delenv(name, raising=False)
     # off-cluster, with a kube context that sees both NIMs healthy (the NIM gate's default, ensure)
-    from tests.fakes.kubectl import KubeDouble, deployment, endpoints, job, nimservice, pod
-
     kube = KubeDouble(tmp_path / "kube", {"objects": {
         "nimservices": [nimservice(s) for s in NIMS], "deployments": [deployment(s) for s in NIMS],
         "pods": [pod(f"{s}-x", s) for s in NIMS], "endpoints": [endpoints(s) for s in NIMS],
@@ -120,20 +141,25 @@ def test_vda_run_on_the_real_control_plane_ends_with_the_side_by_side(controlpla
     monkeypatch.setenv("PATH", f"{kube.bin}:{os.environ['PATH']}")
     monkeypatch.setenv("KUBE_DOUBLE_SCENARIO", str(kube.scenario_path))
 
-    driver = ClusterStandIn(controlplane, storage, dataset, clip.read_bytes())
+    driver = ClusterStandIn(controlplane, STORAGE, DATASET, clip, expected=expected)
     driver.start()
     try:
         with respx.mock(assert_all_called=False) as web:  # the HF and registry probes: the network edge
             web.route(host="127.0.0.1").pass_through()
             web.route().mock(return_value=httpx2.Response(200))
-            code = vda(["run", "--backend", "osmo", "--dataset-url", f"{storage}/datasets/{dataset}", "--flow", "augmentation_and_al",
-                        "--pool", POOL, "--json"])
+            code = vda(["run", "--backend", "osmo", "--dataset-url", f"{STORAGE}/datasets/{DATASET}", "--flow", "augmentation_and_al",
+                        "--pool", POOL, "--json", *args])
     finally:
         driver.stop.set()
         driver.join(timeout=30)
         forget_secrets()
     if driver.error is not None:
         raise StackError(f"the cluster stand-in failed: {driver.error!r}")
+    return code, driver, kube
+
+
+def test_vda_run_on_the_real_control_plane_ends_with_the_side_by_side(controlplane, clip, tmp_path, monkeypatch, capsys):
+    code, driver, kube = _vda_run_on_the_plane(controlplane, tmp_path, monkeypatch, ("clip",), clip.read_bytes())
     out = capsys.readouterr().out
     assert code == 0, out[-3000:]
     result = json.loads(out)
@@ -141,9 +167,31 @@ def test_vda_run_on_the_real_control_plane_ends_with_the_side_by_side(controlpla
     run_dir = Path(result["local_run_dir"])
     staged = {p.relative_to(run_dir).as_posix() for p in run_dir.rglob("*") if p.is_file() and not p.name.startswith(".")}
     assert set(_outputs(b"")) | {"input/clip.mp4"} <= staged
-    rendered = run_dir / "display" / f"{dataset}_clip_aug0_compare.mp4"
+    rendered = run_dir / "display" / f"{DATASET}_clip_aug0_compare.mp4"
     assert rendered.stat().st_size > 0
     assert any(str(rendered) in line for line in result["media_lines"])
     assert result["sampled_vars"] == {"clip_aug0": {"weather": "rain"}}
     assert any("healthy and reused" in line for line in result["statements"]), result["statements"]
     assert kube.calls() and all(argv[1] in ("get", "version") for argv in kube.calls())  # looked, deployed nothing
+
+
+def test_a_many_clip_run_fans_out_into_batches_the_real_service_runs(controlplane, clip, tmp_path, monkeypatch, capsys):
+    """Three clips at one config per batch: three workflows of the flow's usual shape, each with its
+    clip, submitted through the real service (which renders and validates each), polled to the end,
+    each clip staged from its own batch and rendered."""
+    stems = ("alpha", "bravo", "charlie")
+    code, driver, _ = _vda_run_on_the_plane(controlplane, tmp_path, monkeypatch, stems, clip.read_bytes(),
+                                            "--batch-size", "1", "--augmentations", "1", "--max-in-flight", "2", "--timeout", "600",
+                                            expected=3)
+    out = capsys.readouterr().out
+    assert code == 0, out[-3000:]
+    result = json.loads(out)
+    assert result["status"] == "COMPLETED" and result["batches"] == 3 and result["workflow_id"] is None
+    assert len(driver.workflow_ids) == 3
+    specs = [controlplane.cli("workflow", "spec", wid) for wid in driver.workflow_ids]
+    assert sorted(re.search(r'CLIPS: "?([a-z]+)', spec).group(1) for spec in specs) == list(stems)
+    run_dir = Path(result["local_run_dir"])
+    for index, stem in enumerate(stems):
+        assert (run_dir / f"batch-{index:04d}" / "outputs" / "augmented" / f"{stem}_aug0" / "augmented_video.mp4").is_file()
+    assert sorted(result["sampled_vars"]) == [f"{s}_aug0" for s in stems]
+    assert len(result["media_lines"]) == 3
