@@ -38,8 +38,6 @@ if vda_is_local; then
   VDA_BARRIER_PYTHON="$py"
   engine="$(vda_local_engine label "${VDA_LABEL_ENGINE:-auto}")"
   export VDA_BARRIER_RETRY_INTERVAL="${VDA_BARRIER_RETRY_INTERVAL:-1}"
-  vars_dir="$(mktemp -d)"
-  trap 'rm -rf "$vars_dir"' EXIT
 else
   vda_container_engine label "${VDA_LABEL_ENGINE:-auto}"
   vda_prepare_al_container
@@ -63,16 +61,8 @@ while IFS=$'\t' read -r config video_name aug_idx; do
     # classic: adopt the scene cosmos_worker labeled ahead for exactly this job, if there is one
     [ "$engine" != "classic" ] || [ -z "${VDA_RUN_CACHE:-}" ] || args+=(--ahead-cache "$VDA_RUN_CACHE")
     [ ! -f "$bank" ] || args+=(--question-bank "$bank")
-    if [ -f "$COSMOS_INPUT/$name/metadata.json" ]; then
-      "$py" - "$COSMOS_INPUT/$name/metadata.json" "$vars_dir/$name.json" <<'PY' || rc=$?
-import json, sys
-with open(sys.argv[1], encoding="utf-8") as f:
-    variables = json.load(f).get("variables") or {}
-with open(sys.argv[2], "w", encoding="utf-8") as f:
-    json.dump(variables, f)
-PY
-      args+=(--sampled-vars "$vars_dir/$name.json")
-    fi
+    # the label engine reads the sampled variables from the augment engine's metadata itself
+    [ ! -f "$COSMOS_INPUT/$name/metadata.json" ] || args+=(--augment-metadata "$COSMOS_INPUT/$name/metadata.json")
     [ "$engine" != "nim" ] || args+=(--vlm-url "${VLM_URL:-}" --llm-url "${LLM_URL:-}")
     [ "$engine" != "nim" ] || [ -z "${VDA_VLM_MODEL:-}" ] || args+=(--vlm-model "$VDA_VLM_MODEL")
     [ "$engine" != "nim" ] || [ -z "${VDA_LLM_MODEL:-}" ] || args+=(--llm-model "$VDA_LLM_MODEL")

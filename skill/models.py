@@ -31,6 +31,7 @@ __all__ = [
     "Decision",
     "FlowName",
     "GroupStatus",
+    "NimGateMode",
     "PoolInfo",
     "RunId",
     "StepError",
@@ -55,6 +56,9 @@ WorkflowFile = Literal[
 ]
 FLOWS: tuple[str, ...] = get_args(FlowName)
 ALIASES: dict[str, str] = {"augmentation_and_pl": "augmentation_and_al"}
+NimGateMode = Literal["ensure", "check", "skip"]
+"""What a cluster run does about the in-cluster NIMs first (skill.steps.nim_gate): here so a run
+request can name it without loading the NIM steps."""
 
 CookbookName = Literal["city_traffic", "piazza", "warehouse", "robot_assembly", "trailer_dashcam"]
 COOKBOOKS: tuple[str, ...] = get_args(CookbookName)

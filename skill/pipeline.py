@@ -42,14 +42,12 @@ from skill.conditions import cookbook_augmentations, format_conditions, resolve_
 from skill.eta_model import ClipShape, estimate, estimate_batches, record_run
 from skill.ingest import IngestedVideo, collect_videos, to_workflow_video
 from skill.ledger import Ledger
-from skill.models import DEFAULT_COOKBOOK, CookbookName, DatasetName
+from skill.models import DEFAULT_COOKBOOK, CookbookName, DatasetName, NimGateMode
 from skill.side_by_side import run_cache_dir
 from skill.steps import batches
-from skill.steps.cache import CacheRequest, setup_model_cache
 from skill.steps.compare import CompareRequest, render_side_by_side
 from skill.steps.guard import GuardRequest, GuardResult, new_run_id, pre_submit_guard
 from skill.steps.monitor import PollRequest, PollResult, ProgressEvent, poll
-from skill.steps.nim_gate import NimGateMode, ensure_nims_ready
 from skill.steps.preflight import PreflightRequest, preflight
 from skill.steps.stage import LabelSummary, StageRequest, stage_artifacts
 from skill.steps.submit import SubmitRequest, submit
@@ -258,6 +256,8 @@ def _nim_gate(run: _Run) -> None:
         if chosen.get("vlm_url") and chosen.get("llm_url"):  # the user's own server does the VLM/LLM work
             run.statements.append("The in-cluster NIMs were not checked or deployed: the run uses the VLM/LLM server you named.")
             return
+        from skill.steps.nim_gate import ensure_nims_ready  # cluster runs only (start-up cost)
+
         gate = ensure_nims_ready(run.req.nims, say=lambda line: run.say("nim", line))
         run.statements.append(gate.statement)
 
@@ -357,6 +357,8 @@ def _guard(run: _Run, values: dict[str, Any]) -> GuardResult:
 def _fill_model_cache(run: _Run) -> None:
     cache_eta = flows.eta(flows.CACHE_WORKFLOW, backend=run.backend.name)
     run.say("cache", f"A model cache is missing: running {flows.CACHE_WORKFLOW} first. {cache_eta.text()}")
+    from skill.steps.cache import CacheRequest, setup_model_cache  # only when a cache is missing (start-up cost)
+
     started = setup_model_cache(CacheRequest(storage_url=run.storage_url, pool=run.req.pool), backend=run.backend, ledger=run.ledger)
     if not started.workflow_id:
         raise InputError(started.message, remedy=started.remedy or "Run setup_model_cache by hand, then run again.", code="cache-missing", rule="cache-remediation")

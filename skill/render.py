@@ -27,7 +27,9 @@ second render), and a value that changes the YAML structure when pasted in (quot
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -35,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, Undefined, UndefinedError
+from jinja2 import StrictUndefined, Template, TemplateError, TemplateSyntaxError, Undefined, UndefinedError
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field
@@ -43,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from skill.errors import InputError, UndefinedVariable
 from skill.workflow_spec import (
     MAX_NAME_LENGTH,
+    RUNTIME_TOKEN,
     FileSpec,
     GroupSpec,
     InputSpec,
@@ -52,6 +55,18 @@ from skill.workflow_spec import (
     invalid_workflow as _invalid,
     validate_workflow,
 )
+
+
+# libyaml's parser when PyYAML was built with it (SafeLoader's constructor and resolver, the same
+# values; ~10x faster on the inlined scripts of a rendered workflow), else PyYAML's own. Text is
+# always written by PyYAML's Python emitter, as OSMO's CLI writes it: libyaml folds long quoted
+# strings at other places, which would change what is submitted.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _safe_load(text: str) -> Any:
+    return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader, C or Python
+
 
 __all__ = [
     "MAX_NAME_LENGTH",
@@ -73,7 +88,6 @@ __all__ = [
     "split_sections",
 ]
 
-RUNTIME_TOKEN = re.compile(r"\{\{(uuid|workflow_id|output|input:[^}]+|host:[^}]+)\}\}")
 _SECTION = re.compile(r"^([^\s#][^:]*):")
 _ALLOWED_SECTIONS = ("workflow", "default-values", "version")
 _VALUE_MARK = re.compile(r"VDAVALUE(\d+)X")
@@ -206,11 +220,18 @@ def osmo_render(text: str, data: Mapping[str, Any]) -> str:
         key = "hash" + str(int(hashlib.md5(token.strip().encode("utf-8")).hexdigest(), 16))
         data[key] = "{{" + token + "}}"
         text = text.replace("{{" + token + "}}", "{{" + key + "}}")
-    env = SandboxedEnvironment(undefined=StrictUndefined)
     try:
-        return env.from_string(text).render(data)
+        return _compiled(text).render(data)
     except TemplateError as exc:
         raise OsmoRenderError(exc) from exc
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(text: str) -> Template:
+    """OSMO's sandboxed, strict Jinja template for ``text``, compiled once per process: the guard and
+    submit render the same workflow with the same values, and compiling is most of a render's cost.
+    A template that fails to compile raises each time (nothing is cached for it)."""
+    return SandboxedEnvironment(undefined=StrictUndefined).from_string(text)
 
 
 class InlinedFile(BaseModel):
@@ -251,9 +272,32 @@ def render_submit(
     inlined, missing = _inline(loaded, template, source, context.get("skills_dir"), missing_ok=missing_ok)
     for item in inlined:
         _check_staged_file(item, caller, template)
-    submitted = yaml.dump(loaded)
+    submitted = _cli_dump(loaded, first)
     final = _render_pass(submitted, caller, template, stage="second")
     return SubmitRender(first=first, submitted=submitted, final=final, inlined=inlined, missing=missing)
+
+
+_DUMPS: dict[str, str] = {}
+_DUMPS_KEPT = 8
+
+
+def _cli_dump(loaded: dict[str, Any], parsed_from: str) -> str:
+    """``yaml.dump(loaded)`` as the CLI writes the spec it submits, remembered for the same content
+    (the guard and submit dump the same spec; PyYAML's emitter is most of a render's cost). The key
+    is the text ``loaded`` was parsed from (so the same anchors and aliases) and the content as
+    JSON (``1``, ``1.0``, ``"1"`` and ``true`` apart, inlined files included); content JSON cannot
+    hold (a date) is dumped every time."""
+    try:
+        key = parsed_from + "\0" + json.dumps(loaded)
+    except (TypeError, ValueError):
+        return yaml.dump(loaded)
+    text = _DUMPS.get(key)
+    if text is None:
+        text = yaml.dump(loaded)
+        if len(_DUMPS) >= _DUMPS_KEPT:
+            _DUMPS.pop(next(iter(_DUMPS)))
+        _DUMPS[key] = text
+    return text
 
 
 def _values_of(
@@ -298,7 +342,7 @@ def _render_pass(text: str, data: Mapping[str, Any], template: str, *, stage: st
 
 def _load_rendered(rendered: str, template: str, caller: Mapping[str, Any] | None = None) -> dict[str, Any]:
     try:
-        loaded = yaml.safe_load(rendered)
+        loaded = _safe_load(rendered)
     except yaml.YAMLError as exc:
         suspects = sorted(k for k, v in (caller or {}).items() if isinstance(v, str) and _YAML_SPECIAL.search(v))
         if suspects:
@@ -454,7 +498,7 @@ def _marked_render(body: str, context: Mapping[str, Any], template: str) -> Any:
     env = SandboxedEnvironment(undefined=StrictUndefined, finalize=marks.value, keep_trailing_newline=True)
     try:
         rendered = env.from_string(marks.protect(body)).render(**context)
-        loaded = yaml.safe_load(rendered)
+        loaded = _safe_load(rendered)
     except (TemplateError, yaml.YAMLError) as exc:
         raise InputError(
             f"Workflow {template} does not render with its values kept out of the YAML structure ({type(exc).__name__}).",
@@ -517,7 +561,7 @@ def _load_defaults(section: str, template: str) -> dict[str, Any]:
     if not section.strip():
         return {}
     try:
-        loaded = yaml.safe_load(section) or {}
+        loaded = _safe_load(section) or {}
     except yaml.YAMLError as exc:
         raise InputError(f"default-values of {template} is not valid YAML.", remedy="Fix the default-values block.", code="invalid-workflow") from exc
     values = loaded.get("default-values") or {}
@@ -529,7 +573,7 @@ def _load_defaults(section: str, template: str) -> dict[str, Any]:
 def _load_version(section: str | None, template: str) -> Any:
     if section is None:
         return None
-    value = (yaml.safe_load(section) or {}).get("version")
+    value = (_safe_load(section) or {}).get("version")
     try:
         ok = float(value) == 2
     except (TypeError, ValueError):

@@ -16,10 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from skill.errors import InputError
 
-__all__ = ["MAX_NAME_LENGTH", "FileSpec", "GroupSpec", "InputSpec", "OutputSpec", "RenderedSpec", "TaskSpec",
+__all__ = ["MAX_NAME_LENGTH", "RUNTIME_TOKEN", "FileSpec", "GroupSpec", "InputSpec", "OutputSpec", "RenderedSpec", "TaskSpec",
            "invalid_workflow", "validate_workflow"]
 
 MAX_NAME_LENGTH = 64
+RUNTIME_TOKEN = re.compile(r"\{\{(uuid|workflow_id|output|input:[^}]+|host:[^}]+)\}\}")
+"""The tokens OSMO fills at run time (kept through both renders); here so the local executor reads
+them without loading the Jinja renderer."""
 _NAME = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_-]*[a-zA-Z0-9])?$")
 _FORBIDDEN_WORKFLOW_KEYS = ("labels",)
 

@@ -14,7 +14,9 @@ from pathlib import Path
 
 from skill.errors import BackendError
 
-__all__ = ["atomic_write_text", "target_lock", "temp_name", "write_error"]
+__all__ = ["RUNNER_LOCK_FD_ENV", "atomic_write_text", "target_lock", "temp_name", "write_error"]
+
+RUNNER_LOCK_FD_ENV = "VDA_RUNNER_LOCK_FD"  # the inherited fd holding runner.lock (see LocalBackend.submit)
 
 _FULL = {errno.ENOSPC, errno.EDQUOT}
 

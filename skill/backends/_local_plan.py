@@ -21,8 +21,7 @@ from typing import Any
 from skill.backends._local_state import GroupPlan, InputPlan, OutputPlan, RunPlan, TaskPlan
 from skill.backends.local_storage import LocalStorage
 from skill.errors import InputError
-from skill.render import RUNTIME_TOKEN
-from skill.workflow_spec import FileSpec, RenderedSpec, TaskSpec
+from skill.workflow_spec import RUNTIME_TOKEN, FileSpec, RenderedSpec, TaskSpec
 
 __all__ = ["LOCAL_HOST", "build_plan", "exit_status", "group_gpus", "parse_duration", "parse_exit_actions"]
 

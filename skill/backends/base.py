@@ -46,6 +46,9 @@ class BackendTraits:
     (local: its workflows folder; see :mod:`skill.side_by_side`). None: tasks prepare nothing."""
     poll_interval_s: float = 15.0
     poll_max_interval_s: float = 60.0
+    signals_changes: bool = False
+    """``wait_for_change`` returns as soon as a workflow's state changes (the local runner signals it),
+    so a poller blocks there between reads instead of sleeping; False: it sleeps on its backoff."""
 
 
 CLUSTER_TRAITS = BackendTraits()
@@ -67,6 +70,12 @@ class Backend(Protocol):
 
     def query(self, workflow_id: str) -> WorkflowStatus:
         """Workflow status with its groups and tasks (OSMO's statuses)."""
+        ...
+
+    def wait_for_change(self, workflow_id: str, *, timeout_s: float) -> bool:
+        """Block until the workflow's state may have changed since the last ``query`` of it, at most
+        ``timeout_s`` seconds; True when a change was signalled, False when the time ran out. Pollers
+        call it only when ``traits.signals_changes``; a backend without the signal sleeps the timeout."""
         ...
 
     def logs(self, workflow_id: str, *, task: str | None = None, last_n: int = 200) -> str:

@@ -6,12 +6,14 @@
     <root>/storage/<scheme>/<bucket>/...     the object store behind s3://, gs://, azure://, ...
     <root>/credentials.json                  the credential store (mode 0600)
     <root>/workflows/<workflow_id>/          one run: plan.json, state.json, runner.pid,
-                                             runner.lock (flock held by the live runner), runner.log, workflow.log, logs/<task>.log,
+                                             runner.lock (flock held by the live runner), changes (the
+                                             runner's change signal, a named pipe), runner.log, workflow.log, logs/<task>.log,
                                              tasks/<task>/{files,inputs,output,credentials}/,
                                              cache/ (work tasks did ahead, keyed by content: never an output)
 
 ``submit`` fixes the plan, stages the task files and starts a detached runner process
-(:mod:`skill.backends.local_runner`) that survives the caller; any later ``LocalBackend`` on the
+(:mod:`skill.backends.local_runner`, entered through :mod:`skill.backends._runner_main`, which first
+starts the run's warm engine starter) that survives the caller; any later ``LocalBackend`` on the
 same root can query, tail, cancel or wait for the run. When the runner is gone before the run
 ended, ``query`` settles it (FAILED "runner exited", downstream FAILED_UPSTREAM) instead of
 waiting forever.
@@ -34,6 +36,8 @@ from skill.backends._local_credentials import CredentialStore
 from skill.backends._local_io import atomic_write_text, write_error
 from skill.backends._local_logs import tail
 from skill.backends._local_plan import build_plan, group_gpus
+from skill.backends._local_signal import StateVersion, make_signal, state_version
+from skill.backends._local_signal import wait_for_change as _wait_for_signal
 from skill.backends._local_state import (
     GroupPlan,
     GroupRecord,
@@ -59,7 +63,7 @@ _log = logging.getLogger(__name__)
 
 LOCAL_POOL = "local"
 LOCAL_PLATFORM = "cpu"
-_RUNNER_MODULE = "skill.backends.local_runner"
+_RUNNER_MODULE = "skill.backends._runner_main"  # starts the warm starter, then local_runner
 RUNNER_LOCK = "runner.lock"
 _WORKFLOW_ID = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_-]*[a-zA-Z0-9])?-\d+$")
 
@@ -187,9 +191,10 @@ class LocalBackend:
                                     gang_scheduled=self.gpus is not None,
                                     storage_url=str(self.root / "storage" / "local"), run_cache_root=str(self.workflows_dir),
                                     worker_slots=None if self.gpus is not None else cpu_slots(),  # a simulated pool: OSMO's sizing
-                                    poll_interval_s=1.0, poll_max_interval_s=5.0)
+                                    poll_interval_s=1.0, poll_max_interval_s=5.0, signals_changes=True)
         self._credentials = CredentialStore(self.root / "credentials.json")
         self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._seen: dict[str, StateVersion] = {}  # the state.json version each run's last query read
 
     # --- runs -------------------------------------------------------------------------------
     def submit(self, spec: RenderedSpec, *, pool: str | None = None) -> str:
@@ -217,6 +222,7 @@ class LocalBackend:
                 plan.gpu_capacity = self.gpus
             write_json(run_dir / "plan.json", plan)
             atomic_write_text(run_dir / "spec.yaml", spec.text)
+            make_signal(run_dir)  # the runner's change signal; without it waiters poll
         except BaseException:
             shutil.rmtree(run_dir, ignore_errors=True)  # not visible yet (no state.json): leave nothing
             raise
@@ -321,6 +327,7 @@ class LocalBackend:
 
     def query(self, workflow_id: str) -> WorkflowStatus:
         run_dir = self._run_dir(workflow_id)
+        self._seen[workflow_id] = state_version(run_dir / "state.json")  # before reading: a later write shows as a change
         record = load_state(run_dir / "state.json")
         if not is_terminal(record.status) and not self._runner_alive(workflow_id, run_dir):
             record = load_state(run_dir / "state.json")  # it may have finished just before exiting
@@ -340,8 +347,24 @@ class LocalBackend:
         if _task_group_alive(pid, marker):
             kill_process_group(pid)
 
+    def wait_for_change(self, workflow_id: str, *, timeout_s: float) -> bool:
+        """Block until the runner signals a change of the run (or ``state.json`` differs from what the
+        last :meth:`query` read), at most ``timeout_s``; True when woken by a change. A run without
+        the signal (started before it existed) just sleeps out the timeout: poll again either way."""
+        run_dir = self._run_dir(workflow_id)
+        seen = self._seen.get(workflow_id, state_version(run_dir / "state.json"))
+        try:
+            return _wait_for_signal(run_dir, seen, timeout_s)
+        except OSError as exc:
+            raise BackendUnavailable(
+                f"The change signal of {workflow_id} could not be read ({exc.strerror or type(exc).__name__}).",
+                remedy=f"Poll {workflow_id} again; check that {run_dir} is readable.",
+                code="change-signal-unreadable",
+            ) from exc
+
     def wait(self, workflow_id: str, timeout: float = 600.0, *, interval: float = 0.1) -> WorkflowStatus:
-        """Poll until the run is terminal and return its status (FAILED is a result, not an error)."""
+        """Wait until the run is terminal and return its status (FAILED is a result, not an error):
+        woken by the runner's change signal, and in any case re-read every ``interval`` seconds."""
         if timeout <= 0 or interval <= 0:
             raise InputError("wait needs a positive timeout and interval.", remedy="Pass timeout > 0 seconds.")
         deadline = time.monotonic() + timeout
@@ -354,7 +377,7 @@ class LocalBackend:
                     f"{workflow_id} still {status.status} after {timeout:g}s.",
                     remedy=f"Call wait or poll again with workflow_id={workflow_id}.",
                 )
-            time.sleep(interval)
+            self.wait_for_change(workflow_id, timeout_s=min(interval, max(0.0, deadline - time.monotonic())))
 
     def logs(self, workflow_id: str, *, task: str | None = None, last_n: int = 200) -> str:
         run_dir = self._run_dir(workflow_id)

@@ -23,7 +23,8 @@ augments (:mod:`skill.side_by_side`) and labels each clip the moment it is augme
 next group's label task adopts (:mod:`skill.engines.label_ahead`). Groups still start as OSMO
 starts them; statuses, logs and outputs stay exactly what OSMO would report.
 
-Only this process writes ``state.json`` while it lives, always atomically.
+Only this process writes ``state.json`` while it lives, always atomically, and after each write it
+wakes the run's waiters through the ``changes`` pipe (:mod:`skill.backends._local_signal`).
 """
 
 from __future__ import annotations
@@ -39,9 +40,11 @@ import traceback
 from pathlib import Path
 
 from skill.backends._local_credentials import CredentialStore
-from skill.backends._local_io import atomic_write_text
+from skill.backends._local_io import RUNNER_LOCK_FD_ENV, atomic_write_text
 from skill.backends._local_logs import RunLog
 from skill.backends._local_plan import exit_status, group_gpus
+from skill.backends._local_signal import notify
+from skill.backends._local_warm import WarmStarter
 from skill.backends._local_state import (
     GROUP_FINISHED,
     GroupPlan,
@@ -64,10 +67,10 @@ from skill.side_by_side import CACHE_ENV
 __all__ = ["CANCEL_FILE", "KILL_GRACE_SECONDS", "LEAD_GRACE_SECONDS", "RUNNER_LOCK_FD_ENV", "Runner", "kill_process_group", "main", "signal_exit_code"]
 
 CANCEL_FILE = "cancel"
-RUNNER_LOCK_FD_ENV = "VDA_RUNNER_LOCK_FD"  # the inherited fd holding runner.lock (see LocalBackend.submit)
 KILL_GRACE_SECONDS = 1.0
 LEAD_GRACE_SECONDS = 0.5  # how long siblings that are exiting on their own get once the lead has ended
-_TICK = 0.05
+_TICK = 0.05  # the scheduler's longest pause (a group ending wakes it at once; the cancel file is read this often)
+_WATCH_TICK = 0.01  # how often a group looks for exited tasks: a task's end is seen within 10 ms
 _EXIT_UPSTREAM, _EXIT_DOWNLOAD, _EXIT_UPLOAD = 3000, 2010, 2012
 _RESERVE = ".state-reserve"  # space set aside so a full disk can still record why the run failed
 _RESERVE_BYTES = 256 * 1024
@@ -132,7 +135,7 @@ class _Live:
 
 
 class Runner:
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, warm: WarmStarter | None = None) -> None:
         self.run_dir = Path(run_dir)
         self.plan = load_plan(self.run_dir / "plan.json")
         self.state: RunRecord = load_state(self.run_dir / "state.json")
@@ -146,6 +149,8 @@ class Runner:
         self.ports: set[int] = set()
         self.threads: dict[str, threading.Thread] = {}
         self._last_saved = ""
+        self._group_ended = threading.Event()  # set by a group thread on its way out: the scheduler looks at once
+        self.warm = warm or WarmStarter(self.run_dir)  # started by the entry (_runner_main), or never: engines start cold
 
     # --- state ------------------------------------------------------------------------------
     def save(self) -> None:
@@ -160,6 +165,14 @@ class Runner:
                 self._settle_unwritable(exc)
                 raise StateUnwritable(exc.code) from exc
             self._last_saved = text
+            self._signal()
+
+    def _signal(self) -> None:
+        """Wake whoever waits for this run (``changes`` pipe); a failure only costs them a poll."""
+        try:
+            notify(self.run_dir)
+        except OSError as exc:
+            _note(f"local runner: change signal not sent ({exc.strerror or type(exc).__name__}); waiters poll")
 
     def _reserve_space(self) -> None:
         try:
@@ -179,6 +192,7 @@ class Runner:
         try:
             atomic_write_text(self.run_dir / "state.json", text)
             self._last_saved = text
+            self._signal()
         except BackendError as again:
             _note(f"local runner: the FAILED state could not be written either: {again}")
 
@@ -216,6 +230,7 @@ class Runner:
                     return 1
             return 1
         finally:
+            self.warm.stop()
             self.log.close()
             (self.run_dir / _RESERVE).unlink(missing_ok=True)
         return 0
@@ -233,7 +248,8 @@ class Runner:
                 done = all(g.status in GROUP_FINISHED for g in self.state.groups)
             if done:
                 break
-            time.sleep(_TICK)
+            self._group_ended.wait(_TICK)
+            self._group_ended.clear()  # a group ending after this is seen by the pass that follows
         self._join()
         self.save()
 
@@ -303,6 +319,8 @@ class Runner:
             with self.lock:
                 self._end_unstarted(self.state.group(plan.name), "FAILED", "local executor error (see runner.log)")
                 self.save()
+        finally:
+            self._group_ended.set()
 
     def _stop_tasks_quietly(self, live: dict[str, _Live]) -> None:
         """Kill what still runs after the state became unwritable (the run is settled already)."""
@@ -398,7 +416,7 @@ class Runner:
                 del live[name]
                 if self._after_exit(plan, item.record, item.plan, code, None, live, item):
                     return
-            time.sleep(_TICK)
+            time.sleep(_WATCH_TICK)
 
     def _after_exit(
         self,
@@ -542,7 +560,7 @@ class Runner:
         env.update(
             {
                 "VDA_BACKEND": "local",
-                "VDA_PYTHON": sys.executable,
+                "VDA_PYTHON": str(self.warm.launcher) if self.warm.running else sys.executable,
                 "PYTHONPATH": os.pathsep.join([root, *existing]),
                 "VDA_GROUP_BARRIER_PORT": str(port),
                 "OSMO_WORKFLOW_ID": self.plan.workflow_id,
@@ -571,7 +589,7 @@ def _keep_lock(fd_text: str) -> None:
             _note(f"local runner: lock fd {fd_text} is unusable ({exc.strerror})")
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, *, warm: WarmStarter | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
         print("usage: python -m skill.backends.local_runner <run_dir>", file=sys.stderr)
@@ -579,8 +597,10 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = Path(args[0])
     _keep_lock(os.environ.pop(RUNNER_LOCK_FD_ENV, ""))
     try:
-        runner = Runner(run_dir)
+        runner = Runner(run_dir, warm)
     except (OSError, SkillError) as exc:
+        if warm is not None:
+            warm.stop()
         print(f"local runner cannot start in {run_dir}: {exc}", file=sys.stderr)
         return 1
     return runner.run()

@@ -284,6 +284,11 @@ class OsmoBackend:
         wid = _positional(workflow_id, "workflow id")
         return self._run(["workflow", "query", wid, "--format-type", "json"], parser=lambda out: parse.parse_query(out, wid))
 
+    def wait_for_change(self, workflow_id: str, *, timeout_s: float) -> bool:
+        """OSMO sends no change signal (``traits.signals_changes`` is False): sleep, report no change."""
+        self._sleep(max(0.0, timeout_s))
+        return False
+
     def logs(self, workflow_id: str, *, task: str | None = None, last_n: int = 200) -> str:
         """The last ``last_n`` lines. The CLI follows the stream while the workflow runs, so the call
         has a short timeout and returns whatever arrived by then."""

@@ -72,6 +72,7 @@ DEFAULT_AUGMENTATION_CONFIG = "augmentation/augmentation.yaml"
 WEIGHT_TOLERANCE = 1e-6
 MAX_AUGMENTATIONS = 1000
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when this PyYAML has it: the same values
 
 try:  # inside the skill package the error joins the SkillError tree; in a bare container it stands alone
     from skill.errors import InputError as _ErrorBase
@@ -89,11 +90,15 @@ except ImportError:  # pragma: no cover - exercised in the container, not in the
             return f"{text} Next: {self.remedy}" if self.remedy else text
 
 
-try:  # the container contract needs pydantic; the bare setup container has none and skips the check
-    from skill.engines.container_contract import ContainerConfigError as _ContractError
-    from skill.engines.container_contract import check_config as _contract_check
-except ImportError:  # pragma: no cover - exercised in the container, not in the test venv
-    _contract_check = None
+def _contract_checker() -> Any:
+    """The container contract's ``check_config`` and its error class, imported when configs are
+    checked (so routing a request, which reads the cookbook variables from here, loads no schema);
+    None in the bare setup container, which has no pydantic and skips the check."""
+    try:
+        from skill.engines.container_contract import ContainerConfigError, check_config
+    except ImportError:  # pragma: no cover - exercised in the container, not in the test venv
+        return None
+    return check_config, ContainerConfigError
 
 
 class ConfigGenError(_ErrorBase):
@@ -137,7 +142,7 @@ def find_videos(videos_dir: str | os.PathLike[str]) -> list[dict[str, str]]:
 def _read_structured(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8")
-        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        return json.loads(text) if path.suffix == ".json" else yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 - a safe loader
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigGenError(f"Cannot read {path} ({type(exc).__name__}).", remedy="Check the file exists and is UTF-8 text.") from exc
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
@@ -419,6 +424,7 @@ def generate_configs(
 
     out = Path(os.path.abspath(output_dir))
     out.mkdir(parents=True, exist_ok=True)
+    checker = _contract_checker() if check else None
     entries: list[dict[str, Any]] = []
     for video in videos:
         for aug_idx in range(count):
@@ -426,10 +432,11 @@ def generate_configs(
             seed = full_seed % (2**31)
             sampled = sample_variables(variables, full_seed)
             config = _clip_config(base, video, aug_idx, sampled, seed, scene, out)
-            if check and _contract_check is not None:
+            if checker is not None:
+                check_config, contract_error = checker
                 try:
-                    _contract_check("augmentation", config, source=f"{video['name']}_aug{aug_idx}.yaml (from {base_path.name})")
-                except _ContractError as exc:
+                    check_config("augmentation", config, source=f"{video['name']}_aug{aug_idx}.yaml (from {base_path.name})")
+                except contract_error as exc:
                     raise ConfigGenError(exc.message, remedy=exc.remedy, code=exc.code) from None
             (out / video["name"] / f"aug_{aug_idx}").mkdir(parents=True, exist_ok=True)
             file_name = f"{video['name']}_aug{aug_idx}.yaml"

@@ -435,11 +435,24 @@ _MODELS: dict[ContainerKind, type[BaseModel]] = {"auto-labeling": AutoLabelingCo
 # --- overrides ------------------------------------------------------------------------------------
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it: the same values, faster
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def _safe_load(text: str) -> Any:
+    return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader, C or Python
+
+
+def _copy(data: Any) -> Any:
+    """A deep copy as YAML sees the data (tuples become lists), through libyaml when there."""
+    return _safe_load(yaml.dump(data, Dumper=_DUMPER))
+
+
 def _scalar(text: str) -> Any:
     """A dotlist value read the way YAML reads a scalar (``0`` -> 0, ``false`` -> False, nothing -> None,
     as OmegaConf reads ``key=``)."""
     try:
-        value = yaml.safe_load(text) if text.strip() else None
+        value = _safe_load(text) if text.strip() else None
     except yaml.YAMLError:
         return text
     return value if value is None or isinstance(value, (str, int, float, bool)) else text
@@ -447,7 +460,7 @@ def _scalar(text: str) -> Any:
 
 def apply_overrides(config: dict[str, Any], overrides: list[str] | tuple[str, ...]) -> dict[str, Any]:
     """A copy of ``config`` with each ``a.b.0.c=value`` set; missing mappings are created."""
-    result: dict[str, Any] = yaml.safe_load(yaml.safe_dump(config))
+    result: dict[str, Any] = _copy(config)
     for item in overrides:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
@@ -461,7 +474,7 @@ def apply_overrides(config: dict[str, Any], overrides: list[str] | tuple[str, ..
                     raise ContainerConfigError(f"The override key {key} indexes a list with '{part}'.", remedy="Use a number for a list index.")
                 index = int(part)
                 while index >= len(node):
-                    node.append(yaml.safe_load(yaml.safe_dump(node[0])) if node else {})
+                    node.append(_copy(node[0]) if node else {})
                 if last:
                     node[index] = _scalar(raw)
                 else:
@@ -578,6 +591,6 @@ def _generated_clip(root: Path) -> Any:
 
 def _load(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return _safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ContainerConfigError(f"Cannot read {path} ({type(exc).__name__}).", remedy="Check the file exists and is valid YAML.") from None

@@ -2,7 +2,7 @@
 OpenAI-compatible VLM/LLM endpoints (``nim``).
 
     python -m skill.engines.label --engine classic|nim --video IN.mp4 --output-dir DIR \\
-        --config AUTO_LABELING_CONFIG.yaml [--question-bank QB.json] [--sampled-vars VARS.json] \\
+        --config AUTO_LABELING_CONFIG.yaml [--question-bank QB.json] [--sampled-vars VARS.json | --augment-metadata META.json] \\
         [--super-resolution true|false] [--vlm-url U] [--llm-url U] [--vlm-model M] [--llm-model M] [--media-id ID]
 
 Stages, as upstream runs them: super-resolution (here: a Lanczos upscale to the configured height,
@@ -647,7 +647,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output-dir", type=Path, required=True)
     parser.add_argument("--config", type=Path, required=True, help="auto_labeling_config.yaml")
     parser.add_argument("--question-bank", type=Path)
-    parser.add_argument("--sampled-vars", type=Path, help="JSON object of the known augmentation variables")
+    known = parser.add_mutually_exclusive_group()
+    known.add_argument("--sampled-vars", type=Path, help="JSON object of the known augmentation variables")
+    known.add_argument("--augment-metadata", type=Path,
+                       help="the augment engine's metadata.json of the clip: its variables are the known ones")
     parser.add_argument("--super-resolution", type=_bool, metavar="true|false")
     parser.add_argument("--vlm-url")
     parser.add_argument("--llm-url")
@@ -659,15 +662,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _read_sampled(path: Path | None) -> dict[str, str] | None:
+def _read_sampled(path: Path | None, *, metadata: Path | None = None) -> dict[str, str] | None:
+    """The known variables: a flat JSON object (``--sampled-vars``), or the ``variables`` object of the
+    augment engine's ``metadata.json`` (``--augment-metadata``), read here instead of by a helper
+    process in the worker script."""
+    flag = "--augment-metadata" if metadata is not None else "--sampled-vars"
+    path = metadata if metadata is not None else path
     if path is None:
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise InputError(f"Cannot read the sampled variables file {path.name}.", remedy="Check the --sampled-vars path.") from exc
+        raise InputError(f"Cannot read the sampled variables file {path.name}.", remedy=f"Check the {flag} path.") from exc
     except json.JSONDecodeError as exc:
         raise InputError(f"The sampled variables file {path.name} is not valid JSON.", remedy="Pass a JSON object such as {\"weather\": \"rain\"}.") from exc
+    if metadata is not None:
+        if not isinstance(data, dict) or not isinstance(data.get("variables", {}), dict):
+            raise InputError(f"The augment metadata {path.name} has no variables object.",
+                             remedy="Pass the metadata.json the augment engine wrote next to the augmented clip.")
+        data = data.get("variables") or {}
     if not isinstance(data, dict) or not all(isinstance(v, (str, int, float, bool)) for v in data.values()):
         raise InputError(f"The sampled variables file {path.name} must be a flat JSON object.",
                          remedy="Pass a JSON object such as {\"weather\": \"rain\"}.")
@@ -680,7 +693,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         req = LabelRequest(engine=args.engine, video=args.video, output_dir=args.output_dir, config=args.config,
-                           question_bank=args.question_bank, sampled_vars=_read_sampled(args.sampled_vars),
+                           question_bank=args.question_bank, sampled_vars=_read_sampled(args.sampled_vars, metadata=args.augment_metadata),
                            super_resolution=args.super_resolution, vlm_url=args.vlm_url, llm_url=args.llm_url,
                            vlm_model=args.vlm_model, llm_model=args.llm_model,
                            media_id=args.media_id)

@@ -25,12 +25,14 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import av
-import cv2
-import numpy as np
 
 from skill.errors import InputError, SkillError
+
+if TYPE_CHECKING:  # the writer imports them when it writes: probing a clip (vda run's ingest) needs neither
+    import numpy as np
 
 __all__ = [
     "VideoInfo",
@@ -272,6 +274,9 @@ class VideoWriter:
 
     def write(self, frame: np.ndarray) -> None:
         """Encode one RGB ``uint8`` frame of exactly ``(height, width, 3)``."""
+        import cv2
+        import numpy as np
+
         if self._container is None:
             self.open()
         assert self._stream is not None and self._container is not None
@@ -289,6 +294,8 @@ class VideoWriter:
     def write_i420(self, yuv: np.ndarray) -> None:
         """Encode one frame given as planar I420 ``uint8`` (``(height * 3 // 2, width)``: the Y plane,
         then U, then V), the layout ``cv2.COLOR_RGB2YUV_I420`` produces; even sizes only."""
+        import numpy as np
+
         if self._container is None:
             self.open()
         if self.padded or yuv.dtype != np.uint8 or yuv.shape != (self.height * 3 // 2, self.width):

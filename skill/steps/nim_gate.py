@@ -19,12 +19,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from skill.errors import BackendError
+from skill.models import NimGateMode
 from skill.steps.nim import NimHealthRequest, NimHealthResult, nim_health
 from skill.steps.nim_ensure import ETA, NimEnsureRequest, nim_ensure
 
 __all__ = ["NimGateMode", "NimGateResult", "ensure_nims_ready"]
 
-NimGateMode = Literal["ensure", "check", "skip"]
 Say = Callable[[str], None]
 
 

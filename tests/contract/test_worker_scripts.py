@@ -247,11 +247,12 @@ if [ "${1:-}" = "-m" ] && [ "${2:-}" = "skill.engines.label" ]; then
   printf '%s\\n' "$@" >> "$STUB_LOG"
   out=""; vars=""
   while [ $# -gt 0 ]; do
-    case "$1" in --output-dir) out="$2"; shift ;; --sampled-vars) vars="$2"; shift ;; esac
+    case "$1" in --output-dir) out="$2"; shift ;; --sampled-vars) vars="$2"; shift ;; --augment-metadata) meta="$2"; shift ;; esac
     shift
   done
   mkdir -p "$out/sidecars"
   if [ -n "$vars" ]; then cp "$vars" "$out/sidecars/seen_vars.json"; fi
+  if [ -n "${meta:-}" ]; then cp "$meta" "$out/sidecars/seen_metadata.json"; fi
   echo '{"status": "completed"}' > "$out/sidecars/pipeline_status.json"
   exit "${STUB_EXIT:-0}"
 fi
@@ -289,8 +290,8 @@ def test_pl_augmented_labels_its_cosmos_outputs_with_their_sampled_vars(
     assert first[first.index("--output-dir") + 1] == str(tmp_path / "pl" / "alpha_aug0")
     assert first[first.index("--config") + 1] == str(setup_out / "configs" / "auto_labeling" / "auto_labeling_config.yaml")
     assert first[first.index("--question-bank") + 1].endswith("question_bank.json")
-    seen = json.loads((tmp_path / "pl" / "alpha_aug0" / "sidecars" / "seen_vars.json").read_text())
-    assert seen == json.loads((cosmos0 / "alpha_aug0" / "metadata.json").read_text())["variables"]
+    assert first[first.index("--augment-metadata") + 1] == str(cosmos0 / "alpha_aug0" / "metadata.json")
+    seen = json.loads((tmp_path / "pl" / "alpha_aug0" / "sidecars" / "seen_metadata.json").read_text())["variables"]
     assert set(seen) == {"weather", "time_of_day"}
 
 

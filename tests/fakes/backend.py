@@ -84,6 +84,10 @@ class FakeBackend:
         text = self._logs.get(task or "", self._logs.get("", ""))
         return "\n".join(text.splitlines()[-last_n:])
 
+    def wait_for_change(self, workflow_id: str, *, timeout_s: float) -> bool:
+        self._enter("wait_for_change")
+        return False  # no change signal (CLUSTER_TRAITS): pollers sleep on their own clock
+
     def cancel(self, workflow_id: str) -> None:
         self._enter("cancel")
         self.cancelled.append(workflow_id)

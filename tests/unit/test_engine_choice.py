@@ -119,17 +119,18 @@ def test_the_nim_gate_is_skipped_when_the_user_named_the_server(tmp_path: Path, 
 
     from skill import pipeline
     from skill.backends.base import CLUSTER_TRAITS
+    from skill.steps import nim_gate  # the pipeline imports the gate when a cluster run needs it
 
     def no_gate(*a, **k):
         raise AssertionError("the in-cluster NIM gate must not run")
 
-    monkeypatch.setattr(pipeline, "ensure_nims_ready", no_gate)
+    monkeypatch.setattr(nim_gate, "ensure_nims_ready", no_gate)
     backend = SimpleNamespace(name="osmo", traits=CLUSTER_TRAITS)
     req = pipeline.RunRequest(label_engine="nim", vlm_url="https://vlm.example.com/v1")
     run = pipeline._Run(req=req, backend=backend, ledger=None, emit=lambda e: None, scratch=tmp_path)
     pipeline._nim_gate(run)
     assert any("server you named" in s for s in run.statements)
-    monkeypatch.setattr(pipeline, "ensure_nims_ready", lambda *a, **k: SimpleNamespace(statement="gate ran"))
+    monkeypatch.setattr(nim_gate, "ensure_nims_ready", lambda *a, **k: SimpleNamespace(statement="gate ran"))
     run = pipeline._Run(req=pipeline.RunRequest(vlm_url="https://vlm.example.com/v1"), backend=backend, ledger=None,
                         emit=lambda e: None, scratch=tmp_path)
     pipeline._nim_gate(run)  # only the VLM named, the LLM is still the in-cluster one

@@ -475,3 +475,31 @@ def test_augmented_night_clips_still_read_night(tmp_path, background):
     augment_classic(ClipConfig(video_name=background, aug_idx=0, seed=5, variables=variables), src, out)
     m = analyze_video(out / "augmented_video.mp4", ClassicSettings()).measures
     assert _categories(m)["time_of_day"][0] == "night", m
+
+
+def test_the_sampled_variables_can_come_from_the_augment_metadata(tmp_path, clip):
+    """What pl_augmented_worker passes: the augment engine's metadata.json, read by the labeler itself."""
+    video, _ = clip
+    cfg, bank = write_inputs(tmp_path / "in")
+    metadata = tmp_path / "in" / "metadata.json"
+    metadata.write_text(json.dumps({"video_name": "clip", "aug_idx": 0, "engine": "classic",
+                                    "variables": {"weather": "rain", "time_of_day": "evening"}, "parameters": {"rain": 0.4}}))
+    out = tmp_path / "out" / "clip_aug0"
+    assert main(["--engine", "classic", "--video", str(video), "--output-dir", str(out), "--config", str(cfg),
+                 "--question-bank", str(bank), "--augment-metadata", str(metadata)]) == 0
+    effective = yaml.safe_load((out / "config.yaml").read_text())
+    assert effective["vda_label"]["sampled_vars"] == {"weather": "rain", "time_of_day": "evening"}
+
+
+def test_augment_metadata_without_variables_exits_1(tmp_path, capsys, clip):
+    video, _ = clip
+    cfg, _bank = write_inputs(tmp_path / "in")
+    metadata = tmp_path / "in" / "metadata.json"
+    metadata.write_text(json.dumps({"variables": ["rain"]}))
+    assert main(["--engine", "classic", "--video", str(video), "--output-dir", str(tmp_path / "o"),
+                 "--config", str(cfg), "--augment-metadata", str(metadata)]) == 1
+    assert "[invalid-input]" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:  # one source of the variables, not two
+        main(["--engine", "classic", "--video", str(video), "--output-dir", str(tmp_path / "o"), "--config", str(cfg),
+              "--augment-metadata", str(metadata), "--sampled-vars", str(metadata)])
+    assert info.value.code == 2

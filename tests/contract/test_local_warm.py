@@ -1,0 +1,179 @@
+"""The local runner's warm starter (issue 15): engine commands a task runs through ``$VDA_PYTHON``
+start forked from a process that imported the engines once, and behave as their own process would
+(same output, exit status, working folder, environment); everything else, and any engine command
+the starter cannot take, runs on the real interpreter. No timing here (bench_overhead measures it).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from skill.backends._local_warm import WarmStarter
+from skill.engines.synthetic import make_scene
+
+WAIT = 60.0
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[-1].split()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
+                found.append(int(entry.name))
+    return found
+
+
+def _until(predicate, what: str, timeout: float = WAIT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    pytest.fail(f"gave up waiting for {what}")
+
+
+@pytest.fixture
+def starter(tmp_path: Path):
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    warm = WarmStarter(run_dir)
+    assert warm.start(dict(os.environ))
+    yield warm
+    warm.stop()
+
+
+def _run(argv: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(argv, cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True, timeout=WAIT, check=False)
+
+
+def _served(starter: WarmStarter) -> bool:
+    return starter.socket_path.exists() and starter.running
+
+
+@pytest.mark.parametrize("args", [
+    ["-m", "skill.engines.augment", "--help"],
+    ["-m", "skill.engines.label", "--engine", "bogus"],
+    ["-m", "skill.engines.label", "--engine", "classic", "--video", "missing.mp4", "--output-dir", "out", "--config", "c.yaml"],
+])
+def test_an_engine_command_answers_as_a_cold_start_does(starter: WarmStarter, tmp_path: Path, args: list[str]) -> None:
+    _until(lambda: _served(starter), "the starter to listen")
+    warm = _run([str(starter.launcher), *args], tmp_path)
+    cold = _run([sys.executable, *args], tmp_path)
+    assert (warm.returncode, warm.stdout, warm.stderr) == (cold.returncode, cold.stdout, cold.stderr)
+
+
+def test_an_engine_runs_in_the_tasks_folder_with_its_environment(starter: WarmStarter, tmp_path: Path) -> None:
+    (tmp_path / "task").mkdir()
+    (tmp_path / "task" / "labels.yaml").write_text("detection_and_tracking: [not, a, mapping]\n")
+    args = ["-m", "skill.engines.label", "--engine", "classic", "--video", "clip.mp4", "--output-dir", "out", "--config", "labels.yaml"]
+    warm = _run([str(starter.launcher), *args], tmp_path / "task", VDA_LOG_LEVEL="DEBUG")
+    cold = _run([sys.executable, *args], tmp_path / "task", VDA_LOG_LEVEL="DEBUG")
+    assert warm.returncode == cold.returncode != 0
+    assert warm.stderr == cold.stderr  # relative paths resolved in the task's folder, the same message
+
+
+def test_anything_else_runs_on_the_real_interpreter(starter: WarmStarter, tmp_path: Path) -> None:
+    snippet = "import sys, os; print(sys.argv[1:], sys.stdin.read().strip(), os.environ['MARK']); sys.exit(3)"
+    done = subprocess.run([str(starter.launcher), "-c", snippet, "a", "b"], input="piped", cwd=tmp_path,
+                          env={**os.environ, "MARK": "seen"}, capture_output=True, text=True, timeout=WAIT, check=False)
+    assert done.returncode == 3
+    assert done.stdout.strip() == "['a', 'b'] piped seen"
+
+
+def test_without_the_starter_engines_start_cold(tmp_path: Path) -> None:
+    warm = WarmStarter(tmp_path)
+    assert warm.start(dict(os.environ))
+    warm.stop()  # the launcher stays; nothing listens any more
+    args = ["-m", "skill.engines.augment", "--help"]
+    assert _run([str(warm.launcher), *args], tmp_path).stdout == _run([sys.executable, *args], tmp_path).stdout
+
+
+def test_an_engine_dies_with_its_launcher(starter: WarmStarter, tmp_path: Path) -> None:
+    _until(lambda: _served(starter), "the starter to listen")
+    config = tmp_path / "blocking.yaml"
+    os.mkfifo(config)  # reading the config blocks: the engine stays alive until killed
+    video = tmp_path / "clip.mp4"
+    make_scene(video, width=64, height=48, fps=5, seconds=1, seed=1)
+    launcher = subprocess.Popen([str(starter.launcher), "-m", "skill.engines.label", "--engine", "classic", "--video", str(video),
+                                 "--output-dir", str(tmp_path / "out"), "--config", str(config)], cwd=tmp_path, start_new_session=True)
+    assert starter._proc is not None
+    _until(lambda: _children(starter._proc.pid), "the engine to be forked")
+    os.killpg(launcher.pid, signal.SIGKILL)  # how the runner ends a task
+    launcher.wait(WAIT)
+    _until(lambda: not _children(starter._proc.pid), "the engine to die with its launcher")
+
+
+def test_the_starter_exits_when_its_runner_lets_go(tmp_path: Path) -> None:
+    warm = WarmStarter(tmp_path)
+    assert warm.start(dict(os.environ))
+    proc = warm._proc
+    assert proc is not None
+    warm.stop()
+    assert proc.poll() is not None
+    assert not warm.socket_path.exists()
+
+
+def test_the_staged_config_generator_starts_warm_only_when_it_is_this_installations(starter: WarmStarter, tmp_path: Path) -> None:
+    from skill.paths import skill_root
+
+    ours = (skill_root() / "skill" / "engines" / "configs.py").read_text()
+    staged = tmp_path / "same" / "generate_configs.py"
+    staged.parent.mkdir()
+    staged.write_text(ours)
+    changed = tmp_path / "changed" / "generate_configs.py"
+    changed.parent.mkdir()
+    changed.write_text(ours.replace("def main(argv", "print('the staged copy ran')\n\n\ndef main(argv", 1))
+    args = [str(tmp_path / "missing-videos"), str(tmp_path), str(tmp_path / "out")]
+    _until(lambda: _served(starter), "the starter to listen")
+    warm = _run([str(starter.launcher), str(staged), *args], tmp_path)
+    cold = _run([sys.executable, str(staged), *args], tmp_path)
+    assert (warm.returncode, warm.stdout, warm.stderr) == (cold.returncode, cold.stdout, cold.stderr) and warm.returncode == 1
+    own = _run([str(starter.launcher), str(changed), *args], tmp_path)
+    assert own.stdout.startswith("the staged copy ran")  # not this installation's code: run as it is
+
+
+def test_a_launcher_gone_before_its_engine_began_leaves_no_traceback(starter: WarmStarter, tmp_path: Path) -> None:
+    import array
+    import json
+    import socket
+    import struct
+
+    _until(lambda: _served(starter), "the starter to listen")
+    err_read, err_write = os.pipe()
+    null = os.open(os.devnull, os.O_RDWR)
+    request = json.dumps({"module": "skill.engines.augment", "args": ["--help"], "cwd": str(tmp_path), "env": dict(os.environ)}).encode()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.connect(str(starter.socket_path))
+        conn.sendmsg([struct.pack("!I", len(request)) + request], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [null, null, err_write]))])
+    # gone at once, as a launcher killed with its task; the engine's stderr is ours to read
+    os.close(err_write)
+    os.close(null)
+    with os.fdopen(err_read, "rb") as stderr:
+        assert b"Traceback" not in stderr.read()  # EOF once the forked engine has exited
+
+
+def test_sigterm_to_the_launcher_ends_the_engine_with_sigterm_as_a_cold_start(starter: WarmStarter, tmp_path: Path) -> None:
+    _until(lambda: _served(starter), "the starter to listen")
+    config = tmp_path / "blocking.yaml"
+    os.mkfifo(config)
+    video = tmp_path / "clip.mp4"
+    make_scene(video, width=64, height=48, fps=5, seconds=1, seed=1)
+    launcher = subprocess.Popen([str(starter.launcher), "-m", "skill.engines.label", "--engine", "classic", "--video", str(video),
+                                 "--output-dir", str(tmp_path / "out"), "--config", str(config)], cwd=tmp_path, start_new_session=True)
+    assert starter._proc is not None
+    _until(lambda: _children(starter._proc.pid), "the engine to be forked")
+    launcher.terminate()  # what cancel sends a running task
+    assert launcher.wait(WAIT) == -signal.SIGTERM
+    _until(lambda: not _children(starter._proc.pid), "the engine to end")
