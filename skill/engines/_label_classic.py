@@ -3,8 +3,8 @@ checks people with HOG, tracks everything, and measures the scene for the questi
 
 * Motion: MOG2 background subtraction on a downscaled, median-blurred grey frame, opening + closing;
   on clips that are not dark the mask grows into the fine detail next to its blobs
-  (:mod:`skill.engines._mask_growth`: a bicycle's frame, a pale top); connected components ->
-  candidate boxes.
+  (:mod:`skill.engines._mask_growth`: a bicycle's frame, a pale top) and blobs where nothing moves
+  are dropped as ghosts (:mod:`skill.engines._ghosts`); connected components -> candidate boxes.
 * People: OpenCV's default HOG people detector run on crops around tall candidates every
   ``hog_every`` frames (cheap: a crop, not the whole frame); a hit votes "person" for that box.
 * Classes: a HOG hit, the box's aspect ratio and its size relative to the frame pick person /
@@ -30,6 +30,7 @@ import av
 import cv2
 import numpy as np
 
+from skill.engines._ghosts import StillBlobs
 from skill.engines._mask_growth import FineBackground, grow_mask, reach_for
 from skill.engines._mcq import ClassicFacts
 from skill.engines._tracker import SortTracker, Track, iou_xyxy
@@ -153,7 +154,8 @@ class _MotionDetector:
     """MOG2 on a downscaled grey frame. The model is primed with the per-pixel median of the first
     frames (so objects present at the start are not learnt as background and leave no ghosts), then
     learns slowly at a fixed rate (a time constant of about ten seconds). Off dark clips, the mask
-    grows into the unblurred difference next to its blobs."""
+    grows into the unblurred difference next to its blobs and blobs with no motion under them
+    (ghosts) are dropped."""
 
     def __init__(self, width: int, height: int, fps: float) -> None:
         self.scale = min(1.0, _PROC_MAX_WIDTH / width)
@@ -171,6 +173,7 @@ class _MotionDetector:
         self.median_k = 5 if self.size[0] >= 400 else 3
         self.fine = FineBackground(self.learning_rate)
         self.reach = reach_for(self.size[0])
+        self.still = StillBlobs(fps)
         self.fine_diff: np.ndarray | None = None  # of the last detect(), on clips that are not dark
 
     def shrink(self, gray: np.ndarray) -> np.ndarray:
@@ -202,13 +205,17 @@ class _MotionDetector:
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self.close_kernel, iterations=2)
         self.fg_share = float(np.count_nonzero(mask)) / mask.size
         # a dark clip's picture is stretched and noisy: there the blurred mask alone decides
-        self.fine_diff = self.fine.difference(raw) if self.lut is None else None
+        fine = self.lut is None
+        self.fine_diff = self.fine.difference(raw) if fine else None
         if self.fine_diff is not None:
             mask = grow_mask(mask, self.fine_diff, reach=self.reach)
+        self.still.push(raw)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
         kept = [i for i in range(1, count)
                 if stats[i, 4] >= self.min_area and stats[i, 2] >= 3 and stats[i, 3] >= 3]
         kept = [i for i in kept if not _is_reflection(i, kept, labels, stats, small)]
+        if fine:
+            kept = self.still.moving(kept, labels, stats)
         if not kept:
             self.split = np.zeros(0, dtype=bool)
             return np.zeros((0, 4))
