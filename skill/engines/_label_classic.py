@@ -1,8 +1,10 @@
 """The classic (CPU, offline) labeler: one streaming pass over the frames that finds moving objects,
 checks people with HOG, tracks everything, and measures the scene for the question bank.
 
-* Motion: MOG2 background subtraction on a downscaled grey frame, opening + closing, connected
-  components -> candidate boxes.
+* Motion: MOG2 background subtraction on a downscaled, median-blurred grey frame, opening + closing;
+  on clips that are not dark the mask grows into the fine detail next to its blobs
+  (:mod:`skill.engines._mask_growth`: a bicycle's frame, a pale top) and blobs where nothing moves
+  are dropped as ghosts (:mod:`skill.engines._ghosts`); connected components -> candidate boxes.
 * People: OpenCV's default HOG people detector run on crops around tall candidates every
   ``hog_every`` frames (cheap: a crop, not the whole frame); a hit votes "person" for that box.
 * Classes: a HOG hit, the box's aspect ratio and its size relative to the frame pick person /
@@ -28,6 +30,8 @@ import av
 import cv2
 import numpy as np
 
+from skill.engines._ghosts import StillBlobs
+from skill.engines._mask_growth import FineBackground, grow_mask, reach_for
 from skill.engines._mcq import ClassicFacts
 from skill.engines._tracker import SortTracker, Track, iou_xyxy
 from skill.engines.video_io import VideoInfo, VideoNotFound, VideoReadError, probe
@@ -149,7 +153,9 @@ _DARK_CLIP = 100.0  # the background's 99th percentile below this: a dark clip, 
 class _MotionDetector:
     """MOG2 on a downscaled grey frame. The model is primed with the per-pixel median of the first
     frames (so objects present at the start are not learnt as background and leave no ghosts), then
-    learns slowly at a fixed rate (a time constant of about ten seconds)."""
+    learns slowly at a fixed rate (a time constant of about ten seconds). Off dark clips, the mask
+    grows into the unblurred difference next to its blobs and blobs with no motion under them
+    (ghosts) are dropped."""
 
     def __init__(self, width: int, height: int, fps: float) -> None:
         self.scale = min(1.0, _PROC_MAX_WIDTH / width)
@@ -165,34 +171,51 @@ class _MotionDetector:
         self.lut: np.ndarray | None = None
         # a median removes thin rain and snow streaks but must not eat small people in small frames
         self.median_k = 5 if self.size[0] >= 400 else 3
+        self.fine = FineBackground(self.learning_rate)
+        self.reach = reach_for(self.size[0])
+        self.still = StillBlobs(fps)
+        self.fine_diff: np.ndarray | None = None  # of the last detect(), on clips that are not dark
 
     def shrink(self, gray: np.ndarray) -> np.ndarray:
-        small = cv2.resize(gray, self.size, interpolation=cv2.INTER_AREA) if self.scale < 1.0 else gray
-        return cv2.medianBlur(small, self.median_k)
+        """The frame at the analysis size, not blurred (:meth:`detect` blurs it)."""
+        return cv2.resize(gray, self.size, interpolation=cv2.INTER_AREA) if self.scale < 1.0 else gray
 
     def prime(self, smalls: list[np.ndarray]) -> None:
-        """Start the background model from the median of ``smalls`` (already shrunk)."""
+        """Start the background models from the median of ``smalls`` (already shrunk)."""
         if not smalls:
             return
-        median = np.median(np.stack(smalls), axis=0).astype(np.uint8) if len(smalls) > 2 else smalls[0]
+        blurred = [cv2.medianBlur(s, self.median_k) for s in smalls]
+        median = np.median(np.stack(blurred), axis=0).astype(np.uint8) if len(blurred) > 2 else blurred[0]
         self.lut = _stretch_lut(median)
         median = self._stretched(median)
         for _ in range(3):
             self.subtractor.apply(median, learningRate=1.0 if _ == 0 else 0.5)
+        if self.lut is None:
+            self.fine.prime(smalls)
 
     def _stretched(self, small: np.ndarray) -> np.ndarray:
         return small if self.lut is None else cv2.LUT(small, self.lut)
 
-    def detect(self, small: np.ndarray) -> np.ndarray:
+    def detect(self, raw: np.ndarray) -> np.ndarray:
+        """Boxes (x1, y1, x2, y2, full-frame pixels) of the moving objects in ``raw`` (from :meth:`shrink`)."""
+        small = cv2.medianBlur(raw, self.median_k)
         picture = self._stretched(small)
         mask = self.subtractor.apply(picture, learningRate=self.learning_rate)
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self.open_kernel)
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self.close_kernel, iterations=2)
         self.fg_share = float(np.count_nonzero(mask)) / mask.size
+        # a dark clip's picture is stretched and noisy: there the blurred mask alone decides
+        fine = self.lut is None
+        self.fine_diff = self.fine.difference(raw) if fine else None
+        if self.fine_diff is not None:
+            mask = grow_mask(mask, self.fine_diff, reach=self.reach)
+        self.still.push(raw)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
         kept = [i for i in range(1, count)
                 if stats[i, 4] >= self.min_area and stats[i, 2] >= 3 and stats[i, 3] >= 3]
         kept = [i for i in kept if not _is_reflection(i, kept, labels, stats, small)]
+        if fine:
+            kept = self.still.moving(kept, labels, stats)
         if not kept:
             self.split = np.zeros(0, dtype=bool)
             return np.zeros((0, 4))
@@ -215,6 +238,8 @@ class _MotionDetector:
         if bg.ndim == 3:
             bg = cv2.cvtColor(bg, cv2.COLOR_BGR2GRAY)
         diff = cv2.absdiff(small, bg)
+        if self.fine_diff is not None:
+            diff = np.maximum(diff, self.fine_diff)  # the grown parts are judged by the fine difference
         out = []
         for x1, y1, x2, y2 in boxes:
             inside = mask[y1:y2, x1:x2] > 0

@@ -31,10 +31,16 @@ __all__ = ["SortTracker", "Track", "iou_xyxy"]
 
 _LINK_REACH = 0.6  # a fragment continues another when it starts within this many box heights of where that one was heading
 _VEHICLES = frozenset({"car", "truck", "bus", "motorcycle", "bicycle"})
+_WHOLE = frozenset({"car", "truck", "bus"})  # seen in parts, these are rejoined (never people side by side)
+_PART_INSIDE = 0.7  # a detection is a part of a predicted box when this share of it lies inside
+
+
+def _label(live) -> str:
+    return max(sorted(live.votes), key=lambda k: live.votes[k]) if live.votes else ""
 
 
 def _group(live) -> str:
-    label = max(sorted(live.votes), key=lambda k: live.votes[k]) if live.votes else ""
+    label = _label(live)
     return "vehicle" if label in _VEHICLES else label
 
 
@@ -176,6 +182,7 @@ class SortTracker:
         labels = list(labels) if labels is not None else ["object"] * len(dets)
         weights = list(weights) if weights is not None else [1.0] * len(dets)
         predicted = np.array([t.kf.predict() for t in self._live]).reshape(-1, 4)
+        dets, labels, weights = self._rejoined(dets, labels, weights, predicted)
         merged = self._merged(dets, predicted)
         matches, unmatched_dets = self._associate(dets, predicted, skip=merged)
         unmatched_dets = [d for d in unmatched_dets if d not in merged]
@@ -243,6 +250,45 @@ class SortTracker:
             if len(inside) >= 2 and d_area[d] > 1.3 * p_area[inside].max():
                 out.add(d)
         return out
+
+    def _rejoined(self, dets: np.ndarray, labels: list[str], weights: list[float],
+                  predicted: np.ndarray) -> tuple[np.ndarray, list[str], list[float]]:
+        """Parts of one vehicle made whole: when a confirmed car (truck, bus) track's predicted box
+        holds two or more detections that no other confirmed track claims (IoU), each mostly inside
+        it, and their union fits the prediction better than any one of them, the parts become one
+        detection (labelled as the largest part). A car clipped by the frame's edge looks like
+        people side by side to the blob splitter; a grey car on grey ground falls into roof and boot."""
+        confirmed = [i for i, t in enumerate(self._live) if t.confirmed and i < len(predicted)]
+        if len(dets) < 2 or not confirmed:
+            return dets, labels, weights
+        iou = iou_xyxy(predicted, dets)
+        area = np.maximum((dets[:, 2] - dets[:, 0]) * (dets[:, 3] - dets[:, 1]), 1.0)
+        used: set[int] = set()
+        joined: list[tuple[np.ndarray, list[int]]] = []
+        for i in confirmed:
+            if _label(self._live[i]) not in _WHOLE:
+                continue
+            p = predicted[i]
+            iw = np.clip(np.minimum(p[2], dets[:, 2]) - np.maximum(p[0], dets[:, 0]), 0, None)
+            ih = np.clip(np.minimum(p[3], dets[:, 3]) - np.maximum(p[1], dets[:, 1]), 0, None)
+            inside = iw * ih / area
+            others = [j for j in confirmed if j != i]
+            parts = [d for d in range(len(dets)) if d not in used and inside[d] >= _PART_INSIDE
+                     and not (others and iou[others, d].max() >= self.iou_threshold)]
+            if len(parts) < 2:
+                continue
+            union = np.concatenate([dets[parts, :2].min(axis=0), dets[parts, 2:].max(axis=0)])
+            fit = float(iou_xyxy(p[None], union[None])[0, 0])
+            if fit >= self.iou_threshold and fit > float(iou[i, parts].max()):
+                used.update(parts)
+                joined.append((union, parts))
+        if not joined:
+            return dets, labels, weights
+        rest = [d for d in range(len(dets)) if d not in used]
+        boxes = [dets[d] for d in rest] + [union for union, _ in joined]
+        labels = [labels[d] for d in rest] + [labels[max(parts, key=lambda d: area[d])] for _, parts in joined]
+        weights = [weights[d] for d in rest] + [max(weights[d] for d in parts) for _, parts in joined]
+        return np.array(boxes, dtype=np.float64).reshape(-1, 4), labels, weights
 
     def _associate(self, dets: np.ndarray, predicted: np.ndarray,
                    skip: set[int] = frozenset()) -> tuple[list[tuple[int, int]], list[int]]:

@@ -8,8 +8,9 @@ included. VDA_BENCH_MOT_VIDEO (a video of a MOTChallenge sequence, any size) and
 ``./run bench --only tracking``. Nothing is downloaded.
 
 The floors are ``benchmarks.bench_tracking.REAL_FLOORS``, each a margin below what was measured:
-parking-lot MOTA 0.009, IDF1 0.468, 11 tracks for 5 objects (its cars are tracked; the pale-topped
-walker and the thin white bicycles are caught in parts, so most of their boxes miss the 0.5 overlap);
+parking-lot MOTA 0.710, IDF1 0.769, 6 tracks for 5 objects (before the mask grew into thin and pale
+parts, ghosts were dropped and a car's parts rejoined: MOTA 0.009, IDF1 0.468, 11 tracks, the
+pale-topped walker and the thin white bicycles caught in parts);
 PETS09-S2L1 (MOT15 ground truth, 19 people, overcast daylight, no vehicle moving; a 480x360
 re-encode of 795 frames) MOTA 0.494, IDF1 0.423, 51 tracks (before blob splitting, fragment joining
 and box tightening: 0.303, 0.367, 55 tracks).
@@ -30,7 +31,10 @@ from skill.engines.video_io import probe
 _ENV = os.environ.get("VDA_BENCH_MOT_VIDEO", ""), os.environ.get("VDA_BENCH_MOT_GT", "")
 OVERRIDDEN = all(_ENV) and all(Path(p).is_file() for p in _ENV)
 VIDEO, GT = (Path(_ENV[0]), Path(_ENV[1])) if OVERRIDDEN else (REAL_CLIP / "parking-lot.mp4", REAL_CLIP / "gt" / "gt.txt")
-CAR_RECALL_FLOOR = 0.85  # parking-lot: share of the two cars' boxes some track covers (IoU >= 0.5); measured 0.93
+CAR_RECALL_FLOOR = 0.9  # parking-lot: share of the two cars' boxes some track covers (IoU >= 0.5); measured 0.98
+# ...and of the walker's and the two cyclists' boxes: measured 0.69 (walker 0.78, cyclists 0.63; 0.30
+# before the mask grew into their pale top and thin white frames)
+PEOPLE_RECALL_FLOOR = 0.58
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +80,18 @@ def test_the_moving_cars_of_the_clip_are_tracked(measured):
     car_boxes = {f: [row for row in rows if row[0] in cars] for f, rows in seq.frames.items()}
     clear = evaluate(car_boxes, tracks_as_hypothesis(analysis.tracks)).clear
     assert 1 - clear.fn / clear.num_gt >= CAR_RECALL_FLOOR, clear
+
+
+@pytest.mark.skipif(OVERRIDDEN, reason="parking-lot only (its walker is MOT class 1, its cyclists class 2)")
+def test_the_walker_and_the_cyclists_of_the_clip_are_boxed_whole(measured):
+    """The pale-topped walker and the cyclists on thin white bicycles: a box on legs or rider alone
+    misses the 0.5 overlap, so this recall counts whole boxes."""
+    seq, analysis, _ = measured
+    people = {int(line.split(",")[1]) for line in GT.read_text().splitlines() if line.split(",")[7] in ("1", "2")}
+    assert people == {2, 3, 4}
+    boxes = {f: [row for row in rows if row[0] in people] for f, rows in seq.frames.items()}
+    clear = evaluate(boxes, tracks_as_hypothesis(analysis.tracks)).clear
+    assert 1 - clear.fn / clear.num_gt >= PEOPLE_RECALL_FLOOR, clear
 
 
 def test_real_daylight_footage_claims_no_crash_and_no_evening(tmp_path):

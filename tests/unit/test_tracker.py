@@ -91,6 +91,36 @@ def test_crossing_pair_coasts_through_a_merged_blob():
     assert left_to_right.boxes[-1][0] == pytest.approx(190)  # it kept following the same object
 
 
+def _feed(tracker: SortTracker, frames: list[list[tuple[list[float], str]]]):
+    for index, dets in enumerate(frames):
+        tracker.step(index, np.array([d for d, _ in dets], dtype=float).reshape(-1, 4), [label for _, label in dets])
+    return tracker.finish()
+
+
+def test_a_car_seen_in_two_parts_stays_one_track():
+    """A car clipped by the frame edge falls into two upright blobs (the splitter takes them for
+    people side by side): a car track whose prediction holds both gets them back as one box."""
+    frames = []
+    for t in range(16):
+        car = [200 - 8 * t, 60, 320 - 8 * t, 120]
+        if t < 8:
+            frames.append([(car, "car")])
+        else:
+            mid = (car[0] + car[2]) / 2
+            frames.append([([car[0], 62, mid - 2, 120], "person"), ([mid + 2, 60, car[2], 118], "person")])
+    tracks = _feed(SortTracker(min_hits=2, max_gap=5), frames)
+    assert len(tracks) == 1 and tracks[0].frames == list(range(16)) and tracks[0].label == "car"
+    assert tracks[0].boxes[-1] == pytest.approx([200 - 8 * 15, 60, 320 - 8 * 15, 120])
+
+
+def test_people_inside_a_walking_group_track_are_not_rejoined():
+    """Only car, truck and bus tracks are rejoined: a blob of two people splitting into two keeps both."""
+    frames = [[([100 + 4 * t, 50, 160 + 4 * t, 130], "person")] for t in range(6)]
+    frames += [[([100 + 4 * t, 50, 128 + 4 * t, 130], "person"), ([132 + 4 * t, 52, 160 + 4 * t, 130], "person")]
+               for t in range(6, 16)]
+    assert len(_feed(SortTracker(min_hits=2, max_gap=5), frames)) >= 2
+
+
 def test_frames_must_increase():
     tracker = SortTracker()
     tracker.step(3, np.zeros((0, 4)))
