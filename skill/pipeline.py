@@ -5,7 +5,12 @@ poll → stage → one side-by-side per augmented clip → summaries.
 
 ``vda run`` wraps it; so can the MCP server and the chat agent. Input is validated before anything
 is uploaded or submitted (missing, empty, truncated or non-video files are refused up front). Each
-stage below is a small function; :func:`run_pipeline` only strings them together.
+stage below is a small function; :func:`run_pipeline` only strings them together. A run whose clips
+make more than one batch on a gang-scheduled pool is driven batch by batch (:mod:`skill.steps.batches`);
+:func:`resume_pipeline` carries such a run on from the ledger.
+
+Size: every stage reads and fills the one ``_Run`` record, and the fan-out branch reuses the stage
+and render stages as they are; split along the stages, each part would import the others.
 """
 
 from __future__ import annotations

@@ -25,6 +25,9 @@ starts them; statuses, logs and outputs stay exactly what OSMO would report.
 
 Only this process writes ``state.json`` while it lives, always atomically, and after each write it
 wakes the run's waiters through the ``changes`` pipe (:mod:`skill.backends._local_signal`).
+
+Size: scheduling, task processes, exits and the state they write share one lock and one record of
+the run; the plan, state model, logs, storage, signal and warm starts are modules of their own.
 """
 
 from __future__ import annotations

@@ -64,6 +64,9 @@ INVENTORY: dict[str, tuple[str, list[str]]] = {
                     ["test_backend_calls.py::test_preflight_on_the_real_control_plane_is_ok",
                      "test_parity.py::test_cluster_facts_parse_alike"]),
     "version": ("version --format-type json", ["test_pools.py::test_version_through_our_backend_names_both_sides"]),
+    "wait_for_change": ("(no call: OSMO signals nothing, so the poll's pause is slept between queries)",
+                        ["test_e2e_run.py::test_vda_run_on_the_real_control_plane_ends_with_the_side_by_side",
+                         "test_e2e_run.py::test_a_many_clip_run_fans_out_into_batches_the_real_service_runs"]),
 }
 
 
