@@ -87,14 +87,15 @@ def _walking_pairs(tmp: Path, seconds: int) -> list[dict]:
 REAL_CLIP = Path(__file__).resolve().parent.parent / "tests" / "data" / "real" / "parking-lot"
 # Floors the real-footage tests hold, per sequence (name from seqinfo.ini); any other sequence named
 # by the variables is held to PETS09-S2L1's. Measured in issue 11:
-#   parking-lot (the committed clip, 768x432): MOTA 0.710, IDF1 0.769, 6 tracks for 5 objects, since
-#     the mask grows into the thin and pale parts next to its blobs, ghosts are dropped and a car's
-#     parts are rejoined (before: MOTA 0.009, IDF1 0.468, 11 tracks: the pale-topped walker and the
-#     thin white bicycles were caught in parts, so most of their boxes missed the 0.5 overlap);
-#   PETS09-S2L1 (MOT15, a 480x360 re-encode): MOTA 0.494, IDF1 0.423, 51 tracks for 19 people
-#     (measured before those changes; not re-measured, the sequence is not committed).
+#   parking-lot (the committed clip, 768x432): MOTA 0.450, IDF1 0.724, 8 tracks for 5 objects, since
+#     the mask grows into the thin and pale parts next to its blobs (reach 11 px at 480), ghosts are
+#     dropped and a car's parts are rejoined (before: MOTA 0.009, IDF1 0.468, 11 tracks: the
+#     pale-topped walker and the thin white bicycles were caught in parts, so most of their boxes
+#     missed the 0.5 overlap; a 17 px reach gave 0.710 / 0.769 here but lowered PETS09 to 0.439);
+#   PETS09-S2L1 (MOT15, a 480x360 re-encode, not committed): MOTA 0.522, IDF1 0.462, 50 tracks for
+#     19 people (before those changes 0.494, 0.423, 51 tracks).
 REAL_FLOORS = {
-    "parking-lot": {"mota": 0.6, "idf1": 0.68, "extra_tracks": 4},
+    "parking-lot": {"mota": 0.4, "idf1": 0.66, "extra_tracks": 4},
     "PETS09-S2L1": {"mota": 0.45, "idf1": 0.38, "extra_tracks": 35},
 }
 

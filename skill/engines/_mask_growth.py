@@ -18,11 +18,13 @@ import numpy as np
 __all__ = ["GROW_DIFF", "FineBackground", "grow_mask", "reach_for"]
 
 GROW_DIFF = 13  # grey levels from the unblurred background: part of an object, when next to its blob
-_REACH_SHARE = 0.035  # how far thin parts may reach from a blob, as a share of the analysis width
+_REACH_SHARE = 0.02  # how far thin parts may reach from a blob, as a share of the analysis width
 
 
 def reach_for(width: int) -> int:
-    """The growth reach in pixels for an analysis frame ``width`` wide (odd, at least 3): 17 at 480."""
+    """The growth reach in pixels for an analysis frame ``width`` wide (odd, at least 3): 11 at 480.
+    A longer reach (17 at 480) caught more of the parking lot's cyclists (MOTA 0.710 there) but
+    merged PETS09's close walkers (MOTA 0.494 -> 0.439); this one improves both on the old mask."""
     return max(3, int(round(_REACH_SHARE * width)) | 1)
 
 

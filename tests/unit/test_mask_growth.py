@@ -36,7 +36,7 @@ def test_growth_stops_at_its_reach_and_at_the_bar():
 
 
 def test_reach_scales_with_the_analysis_width():
-    assert reach_for(480) == 17 and reach_for(240) == 9 and reach_for(40) == 3
+    assert reach_for(480) == 11 and reach_for(240) == 5 and reach_for(40) == 3
 
 
 def test_fine_background_learns_at_its_rate():
