@@ -69,7 +69,7 @@ class CompareTee:
         self.partial = folder / f".{name}.{os.getpid()}.partial.mp4"
         self.writer = VideoWriter(self.partial, 2 * self.panel[0], self.height, rate, crf=CRF, preset=PRESET)
         self.failure: BaseException | None = None
-        self._box: queue.Queue[tuple[np.ndarray, np.ndarray] | None] = queue.Queue(maxsize=_DEPTH)
+        self._box: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=_DEPTH)
         self._thread = threading.Thread(target=self._pump, name="vda-compare", daemon=True)
         self._thread.start()
 
@@ -80,20 +80,27 @@ class CompareTee:
 
     def _pump(self) -> None:
         try:
-            while (pair := self._box.get()) is not None:
-                self.writer.write(np.hstack([self._fit(pair[0]), self._fit(pair[1])]))
+            while (picture := self._box.get()) is not None:
+                self.writer.write(picture)
         except Exception as exc:  # any failure here (an encoder error, cv2.error, ...) is recorded and reported by
             self.failure = exc    # finish() as a coded line; the thread must never die leaving the augmenter blocked
             while self._box.get() is not None:  # keep taking pairs so the augmenter never blocks
                 continue
 
     def submit(self, source: np.ndarray, augmented: np.ndarray) -> None:
+        """Stack the pair here, in the augmenter's thread (OpenCV runs only there while it renders),
+        and hand the picture to this tee's thread, which only encodes."""
         if self.failure is None:
-            self._box.put((source, augmented))
+            self._box.put(np.hstack([self._fit(source), self._fit(augmented)]))
 
-    def _stop(self) -> None:
-        self._box.put(None)
-        self._thread.join()
+    def drain(self) -> None:
+        """Wait until every submitted pair is encoded; its thread is gone after (it is idempotent).
+        The augmenter calls it while OpenCV still runs in the calling thread only: the pool must
+        not be reconfigured while this thread's resizes run in it, or later renders of the same
+        process stop being repeatable."""
+        if self._thread.is_alive():
+            self._box.put(None)
+            self._thread.join()
 
     def _discard(self) -> None:
         try:
@@ -103,13 +110,13 @@ class CompareTee:
 
     def abandon(self) -> None:
         """The augmentation failed: stop and leave nothing behind."""
-        self._stop()
+        self.drain()
         self._discard()
 
     def finish(self, source: Path, augmented: Path) -> Path | None:
         """Close the file and file it under the content key of (``source``, ``augmented``); None
         (with a coded line in the cache's log) when the comparison could not be made."""
-        self._stop()
+        self.drain()
         if self.failure is None:
             try:
                 self.writer.close()

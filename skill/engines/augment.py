@@ -244,6 +244,8 @@ def augment_classic(clip: ClipConfig, video: Path, output_dir: Path, *, crf: int
         with _opencv_in_this_thread(), VideoWriter(partial, info.width, info.height, rate, crf=crf, preset=preset) as out:
             _encode_behind(out, _rendered(renderer, video, tee))
             frames = out.frames_written
+            if tee is not None:
+                tee.drain()  # before OpenCV's pool is handed back (see CompareTee.drain)
         os.replace(partial, output_dir / VIDEO_NAME)
     except BaseException:
         if tee is not None:

@@ -23,6 +23,11 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_test_clip(tmp_path_factory.mktemp("src") / "clip.mp4", frames=12)
 
 
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
 def shape(path: Path) -> tuple[int, int, int]:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
@@ -34,11 +39,13 @@ def test_the_comparison_is_filed_under_the_content_key_and_the_augmentation_is_u
     plain = aug.augment("classic", cfg, source, tmp_path / "plain")
     teed = aug.augment("classic", cfg, source, tmp_path / "teed", compare_cache=tmp_path / "cache")
     out = tmp_path / "teed" / "augmented_video.mp4"
-    # the pictures are the claim: every decoded frame equal (the file bytes were seen to differ once
-    # under a loaded full-suite run while this held in every repeat tried since; see the closing note)
+    # the same pictures, up to rounding: in a process that has run other augmentations (a long test
+    # session, the warm starter) OpenCV's float paths were seen to round a few pixels differently from
+    # run to run, with or without the tee, which x264 then spreads (max 13 levels on 10% of values,
+    # the lowest PSNR seen between same-look runs was 53 dB, another look scores 6 dB)
     plain_frames, teed_frames = list(iter_frames(tmp_path / "plain" / "augmented_video.mp4")), list(iter_frames(out))
     assert len(plain_frames) == len(teed_frames) == 12
-    assert all(np.array_equal(a, b) for a, b in zip(plain_frames, teed_frames))
+    assert psnr(np.stack(plain_frames), np.stack(teed_frames)) > 38.0
     assert {k: v for k, v in plain.items() if k != "source_video"} == {k: v for k, v in teed.items() if k != "source_video"}
     assert sorted(p.name for p in (tmp_path / "teed").iterdir()) == ["augmented_video.mp4", "metadata.json"]  # outputs as before
     ready = prepared_compare(tmp_path / "cache", source, out, 90)
