@@ -16,8 +16,12 @@ import pytest
 from skill.ledger import Ledger
 
 SLOW_MODULES = frozenset({
-    "test_augment", "test_label_classic", "test_label_nim", "test_compare", "test_worker_scripts",
-    "test_cli_canary", "test_synthetic",
+    # encode or decode real video
+    "test_augment", "test_label_classic", "test_label_nim", "test_compare", "test_compare_tee", "test_worker_scripts",
+    "test_cli_canary", "test_synthetic", "test_real_footage", "test_label_overlay", "test_augment_passes",
+    # run whole local workflows, real client processes or timed fault scenarios
+    "test_mcp_clients_ts", "test_hostile_osmo_faults", "test_local_gang_rule", "test_local_backend", "test_mcp_http",
+    "test_nim_gate", "test_local_signal", "test_local_warm", "test_mcp_engines",
 })
 
 
