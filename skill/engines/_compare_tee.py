@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from datetime import datetime, timezone
 from fractions import Fraction
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import av
 import cv2
 import numpy as np
 
+from skill.engines._cache_log import note_in_cache
 from skill.engines.video_io import VideoWriter
 from skill.errors import SkillError
 from skill.side_by_side import CRF, PRESET, compare_key, panel_height, prepared_path
@@ -32,7 +32,6 @@ from skill.side_by_side import CRF, PRESET, compare_key, panel_height, prepared_
 __all__ = ["CompareTee", "open_tee"]
 
 _DEPTH = 4
-LOG_NAME = "prepare.log"
 
 
 def _square_pixels(video: Path) -> bool:
@@ -43,18 +42,9 @@ def _square_pixels(video: Path) -> bool:
 
 
 def note(cache: Path, name: str, code: str, message: str) -> bool:
-    """Append one coded line to ``<cache>/compare/prepare.log`` (the task log stays unchanged).
-    False when even that cannot be written (the cache is unusable): the comparison is then simply
-    rendered after the run, which needs nothing from here."""
-    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    try:
-        folder = Path(cache) / "compare"
-        folder.mkdir(parents=True, exist_ok=True)
-        with (folder / LOG_NAME).open("a", encoding="utf-8") as log:
-            log.write(f"{stamp} {name}: [{code}] {message} Next: the comparison is rendered after the run instead.\n")
-    except OSError:
-        return False
-    return True
+    """One coded line in ``<cache>/compare/prepare.log``; False when the cache is unusable (the
+    comparison is then simply rendered after the run, which needs nothing from here)."""
+    return note_in_cache(cache, "compare", name, code, message, instead="the comparison is rendered after the run instead.")
 
 
 class CompareTee:

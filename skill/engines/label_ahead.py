@@ -30,13 +30,13 @@ import logging
 import os
 import shutil
 import sys
-from datetime import datetime, timezone
 from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
 
 from skill.engines.label import LabelRequest, LabelResult, _publish, _read_sampled, label
+from skill.engines._cache_log import note_in_cache
 from skill.errors import SkillError
 from skill.side_by_side import file_digest
 
@@ -45,7 +45,6 @@ __all__ = ["adopt", "ahead_key", "main", "note", "prepare"]
 _SPEC = "label-ahead/v1"
 _RESULT = "result.json"
 _SCENE = "scene"
-_LOG = "prepare.log"
 
 
 def ahead_key(req: LabelRequest) -> str:
@@ -66,17 +65,9 @@ def _entry(cache: Path, key: str) -> Path:
 
 
 def note(cache: Path, video: Path, code: str, message: str) -> bool:
-    """One coded line in ``<cache>/labels/prepare.log``; False when even that cannot be written (the
-    label task then simply labels the clip itself, which needs nothing from the cache)."""
-    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    try:
-        folder = Path(cache) / "labels"
-        folder.mkdir(parents=True, exist_ok=True)
-        with (folder / _LOG).open("a", encoding="utf-8") as log:
-            log.write(f"{stamp} {video}: [{code}] {message} Next: the label task labels this clip itself.\n")
-    except OSError:
-        return False
-    return True
+    """One coded line in ``<cache>/labels/prepare.log``; False when the cache is unusable (the label
+    task then simply labels the clip itself, which needs nothing from the cache)."""
+    return note_in_cache(cache, "labels", str(video), code, message, instead="the label task labels this clip itself.")
 
 
 class _Collect(logging.Handler):
