@@ -40,7 +40,7 @@ from skill.ledger import Ledger
 from skill.models import TERMINAL_WORKFLOW_STATES, PoolInfo
 
 __all__ = [
-    "Batch", "BatchState", "FanoutPlan", "FanoutProgress", "attempt_run_id", "batch_states", "batch_values", "default_max_in_flight",
+    "Batch", "BatchState", "FanoutPlan", "FanoutProgress", "attempt_run_id", "batch_state", "batch_states", "batch_values", "default_max_in_flight",
     "drive", "gpus_per_batch", "observe", "plan_batches", "progress",
 ]
 
@@ -186,22 +186,24 @@ def progress(states: Iterable[BatchState]) -> FanoutProgress:
 def batch_states(plan: FanoutPlan, ledger: Ledger, max_attempts: int = MAX_ATTEMPTS) -> list[BatchState]:
     """Each batch's state from the ledger: the latest attempt id it holds decides (a batch whose
     latest attempt is not terminal counts as running, whatever it is doing now)."""
-    states = []
-    for batch in plan.batches:
-        state = BatchState(index=batch.index)
-        for attempt in range(1, max_attempts + 1):
-            record = ledger.get(attempt_run_id(plan.run_id, batch.index, attempt))
-            if record is None:
-                break
-            state.attempts, state.run_id, state.workflow_id, state.status = attempt, record.run_id, record.workflow_id, record.status
-        if state.status == "COMPLETED":
-            state.phase = "done"
-        elif state.status in TERMINAL_WORKFLOW_STATES:
-            state.phase = "failed" if state.attempts >= max_attempts else "queued"
-        elif state.workflow_id:
-            state.phase = "running"
-        states.append(state)
-    return states
+    return [batch_state(plan, batch.index, ledger, max_attempts) for batch in plan.batches]
+
+
+def batch_state(plan: FanoutPlan, index: int, ledger: Ledger, max_attempts: int = MAX_ATTEMPTS) -> BatchState:
+    """One batch's state from the ledger (what staging one clip needs, without reading every batch)."""
+    state = BatchState(index=index)
+    for attempt in range(1, max_attempts + 1):
+        record = ledger.get(attempt_run_id(plan.run_id, index, attempt))
+        if record is None:
+            break
+        state.attempts, state.run_id, state.workflow_id, state.status = attempt, record.run_id, record.workflow_id, record.status
+    if state.status == "COMPLETED":
+        state.phase = "done"
+    elif state.status in TERMINAL_WORKFLOW_STATES:
+        state.phase = "failed" if state.attempts >= max_attempts else "queued"
+    elif state.workflow_id:
+        state.phase = "running"
+    return state
 
 
 def observe(states: list[BatchState], *, query: QueryStatus, ledger: Ledger, max_attempts: int = MAX_ATTEMPTS) -> None:

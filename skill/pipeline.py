@@ -440,7 +440,7 @@ def _batch_workflow(run: _Run, stem: str) -> str | None:
     stored = batches.load_run(run.ledger, run.run_id)
     if stored is None:
         return None
-    return fanout.batch_states(stored.plan, run.ledger)[batches.batch_for_clip(stored, stem).index].workflow_id
+    return fanout.batch_state(stored.plan, batches.batch_for_clip(stored, stem).index, run.ledger).workflow_id
 
 
 def _fans_out(run: _Run) -> bool:

@@ -104,7 +104,7 @@ def plan_run(flow: str, values: Mapping[str, Any], *, run_id: str, backend: Back
 
 def record_run(ledger: Ledger, stored: StoredRun, backend: str) -> StoredRun:
     """Claim the parent run id for this plan; the same plan again resumes it, another is refused."""
-    row, created = ledger.begin(stored.plan.run_id, stored.flow, backend,
+    _, created = ledger.begin(stored.plan.run_id, stored.flow, backend,
                                 {**stored.values, PLAN_KEY: stored.plan.model_dump_json(), "pool": stored.pool or ""})
     if not created:
         known = load_run(ledger, stored.plan.run_id)

@@ -159,7 +159,7 @@ def _batch_of_run(req: StageRequest, ledger: Ledger | None) -> StageRequest:
     if stored is None or ledger is None:
         return req
     batch = batches.batch_for_clip(stored, req.video)
-    state = fanout.batch_states(stored.plan, ledger)[batch.index]
+    state = fanout.batch_state(stored.plan, batch.index, ledger)
     if state.phase != "done" or state.run_id is None:
         raise NotFound(
             f"Batch {batch.index} of {req.run_id}, which holds {req.video}, is {state.phase} ({state.status or 'not submitted'}).",
