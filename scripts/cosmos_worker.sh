@@ -122,18 +122,13 @@ run_container_item() {
 # (skill/engines/label_ahead.py). Silent: outcomes go to the cache's labels/prepare.log, never here.
 ahead_pid=""
 label_ahead() {  # label_ahead OUT
-  local out="$1" al="$SETUP_DIR/configs/auto_labeling" vars args
+  local out="$1" al="$SETUP_DIR/configs/auto_labeling" args
   vda_is_local && [ -n "${VDA_RUN_CACHE:-}" ] && [ -f "$al/auto_labeling_config.yaml" ] || return 0
   case "${VDA_LABEL_ENGINE:-auto}" in auto|classic) ;; *) return 0 ;; esac
   mkdir -p "$VDA_RUN_CACHE/labels" 2>/dev/null || return 0
   args=(--cache "$VDA_RUN_CACHE" --engine classic --video "$out/augmented_video.mp4" --config "$al/auto_labeling_config.yaml")
   [ ! -f "$al/question_bank.json" ] || args+=(--question-bank "$al/question_bank.json")
-  if [ -f "$out/metadata.json" ]; then
-    vars="$VDA_RUN_CACHE/labels/.$(basename "$out").vars.json"
-    "$py" -c 'import json, sys; json.dump(json.load(open(sys.argv[1], encoding="utf-8")).get("variables") or {}, open(sys.argv[2], "w", encoding="utf-8"))' \
-      "$out/metadata.json" "$vars" >>"$VDA_RUN_CACHE/labels/prepare.log" 2>&1 || return 0
-    args+=(--sampled-vars "$vars")
-  fi
+  [ ! -f "$out/metadata.json" ] || args+=(--augment-metadata "$out/metadata.json")
   [ -z "$ahead_pid" ] || wait "$ahead_pid" || :  # one at a time; a failed prepare already wrote its reason
   "$py" -m skill.engines.label_ahead "${args[@]}" >>"$VDA_RUN_CACHE/labels/prepare.log" 2>&1 &
   ahead_pid=$!

@@ -1,4 +1,4 @@
-"""The interpreter a local task calls as ``$VDA_PYTHON`` (issue 15): ``-m skill.engines.label``,
+"""The interpreter a local task calls as ``$VDA_PYTHON`` (issue 15): ``-m skill.engines.label``, ``label_ahead``,
 ``-m skill.engines.augment`` and the setup task's staged ``generate_configs.py`` (when it is byte for
 byte this installation's ``skill/engines/configs.py``) start in a process forked from the run's warm
 starter (:mod:`skill.backends._local_warm`), which imported them once; anything else, or any
@@ -23,7 +23,7 @@ import socket
 import struct
 import sys
 
-WARM_MODULES = ("skill.engines.configs", "skill.engines.augment", "skill.engines.label")  # the starter's import order
+WARM_MODULES = ("skill.engines.configs", "skill.engines.augment", "skill.engines.label", "skill.engines.label_ahead")  # the starter's import order
 WARM_SCRIPTS = {"generate_configs.py": ("skill.engines.configs", "engines/configs.py")}  # staged name -> module, its file
 STARTED = b"S"
 

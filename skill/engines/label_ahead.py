@@ -2,7 +2,7 @@
 the run's cache; the label task of the next group adopts the result instead of labeling again.
 
     python -m skill.engines.label_ahead --cache DIR --engine classic --video V --config C \\
-        [--question-bank B] [--sampled-vars F]          # prepare (the augmentation task, local only)
+        [--question-bank B] [--sampled-vars F | --augment-metadata M]   # prepare (the augmentation task, local only)
     python -m skill.engines.label ... --ahead-cache DIR   # adopt if prepared, else label as always
 
 OSMO starts a group only when every group before it completed, so the augmented clips' labels wait
@@ -163,6 +163,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", type=Path, required=True)
     parser.add_argument("--question-bank", type=Path)
     parser.add_argument("--sampled-vars", type=Path)
+    parser.add_argument("--augment-metadata", type=Path, help="the augment engine's metadata.json, instead of --sampled-vars")
     return parser
 
 
@@ -171,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         req = LabelRequest(engine=args.engine, video=args.video, output_dir=args.cache, config=args.config,
-                           question_bank=args.question_bank, sampled_vars=_read_sampled(args.sampled_vars))
+                           question_bank=args.question_bank, sampled_vars=_read_sampled(args.sampled_vars, metadata=args.augment_metadata))
     except SkillError as exc:
         note(args.cache, args.video, exc.code, exc.message)
         return 1
