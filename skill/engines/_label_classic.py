@@ -30,6 +30,8 @@ import av
 import cv2
 import numpy as np
 
+from skill.engines._counted import percentiles
+from skill.engines._cv_threads import opencv_in_this_thread
 from skill.engines._ghosts import StillBlobs
 from skill.engines._mask_growth import FineBackground, grow_mask, reach_for
 from skill.engines._mcq import ClassicFacts
@@ -248,13 +250,15 @@ class _MotionDetector:
                 out.append((x1, y1, x2, y2))
                 continue
             # the object's own contrast sets the bar: a faint object in fog or at night keeps its pixels
-            bar = min(float(_TIGHT_DIFF), _TIGHT_SHARE * float(np.percentile(local[inside], 90)))
-            ys, xs = np.nonzero((local > bar) & inside)
-            if len(xs) <= 10 or len(xs) < 0.2 * (x2 - x1) * (y2 - y1):
+            (contrast,) = percentiles(np.bincount(local[inside], minlength=256), (90,))
+            bar = min(float(_TIGHT_DIFF), _TIGHT_SHARE * contrast)
+            kept = (local > bar) & inside
+            count = int(np.count_nonzero(kept))
+            if count <= 10 or count < 0.2 * (x2 - x1) * (y2 - y1):
                 out.append((x1, y1, x2, y2))  # too little contrast to trust: keep the mask's box
                 continue
-            lo_x, hi_x = np.percentile(xs, (2, 98))
-            lo_y, hi_y = np.percentile(ys, (1, 99))
+            lo_x, hi_x = percentiles(kept.sum(axis=0), (2, 98))  # the kept pixels' columns...
+            lo_y, hi_y = percentiles(kept.sum(axis=1), (1, 99))  # ...and rows
             out.append((x1 + int(lo_x), y1 + int(lo_y), x1 + int(hi_x) + 1, y1 + int(hi_y) + 1))
         return out
 
@@ -458,6 +462,31 @@ class _Measurer:
                              lower_darkness=float(mean[6]), motion_energy=motion_energy, samples=self.samples)
 
 
+def _closeness(a_index: dict[int, int], a_boxes: np.ndarray, b_frames: list[int], b_boxes: np.ndarray) -> tuple[list[int], int, float]:
+    """For two tracks over the frames both are in (in ``b``'s order): the frames where their boxes
+    overlap (IoU >= 0.2), and the frame and size of their closest approach (the gap between the
+    boxes over the smallest side of either; ``-1, inf`` when they never share a frame). The same
+    arithmetic as :func:`iou_xyxy` and :func:`math.hypot` per frame, done for all frames at once."""
+    shared = [(k, a_index[f]) for k, f in enumerate(b_frames) if f in a_index]
+    if not shared:
+        return [], -1, math.inf
+    rows_b, rows_a = (list(c) for c in zip(*shared, strict=True))
+    A, B = a_boxes[rows_a], b_boxes[rows_b]
+    iw = np.clip(np.minimum(A[:, 2], B[:, 2]) - np.maximum(A[:, 0], B[:, 0]), 0, None)
+    ih = np.clip(np.minimum(A[:, 3], B[:, 3]) - np.maximum(A[:, 1], B[:, 1]), 0, None)
+    inter = iw * ih
+    union = (A[:, 2] - A[:, 0]) * (A[:, 3] - A[:, 1]) + (B[:, 2] - B[:, 0]) * (B[:, 3] - B[:, 1]) - inter
+    iou = np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
+    gx = np.maximum(0.0, np.maximum(A[:, 0], B[:, 0]) - np.minimum(A[:, 2], B[:, 2]))
+    gy = np.maximum(0.0, np.maximum(A[:, 1], B[:, 1]) - np.minimum(A[:, 3], B[:, 3]))
+    gap = np.array([math.hypot(x, y) for x, y in zip(gx.tolist(), gy.tolist(), strict=True)])
+    side = np.maximum(np.minimum(np.minimum(A[:, 2] - A[:, 0], A[:, 3] - A[:, 1]), np.minimum(B[:, 2] - B[:, 0], B[:, 3] - B[:, 1])), 1.0)
+    rel = gap / side
+    closest = int(np.argmin(rel))  # the first of equal minima, as a running strict minimum finds
+    frames = [b_frames[k] for k in rows_b]
+    return [frames[k] for k in np.flatnonzero(iou >= 0.2).tolist()], frames[closest], float(rel[closest])
+
+
 def proximity_events(tracks: list[Track], *, fps: float) -> tuple[bool, bool, str]:
     """(collision, near_miss, note) from how tracks move near each other.
 
@@ -473,24 +502,14 @@ def proximity_events(tracks: list[Track], *, fps: float) -> tuple[bool, bool, st
     moving_vehicles = {id(t) for t in tracks if t.label in VEHICLE_LABELS and _moves(t)}
     if not moving_vehicles:
         return False, False, "no moving vehicle track, so no collision or near miss can be claimed"
+    index_of = [{f: k for k, f in enumerate(t.frames)} for t in tracks]
+    boxes_of = [np.asarray(t.boxes, dtype=np.float64).reshape(-1, 4) for t in tracks]
     for i, a in enumerate(tracks):
-        fa = dict(zip(a.frames, a.boxes, strict=True))
-        for b in tracks[i + 1 :]:
+        for j in range(i + 1, len(tracks)):
+            b = tracks[j]
             if id(a) not in moving_vehicles and id(b) not in moving_vehicles:
                 continue  # two pedestrians (or parked cars) touching is never a vehicle collision
-            fb = dict(zip(b.frames, b.boxes, strict=True))
-            shared = [f for f in b.frames if f in fa]
-            overlap: list[int] = []
-            best_f, best_gap = -1, math.inf
-            for f in shared:
-                ba, bb = fa[f], fb[f]
-                if iou_xyxy(ba[None], bb[None])[0, 0] >= 0.2:
-                    overlap.append(f)
-                gap = math.hypot(max(0.0, max(ba[0], bb[0]) - min(ba[2], bb[2])),
-                                 max(0.0, max(ba[1], bb[1]) - min(ba[3], bb[3])))
-                rel = gap / max(min(ba[2] - ba[0], ba[3] - ba[1], bb[2] - bb[0], bb[3] - bb[1]), 1.0)
-                if rel < best_gap:
-                    best_f, best_gap = f, rel
+            overlap, best_f, best_gap = _closeness(index_of[i], boxes_of[i], b.frames, boxes_of[j])
             closest = min(closest, best_gap)
             names = f"{a.label}_{a.track_id} and {b.label}_{b.track_id}"
             if len(overlap) >= 2 and any(_stops_after(t, overlap[-1], window) for t in (a, b)):
@@ -560,7 +579,11 @@ class Analysis:
 def analyze_video(path: str | Path, settings: ClassicSettings, *, facts: VideoInfo | None = None,
                   tap: FrameTap | None = None) -> Analysis:
     """Decode ``path`` once and return tracks and scene measurements (``tap``: see :func:`iter_video`)."""
-    facts = facts or probe(path)
+    with opencv_in_this_thread():
+        return _analyze(path, settings, facts or probe(path), tap)
+
+
+def _analyze(path: str | Path, settings: ClassicSettings, facts: VideoInfo, tap: FrameTap | None) -> Analysis:
     detector = _MotionDetector(facts.width, facts.height, facts.fps)
     state = _PassState(settings=settings, facts=facts, detector=detector)
     prime_frames = max(3, min(_PRIME_MAX, int(round(facts.fps * _PRIME_SECONDS))))

@@ -81,7 +81,13 @@ def _plane(frame: av.VideoFrame, k: int) -> np.ndarray:
 
 
 def _fit(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    return plane if (plane.shape[1], plane.shape[0]) == size else cv2.resize(plane, size, interpolation=cv2.INTER_AREA)
+    """``plane`` scaled to ``size``: area averaging from half size down (where it is also OpenCV's
+    fast path), bilinear above (a 768 -> 640 overlay: a quarter of INTER_AREA's cost at a
+    non-integer ratio, and too slight a reduction to alias)."""
+    if (plane.shape[1], plane.shape[0]) == size:
+        return plane
+    halved = plane.shape[1] >= 2 * size[0]
+    return cv2.resize(plane, size, interpolation=cv2.INTER_AREA if halved else cv2.INTER_LINEAR)
 
 
 class OverlaySpool:
@@ -145,6 +151,5 @@ def write_by_decoding(src: Path, dst: Path, info: VideoInfo, tracks: Iterable[Tr
     boxes = _boxes_by_frame(tracks, scale)
     with VideoWriter(dst, w, h, info.rate or info.fps, preset=_PRESET, crf=_CRF) as writer:
         for index, frame in enumerate(iter_frames(src)):  # a fresh array per frame: drawn on in place
-            img = frame if (frame.shape[1], frame.shape[0]) == (w, h) else cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
-            writer.write(_draw(img, boxes.get(index, ())))
+            writer.write(_draw(_fit(frame, (w, h)), boxes.get(index, ())))
         return writer.frames_written

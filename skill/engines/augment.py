@@ -30,11 +30,9 @@ import queue
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import cv2
 import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -42,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from skill.engines._classic import ClassicRenderer, build_look
 from skill.engines._compare_tee import CompareTee, open_tee
 from skill.engines._conditions import Conditions, resolve
+from skill.engines._cv_threads import opencv_in_this_thread
 from skill.engines._cosmos import CosmosOptions, run_cosmos
 from skill.engines.video_io import VideoWriter, iter_frames, probe
 from skill.errors import InputError, SkillError
@@ -205,21 +204,6 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 # --- engines -----------------------------------------------------------------------------------
 
 
-@contextmanager
-def _opencv_in_this_thread() -> Iterator[None]:
-    """Every OpenCV call of the render in the calling thread. OpenCV's float paths round by the
-    calling thread's floating-point state; split over its worker pool, which pixels each thread
-    computes varied from run to run, so one seed did not always give the same pixels (seen as a
-    few hundred pixels off by up to 4 in a long test process). Decode, render and encode still run
-    side by side on their own threads."""
-    previous = cv2.getNumThreads()
-    cv2.setNumThreads(0)  # 0: no worker threads, everything sequential in the caller
-    try:
-        yield
-    finally:
-        cv2.setNumThreads(previous)
-
-
 def _rendered(renderer: ClassicRenderer, video: Path, tee: CompareTee | None) -> Iterator[np.ndarray]:
     """The re-rendered frames of ``video``; each (input, rendered) pair also goes to ``tee``."""
     for index, frame in enumerate(_prefetch(iter_frames(video))):
@@ -241,7 +225,7 @@ def augment_classic(clip: ClipConfig, video: Path, output_dir: Path, *, crf: int
     rate = info.rate or info.fps
     tee = open_tee(compare_cache, f"{clip.video_name}_aug{clip.aug_idx}", video, info.width, info.height, rate)
     try:
-        with _opencv_in_this_thread(), VideoWriter(partial, info.width, info.height, rate, crf=crf, preset=preset) as out:
+        with opencv_in_this_thread(), VideoWriter(partial, info.width, info.height, rate, crf=crf, preset=preset) as out:
             _encode_behind(out, _rendered(renderer, video, tee))
             frames = out.frames_written
             if tee is not None:
