@@ -21,6 +21,7 @@ import secrets
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -487,13 +488,15 @@ def _drive_batches(run: _Run, stored: batches.StoredRun) -> tuple[str, list[str]
 def run_pipeline(req: RunRequest, *, backend: Backend, ledger: Ledger, emit: Emit = _quiet, prepare_demo=None) -> RunResult:
     """Run one VDA job end to end on ``backend`` and return the evidence."""
     began = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="vda-ingest-") as scratch:
+    with ExitStack() as stack:
+        scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="vda-ingest-"))
         run = _Run(req=req, backend=backend, ledger=ledger, emit=emit, scratch=Path(scratch))
         if req.videos or req.folder:  # refused before anything is said or started
             _ingest(run, collect_videos(req.videos, req.folder))
         _choose_flow(run)
         _choose_looks(run)
         _check_engines(run)
+        stack.enter_context(backend.prewarmed())  # the runner and engines import while the run is checked and rendered
         if not run.clips and not req.dataset_url:
             _fetch_demo(run, prepare_demo)
         _announce_eta(run)

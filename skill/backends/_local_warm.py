@@ -4,7 +4,7 @@ process for each engine command a task runs, so a task pays a fork instead of a 
 interpreter's imports. Requests are served between the imports, so the setup task's config
 generation does not wait for the heavy ones.
 
-    python -m skill.backends._local_warm <socket> <lifeline fd>
+    python -m skill.backends._local_warm <socket> <lifeline fd> [--runner]
 
 The runner starts it beside the first group (:class:`WarmStarter`) and hands each task a launcher
 (``$VDA_PYTHON``, see :mod:`skill.backends._warm_client`) that sends the command here; what the
@@ -12,9 +12,17 @@ launcher cannot send runs on the real interpreter, so a starter that is still im
 never started only costs the cold start. The starter exits when the runner closes the lifeline
 pipe (however the runner ends) or on SIGTERM; forked engines end with their task.
 
-Protocol on the unix socket (mode 0600 in the run folder): the launcher sends ``!I`` length + JSON
+Pre-started (``--runner``, see :mod:`skill.backends._local_prestart`): a submitter that knows a run
+is coming starts the starter before the run exists; it imports the runner first, and on submit
+forks the run's detached runner itself (:meth:`_Serving._hand_over`), which adopts it as its warm
+starter. The run then pays neither the runner's interpreter start nor the engines' imports, which
+happened while the submitter checked and rendered. Until the hand-over its lifeline is the
+submitter's pipe, after it the runner's.
+
+Protocol on the unix socket (mode 0600): the launcher sends ``!I`` length + JSON
 ``{module, args, cwd, env}`` with its fds 0, 1, 2 attached (SCM_RIGHTS); the engine process
-answers ``S`` + its pid (``!i``) once it runs, then ``!i`` its exit status.
+answers ``S`` + its pid (``!i``) once it runs, then ``!i`` its exit status. A submitter sends
+``{runner, env}`` with fds 0, 1, 2 and the run's lock; the answer is ``S`` + the runner's pid.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ import threading
 import traceback
 from pathlib import Path
 
+from skill.backends._local_io import RUNNER_LOCK_FD_ENV
 from skill.backends._warm_client import STARTED, WARM_MODULES
 
 __all__ = ["LAUNCHER", "SOCKET", "WarmStarter", "main"]
@@ -42,7 +51,9 @@ SOCKET = "warm.sock"
 # what the starter imports, in this order: the config generator and the contract it checks against
 # first (the setup task's), then the engines of the workers and their libraries; requests waiting
 # are served between two imports, so none waits for more than the one in progress
-PRELOAD = ("skill.engines.configs", "skill.engines.container_contract", "numpy", "av", "cv2", "skill.engines.augment", "skill.engines.label")
+PRELOAD = ("skill.engines.configs", "skill.engines.container_contract", "numpy", "av", "cv2", "skill.engines.augment", "skill.engines.label",
+           "skill.engines.label_ahead")
+RUNNER_MODULE = "skill.backends.local_runner"  # what a pre-started starter imports first (see _local_prestart)
 LAUNCHER = "python"  # <run_dir>/bin/python: what tasks get as VDA_PYTHON
 _MAX_REQUEST = 1 << 20
 
@@ -55,18 +66,30 @@ def _note(text: str) -> None:
 
 
 class WarmStarter:
-    """The runner's handle on its starter: start, the task environment, stop."""
+    """The runner's handle on its starter: start (or adopt one), the task environment, stop."""
 
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, socket_path: Path | None = None) -> None:
         self.run_dir = Path(run_dir)
-        self.socket_path = self.run_dir / SOCKET
+        self.socket_path = socket_path or self.run_dir / SOCKET
         self.launcher = self.run_dir / "bin" / LAUNCHER
         self._proc: subprocess.Popen[bytes] | None = None
         self._lifeline: int | None = None
+        self._adopted = False
+        self._parent: int | None = None  # an adopted starter's pid: this runner's parent
 
-    def start(self, env: dict[str, str]) -> bool:
-        """Start the starter and write the launcher; False (tasks use the real interpreter) when
-        either fails, with the reason in runner.log."""
+    @classmethod
+    def adopt(cls, run_dir: Path, socket_path: Path, lifeline: int) -> WarmStarter:
+        """The handle of a runner forked by a pre-started starter (its parent, serving at
+        ``socket_path``, living while ``lifeline`` is open); without a launcher, engines start cold."""
+        handle = cls(run_dir, socket_path)
+        handle._lifeline = lifeline
+        handle._parent = os.getppid()
+        handle._adopted = True
+        if not handle._write_launcher():
+            handle._parent = None
+        return handle
+
+    def _write_launcher(self) -> bool:
         client = Path(__file__).with_name("_warm_client.py")
         try:
             self.launcher.parent.mkdir(exist_ok=True)
@@ -77,6 +100,17 @@ class WarmStarter:
                 encoding="utf-8",
             )
             self.launcher.chmod(0o700)
+        except OSError as exc:
+            _note(f"not started ({exc.strerror or type(exc).__name__}); tasks start their engines cold")
+            return False
+        return True
+
+    def start(self, env: dict[str, str]) -> bool:
+        """Start the starter and write the launcher; False (tasks use the real interpreter) when
+        either fails, with the reason in runner.log."""
+        if not self._write_launcher():
+            return False
+        try:
             read_end, write_end = os.pipe()
         except OSError as exc:
             _note(f"not started ({exc.strerror or type(exc).__name__}); tasks start their engines cold")
@@ -98,10 +132,12 @@ class WarmStarter:
 
     @property
     def running(self) -> bool:
+        if self._adopted:
+            return self._lifeline is not None and self._parent is not None and os.getppid() == self._parent
         return self._proc is not None and self._proc.poll() is None
 
     def stop(self) -> None:
-        """Close the lifeline (the starter exits on its own) and reap it."""
+        """Close the lifeline (the starter exits on its own) and reap it if it is this process's child."""
         if self._lifeline is not None:
             os.close(self._lifeline)
             self._lifeline = None
@@ -112,28 +148,33 @@ class WarmStarter:
                 self._proc.kill()
                 self._proc.wait()
             self._proc = None
-        self.socket_path.unlink(missing_ok=True)
+        if not self._adopted:  # an adopted starter removes its own socket when it ends
+            self.socket_path.unlink(missing_ok=True)
 
 
 # --- the starter process -----------------------------------------------------------------------
 
 
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
+        os.close(fd)
+
+
 def _receive(conn: socket.socket) -> tuple[dict, list[int]]:
-    """One request: its JSON and the three fds that came with it."""
+    """One request: its JSON and the file descriptors that came with it (three for an engine: its
+    standard streams; four for a runner: its streams and the run's lock)."""
     fds = array.array("i")
-    data, ancillary, _flags, _addr = conn.recvmsg(65536, socket.CMSG_SPACE(3 * fds.itemsize))
+    data, ancillary, _flags, _addr = conn.recvmsg(65536, socket.CMSG_SPACE(4 * fds.itemsize))
     for level, kind, payload in ancillary:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
             fds.frombytes(payload[: len(payload) - len(payload) % fds.itemsize])
     received = list(fds)
-    if len(received) != 3 or len(data) < 4:
-        for fd in received:
-            os.close(fd)
-        raise ValueError("a request needs a length and three file descriptors")
+    if len(received) not in (3, 4) or len(data) < 4:
+        _close_all(received)
+        raise ValueError("a request needs a length and three or four file descriptors")
     (size,) = struct.unpack("!I", data[:4])
     if size > _MAX_REQUEST:
-        for fd in received:
-            os.close(fd)
+        _close_all(received)
         raise ValueError(f"a request of {size} bytes is too large")
     body = data[4:]
     while len(body) < size:
@@ -143,11 +184,15 @@ def _receive(conn: socket.socket) -> tuple[dict, list[int]]:
         body += chunk
     try:
         request = json.loads(body)
-        if request.get("module") not in WARM_MODULES or not isinstance(request.get("args"), list):
+        if not isinstance(request, dict) or not isinstance(request.get("env"), dict):
+            raise ValueError("a request is a JSON object with an env")
+        if "runner" in request:
+            if len(received) != 4 or not isinstance(request["runner"], str):
+                raise ValueError("a runner request names its run folder and sends four descriptors")
+        elif request.get("module") not in WARM_MODULES or not isinstance(request.get("args"), list) or len(received) != 3:
             raise ValueError(f"module {request.get('module')!r} is not served here")
     except (ValueError, AttributeError):
-        for fd in received:
-            os.close(fd)
+        _close_all(received)
         raise
     return request, received
 
@@ -170,20 +215,26 @@ def _exit_status(exc: SystemExit) -> int:
     return 1
 
 
+def _become(request: dict, fds: list[int]) -> None:
+    """In a forked child: take the request's standard streams, default signal handling, its folder
+    and environment."""
+    for target, fd in enumerate(fds[:3]):
+        os.dup2(fd, target)
+    for fd in fds[:3]:
+        if fd > 2:
+            os.close(fd)
+    for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    os.chdir(request.get("cwd") or request.get("runner"))
+    os.environ.clear()
+    os.environ.update({str(k): str(v) for k, v in request["env"].items()})
+
+
 def _run_engine(conn: socket.socket, request: dict, fds: list[int]) -> None:
     """In the forked process: become the task's engine process, run it, report, exit."""
     try:
-        for target, fd in enumerate(fds):
-            os.dup2(fd, target)
-        for fd in fds:
-            if fd > 2:
-                os.close(fd)
-        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
-            signal.signal(signum, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        os.chdir(request["cwd"])
-        os.environ.clear()
-        os.environ.update({str(k): str(v) for k, v in request["env"].items()})
+        _become(request, fds)
         threading.Thread(target=_watch_launcher, args=(conn,), daemon=True).start()
         conn.sendall(STARTED + struct.pack("!i", os.getpid()))
     except OSError:  # the launcher is gone (killed with its task) before the engine began: it starts nothing
@@ -209,67 +260,149 @@ def _run_engine(conn: socket.socket, request: dict, fds: list[int]) -> None:
         os._exit(int(code or 0) & 0xFF)
 
 
-def serve(socket_path: Path, lifeline: int) -> int:
-    socket_path.unlink(missing_ok=True)
-    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    old = os.umask(0o177)
+def _run_runner(conn: socket.socket, request: dict, fds: list[int], socket_path: Path, lifeline: int) -> None:
+    """In the forked process: become the run's detached runner (its own session, the run's lock
+    held from the submitter's descriptor), with this starter as its warm starter; exit with its status."""
+    code = 1
     try:
-        # bound before the imports (a launcher that comes early waits), by its name in the working
-        # folder, the run folder: its full path may be longer than AF_UNIX allows
-        server.bind(socket_path.name if os.path.samefile(os.getcwd(), socket_path.parent) else str(socket_path))
+        os.setsid()
+        _become(request, fds)
+        os.environ[RUNNER_LOCK_FD_ENV] = str(fds[3])
+        sys.argv = ["-m", "skill.backends.local_runner", request["runner"]]
+        conn.sendall(STARTED + struct.pack("!i", os.getpid()))
+        conn.close()
+        from skill.backends import local_runner
+
+        code = local_runner.main([request["runner"]], warm=WarmStarter.adopt(Path(request["runner"]), socket_path, lifeline))
+    except SystemExit as exc:
+        code = _exit_status(exc)
+    except BaseException:  # the runner's own uncaught error lands in runner.log, as a cold start's would
+        traceback.print_exc()
     finally:
-        os.umask(old)
-    server.listen(16)
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # engines are reaped by the kernel; they report over their socket
-    poller = select.poll()
-    poller.register(server.fileno(), select.POLLIN)
-    poller.register(lifeline, select.POLLIN | select.POLLHUP)
-    ready: set[str] = set()
-    for name in PRELOAD:  # the setup task's configs first: its request is served before the heavy imports
-        importlib.import_module(name)
-        ready.add(name)
-        if not _serve_pending(server, lifeline, poller, ready, timeout_ms=0):
-            return 0
-    while _serve_pending(server, lifeline, poller, ready, timeout_ms=-1):
-        continue
-    return 0
-
-
-def _serve_pending(server: socket.socket, lifeline: int, poller: select.poll, ready: set[str], *, timeout_ms: int) -> bool:
-    """Fork an engine for each request waiting (for a module imported already); False once the
-    runner let go. Requests for a module still to be imported wait in the backlog."""
-    while True:
-        events = dict(poller.poll(timeout_ms))
-        if lifeline in events:  # the runner is gone or done
-            return False
-        if server.fileno() not in events:
-            return True
-        conn, _ = server.accept()
         try:
-            request, fds = _receive(conn)
-        except (OSError, ValueError) as exc:
-            _note(f"request refused ({exc}); the launcher starts the engine cold")
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(int(code or 0) & 0xFF)
+
+
+def _reap_engines(_signum: int, _frame: object) -> None:
+    while True:
+        try:
+            pid, _status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+class _Serving:
+    """The starter's loop: imports in order, and between them the requests waiting. Its lifeline is
+    the pipe of whoever it serves: the runner that started it, or, when pre-started, the submitter
+    until a runner is handed over (then that runner's own pipe)."""
+
+    def __init__(self, socket_path: Path, lifeline: int, *, runner: bool) -> None:
+        self.socket_path = socket_path
+        self.lifeline = lifeline
+        self.takes_runner = runner
+        self.ready: set[str] = set()
+        socket_path.unlink(missing_ok=True)
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o177)
+        try:
+            # bound before the imports (a launcher that comes early waits), by its name in the working
+            # folder: its full path may be longer than AF_UNIX allows
+            self.server.bind(socket_path.name if os.path.samefile(os.getcwd(), socket_path.parent) else str(socket_path))
+        finally:
+            os.umask(old)
+        self.server.listen(16)
+        self.poller = select.poll()
+        self.poller.register(self.server.fileno(), select.POLLIN)
+        self.poller.register(lifeline, select.POLLIN | select.POLLHUP)
+
+    def run(self) -> int:
+        # engines report over their socket; they are reaped here, not by the kernel (SIG_IGN), so their
+        # CPU time reaches this process's RUSAGE_CHILDREN and from there its parent's
+        signal.signal(signal.SIGCHLD, _reap_engines)
+        try:
+            order = (RUNNER_MODULE, *PRELOAD) if self.takes_runner else PRELOAD
+            for name in order:  # the runner, then the setup task's configs: served before the heavy imports
+                importlib.import_module(name)
+                self.ready.add(name)
+                if not self.serve_pending(timeout_ms=0):
+                    return 0
+            while self.serve_pending(timeout_ms=-1):
+                continue
+            return 0
+        finally:
+            self.socket_path.unlink(missing_ok=True)
+
+    def serve_pending(self, *, timeout_ms: int) -> bool:
+        """Fork an engine (or the runner) for each request waiting; False once the lifeline is let go.
+        Requests for a module still to be imported wait in the backlog."""
+        while True:
+            events = dict(self.poller.poll(timeout_ms))
+            if self.lifeline in events:  # whoever this starter serves is gone or done
+                return False
+            if self.server.fileno() not in events:
+                return True
+            conn, _ = self.server.accept()
+            try:
+                request, fds = _receive(conn)
+                if "runner" in request and not self.takes_runner:
+                    _close_all(fds)
+                    raise ValueError("this starter takes no runner (it was not pre-started, or has one)")
+            except (OSError, ValueError) as exc:
+                _note(f"request refused ({exc}); the launcher starts the engine cold")
+                conn.close()
+                continue
+            if "runner" in request:
+                self._hand_over(conn, request, fds)
+                continue
+            if request["module"] not in self.ready:
+                importlib.import_module(request["module"])  # asked before its turn: import it now
+                self.ready.add(request["module"])
+            pid = os.fork()
+            if pid == 0:
+                self.server.close()
+                os.close(self.lifeline)
+                _run_engine(conn, request, fds)
+            _close_all(fds)
             conn.close()
-            continue
-        if request["module"] not in ready:
-            importlib.import_module(request["module"])  # asked before its turn: import it now
-            ready.add(request["module"])
+
+    def _hand_over(self, conn: socket.socket, request: dict, fds: list[int]) -> None:
+        """Fork the run's runner; from then on this starter lives as long as that runner."""
+        if RUNNER_MODULE not in self.ready:
+            importlib.import_module(RUNNER_MODULE)
+            self.ready.add(RUNNER_MODULE)
+        read_end, write_end = os.pipe()
         pid = os.fork()
         if pid == 0:
-            server.close()
-            os.close(lifeline)
-            _run_engine(conn, request, fds)
-        for fd in fds:
-            os.close(fd)
+            self.server.close()
+            os.close(self.lifeline)
+            os.close(read_end)
+            _run_runner(conn, request, fds, self.socket_path, write_end)
+        os.close(write_end)
+        _close_all(fds)  # the run's lock is the runner's alone now
         conn.close()
+        self.poller.unregister(self.lifeline)
+        os.close(self.lifeline)
+        self.lifeline = read_end
+        self.poller.register(read_end, select.POLLIN | select.POLLHUP)
+        self.takes_runner = False
+
+
+def serve(socket_path: Path, lifeline: int, *, runner: bool = False) -> int:
+    return _Serving(socket_path, lifeline, runner=runner).run()
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
-    if len(args) != 2 or not args[1].isdigit():
-        print("usage: python -m skill.backends._local_warm <socket> <lifeline fd>", file=sys.stderr)
+    runner = args[2:] == ["--runner"]
+    if len(args) not in (2, 3) or not args[1].isdigit() or (len(args) == 3 and not runner):
+        print("usage: python -m skill.backends._local_warm <socket> <lifeline fd> [--runner]", file=sys.stderr)
         return 2
-    return serve(Path(args[0]), int(args[1]))
+    return serve(Path(args[0]), int(args[1]), runner=runner)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ Steps take ``backend: Backend`` and never know which one they hold. Every method
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
@@ -63,6 +64,12 @@ class Backend(Protocol):
     requires_secrets: bool
     """False when nothing this backend runs pulls images or gated weights (the local CPU engines):
     preflight then reports the secrets it found without requiring any."""
+
+    def prewarmed(self) -> AbstractContextManager[None]:
+        """A submit is coming within this block: start ahead whatever its start will wait for (the
+        local backend: the runner and its engines' imports), and let go of what no submit used when
+        the block ends. Best effort; a block that does nothing where nothing helps."""
+        ...
 
     def submit(self, spec: RenderedSpec, *, pool: str | None = None) -> str:
         """Submit a rendered spec (its template + ``spec.values`` for OSMO); return the workflow id."""

@@ -10,10 +10,13 @@
                                              runner's change signal, a named pipe), runner.log, workflow.log, logs/<task>.log,
                                              tasks/<task>/{files,inputs,output,credentials}/,
                                              cache/ (work tasks did ahead, keyed by content: never an output)
+    <root>/warm/<pid>-<token>.sock            the socket of a starter started ahead of a submit (``prewarmed``)
 
 ``submit`` fixes the plan, stages the task files and starts a detached runner process
 (:mod:`skill.backends.local_runner`, entered through :mod:`skill.backends._runner_main`, which first
-starts the run's warm engine starter) that survives the caller; any later ``LocalBackend`` on the
+starts the run's warm engine starter; or, inside ``prewarmed()``, forked by a starter that imported
+the runner and the engines while the caller was still checking: :mod:`skill.backends._local_prestart`)
+that survives the caller; any later ``LocalBackend`` on the
 same root can query, tail, cancel or wait for the run. When the runner is gone before the run
 ended, ``query`` settles it (FAILED "runner exited", downstream FAILED_UPSTREAM) instead of
 waiting forever.
@@ -30,6 +33,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from skill.backends._local_credentials import CredentialStore
@@ -50,6 +55,7 @@ from skill.backends._local_state import (
     write_json,
 )
 from skill.backends.base import BackendName, BackendTraits, CredentialType
+from skill.backends._local_prestart import PrestartedStarter
 from skill.backends.local_runner import CANCEL_FILE, RUNNER_LOCK_FD_ENV, kill_process_group
 from skill.backends.local_storage import LocalStorage
 from skill.errors import BackendError, BackendTimeout, BackendUnavailable, InputError, NotFound
@@ -65,6 +71,7 @@ LOCAL_POOL = "local"
 LOCAL_PLATFORM = "cpu"
 _RUNNER_MODULE = "skill.backends._runner_main"  # starts the warm starter, then local_runner
 RUNNER_LOCK = "runner.lock"
+PRESTART_DIR = "warm"  # under the root: sockets of starters started ahead of a submit
 _WORKFLOW_ID = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_-]*[a-zA-Z0-9])?-\d+$")
 
 
@@ -96,6 +103,14 @@ def _process_alive(pid: int, marker: str) -> bool:
         return False
     state = stat.rsplit(")", 1)[-1].split()[0] if ")" in stat else "?"
     return state not in ("Z", "X") and marker in cmdline
+
+
+def _runner_env() -> dict[str, str]:
+    """The runner's environment: this process's, with this install first on ``PYTHONPATH``."""
+    env = dict(os.environ)
+    root = str(skill_root())
+    env["PYTHONPATH"] = os.pathsep.join([root, *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]])
+    return env
 
 
 def _hold_runner_lock(run_dir: Path) -> int:
@@ -194,6 +209,7 @@ class LocalBackend:
                                     poll_interval_s=1.0, poll_max_interval_s=5.0, signals_changes=True)
         self._credentials = CredentialStore(self.root / "credentials.json")
         self._children: dict[str, subprocess.Popen[bytes]] = {}
+        self._prestarted: PrestartedStarter | None = None
         self._seen: dict[str, StateVersion] = {}  # the state.json version each run's last query read
 
     # --- runs -------------------------------------------------------------------------------
@@ -273,12 +289,37 @@ class LocalBackend:
                 continue
             return run_dir.name, run_dir
 
+    @contextmanager
+    def prewarmed(self) -> Iterator[None]:
+        """The next submit's runner started ahead: a warm starter that imports the runner and the
+        engines while the caller checks and renders (:mod:`skill.backends._local_prestart`); one no
+        submit took ends with the block. Best effort: without it the submit starts its runner cold."""
+        if self._prestarted is None:
+            self._prestarted = PrestartedStarter.start(self.root / PRESTART_DIR, _runner_env())
+        try:
+            yield
+        finally:
+            if self._prestarted is not None:
+                self._prestarted.close()
+                self._prestarted = None
+
+    def _hand_over(self, run_dir: Path, env: dict[str, str], log_fd: int, lock_fd: int) -> int | None:
+        prestarted, self._prestarted = self._prestarted, None
+        if prestarted is None:
+            return None
+        try:
+            return prestarted.hand_over(run_dir, env, log_fd, lock_fd)
+        finally:
+            prestarted.close()
+
     def _start_runner(self, workflow_id: str, run_dir: Path, lock_fd: int) -> None:
-        env = dict(os.environ)
-        env[RUNNER_LOCK_FD_ENV] = str(lock_fd)
-        root = str(skill_root())
-        env["PYTHONPATH"] = os.pathsep.join([root, *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]])
+        env = _runner_env()
         with (run_dir / "runner.log").open("ab") as log:
+            pid = self._hand_over(run_dir, env, log.fileno(), lock_fd)
+            if pid is not None:
+                self._note_runner_pid(workflow_id, run_dir, pid)
+                return
+            env[RUNNER_LOCK_FD_ENV] = str(lock_fd)
             try:
                 proc = subprocess.Popen(
                     [sys.executable, "-m", _RUNNER_MODULE, str(run_dir)],
@@ -298,11 +339,15 @@ class LocalBackend:
                     f"The local runner for {workflow_id} could not start ({type(exc).__name__}).",
                     remedy="Check that the Python interpreter of this install can run.",
                 ) from exc
+        self._note_runner_pid(workflow_id, run_dir, proc.pid)
+        self._children[workflow_id] = proc
+
+    @staticmethod
+    def _note_runner_pid(workflow_id: str, run_dir: Path, pid: int) -> None:
         try:
-            atomic_write_text(run_dir / "runner.pid", str(proc.pid))  # informational: liveness is runner.lock
+            atomic_write_text(run_dir / "runner.pid", str(pid))  # informational: liveness is runner.lock
         except BackendError as exc:  # the runner is started and holds runner.lock: the run goes on
             _log.warning("runner.pid of %s not written: %s", workflow_id, exc.message)
-        self._children[workflow_id] = proc
 
     def _run_dir(self, workflow_id: str) -> Path:
         run_dir = self.workflows_dir / workflow_id

@@ -23,7 +23,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -250,6 +250,10 @@ class OsmoBackend:
             return parser(stdout) if parser else stdout
 
     # --- workflows -------------------------------------------------------------------------------
+    def prewarmed(self) -> AbstractContextManager[None]:
+        """Nothing to start ahead: the cluster starts the workflow."""
+        return nullcontext()
+
     def submit(self, spec: RenderedSpec, *, pool: str | None = None) -> str:
         """``osmo workflow submit <file> [--pool P] --format-type json [--set ...] --set-string k=v ...``:
         the positional file first, ONE ``--set-string`` carrying every pair (rule single-set-string)."""

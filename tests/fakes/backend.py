@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from skill.backends.base import CLUSTER_TRAITS
@@ -68,6 +69,10 @@ class FakeBackend:
             raise self._failures[method].pop(0)
 
     # --- Backend ---------------------------------------------------------------------------
+    def prewarmed(self) -> AbstractContextManager[None]:
+        """Nothing to start ahead: the fake runs nothing."""
+        return nullcontext()
+
     def submit(self, spec: RenderedSpec, *, pool: str | None = None) -> str:
         self._enter("submit")
         self.submitted.append((spec, pool))
