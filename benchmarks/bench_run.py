@@ -15,7 +15,9 @@ Rows:
 * ``vda run`` e2e, 1 clip x 1 augmentation / plain transcode. Target: at most 4x.
 * CPU/wall of that run: user+system seconds of every process it started (``getrusage(RUSAGE_CHILDREN)``;
   this process makes itself a child subreaper, so the detached runner and its tasks are counted
-  when they end after the CLI), over its wall time. Target: >= 1.7 where there is parallel work
+  when they end after the CLI; the warm starter reaps the engines it forks, so theirs are counted
+  too: before it did, with SIGCHLD ignored, the kernel dropped them and CPU/wall read 0.7-1.0),
+  over its wall time. Target: >= 1.7 where there is parallel work
   (>= 2 clips or >= 2 augmentations; the scaling rows), reported here for reference.
 * peak memory: the largest resident set of any single process of the run (``ru_maxrss`` of the
   children). Target: below 400 MB.

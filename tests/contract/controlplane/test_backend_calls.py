@@ -67,6 +67,8 @@ INVENTORY: dict[str, tuple[str, list[str]]] = {
     "wait_for_change": ("(no call: OSMO signals nothing, so the poll's pause is slept between queries)",
                         ["test_e2e_run.py::test_vda_run_on_the_real_control_plane_ends_with_the_side_by_side",
                          "test_e2e_run.py::test_a_many_clip_run_fans_out_into_batches_the_real_service_runs"]),
+    "prewarmed": ("(no call: nothing starts ahead on a cluster; vda run enters the block before its submit)",
+                  ["test_e2e_run.py::test_vda_run_on_the_real_control_plane_ends_with_the_side_by_side"]),
 }
 
 
