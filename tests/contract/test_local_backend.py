@@ -14,7 +14,6 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ from skill.errors import InputError, NotFound
 from skill.models import WorkflowStatus
 from skill.paths import skill_root
 from skill.render import render_text
+from tests.waiting import until
 
 WAIT = 30.0
 LOG_LINE = re.compile(r"^\d{4}/\d{2}/\d{2} \d{2}:\d{2}:\d{2} \[([A-Za-z0-9_-]+)\](\[osmo\])? ")
@@ -48,15 +48,6 @@ def run(backend: LocalBackend, text: str, **values: str) -> tuple[str, WorkflowS
     workflow_id = backend.submit(render_text(text, set_string=values or None))
     return workflow_id, backend.wait(workflow_id, WAIT)
 
-
-def until(predicate, what: str, timeout: float = WAIT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"gave up waiting for {what}")
 
 
 def task_of(status: WorkflowStatus, name: str):

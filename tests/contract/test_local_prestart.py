@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from skill.backends._local_warm import WarmStarter
 from skill.backends.local import LocalBackend
 from skill.paths import skill_root
 from skill.render import render_text
+from tests.waiting import until
 
 WAIT = 60.0
 
@@ -43,15 +43,6 @@ workflow:
       - task: engine
 """
 
-
-def _until(predicate, what: str, timeout: float = WAIT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"gave up waiting for {what}")
 
 
 def _parent_of(pid: int) -> int:
@@ -95,7 +86,7 @@ def test_the_prestarted_starter_forks_the_runner_and_the_run_is_as_a_cold_one(ba
     assert Path((output / "engine" / "output" / "python.txt").read_text().strip()) == backend.workflows_dir / workflow_id / "bin" / "python"
     assert (output / "downstream" / "output" / "ran").is_file()
     assert "Traceback" not in (backend.workflows_dir / workflow_id / "runner.log").read_text()
-    _until(lambda: not _alive(starter), "the starter to end with its runner")
+    until(lambda: not _alive(starter), "the starter to end with its runner")
     assert not any((backend.root / "warm").iterdir())  # its socket went with it
 
 
@@ -103,8 +94,8 @@ def test_a_prewarmed_block_no_submit_used_leaves_no_process(backend: LocalBacken
     with backend.prewarmed():
         starter = backend._prestarted.proc
         socket_path = backend._prestarted.socket_path
-        _until(lambda: socket_path.exists(), "the starter to listen")
-    _until(lambda: not _alive(starter), "the unused starter to exit")
+        until(lambda: socket_path.exists(), "the starter to listen")
+    until(lambda: not _alive(starter), "the unused starter to exit")
     assert not socket_path.exists()
     assert backend._prestarted is None
 
@@ -117,7 +108,7 @@ def test_a_starter_gone_before_the_submit_leaves_it_to_a_cold_runner(backend: Lo
         workflow_id = _submit(backend, "coldrun")
     runner = int((backend.workflows_dir / workflow_id / "runner.pid").read_text())
     # read once the exec is complete (a process in execve shows an empty command line for a moment)
-    assert b"_runner_main" in _until(lambda: _cmdline(runner), "the runner's command line")
+    assert b"_runner_main" in until(lambda: _cmdline(runner), "the runner's command line")
     assert backend.wait(workflow_id, WAIT).status == "COMPLETED"
 
 
@@ -126,10 +117,10 @@ def test_a_killed_prestarted_runner_frees_the_run_lock_and_is_settled(backend: L
     with backend.prewarmed():
         workflow_id = _submit(backend, "orphan", seconds="30")
     runner = int((backend.workflows_dir / workflow_id / "runner.pid").read_text())
-    _until(lambda: backend.query(workflow_id).status == "RUNNING", "the task to run")
+    until(lambda: backend.query(workflow_id).status == "RUNNING", "the task to run")
     os.kill(runner, signal.SIGKILL)
     fresh = LocalBackend(backend.root)
-    status = _until(lambda: (s := fresh.query(workflow_id)).terminal and s, "query to notice the dead runner")
+    status = until(lambda: (s := fresh.query(workflow_id)).terminal and s, "query to notice the dead runner")
     assert status.status == "FAILED"
     assert next(t for t in status.tasks if t.name == "engine").failure_message == "runner exited"
 
@@ -137,7 +128,7 @@ def test_a_killed_prestarted_runner_frees_the_run_lock_and_is_settled(backend: L
 def test_cancel_reaches_the_tasks_of_a_prestarted_runner(backend: LocalBackend) -> None:
     with backend.prewarmed():
         workflow_id = _submit(backend, "cancelme", seconds="30")
-    _until(lambda: backend.query(workflow_id).status == "RUNNING", "the task to run")
+    until(lambda: backend.query(workflow_id).status == "RUNNING", "the task to run")
     backend.cancel(workflow_id)
     status = backend.wait(workflow_id, WAIT)
     assert status.status == "FAILED_CANCELED"
@@ -175,7 +166,7 @@ def test_a_starter_of_a_run_refuses_to_fork_a_runner(tmp_path: Path) -> None:
     lock = os.open(tmp_path / "lock", os.O_RDWR | os.O_CREAT, 0o600)
     log = os.open(tmp_path / "log", os.O_WRONLY | os.O_CREAT, 0o600)
     try:
-        _until(lambda: warm.socket_path.exists(), "the starter to listen")
+        until(lambda: warm.socket_path.exists(), "the starter to listen")
         assert asking.hand_over(tmp_path / "other", dict(os.environ), log, lock) is None
         assert warm.running
     finally:

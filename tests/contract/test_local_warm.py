@@ -10,13 +10,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from skill.backends._local_warm import WarmStarter
 from skill.engines.synthetic import make_scene
+from tests.waiting import until
 
 WAIT = 60.0
 
@@ -33,15 +33,6 @@ def _children(pid: int) -> list[int]:
                 found.append(int(entry.name))
     return found
 
-
-def _until(predicate, what: str, timeout: float = WAIT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"gave up waiting for {what}")
 
 
 @pytest.fixture
@@ -68,7 +59,7 @@ def _served(starter: WarmStarter) -> bool:
     ["-m", "skill.engines.label", "--engine", "classic", "--video", "missing.mp4", "--output-dir", "out", "--config", "c.yaml"],
 ])
 def test_an_engine_command_answers_as_a_cold_start_does(starter: WarmStarter, tmp_path: Path, args: list[str]) -> None:
-    _until(lambda: _served(starter), "the starter to listen")
+    until(lambda: _served(starter), "the starter to listen")
     warm = _run([str(starter.launcher), *args], tmp_path)
     cold = _run([sys.executable, *args], tmp_path)
     assert (warm.returncode, warm.stdout, warm.stderr) == (cold.returncode, cold.stdout, cold.stderr)
@@ -101,7 +92,7 @@ def test_without_the_starter_engines_start_cold(tmp_path: Path) -> None:
 
 
 def test_an_engine_dies_with_its_launcher(starter: WarmStarter, tmp_path: Path) -> None:
-    _until(lambda: _served(starter), "the starter to listen")
+    until(lambda: _served(starter), "the starter to listen")
     config = tmp_path / "blocking.yaml"
     os.mkfifo(config)  # reading the config blocks: the engine stays alive until killed
     video = tmp_path / "clip.mp4"
@@ -109,10 +100,10 @@ def test_an_engine_dies_with_its_launcher(starter: WarmStarter, tmp_path: Path) 
     launcher = subprocess.Popen([str(starter.launcher), "-m", "skill.engines.label", "--engine", "classic", "--video", str(video),
                                  "--output-dir", str(tmp_path / "out"), "--config", str(config)], cwd=tmp_path, start_new_session=True)
     assert starter._proc is not None
-    _until(lambda: _children(starter._proc.pid), "the engine to be forked")
+    until(lambda: _children(starter._proc.pid), "the engine to be forked")
     os.killpg(launcher.pid, signal.SIGKILL)  # how the runner ends a task
     launcher.wait(WAIT)
-    _until(lambda: not _children(starter._proc.pid), "the engine to die with its launcher")
+    until(lambda: not _children(starter._proc.pid), "the engine to die with its launcher")
 
 
 def test_the_starter_exits_when_its_runner_lets_go(tmp_path: Path) -> None:
@@ -136,7 +127,7 @@ def test_the_staged_config_generator_starts_warm_only_when_it_is_this_installati
     changed.parent.mkdir()
     changed.write_text(ours.replace("def main(argv", "print('the staged copy ran')\n\n\ndef main(argv", 1))
     args = [str(tmp_path / "missing-videos"), str(tmp_path), str(tmp_path / "out")]
-    _until(lambda: _served(starter), "the starter to listen")
+    until(lambda: _served(starter), "the starter to listen")
     warm = _run([str(starter.launcher), str(staged), *args], tmp_path)
     cold = _run([sys.executable, str(staged), *args], tmp_path)
     assert (warm.returncode, warm.stdout, warm.stderr) == (cold.returncode, cold.stdout, cold.stderr) and warm.returncode == 1
@@ -150,7 +141,7 @@ def test_a_launcher_gone_before_its_engine_began_leaves_no_traceback(starter: Wa
     import socket
     import struct
 
-    _until(lambda: _served(starter), "the starter to listen")
+    until(lambda: _served(starter), "the starter to listen")
     err_read, err_write = os.pipe()
     null = os.open(os.devnull, os.O_RDWR)
     request = json.dumps({"module": "skill.engines.augment", "args": ["--help"], "cwd": str(tmp_path), "env": dict(os.environ)}).encode()
@@ -165,7 +156,7 @@ def test_a_launcher_gone_before_its_engine_began_leaves_no_traceback(starter: Wa
 
 
 def test_sigterm_to_the_launcher_ends_the_engine_with_sigterm_as_a_cold_start(starter: WarmStarter, tmp_path: Path) -> None:
-    _until(lambda: _served(starter), "the starter to listen")
+    until(lambda: _served(starter), "the starter to listen")
     config = tmp_path / "blocking.yaml"
     os.mkfifo(config)
     video = tmp_path / "clip.mp4"
@@ -173,7 +164,7 @@ def test_sigterm_to_the_launcher_ends_the_engine_with_sigterm_as_a_cold_start(st
     launcher = subprocess.Popen([str(starter.launcher), "-m", "skill.engines.label", "--engine", "classic", "--video", str(video),
                                  "--output-dir", str(tmp_path / "out"), "--config", str(config)], cwd=tmp_path, start_new_session=True)
     assert starter._proc is not None
-    _until(lambda: _children(starter._proc.pid), "the engine to be forked")
+    until(lambda: _children(starter._proc.pid), "the engine to be forked")
     launcher.terminate()  # what cancel sends a running task
     assert launcher.wait(WAIT) == -signal.SIGTERM
-    _until(lambda: not _children(starter._proc.pid), "the engine to end")
+    until(lambda: not _children(starter._proc.pid), "the engine to end")
