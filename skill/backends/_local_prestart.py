@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 from skill.backends._local_warm import STARTED
+from skill.backends._warm_client import connect_unix
 from skill.secrets import redact
 
 __all__ = ["PrestartedStarter"]
@@ -96,14 +97,7 @@ class PrestartedStarter:
         deadline = time.monotonic() + _BIND_WAIT_S
         while True:
             try:
-                if len(str(self.socket_path).encode()) < 100:
-                    conn.connect(str(self.socket_path))
-                    return
-                folder = os.open(self.socket_path.parent, os.O_RDONLY | os.O_CLOEXEC)  # past AF_UNIX's ~108 bytes
-                try:
-                    conn.connect(f"/proc/self/fd/{folder}/{self.socket_path.name}")
-                finally:
-                    os.close(folder)
+                connect_unix(conn, str(self.socket_path))
                 return
             except (FileNotFoundError, ConnectionRefusedError):
                 if self.proc.poll() is not None or time.monotonic() > deadline:

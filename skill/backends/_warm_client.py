@@ -38,18 +38,24 @@ def _read_exactly(conn: socket.socket, size: int) -> bytes:
     return data
 
 
+def connect_unix(conn: socket.socket, socket_path: str) -> None:
+    """Connect ``conn`` to the unix socket at ``socket_path``, also past AF_UNIX's ~108 bytes (then
+    through a descriptor of its folder, Linux)."""
+    if len(socket_path.encode()) < 100:
+        conn.connect(socket_path)
+        return
+    folder = os.open(os.path.dirname(socket_path), os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        conn.connect(f"/proc/self/fd/{folder}/{os.path.basename(socket_path)}")
+    finally:
+        os.close(folder)
+
+
 def _run_warm(socket_path: str, argv: list[str]) -> int | None:
     """The engine's exit status, or None when the starter could not take the command (run it cold)."""
     try:
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        if len(socket_path.encode()) < 100:
-            conn.connect(socket_path)
-        else:  # past AF_UNIX's ~108 bytes: reach it through a descriptor of its folder (Linux)
-            folder = os.open(os.path.dirname(socket_path), os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                conn.connect(f"/proc/self/fd/{folder}/{os.path.basename(socket_path)}")
-            finally:
-                os.close(folder)
+        connect_unix(conn, socket_path)
         request = json.dumps({"module": argv[1], "args": argv[2:], "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
         payload = struct.pack("!I", len(request)) + request
         sent = conn.sendmsg([payload], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [0, 1, 2]))])
