@@ -139,14 +139,16 @@ def run(quick: bool) -> list[dict]:
         clip_dir.mkdir()
         clip = clip_dir / "street1s.mp4"
         make_scene(clip, width=640, height=360, fps=10, seconds=CLIP_SECONDS, seed=3, background="road")
-        vda_run = [*_vda(), "run", "--flow", "e2e", "--backend", "local", "--video", str(clip), "--seed", "7", "--json"]
+        arguments = ["run", "--flow", "e2e", "--backend", "local", "--video", str(clip), "--seed", "7", "--json"]
         counter = iter(range(10_000))
 
         def one_run(root: Path = ROOT) -> float:
             home = folder / f"home{next(counter)}"
             home.mkdir()
+            # the baseline checkout runs as a module: this venv's console script is this checkout's entry point
+            command = [*_vda(), *arguments] if root == ROOT else [sys.executable, "-m", "tools.cli", *arguments]
             try:
-                return _timed(vda_run, _env(home, root), root)
+                return _timed(command, _env(home, root), root)
             finally:
                 shutil.rmtree(home, ignore_errors=True)
 

@@ -6,8 +6,9 @@ Discovery follows upstream's preflight exactly:
   stripping an ``Authorization: Bearer `` or ``Bearer `` prefix) starts with ``nvapi-``
   (case-insensitive); otherwise any non-empty ``NGC_CLI_API_KEY``. A key is never rejected for its
   prefix (rule ``no-key-prefix-rejection``): probes decide.
-* Hugging Face token: ``HF_TOKEN``, ``HUGGING_FACE_HUB_TOKEN``, ``huggingface_hub.get_token()``, then
-  the first line of ``HF_TOKEN_FILE`` (default ``~/.cache/huggingface/token``).
+* Hugging Face token: ``HF_TOKEN``, ``HUGGING_FACE_HUB_TOKEN``, ``huggingface_hub.get_token()`` (not
+  asked where no token is needed: the local backend), then the first line of ``HF_TOKEN_FILE``
+  (default: huggingface_hub's own token file, :func:`hf_token_file`).
 
 Redaction replaces (1) every known secret value (the variables above, anything registered with
 :func:`register_secret`, and any environment variable whose name marks it as a secret) and (2)
@@ -33,6 +34,7 @@ __all__ = [
     "discover_hf_token",
     "discover_ngc_key",
     "forget_secrets",
+    "hf_token_file",
     "is_secret_name",
     "known_secret_values",
     "looks_like_secret",
@@ -225,6 +227,17 @@ def _hf_hub_token() -> str | None:
         return None
 
 
+def hf_token_file(env: Mapping[str, str]) -> Path:
+    """Where the Hugging Face token file is: ``HF_TOKEN_FILE``, else where huggingface_hub keeps it
+    (``HF_TOKEN_PATH``, else ``$HF_HOME/token``, else ``$XDG_CACHE_HOME/huggingface/token``, else
+    ``~/.cache/huggingface/token``)."""
+    named = env.get("HF_TOKEN_FILE") or env.get("HF_TOKEN_PATH")
+    if named:
+        return Path(named).expanduser()
+    home = env.get("HF_HOME") or str(Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "huggingface")
+    return Path(home).expanduser() / "token"
+
+
 def discover_hf_token(
     env: Mapping[str, str] | None = None, *, use_hub: bool = True
 ) -> tuple[str | None, str | None]:
@@ -238,7 +251,7 @@ def discover_hf_token(
         token = _hf_hub_token()
         if token:
             return token.strip(), "huggingface_hub"
-    token_file = Path(env.get("HF_TOKEN_FILE") or Path.home() / ".cache" / "huggingface" / "token")
+    token_file = hf_token_file(env)
     try:
         first = token_file.read_text(encoding="utf-8").splitlines()[0].strip() if token_file.is_file() else ""
     except (OSError, IndexError, UnicodeDecodeError):

@@ -29,8 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
-
 from skill.engines._conditions import Conditions, describe
 from skill.engines.video_io import VideoWriter, iter_frames, probe
 from skill.errors import SkillError
@@ -104,6 +102,8 @@ class CosmosRun:
 
 def write_edge_video(video: Path, dest: Path, thresholds: tuple[int, int] = EDGE_THRESHOLDS) -> int:
     """Stream ``video`` into a Canny edge video at ``dest``; return the frame count."""
+    import cv2  # here, not at the top: the CLI reads CosmosOptions on every run and never draws edges
+
     info = probe(video)
     low, high = thresholds
     with VideoWriter(dest, info.width, info.height, info.rate or info.fps) as out:

@@ -23,9 +23,8 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from skill.confine import contained_file, run_folder
@@ -33,6 +32,9 @@ from skill.errors import InputError, NotFound, SkillError
 from skill.models import DatasetName, VideoStem
 from skill.secrets import redact
 from skill.side_by_side import CRF, MAX_HEIGHT, PRESET, panel_height, prepared_compare
+
+if TYPE_CHECKING:  # numpy is imported where a contact sheet is drawn: a run that reuses a prepared comparison never needs it
+    import numpy as np
 
 __all__ = [
     "CompareRequest",
@@ -261,6 +263,7 @@ def _fit(frame: np.ndarray, height: int) -> np.ndarray:
 
 def _placeholder(width: int, height: int, text: str) -> np.ndarray:
     import cv2
+    import numpy as np
 
     panel = np.full((height, width, 3), 48, dtype=np.uint8)
     cv2.putText(panel, text[:60], (12, height // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (230, 230, 230), 1, cv2.LINE_AA)
@@ -269,6 +272,7 @@ def _placeholder(width: int, height: int, text: str) -> np.ndarray:
 
 def _contact_sheet(left: Path, right: Path, out: Path) -> list[str]:
     import cv2
+    import numpy as np
 
     notes: list[str] = []
     sides = []
@@ -297,6 +301,8 @@ def _contact_sheet(left: Path, right: Path, out: Path) -> list[str]:
 
 
 def _pad(image: np.ndarray, width: int) -> np.ndarray:
+    import numpy as np
+
     if image.shape[1] >= width:
         return image
     pad = np.zeros((image.shape[0], width - image.shape[1], 3), dtype=np.uint8)

@@ -27,10 +27,9 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import quote
 
-import httpx2
 from pydantic import BaseModel, ConfigDict, Field
 
 from skill.backends.base import Backend
@@ -39,6 +38,9 @@ from skill.models import ALIASES, Check, PoolInfo
 from skill.paths import workflow_path
 from skill.secrets import DiscoveredSecrets, discover, redact_obj
 from skill.steps.registry import RegistryProbe, http_status, nvcr_images, probe_image, registry_verdict
+
+if TYPE_CHECKING:  # httpx2 is imported when a check goes over the network (start-up cost of every run)
+    import httpx2
 
 __all__ = [
     "HF_GATED_REPOS",
@@ -115,6 +117,8 @@ class _Run:
     @property
     def http(self) -> httpx2.Client:
         if self._http is None:
+            import httpx2
+
             self._http = httpx2.Client(timeout=httpx2.Timeout(15.0, connect=5.0), follow_redirects=True)
             self._own_http = True
         return self._http
@@ -196,7 +200,9 @@ def _sequence(run: _Run, workflow_file: Path | None, *, use_hub: bool) -> None:
     names = {c.name for c in creds}
     run.check("osmo-credentials", "ok", f"{len(names)} credential(s) listed: {', '.join(sorted(names)) or 'none'}.")
 
-    secrets = discover(run.env, use_hub=use_hub)
+    # a backend that needs no token only names what is found (and registers it for redaction): the token
+    # file is read, huggingface_hub (0.1-0.2 s to import and ask) is asked only where a token is needed
+    secrets = discover(run.env, use_hub=use_hub and run.backend.requires_secrets)
     if not run.backend.requires_secrets:
         run.check("secrets", "skipped", f"{_secrets_detail(secrets)} The {run.backend.name} backend pulls no images and no gated weights, so no token is required.")
         run.check("registry", "skipped", f"The {run.backend.name} backend pulls no images.")

@@ -12,10 +12,12 @@ wins if it answers 200, 404 or 000 (network). A key is never judged by its prefi
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import httpx2
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:  # httpx2 is imported when a registry is really probed (start-up cost of every run)
+    import httpx2
 
 __all__ = [
     "MANIFEST_ACCEPT",
@@ -118,6 +120,8 @@ def parse_www_authenticate(header: str) -> dict[str, str]:
 
 def http_status(http: httpx2.Client, method: str, url: str, *, headers: dict[str, str] | None = None) -> int:
     """The status code of one request, or 0 when no response came back (DNS, refused, timeout)."""
+    import httpx2
+
     try:
         return http.request(method, url, headers=headers or {}).status_code
     except httpx2.RequestError:
@@ -125,6 +129,8 @@ def http_status(http: httpx2.Client, method: str, url: str, *, headers: dict[str
 
 
 def _token(http: httpx2.Client, challenge: dict[str, str], key: str | None) -> tuple[str | None, int]:
+    import httpx2
+
     realm = challenge.get("realm", "")
     if challenge.get("scheme") != "bearer" or not realm.startswith(("https://", "http://")):
         return None, 401
@@ -146,6 +152,8 @@ def _token(http: httpx2.Client, challenge: dict[str, str], key: str | None) -> t
 
 
 def _fetch(http: httpx2.Client, ref: ImageRef, key: str | None) -> int:
+    import httpx2
+
     headers = {"Accept": MANIFEST_ACCEPT}
     try:
         first = http.get(ref.manifest_url, headers=headers)
