@@ -16,6 +16,12 @@ checks people with HOG, tracks everything, and measures the scene for the questi
 
 Size: detection, tracking glue and the scene measurements share one streaming pass over the frames
 and its per-frame state, so they stay in one module; the assignment and the MCQ answers are apart.
+
+The pass runs as two stages on two threads (:func:`skill.engines._read_ahead.read_ahead`): decoding,
+the scene measurements and the motion model (:meth:`_MotionDetector.motion`) run ahead; blobs, the
+people check and tracking (:meth:`_MotionDetector.boxes`, :class:`_PassState`) follow frame by frame.
+Each stage keeps its own state and sees every frame in order, so the labels are those of one loop;
+on an 80 s 768x576 clip the pass takes 8.7 s instead of 11.7 s for the same CPU time.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ from skill.engines._cv_threads import engine_threads
 from skill.engines._ghosts import StillBlobs
 from skill.engines._mask_growth import FineBackground, grow_mask, reach_for
 from skill.engines._mcq import ClassicFacts
+from skill.engines._read_ahead import read_ahead
 from skill.engines._tracker import SortTracker, Track, iou_xyxy
 from skill.engines.video_io import VideoInfo, VideoNotFound, VideoReadError, probe
 
@@ -152,6 +159,21 @@ _TIGHT_SHARE = 0.3  # ...or this share of the object's own contrast (90th pct), 
 _DARK_CLIP = 100.0  # the background's 99th percentile below this: a dark clip, contrast is stretched
 
 
+@dataclass
+class _Motion:
+    """A frame after stage one of the detection (:meth:`_MotionDetector.motion`)."""
+
+    index: int
+    gray: np.ndarray  # the full-size grey frame (the people check crops it)
+    raw: np.ndarray  # at the analysis size, not blurred
+    small: np.ndarray  # median-blurred
+    picture: np.ndarray  # ``small`` as the motion model saw it (stretched on dark clips)
+    mask: np.ndarray  # the motion model's mask after opening and closing
+    fg_share: float  # its share of the frame
+    fine_diff: np.ndarray | None  # |raw - fine background| (clips that are not dark)
+    background: np.ndarray | None  # the motion model's background at this frame (not dark, something moving)
+
+
 class _MotionDetector:
     """MOG2 on a downscaled grey frame. The model is primed with the per-pixel median of the first
     frames (so objects present at the start are not learnt as background and leave no ghosts), then
@@ -162,24 +184,23 @@ class _MotionDetector:
     def __init__(self, width: int, height: int, fps: float) -> None:
         self.scale = min(1.0, _PROC_MAX_WIDTH / width)
         self.size = (max(16, int(round(width * self.scale))), max(16, int(round(height * self.scale))))
+        self.fps = fps
         self.subtractor = cv2.createBackgroundSubtractorMOG2(history=500, varThreshold=25, detectShadows=False)
         self.learning_rate = min(0.02, 1.0 / (max(fps, 1.0) * 10.0))
         k = max(3, int(round(self.size[1] / 60)) | 1)
         self.open_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
         self.close_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
         self.min_area = max(12.0, 0.0012 * self.size[0] * self.size[1])
-        self.fg_share = 0.0
-        self.split = np.zeros(0, dtype=bool)  # per box of the last detect(): a part of a split blob (a person)
+        self.split = np.zeros(0, dtype=bool)  # per box of the last boxes(): a part of a split blob (a person)
         self.lut: np.ndarray | None = None
         # a median removes thin rain and snow streaks but must not eat small people in small frames
         self.median_k = 5 if self.size[0] >= 400 else 3
         self.fine = FineBackground(self.learning_rate)
         self.reach = reach_for(self.size[0])
         self.still = StillBlobs(fps)
-        self.fine_diff: np.ndarray | None = None  # of the last detect(), on clips that are not dark
 
     def shrink(self, gray: np.ndarray) -> np.ndarray:
-        """The frame at the analysis size, not blurred (:meth:`detect` blurs it)."""
+        """The frame at the analysis size, not blurred (:meth:`motion` blurs it)."""
         return cv2.resize(gray, self.size, interpolation=cv2.INTER_AREA) if self.scale < 1.0 else gray
 
     def prime(self, smalls: list[np.ndarray]) -> None:
@@ -198,25 +219,35 @@ class _MotionDetector:
     def _stretched(self, small: np.ndarray) -> np.ndarray:
         return small if self.lut is None else cv2.LUT(small, self.lut)
 
-    def detect(self, raw: np.ndarray) -> np.ndarray:
-        """Boxes (x1, y1, x2, y2, full-frame pixels) of the moving objects in ``raw`` (from :meth:`shrink`)."""
+    def motion(self, index: int, gray: np.ndarray, raw: np.ndarray) -> _Motion:
+        """Stage one of a frame (``raw`` from :meth:`shrink`): the MOG2 mask and what else depends on
+        the models' state at this frame. Frames must come in order; :meth:`boxes` takes the result."""
         small = cv2.medianBlur(raw, self.median_k)
         picture = self._stretched(small)
         mask = self.subtractor.apply(picture, learningRate=self.learning_rate)
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self.open_kernel)
         mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, self.close_kernel, iterations=2)
-        self.fg_share = float(np.count_nonzero(mask)) / mask.size
+        moving = int(np.count_nonzero(mask))
         # a dark clip's picture is stretched and noisy: there the blurred mask alone decides
         fine = self.lut is None
-        self.fine_diff = self.fine.difference(raw) if fine else None
-        if self.fine_diff is not None:
-            mask = grow_mask(mask, self.fine_diff, reach=self.reach)
-        self.still.push(raw)
+        fine_diff = self.fine.difference(raw) if fine else None
+        # the background as the model has it now, for trimming boxes (nothing to trim without a blob)
+        background = self._background() if fine and moving else None
+        return _Motion(index=index, gray=gray, raw=raw, small=small, picture=picture, mask=mask,
+                       fg_share=moving / mask.size, fine_diff=fine_diff, background=background)
+
+    def boxes(self, m: _Motion) -> np.ndarray:
+        """Stage two: boxes (x1, y1, x2, y2, full-frame pixels) of the moving objects of ``m``, in
+        frame order (the ghost check keeps a memory of recent frames)."""
+        mask = m.mask
+        if m.fine_diff is not None:
+            mask = grow_mask(mask, m.fine_diff, reach=self.reach)
+        self.still.push(m.raw)
         count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
         kept = [i for i in range(1, count)
                 if stats[i, 4] >= self.min_area and stats[i, 2] >= 3 and stats[i, 3] >= 3]
-        kept = [i for i in kept if not _is_reflection(i, kept, labels, stats, small)]
-        if fine:
+        kept = [i for i in kept if not _is_reflection(i, kept, labels, stats, m.small)]
+        if m.fine_diff is not None:
             kept = self.still.moving(kept, labels, stats)
         if not kept:
             self.split = np.zeros(0, dtype=bool)
@@ -224,24 +255,26 @@ class _MotionDetector:
         parts = [split_upright(labels, stats, i) for i in kept]
         self.split = np.array([len(p) > 1 for p in parts for _ in p], dtype=bool)
         boxes = [box for p in parts for box in p]
-        boxes = self._tighten(boxes, picture, mask)
+        boxes = self._tighten(boxes, m.picture, mask, m.background, m.fine_diff)
         return np.asarray(boxes, dtype=np.float64) / self.scale
 
-    def _tighten(self, boxes: list[tuple[int, int, int, int]], small: np.ndarray, mask: np.ndarray) -> list[tuple[int, int, int, int]]:
+    def _background(self) -> np.ndarray | None:
+        bg = self.subtractor.getBackgroundImage()
+        if bg is not None and bg.ndim == 3:
+            bg = cv2.cvtColor(bg, cv2.COLOR_BGR2GRAY)
+        return bg
+
+    def _tighten(self, boxes: list[tuple[int, int, int, int]], small: np.ndarray, mask: np.ndarray, bg: np.ndarray | None,
+                 fine_diff: np.ndarray | None) -> list[tuple[int, int, int, int]]:
         """Each box shrunk to the pixels that differ clearly from the background model (more than
         ``_TIGHT_DIFF`` grey levels, or ``_TIGHT_SHARE`` of the object's own contrast when that is
         lower; 2nd-98th percentile across, 1st-99th down): the mask's rim (soft edges, compression
         halo, the closing) made boxes about a third wider than the objects."""
-        if not boxes or self.lut is not None:
+        if not boxes or self.lut is not None or bg is None:
             return boxes  # a dark clip's stretched picture is too noisy to judge a rim by
-        bg = self.subtractor.getBackgroundImage()
-        if bg is None:
-            return boxes
-        if bg.ndim == 3:
-            bg = cv2.cvtColor(bg, cv2.COLOR_BGR2GRAY)
         diff = cv2.absdiff(small, bg)
-        if self.fine_diff is not None:
-            diff = np.maximum(diff, self.fine_diff)  # the grown parts are judged by the fine difference
+        if fine_diff is not None:
+            diff = np.maximum(diff, fine_diff)  # the grown parts are judged by the fine difference
         out = []
         for x1, y1, x2, y2 in boxes:
             inside = mask[y1:y2, x1:x2] > 0
@@ -576,6 +609,35 @@ class Analysis:
     hog_hits: int = 0
 
 
+_AHEAD = 8  # frames the first stage may run ahead of the second
+
+
+def _first_stage(path: str | Path, settings: ClassicSettings, detector: _MotionDetector, measurer: _Measurer,
+                 tap: FrameTap | None) -> Iterator[_Motion]:
+    """Decode, measure the scene, shrink, prime the motion model on the first frames, and run it:
+    every frame in order as a :class:`_Motion`. Runs on its own thread (:func:`read_ahead`): the
+    second stage (blobs, people check, tracking) works on the frame before meanwhile. Everything
+    here touches only the first stage's state (the models it primes are handed over before the
+    first frame)."""
+    prime_frames = max(3, min(_PRIME_MAX, int(round(detector.fps * _PRIME_SECONDS))))
+    pending: list[tuple[int, np.ndarray, np.ndarray]] | None = []
+    for index, gray, rgb in iter_video(path, color_every=settings.measure_every, tap=tap):
+        if rgb is not None:
+            measurer.add(rgb)
+        raw = detector.shrink(gray)
+        if pending is None:
+            yield detector.motion(index, gray, raw)
+            continue
+        pending.append((index, gray, raw))
+        if len(pending) == prime_frames:
+            detector.prime([p[2] for p in pending])
+            yield from (detector.motion(*item) for item in pending)
+            pending = None
+    if pending:  # a clip shorter than the priming
+        detector.prime([p[2] for p in pending])
+        yield from (detector.motion(*item) for item in pending)
+
+
 def analyze_video(path: str | Path, settings: ClassicSettings, *, facts: VideoInfo | None = None,
                   tap: FrameTap | None = None) -> Analysis:
     """Decode ``path`` once and return tracks and scene measurements (``tap``: see :func:`iter_video`)."""
@@ -586,28 +648,10 @@ def analyze_video(path: str | Path, settings: ClassicSettings, *, facts: VideoIn
 def _analyze(path: str | Path, settings: ClassicSettings, facts: VideoInfo, tap: FrameTap | None) -> Analysis:
     detector = _MotionDetector(facts.width, facts.height, facts.fps)
     state = _PassState(settings=settings, facts=facts, detector=detector)
-    prime_frames = max(3, min(_PRIME_MAX, int(round(facts.fps * _PRIME_SECONDS))))
-    pending: list[tuple[int, np.ndarray, np.ndarray]] = []
     n = 0
-    for index, gray, rgb in iter_video(path, color_every=settings.measure_every, tap=tap):
-        n = index + 1
-        if rgb is not None:
-            state.measurer.add(rgb)
-        small = detector.shrink(gray)
-        if pending is not None:
-            pending.append((index, gray, small))
-            if len(pending) < prime_frames:
-                continue
-            detector.prime([p[2] for p in pending])
-            for item in pending:
-                state.frame(*item)
-            pending = None
-            continue
-        state.frame(index, gray, small)
-    if pending:
-        detector.prime([p[2] for p in pending])
-        for item in pending:
-            state.frame(*item)
+    for m in read_ahead(_first_stage(path, settings, detector, state.measurer, tap), depth=_AHEAD):
+        n = m.index + 1
+        state.frame(m)
     if n == 0:
         raise VideoReadError(f"{Path(path).name} has no decodable frames.", remedy="Pass a video with at least one frame.")
     if facts.frames and n < 0.9 * facts.frames - 1:
@@ -637,10 +681,10 @@ class _PassState:
         self.hog_checks = self.hog_hits = 0
         self.last_verdicts: list[tuple[np.ndarray, bool]] = []
 
-    def frame(self, index: int, gray: np.ndarray, small: np.ndarray) -> None:
-        settings = self.settings
-        boxes = self.detector.detect(small)
-        self.fg_total += self.detector.fg_share
+    def frame(self, m: _Motion) -> None:
+        settings, index, gray = self.settings, m.index, m.gray
+        boxes = self.detector.boxes(m)
+        self.fg_total += m.fg_share
         hits = [False] * len(boxes)
         if len(boxes):
             if index % settings.hog_every == 0:
