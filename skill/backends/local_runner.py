@@ -569,7 +569,6 @@ class Runner:
                 "OSMO_WORKFLOW_ID": self.plan.workflow_id,
                 "VDA_LOCAL_TASK": f"{self.plan.workflow_id}/{task.name}",
                 CACHE_ENV: str(self.run_dir / "cache"),  # work done ahead for the steps after the run; never an output
-                "VDA_ENGINE_THREADS": "1",  # skill/engines/_cv_threads.py: tasks run one per core: an engine's thread pool would only take from the others
             }
         )
         return env

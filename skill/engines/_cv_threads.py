@@ -5,29 +5,24 @@ Two reasons, both measured (issue 15):
 * **Repeatable pixels.** OpenCV's float paths round by the calling thread's floating-point state;
   split over its pool, which pixels each thread computed varied from run to run, so one seed did not
   always give the same augmented pixels.
-* **Cheaper on a shared machine.** The labeler calls OpenCV on small pieces (one frame of a 480 px
-  analysis, one box), where the pool's threads mostly wait on each other: on an 80 s 768x576 clip
-  it took 23.6 CPU-s with the pool and 16.5 without. The local runner runs as many tasks as there
-  are cores, so every CPU-second spun in a pool is taken from another task; it sets
-  ``VDA_ENGINE_THREADS=1`` in its tasks and the labeler then works without the pool
-  (:func:`engine_threads`). Alone on a machine (the label engine run by hand, the label bench) the
-  pool still shortens the wall time (2.7-2.9x decode-only with it, 3.0-3.5x without, 720p), so
-  there it stays.
+* **Cheaper, and no slower.** The labeler calls OpenCV on small pieces (one frame of a 480 px
+  analysis, one box), where the pool's threads mostly wait on each other. Its pass already runs as
+  two stages on two threads (:mod:`skill.engines._read_ahead`); on an 80 s 768x576 clip it took
+  15.2 CPU-s with the pool and 13.6 without, in the same 8.8 s, and the label bench (720p) read
+  2.72x decode-only either way. In a local run, where as many tasks run as there are cores, every
+  CPU-second spun in a pool is taken from another task.
 
 Decoding, encoding and the engines' own helper threads still run beside the calling thread.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 
 import cv2
 
-__all__ = ["ENGINE_THREADS_ENV", "engine_threads", "opencv_in_this_thread"]
-
-ENGINE_THREADS_ENV = "VDA_ENGINE_THREADS"  # "1": the engine shares the machine with as many tasks as cores
+__all__ = ["opencv_in_this_thread"]
 
 
 @contextmanager
@@ -39,8 +34,3 @@ def opencv_in_this_thread() -> Iterator[None]:
         yield
     finally:
         cv2.setNumThreads(previous)
-
-
-def engine_threads() -> AbstractContextManager[None]:
-    """OpenCV's pool off when the task runs beside others (``VDA_ENGINE_THREADS=1``), as it is."""
-    return opencv_in_this_thread() if os.environ.get(ENGINE_THREADS_ENV) == "1" else nullcontext()

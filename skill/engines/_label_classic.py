@@ -37,7 +37,7 @@ import cv2
 import numpy as np
 
 from skill.engines._counted import percentiles
-from skill.engines._cv_threads import engine_threads
+from skill.engines._cv_threads import opencv_in_this_thread
 from skill.engines._ghosts import StillBlobs
 from skill.engines._mask_growth import FineBackground, grow_mask, reach_for
 from skill.engines._mcq import ClassicFacts
@@ -641,7 +641,7 @@ def _first_stage(path: str | Path, settings: ClassicSettings, detector: _MotionD
 def analyze_video(path: str | Path, settings: ClassicSettings, *, facts: VideoInfo | None = None,
                   tap: FrameTap | None = None) -> Analysis:
     """Decode ``path`` once and return tracks and scene measurements (``tap``: see :func:`iter_video`)."""
-    with engine_threads():
+    with opencv_in_this_thread():
         return _analyze(path, settings, facts or probe(path), tap)
 
 
