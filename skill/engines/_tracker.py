@@ -71,9 +71,8 @@ def iou_xyxy(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 # --- Kalman filter on (cx, cy, w, h) with constant velocity ------------------------------------------
 
-_F = np.eye(8)
-_F[:4, 4:] = np.eye(4)
-_H = np.eye(4, 8)
+_DIAG = np.diag_indices(8)
+_DIAG4 = np.diag_indices(4)
 
 
 class _Kalman:
@@ -83,29 +82,40 @@ class _Kalman:
         size = max(self.x[2], self.x[3], 1.0)
         self.P = np.diag([0.1, 0.1, 0.1, 0.1, 0.5, 0.5, 0.1, 0.1]) ** 2 * size**2
 
-    def _noise(self) -> tuple[np.ndarray, np.ndarray]:
-        w, h = max(self.x[2], 1.0), max(self.x[3], 1.0)
-        q = np.array([0.05 * w, 0.05 * h, 0.03 * w, 0.03 * h, 0.06 * w, 0.06 * h, 0.01 * w, 0.01 * h]) ** 2
-        r = np.array([0.08 * w, 0.08 * h, 0.12 * w, 0.12 * h]) ** 2
-        return np.diag(q), np.diag(r)
+    def _size(self) -> tuple[float, float]:
+        return max(self.x[2], 1.0), max(self.x[3], 1.0)
 
     def predict(self) -> np.ndarray:
         if self.x[2] + self.x[6] <= 1:
             self.x[6] = 0.0
         if self.x[3] + self.x[7] <= 1:
             self.x[7] = 0.0
-        q, _ = self._noise()
-        self.x = _F @ self.x
-        self.P = _F @ self.P @ _F.T + q
+        w, h = self._size()
+        q = np.array([0.05 * w, 0.05 * h, 0.03 * w, 0.03 * h, 0.06 * w, 0.06 * h, 0.01 * w, 0.01 * h]) ** 2
+        # x = F x and P = F P F' + Q with F = [[I, I], [0, I]], written out: every entry of each product
+        # is a sum of at most two terms, so these are the matrix products' values exactly, without
+        # building the 8x8 products (most of a track's time in a busy scene)
+        x = self.x.copy()
+        x[:4] += self.x[4:]
+        p = self.P.copy()
+        p[:4] += self.P[4:]
+        fpf = p.copy()
+        fpf[:, :4] += p[:, 4:]
+        fpf[_DIAG] += q
+        self.x, self.P = x, fpf
         return _to_xyxy(self.x[:4])
 
     def update(self, box: np.ndarray) -> None:
-        _, r = self._noise()
+        w, h = self._size()
+        r = np.array([0.08 * w, 0.08 * h, 0.12 * w, 0.12 * h]) ** 2
         z = _to_cxcywh(box)
-        s = _H @ self.P @ _H.T + r
-        k = self.P @ _H.T @ np.linalg.inv(s)
-        self.x = self.x + k @ (z - _H @ self.x)
-        self.P = (np.eye(8) - k @ _H) @ self.P
+        s = self.P[:4, :4].copy()  # H P H' with H = [I 0]
+        s[_DIAG4] += r
+        k = np.ascontiguousarray(self.P[:, :4]) @ np.linalg.inv(s)  # P H' S^-1, from the same contiguous 8x4 as P @ H'
+        self.x = self.x + k @ (z - self.x[:4])
+        kh = np.zeros((8, 8))
+        kh[:, :4] = k
+        self.P = (np.eye(8) - kh) @ self.P
 
     @property
     def box(self) -> np.ndarray:

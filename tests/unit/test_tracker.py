@@ -235,3 +235,36 @@ def test_a_fragment_that_continues_a_track_is_joined():
     # another walker, far from where the first was heading, stays its own track
     frames[35:] = [[box(250 - 3 * i, 130)] for i in range(20)]
     assert len(run(SortTracker(max_age=10, max_gap=10, link_gap=30), frames)) == 2
+
+
+def test_the_written_out_kalman_steps_are_the_matrix_formulas_bit_for_bit():
+    """predict/update skip the 8x8 products with F = [[I, I], [0, I]] and H = [I, 0]; the values must
+    be exactly those of F x, F P F' + Q, H P H' + R, P H' S^-1 and (I - K H) P."""
+    from skill.engines._tracker import _Kalman
+
+    F = np.eye(8)
+    F[:4, 4:] = np.eye(4)
+    H = np.eye(4, 8)
+    rng = np.random.default_rng(15)
+    for _ in range(200):
+        box = np.sort(rng.uniform(0, 500, 2)).tolist() + np.sort(rng.uniform(0, 400, 2)).tolist()
+        kf = _Kalman(np.array([box[0], box[2], box[1], box[3]]))
+        kf.x[4:] = rng.normal(0, 3, 4)
+        a = rng.normal(0, 2, (8, 8))
+        kf.P = kf.P + a @ a.T  # a full covariance: every entry takes part
+        x, P = kf.x.copy(), kf.P.copy()
+        x[6:] = np.where(x[2:4] + x[6:] <= 1, 0.0, x[6:])  # a size shrinking below a pixel stops shrinking
+        w, h = max(x[2], 1.0), max(x[3], 1.0)
+        q = np.diag(np.array([0.05 * w, 0.05 * h, 0.03 * w, 0.03 * h, 0.06 * w, 0.06 * h, 0.01 * w, 0.01 * h]) ** 2)
+        kf.predict()
+        assert np.array_equal(kf.x, F @ x) and np.array_equal(kf.P, F @ P @ F.T + q)
+        x, P = kf.x.copy(), kf.P.copy()
+        w, h = max(x[2], 1.0), max(x[3], 1.0)
+        r = np.diag(np.array([0.08 * w, 0.08 * h, 0.12 * w, 0.12 * h]) ** 2)
+        seen = np.array([box[0] + 2, box[2] - 1, box[1] + 3, box[3] + 1])
+        kf.update(seen)
+        s = H @ P @ H.T + r
+        k = P @ H.T @ np.linalg.inv(s)
+        z = np.array([(seen[0] + seen[2]) / 2, (seen[1] + seen[3]) / 2, max(seen[2] - seen[0], 1.0), max(seen[3] - seen[1], 1.0)])
+        assert np.array_equal(kf.x, x + k @ (z - H @ x))
+        assert np.array_equal(kf.P, (np.eye(8) - k @ H) @ P)
