@@ -40,7 +40,9 @@ if vda_is_local; then
   engine="$(vda_local_engine augment "${VDA_AUGMENT_ENGINE:-auto}")"
   [ -z "${VDA_VLM_MODEL:-}" ] || export VLM_MODEL="$VDA_VLM_MODEL"
   [ -z "${VDA_LLM_MODEL:-}" ] || export LLM_MODEL="$VDA_LLM_MODEL"
-  export VDA_BARRIER_RETRY_INTERVAL="${VDA_BARRIER_RETRY_INTERVAL:-1}"
+  # the lead listens on this machine once its own work is done: a refused connect costs microseconds,
+  # a late retry holds the whole group (up to the interval)
+  export VDA_BARRIER_RETRY_INTERVAL="${VDA_BARRIER_RETRY_INTERVAL:-0.05}"
 else
   # --- the paidf-augmentation container ---
   vda_container_engine augment "${VDA_AUGMENT_ENGINE:-auto}"

@@ -37,7 +37,9 @@ if vda_is_local; then
   py="${VDA_PYTHON:?VDA_PYTHON is set by the local executor}"
   VDA_BARRIER_PYTHON="$py"
   engine="$(vda_local_engine label "${VDA_LABEL_ENGINE:-auto}")"
-  export VDA_BARRIER_RETRY_INTERVAL="${VDA_BARRIER_RETRY_INTERVAL:-1}"
+  # the lead listens on this machine once its own work is done: a refused connect costs microseconds,
+  # a late retry holds the whole group (up to the interval)
+  export VDA_BARRIER_RETRY_INTERVAL="${VDA_BARRIER_RETRY_INTERVAL:-0.05}"
 else
   vda_container_engine label "${VDA_LABEL_ENGINE:-auto}"
   vda_prepare_al_container

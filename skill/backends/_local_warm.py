@@ -52,7 +52,7 @@ SOCKET = "warm.sock"
 # first (the setup task's), then the engines of the workers and their libraries; requests waiting
 # are served between two imports, so none waits for more than the one in progress
 PRELOAD = ("skill.engines.configs", "skill.engines.container_contract", "numpy", "av", "cv2", "skill.engines.augment", "skill.engines.label",
-           "skill.engines.label_ahead")
+           "skill.engines.label_ahead", "skill.engines.barrier")
 RUNNER_MODULE = "skill.backends.local_runner"  # what a pre-started starter imports first (see _local_prestart)
 LAUNCHER = "python"  # <run_dir>/bin/python: what tasks get as VDA_PYTHON
 _MAX_REQUEST = 1 << 20

@@ -1,6 +1,7 @@
 """The interpreter a local task calls as ``$VDA_PYTHON`` (issue 15): ``-m skill.engines.label``, ``label_ahead``,
-``-m skill.engines.augment`` and the setup task's staged ``generate_configs.py`` (when it is byte for
-byte this installation's ``skill/engines/configs.py``) start in a process forked from the run's warm
+``-m skill.engines.augment``, the setup task's staged ``generate_configs.py`` and the workers' staged
+``osmo_barrier.py`` (each when it is byte for byte this installation's ``skill/engines/configs.py``,
+``skill/engines/barrier.py``) start in a process forked from the run's warm
 starter (:mod:`skill.backends._local_warm`), which imported them once; anything else, or any
 failure to reach the starter before the command began, runs the real interpreter (``exec``).
 
@@ -23,8 +24,12 @@ import socket
 import struct
 import sys
 
-WARM_MODULES = ("skill.engines.configs", "skill.engines.augment", "skill.engines.label", "skill.engines.label_ahead")  # the starter's import order
-WARM_SCRIPTS = {"generate_configs.py": ("skill.engines.configs", "engines/configs.py")}  # staged name -> module, its file
+WARM_MODULES = ("skill.engines.configs", "skill.engines.augment", "skill.engines.label", "skill.engines.label_ahead",
+                "skill.engines.barrier")  # the starter's import order
+WARM_SCRIPTS = {  # staged name -> module, its file
+    "generate_configs.py": ("skill.engines.configs", "engines/configs.py"),
+    "osmo_barrier.py": ("skill.engines.barrier", "engines/barrier.py"),  # a group's completion barrier, at the end of every worker
+}
 STARTED = b"S"
 
 

@@ -135,6 +135,30 @@ def test_the_staged_config_generator_starts_warm_only_when_it_is_this_installati
     assert own.stdout.startswith("the staged copy ran")  # not this installation's code: run as it is
 
 
+def test_the_staged_barrier_starts_warm_and_meets_a_cold_peer(starter: WarmStarter, tmp_path: Path) -> None:
+    """The workers' completion barrier (staged as osmo_barrier.py) runs forked from the starter when it is
+    this installation's file: the lead waits there, a peer started cold joins it, both end 0."""
+    import socket
+
+    from skill.paths import skill_root
+
+    staged = tmp_path / "osmo_barrier.py"
+    staged.write_bytes((skill_root() / "skill" / "engines" / "barrier.py").read_bytes())
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    until(lambda: _served(starter), "the starter to listen")
+    assert starter._proc is not None
+    lead = subprocess.Popen([str(starter.launcher), str(staged), "--rank", "0", "--num_nodes", "2", "--port", str(port),
+                             "--timeout", "60"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    until(lambda: _children(starter._proc.pid), "the lead to be forked from the starter")
+    peer = _run([sys.executable, str(staged), "--rank", "1", "--num_nodes", "2", "--port", str(port), "--connect", "127.0.0.1",
+                 "--retry-interval", "0.05", "--timeout", "60"], tmp_path)
+    out, err = lead.communicate(timeout=WAIT)
+    assert peer.returncode == 0 and lead.returncode == 0, (peer.stderr, err)
+    assert "rank 0: OK (all ranks arrived)" in out + err
+
+
 def test_a_launcher_gone_before_its_engine_began_leaves_no_traceback(starter: WarmStarter, tmp_path: Path) -> None:
     import array
     import json
