@@ -28,6 +28,7 @@ answers ``S`` + its pid (``!i``) once it runs, then ``!i`` its exit status. A su
 from __future__ import annotations
 
 import array
+import gc
 import importlib
 import json
 import os
@@ -52,7 +53,8 @@ SOCKET = "warm.sock"
 # first (the setup task's), then the engines of the workers and their libraries; requests waiting
 # are served between two imports, so none waits for more than the one in progress
 PRELOAD = ("skill.engines.configs", "skill.engines.container_contract", "numpy", "av", "cv2", "skill.engines.augment", "skill.engines.label",
-           "skill.engines.label_ahead", "skill.engines.barrier")
+           "skill.engines.label_ahead", "skill.engines.barrier",
+           "numpy.random", "numpy.ma", "av.subtitles.stream")  # what the engines import on first use: once here, not in every fork
 RUNNER_MODULE = "skill.backends.local_runner"  # what a pre-started starter imports first (see _local_prestart)
 LAUNCHER = "python"  # <run_dir>/bin/python: what tasks get as VDA_PYTHON
 _MAX_REQUEST = 1 << 20
@@ -362,6 +364,9 @@ class _Serving:
             if request["module"] not in self.ready:
                 importlib.import_module(request["module"])  # asked before its turn: import it now
                 self.ready.add(request["module"])
+            # what the starter holds so far moves out of the collector's sight: an engine's collections
+            # then never walk (and so copy, page by page) the imported modules it shares with the starter
+            gc.freeze()
             pid = os.fork()
             if pid == 0:
                 self.server.close()

@@ -192,3 +192,33 @@ def test_sigterm_to_the_launcher_ends_the_engine_with_sigterm_as_a_cold_start(st
     launcher.terminate()  # what cancel sends a running task
     assert launcher.wait(WAIT) == -signal.SIGTERM
     until(lambda: not _children(starter._proc.pid), "the engine to end")
+
+
+def test_the_preload_holds_every_module_the_classic_engines_use(tmp_path: Path) -> None:
+    """A forked engine imports nothing of its own: what the classic augment and label runs load on first
+    use is in the starter's PRELOAD (an import in the fork is paid again by every task)."""
+    from skill.paths import cookbooks_dir, skill_root
+
+    cookbook = cookbooks_dir() / "city_traffic" / "auto_labeling"
+    clip = tmp_path / "clip.mp4"
+    make_scene(clip, width=320, height=240, fps=10, seconds=1, seed=3, background="road")
+    probe = f"""
+import contextlib, io, json, sys
+from benchmarks.bench_augment import write_clip_config
+from pathlib import Path
+from skill.backends._local_warm import PRELOAD, RUNNER_MODULE
+import importlib
+for name in (RUNNER_MODULE, *PRELOAD):
+    importlib.import_module(name)
+before = set(sys.modules)
+from skill.engines import augment, label
+config = write_clip_config(Path({str(tmp_path / 'aug.yaml')!r}), {{"weather": "rain", "time_of_day": "night"}})
+with contextlib.redirect_stdout(io.StringIO()):
+    augment.main(["--engine", "classic", "--config", str(config), "--video", {str(clip)!r}, "--output-dir", {str(tmp_path / 'aug')!r}])
+    label.main(["--engine", "classic", "--video", {str(tmp_path / 'aug' / 'augmented_video.mp4')!r}, "--output-dir", {str(tmp_path / 'lab')!r},
+                "--config", {str(cookbook / 'auto_labeling_config.yaml')!r}, "--question-bank", {str(cookbook / 'question_bank.json')!r}])
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+    done = subprocess.run([sys.executable, "-c", probe], cwd=skill_root(), capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"
