@@ -45,11 +45,14 @@ echo "=== setup: flow $flow, run ${RUN_ID:-?}, clips: ${only:-all of the dataset
 mkdir -p "$OUTPUT_DIR/configs"
 
 # 1. the scripts the workers run from the setup output (input 0 of each worker)
+scripts=()
 for f in "$here"/*.sh "$here/osmo_barrier.py"; do
-  [ -f "$f" ] || continue
-  cp "$f" "$OUTPUT_DIR/"
-  chmod +x "$OUTPUT_DIR/$(basename "$f")"
+  [ -f "$f" ] && scripts+=("$f")
 done
+if [ -n "${scripts[*]:-}" ]; then  # one cp and one chmod for all of them
+  cp "${scripts[@]}" "$OUTPUT_DIR/"
+  chmod +x "${scripts[@]/#$here/$OUTPUT_DIR}"
+fi
 
 # 2. the cookbook
 cp -R "$here/sdg/." "$OUTPUT_DIR/configs/"
