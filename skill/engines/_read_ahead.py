@@ -1,8 +1,9 @@
 """Two stages of a frame loop on two threads: :func:`read_ahead` runs a generator on a thread of its own
 and hands its items over in order, at most ``depth`` ahead of the consumer.
 
-The label engine's per-frame work splits into a first stage (decode, the motion model) and a second
-(blobs, the people check, tracking) of about the same cost. Both are mostly OpenCV, NumPy and
+The augmenter decodes its input this way, ahead of the rendering. The label engine's per-frame work
+splits into a first stage (decode, the motion model) and a second (blobs, the people check,
+tracking) of about the same cost. Both are mostly OpenCV, NumPy and
 FFmpeg calls, which let go of the GIL, so on two cores the stages overlap and the frames come out
 as they would in one loop: each stage still sees every frame in order, and only the hand-over
 (a bounded queue) is shared.

@@ -41,6 +41,7 @@ from skill.engines._classic import ClassicRenderer, build_look
 from skill.engines._compare_tee import CompareTee, open_tee
 from skill.engines._conditions import Conditions, resolve
 from skill.engines._cv_threads import opencv_in_this_thread
+from skill.engines._read_ahead import read_ahead
 from skill.engines._cosmos import CosmosOptions, run_cosmos
 from skill.engines.video_io import VideoWriter, iter_frames, probe
 from skill.errors import InputError, SkillError
@@ -122,46 +123,6 @@ def load_clip_config(config_path: Path, video: Path) -> tuple[ClipConfig, dict[s
 # --- streaming helpers -------------------------------------------------------------------------
 
 
-def _prefetch(frames: Iterator[np.ndarray], depth: int = _QUEUE_DEPTH) -> Iterator[np.ndarray]:
-    """Decode on a helper thread, at most ``depth`` frames ahead (PyAV and OpenCV release the GIL)."""
-    box: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def pump() -> None:
-        try:
-            for frame in frames:
-                while not stop.is_set():
-                    try:
-                        box.put(("frame", frame), timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
-                    return
-            box.put(("end", None))
-        except BaseException as exc:  # handed to the consumer thread, which re-raises it
-            box.put(("error", exc))
-
-    worker = threading.Thread(target=pump, name="vda-decode", daemon=True)
-    worker.start()
-    try:
-        while True:
-            kind, item = box.get()
-            if kind == "frame":
-                yield item
-            elif kind == "error":
-                raise item
-            else:
-                return
-    finally:
-        stop.set()
-        while worker.is_alive():
-            try:
-                box.get_nowait()
-            except queue.Empty:
-                worker.join(timeout=0.05)
-
-
 def _encode_behind(out: VideoWriter, frames: Iterator[np.ndarray], depth: int = _QUEUE_DEPTH) -> None:
     """Write ``frames`` to ``out`` from a helper thread, at most ``depth`` frames behind, so encoding
     overlaps the rendering of the next frames (x264 and OpenCV release the GIL). An error on
@@ -206,7 +167,7 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 
 def _rendered(renderer: ClassicRenderer, video: Path, tee: CompareTee | None) -> Iterator[np.ndarray]:
     """The re-rendered frames of ``video``; each (input, rendered) pair also goes to ``tee``."""
-    for index, frame in enumerate(_prefetch(iter_frames(video))):
+    for index, frame in enumerate(read_ahead(iter_frames(video), depth=_QUEUE_DEPTH)):  # decoded on a helper thread
         out = renderer.render(frame, index)
         if tee is not None:
             tee.submit(frame, out)
