@@ -42,6 +42,7 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field
 
+from skill import yaml_emit
 from skill.errors import InputError, UndefinedVariable
 from skill.workflow_spec import (
     MAX_NAME_LENGTH,
@@ -282,18 +283,19 @@ _DUMPS_KEPT = 8
 
 
 def _cli_dump(loaded: dict[str, Any], parsed_from: str) -> str:
-    """``yaml.dump(loaded)`` as the CLI writes the spec it submits, remembered for the same content
-    (the guard and submit dump the same spec; PyYAML's emitter is most of a render's cost). The key
+    """``yaml.dump(loaded)`` as the CLI writes the spec it submits (written by
+    :func:`skill.yaml_emit.dump`, the same text faster), remembered for the same content (the guard
+    and submit dump the same spec). The key
     is the text ``loaded`` was parsed from (so the same anchors and aliases) and the content as
     JSON (``1``, ``1.0``, ``"1"`` and ``true`` apart, inlined files included); content JSON cannot
     hold (a date) is dumped every time."""
     try:
         key = parsed_from + "\0" + json.dumps(loaded)
     except (TypeError, ValueError):
-        return yaml.dump(loaded)
+        return yaml_emit.dump(loaded)
     text = _DUMPS.get(key)
     if text is None:
-        text = yaml.dump(loaded)
+        text = yaml_emit.dump(loaded)
         if len(_DUMPS) >= _DUMPS_KEPT:
             _DUMPS.pop(next(iter(_DUMPS)))
         _DUMPS[key] = text

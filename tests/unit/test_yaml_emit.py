@@ -1,0 +1,81 @@
+"""``skill.yaml_emit.dump`` writes exactly what ``yaml.dump`` writes (OSMO's CLI dumps with it)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from skill import yaml_emit
+from skill.paths import scripts_dir, workflow_path
+from skill.render import render_submit
+
+# the characters the emitter treats specially, mixed with plain ones
+_TRICKY = list("  -:#?,[]{}&*!|>'\"%@`\n\t\r\\\0\x07\x1b\x85\xa0\u2028\u2029\ufeff\u00e9\U0001f600.~")
+_PLAIN = list("abcdefgh")
+
+
+def _shapes(text: str) -> list[object]:
+    """``text`` where the emitter meets it: alone, as a value at several depths, as a key."""
+    return [text, {"k": text}, [{"contents": text, "path": "x"}], {"a": {"b": [{"c": text}]}}, {text: [text]}]
+
+
+def _same(data: object) -> None:
+    assert yaml_emit.dump(data) == yaml.dump(data)
+
+
+def test_every_shipped_script_inlined_as_a_file_dumps_the_same() -> None:
+    scripts = sorted(p for p in scripts_dir().rglob("*") if p.is_file() and p.suffix in (".sh", ".py"))
+    assert len(scripts) >= 5
+    for script in scripts:
+        for data in _shapes(script.read_text(encoding="utf-8")):
+            _same(data)
+
+
+def test_the_e2e_spec_with_its_files_inlined_dumps_the_same() -> None:
+    values = {"dataset": "clips-1", "run_id": "run-1a2b3c4d", "storage_url": "s3://bucket/prefix",
+              "gpu_platform": "gpu", "video": "clip", "skills_dir": str(scripts_dir().parent),
+              "cosmos_model_cache_url": "s3://bucket/prefix/data/models/cosmos_transfer",
+              "auto_labeling_model_cache_url": "s3://bucket/prefix/data/models/auto_labeling"}
+    rendered = render_submit(workflow_path("e2e").read_text(encoding="utf-8"), set_string=values,
+                             source=str(workflow_path("e2e")))
+    assert rendered.inlined and len(rendered.submitted) > 20_000  # the worker scripts are in it
+    submitted = yaml.safe_load(rendered.submitted)
+    assert rendered.submitted == yaml.dump(submitted)
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_generated_strings_dump_the_same(seed: int) -> None:
+    rnd = random.Random(seed)
+    for _ in range(1000):
+        length = rnd.choice([1, 2, 3, 5, 12, 60, 81, 160, 400])
+        text = "".join(rnd.choice(_TRICKY if rnd.random() < 0.4 else _PLAIN) for _ in range(length))
+        for data in _shapes(text):
+            _same(data)
+
+
+def test_long_lines_of_words_fold_the_same() -> None:
+    rnd = random.Random(7)
+    words = ["x", "word", "a-much-longer-word", "{{value}}", "${#arr[@]}", "\\path", '"quoted"']
+    for _ in range(300):
+        text = " ".join(rnd.choice(words) for _ in range(rnd.randint(20, 120)))
+        text = text.replace(" ", rnd.choice([" ", "  ", "\n", " \n", "\n "]), rnd.randint(0, 6))
+        for data in _shapes(text):
+            _same(data)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=300))
+def test_any_text_dumps_the_same(text: str) -> None:
+    for data in _shapes(text):
+        _same(data)
+
+
+def test_other_options_keep_pyyaml_s_own_methods() -> None:
+    text = "caf\u00e9 \u2028 line\n  indented " * 8
+    for data in _shapes(text):
+        assert yaml.dump(data, Dumper=yaml_emit.ExactDumper, allow_unicode=True) == yaml.dump(data, allow_unicode=True)
+        assert yaml.dump(data, Dumper=yaml_emit.ExactDumper, encoding="utf-8") == yaml.dump(data, encoding="utf-8")
