@@ -33,6 +33,7 @@ import json
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -373,7 +374,7 @@ def _task_dicts(workflow: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 def _inline(loaded: dict[str, Any], template: str, source: str | None, skills_dir: Any, *, missing_ok: bool) -> tuple[list[InlinedFile], list[str]]:
     """The CLI's load_local_files, in place on ``loaded``: localpath -> contents."""
-    base = os.path.dirname(source) if source else os.getcwd()
+    base = _localpath_base(source)
     root = Path(str(skills_dir)).resolve() if skills_dir else None
     inlined: list[InlinedFile] = []
     missing: list[str] = []
@@ -384,7 +385,7 @@ def _inline(loaded: dict[str, Any], template: str, source: str | None, skills_di
             if "contents" in entry:
                 raise _invalid(template, f"a file of task {task.get('name')} has both contents and localpath.", "Keep one of them (OSMO: 'Files tag dont support contents and localpath together').")
             local = str(entry["localpath"])
-            path = Path(local if local.startswith("/") else os.path.normpath(os.path.join(base, local)))
+            path = _local_file(local, base)
             if root is not None and not path.resolve().is_relative_to(root):
                 raise _invalid(template, f"the staged file {local} lies outside skills_dir.", "Stage only files under skills_dir.")
             if not path.is_file():
@@ -400,6 +401,15 @@ def _inline(loaded: dict[str, Any], template: str, source: str | None, skills_di
             entry["contents"] = contents
             del entry["localpath"]
     return inlined, missing
+
+
+def _localpath_base(source: str | None) -> str:
+    """The folder a relative ``localpath`` is taken from: the workflow file's, else the working one."""
+    return os.path.dirname(source) if source else os.getcwd()
+
+
+def _local_file(local: str, base: str) -> Path:
+    return Path(local if local.startswith("/") else os.path.normpath(os.path.join(base, local)))
 
 
 def _check_staged_file(item: InlinedFile, caller: Mapping[str, Any], template: str) -> None:
@@ -463,7 +473,28 @@ def render_text(
     """Render workflow ``text`` through OSMO's whole submit path and return the validated spec.
 
     The spec keeps each staged file as its ``localpath`` (what the local backend reads); its
-    other fields are the result of the second render."""
+    other fields are the result of the second render. The same call again (the guard, then submit)
+    is answered from memory while every staged file still reads the same."""
+    key = _render_key(text, set_string, set_values, template, source)
+    remembered = _RENDERS.get(key) if key is not None else None
+    if remembered is not None and remembered.still_valid():
+        return remembered.spec.model_copy(deep=True)
+    spec, passes = _render_text(text, set_string=set_string, set_values=set_values, template=template, source=source)
+    if key is not None:
+        if len(_RENDERS) >= _RENDERS_KEPT:
+            _RENDERS.pop(next(iter(_RENDERS)))
+        _RENDERS[key] = _Remembered(spec.model_copy(deep=True), _staged_state(passes, source))
+    return spec
+
+
+def _render_text(
+    text: str,
+    *,
+    set_string: list[str] | Mapping[str, str] | None,
+    set_values: list[str] | Mapping[str, str] | None,
+    template: str,
+    source: str | None,
+) -> tuple[RenderedSpec, SubmitRender]:
     sections, strings, typed, caller, context = _values_of(text, template, set_string, set_values)
     _check_values(context, caller)
 
@@ -479,7 +510,7 @@ def render_text(
     version = _load_version(sections.get("version"), template)
     spec = validate_workflow(workflow, template)
     dump = {"workflow": workflow} | ({"version": version} if version is not None else {})
-    return RenderedSpec(
+    rendered = RenderedSpec(
         template=template,
         source=source,
         name=workflow["name"],
@@ -491,6 +522,49 @@ def render_text(
         flat_tasks=spec[1],
         text=yaml.safe_dump(dump, sort_keys=True, allow_unicode=True),
     )
+    return rendered, passes
+
+
+_RENDERS_KEPT = 8
+
+
+@dataclass(frozen=True)
+class _Remembered:
+    """A render and what it read from disk: each inlined file's path and text, each missing path."""
+
+    spec: RenderedSpec
+    staged: tuple[tuple[Path, str | None], ...]
+
+    def still_valid(self) -> bool:
+        for path, contents in self.staged:
+            if contents is None:
+                if path.is_file():
+                    return False
+                continue
+            try:
+                if path.read_text(encoding="utf-8") != contents:
+                    return False
+            except (OSError, UnicodeDecodeError):
+                return False
+        return True
+
+
+_RENDERS: dict[str, _Remembered] = {}
+
+
+def _render_key(text: str, set_string: Any, set_values: Any, template: str, source: str | None) -> str | None:
+    """The inputs of a render as one string (a relative localpath depends on the working folder
+    when there is no source); None when a value does not serialise (then nothing is remembered)."""
+    try:
+        return json.dumps([text, set_string, set_values, template, source, None if source else os.getcwd()])
+    except (TypeError, ValueError):
+        return None
+
+
+def _staged_state(passes: SubmitRender, source: str | None) -> tuple[tuple[Path, str | None], ...]:
+    base = _localpath_base(source)
+    read = tuple((_local_file(item.localpath, base), item.contents) for item in passes.inlined)
+    return read + tuple((_local_file(local, base), None) for local in passes.missing)
 
 
 def _marked_render(body: str, context: Mapping[str, Any], template: str) -> Any:

@@ -160,14 +160,16 @@ def redact(text: str | None, *, values: list[str] | None = None) -> str:
     return _TOKEN_SHAPES.sub(REDACTED, out)
 
 
-def redact_obj(obj: Any) -> Any:
-    """Redact every string inside a JSON-like structure (dict keys included)."""
+def redact_obj(obj: Any, *, values: list[str] | None = None) -> Any:
+    """Redact every string inside a JSON-like structure (dict keys included), against one snapshot
+    of the known values (``values``, or read once here)."""
+    known = _known_values() if values is None else values
     if isinstance(obj, str):
-        return redact(obj)
+        return redact(obj, values=known)
     if isinstance(obj, Mapping):
-        return {redact_obj(k) if isinstance(k, str) else k: redact_obj(v) for k, v in obj.items()}
+        return {redact_obj(k, values=known) if isinstance(k, str) else k: redact_obj(v, values=known) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [redact_obj(v) for v in obj]
+        return [redact_obj(v, values=known) for v in obj]
     return obj
 
 

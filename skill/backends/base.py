@@ -50,6 +50,10 @@ class BackendTraits:
     signals_changes: bool = False
     """``wait_for_change`` returns as soon as a workflow's state changes (the local runner signals it),
     so a poller blocks there between reads instead of sleeping; False: it sleeps on its backoff."""
+    atomic_downloads: bool = False
+    """``data_download`` writes each file under a temporary name and renames it into place (local
+    storage), so staging may download straight into the run folder; False: into a scratch folder
+    first (a CLI download may leave a partial file under its final name)."""
 
 
 CLUSTER_TRAITS = BackendTraits()

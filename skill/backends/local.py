@@ -206,7 +206,8 @@ class LocalBackend:
                                     gang_scheduled=self.gpus is not None,
                                     storage_url=str(self.root / "storage" / "local"), run_cache_root=str(self.workflows_dir),
                                     worker_slots=None if self.gpus is not None else cpu_slots(),  # a simulated pool: OSMO's sizing
-                                    poll_interval_s=1.0, poll_max_interval_s=5.0, signals_changes=True)
+                                    poll_interval_s=1.0, poll_max_interval_s=5.0, signals_changes=True,
+                                    atomic_downloads=True)
         self._credentials = CredentialStore(self.root / "credentials.json")
         self._children: dict[str, subprocess.Popen[bytes]] = {}
         self._prestarted: PrestartedStarter | None = None

@@ -305,20 +305,29 @@ def _temp_beside(target: Path, suffix: str) -> Path:
 
 
 def _fetch(backend: Backend, url: str, target: Path) -> None:
-    """Download into a private scratch folder beside ``target``, then rename the file into place."""
+    """Download into a private scratch folder beside ``target``, then rename the file into place;
+    straight into ``target``'s folder when the backend renames each file into place itself."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    if backend.traits.atomic_downloads and url.rstrip("/").rsplit("/", 1)[-1] == target.name:
+        backend.data_download(url, target.parent)
+        _require_file(target, url)
+        return
     scratch = Path(tempfile.mkdtemp(dir=target.parent, prefix=".vda-dl-"))
     try:
         backend.data_download(url, scratch)
         got = scratch / target.name
-        if not got.is_file():
-            raise NotFound(
-                f"Downloading {url} did not produce {target.name}.",
-                remedy="Check the object with data list and that the storage credential can read it, then stage again.",
-            )
+        _require_file(got, url)
         os.replace(got, target)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)  # scratch only; the file that matters was moved out
+
+
+def _require_file(path: Path, url: str) -> None:
+    if not path.is_file():
+        raise NotFound(
+            f"Downloading {url} did not produce {path.name}.",
+            remedy="Check the object with data list and that the storage credential can read it, then stage again.",
+        )
 
 
 def _copy(source: Path, target: Path) -> None:

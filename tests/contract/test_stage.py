@@ -241,6 +241,33 @@ def test_script_end_to_end_on_local_storage(tmp_path: Path):
     assert "SAMPLED_VARS clip_aug0: time_of_day=evening, weather=rain" in done.stdout
 
 
+def test_local_backend_stages_straight_into_the_run_folder(tmp_path: Path, monkeypatch):
+    """The local backend renames each file into place itself: staging skips the scratch folder per
+    file, yet every file arrives whole, nothing else is left beside them, and a second staging skips all."""
+    from skill.backends.local import LocalBackend
+
+    backend = LocalBackend(tmp_path / "home")
+    storage = backend.traits.storage_url
+    assert backend.traits.atomic_downloads and storage
+    objects = {storage + key[len(STORAGE):]: data for key, data in run_tree().items()}
+    for key, data in objects.items():
+        Path(key).parent.mkdir(parents=True, exist_ok=True)
+        Path(key).write_bytes(data)
+    request = req(tmp_path, storage_url=storage)
+    result = stage_artifacts(request, backend=backend)
+    run = tmp_path / "run"
+    out = f"{storage}/datasets/vda-demo-outputs/{RUN_ID}/"
+    staged = {p.relative_to(run).as_posix() for p in run.rglob("*") if p.is_file()}
+    expected = {key[len(out):] for key in objects if key.startswith(out)}
+    assert staged == expected | {"input/clip.mp4", STATE_FILE}
+    assert all((run / key[len(out):]).read_bytes() == data for key, data in objects.items() if key.startswith(out))
+    leftovers = [p for p in run.rglob(".*") if p.relative_to(run).as_posix() not in staged]
+    assert not leftovers  # no scratch folder, no temporary file
+    assert result.downloaded == len(expected) + 1
+    again = stage_artifacts(request, backend=backend)
+    assert again.downloaded == 0 and again.skipped == result.downloaded
+
+
 # --- through the osmo double (its data list is one level unless --recursive, like 6.3.1) ----------------
 
 

@@ -362,3 +362,17 @@ def test_through_the_double_a_syntax_error_is_not_an_interpolation_failure(tmp_p
     assert "TemplateSyntaxError" in said and "Missing end of comment tag" in said
     assert not is_interpolation_failure(err.value)
     assert double.calls()[-1][:2] == ["workflow", "submit"] and len(double.calls()) == 1
+
+
+def test_the_same_render_again_is_remembered_but_sees_a_staged_file_change(tmp_path):
+    copy = _skill_copy(tmp_path)
+    values = canonical("e2e", skills_dir=str(copy))
+    first = render_workflow(workflow_path("e2e"), set_string=values)
+    first.groups[0].tasks.clear()  # the caller's copy is its own
+    again = render_workflow(workflow_path("e2e"), set_string=values)
+    assert again.groups[0].tasks and again == render_workflow(workflow_path("e2e"), set_string=dict(values))
+    # a staged file edited between the guard and submit is read again, and its new line is judged
+    target = copy / "scripts" / "endpoint_common.sh"
+    target.write_text(target.read_text(encoding="utf-8") + "n=${#items[@]}\n", encoding="utf-8")
+    with pytest.raises(InputError, match="endpoint_common.sh"):
+        render_workflow(workflow_path("e2e"), set_string=values)
