@@ -23,6 +23,7 @@ from skill.engines.configs import ConfigGenError, parse_variables
 from skill.errors import InputError
 from skill.models import DEFAULT_COOKBOOK
 from skill.paths import cookbooks_dir
+from skill import yaml_text
 
 __all__ = [
     "conditions_from_text",
@@ -58,7 +59,7 @@ Variables = Mapping[str, list[str]]
 def variables_of(workflow_config: Path, *, label: str) -> dict[str, list[str]]:
     """``{variable: [option, ...]}`` of a cookbook's ``workflow_config.yaml``; ``label`` names it in errors."""
     try:
-        raw = yaml.safe_load(workflow_config.read_text(encoding="utf-8")) or {}
+        raw = yaml_text.load(workflow_config.read_text(encoding="utf-8")) or {}
         variables = parse_variables((raw.get("augmentation") or {}).get("variables"))
     except (OSError, yaml.YAMLError, ConfigGenError, AttributeError) as exc:
         raise InputError(f"The cookbook {label} could not be read ({type(exc).__name__}).",
@@ -74,7 +75,7 @@ def cookbook_variables(cookbook: str) -> dict[str, list[str]]:
 def cookbook_augmentations(cookbook: str) -> int:
     """How many augmentations per clip a shipped cookbook asks for (``augmentation.n_augmentations``)."""
     try:
-        raw = yaml.safe_load((cookbooks_dir() / cookbook / "workflow_config.yaml").read_text(encoding="utf-8")) or {}
+        raw = yaml_text.load((cookbooks_dir() / cookbook / "workflow_config.yaml").read_text(encoding="utf-8")) or {}
         return int((raw.get("augmentation") or {}).get("n_augmentations", 1))
     except (OSError, yaml.YAMLError, TypeError, ValueError, AttributeError):
         raise InputError(f"The cookbook {cookbook} could not be read.", remedy="Pick a shipped cookbook, e.g. city_traffic.",

@@ -29,11 +29,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +41,9 @@ from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field
 
-from skill import yaml_emit
+from skill import yaml_text
 from skill.errors import InputError, UndefinedVariable
+from skill.render_memory import RenderMemory, render_key
 from skill.workflow_spec import (
     MAX_NAME_LENGTH,
     RUNTIME_TOKEN,
@@ -59,15 +58,10 @@ from skill.workflow_spec import (
 )
 
 
-# libyaml's parser when PyYAML was built with it (SafeLoader's constructor and resolver, the same
-# values; ~10x faster on the inlined scripts of a rendered workflow), else PyYAML's own. Text is
-# always written by PyYAML's Python emitter, as OSMO's CLI writes it: libyaml folds long quoted
-# strings at other places, which would change what is submitted.
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-def _safe_load(text: str) -> Any:
-    return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader, C or Python
+# Text is read by libyaml's parser (skill.yaml_text.load: the same values, ~10x faster on the inlined
+# scripts of a rendered workflow) and always written as PyYAML's Python emitter writes it, as OSMO's
+# CLI does: libyaml folds long quoted strings at other places, which would change what is submitted.
+_safe_load = yaml_text.load
 
 
 __all__ = [
@@ -274,33 +268,10 @@ def render_submit(
     inlined, missing = _inline(loaded, template, source, context.get("skills_dir"), missing_ok=missing_ok)
     for item in inlined:
         _check_staged_file(item, caller, template)
-    submitted = _cli_dump(loaded, first)
+    submitted = yaml_text.dump_exact(loaded)  # yaml.dump(loaded), as the CLI writes the spec it submits
     final = _render_pass(submitted, caller, template, stage="second")
     return SubmitRender(first=first, submitted=submitted, final=final, inlined=inlined, missing=missing)
 
-
-_DUMPS: dict[str, str] = {}
-_DUMPS_KEPT = 8
-
-
-def _cli_dump(loaded: dict[str, Any], parsed_from: str) -> str:
-    """``yaml.dump(loaded)`` as the CLI writes the spec it submits (written by
-    :func:`skill.yaml_emit.dump`, the same text faster), remembered for the same content (the guard
-    and submit dump the same spec). The key
-    is the text ``loaded`` was parsed from (so the same anchors and aliases) and the content as
-    JSON (``1``, ``1.0``, ``"1"`` and ``true`` apart, inlined files included); content JSON cannot
-    hold (a date) is dumped every time."""
-    try:
-        key = parsed_from + "\0" + json.dumps(loaded)
-    except (TypeError, ValueError):
-        return yaml_emit.dump(loaded)
-    text = _DUMPS.get(key)
-    if text is None:
-        text = yaml_emit.dump(loaded)
-        if len(_DUMPS) >= _DUMPS_KEPT:
-            _DUMPS.pop(next(iter(_DUMPS)))
-        _DUMPS[key] = text
-    return text
 
 
 def _values_of(
@@ -475,15 +446,12 @@ def render_text(
     The spec keeps each staged file as its ``localpath`` (what the local backend reads); its
     other fields are the result of the second render. The same call again (the guard, then submit)
     is answered from memory while every staged file still reads the same."""
-    key = _render_key(text, set_string, set_values, template, source)
-    remembered = _RENDERS.get(key) if key is not None else None
-    if remembered is not None and remembered.still_valid():
-        return remembered.spec.model_copy(deep=True)
+    key = render_key(text, set_string, set_values, template, source)
+    remembered = _MEMORY.recall(key)
+    if remembered is not None:
+        return remembered.model_copy(deep=True)
     spec, passes = _render_text(text, set_string=set_string, set_values=set_values, template=template, source=source)
-    if key is not None:
-        if len(_RENDERS) >= _RENDERS_KEPT:
-            _RENDERS.pop(next(iter(_RENDERS)))
-        _RENDERS[key] = _Remembered(spec.model_copy(deep=True), _staged_state(passes, source))
+    _MEMORY.keep(key, spec.model_copy(deep=True), _files_read(passes, source))
     return spec
 
 
@@ -525,46 +493,13 @@ def _render_text(
     return rendered, passes
 
 
-_RENDERS_KEPT = 8
+_MEMORY: RenderMemory[RenderedSpec] = RenderMemory()
 
 
-@dataclass(frozen=True)
-class _Remembered:
-    """A render and what it read from disk: each inlined file's path and text, each missing path."""
-
-    spec: RenderedSpec
-    staged: tuple[tuple[Path, str | None], ...]
-
-    def still_valid(self) -> bool:
-        for path, contents in self.staged:
-            if contents is None:
-                if path.is_file():
-                    return False
-                continue
-            try:
-                if path.read_text(encoding="utf-8") != contents:
-                    return False
-            except (OSError, UnicodeDecodeError):
-                return False
-        return True
-
-
-_RENDERS: dict[str, _Remembered] = {}
-
-
-def _render_key(text: str, set_string: Any, set_values: Any, template: str, source: str | None) -> str | None:
-    """The inputs of a render as one string (a relative localpath depends on the working folder
-    when there is no source); None when a value does not serialise (then nothing is remembered)."""
-    try:
-        return json.dumps([text, set_string, set_values, template, source, None if source else os.getcwd()])
-    except (TypeError, ValueError):
-        return None
-
-
-def _staged_state(passes: SubmitRender, source: str | None) -> tuple[tuple[Path, str | None], ...]:
+def _files_read(passes: SubmitRender, source: str | None) -> list[tuple[Path, str | None]]:
     base = _localpath_base(source)
-    read = tuple((_local_file(item.localpath, base), item.contents) for item in passes.inlined)
-    return read + tuple((_local_file(local, base), None) for local in passes.missing)
+    read = [(_local_file(item.localpath, base), item.contents) for item in passes.inlined]
+    return read + [(_local_file(local, base), None) for local in passes.missing]
 
 
 def _marked_render(body: str, context: Mapping[str, Any], template: str) -> Any:

@@ -46,6 +46,7 @@ from skill.engines._cosmos import CosmosOptions, run_cosmos
 from skill.engines.video_io import VideoWriter, iter_frames, probe
 from skill.errors import InputError, SkillError
 from skill.secrets import redact
+from skill import yaml_text
 
 __all__ = [
     "ENGINES",
@@ -88,7 +89,7 @@ def load_clip_config(config_path: Path, video: Path) -> tuple[ClipConfig, dict[s
     if not config_path.is_file():
         raise InputError(f"Config file {config_path} does not exist.", remedy="Run generate_configs first, or pass the right --config.", code="config-not-found")
     try:
-        raw = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        raw = yaml_text.load(config_path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise InputError(f"Config {config_path.name} is not valid YAML.", remedy="Regenerate it with generate_configs.", code="config-invalid") from exc
     if not isinstance(raw, dict):

@@ -27,6 +27,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from skill import yaml_text
 from skill.errors import InputError
 
 __all__ = [
@@ -435,12 +436,8 @@ _MODELS: dict[ContainerKind, type[BaseModel]] = {"auto-labeling": AutoLabelingCo
 # --- overrides ------------------------------------------------------------------------------------
 
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it: the same values, faster
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
-def _safe_load(text: str) -> Any:
-    return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader, C or Python
+_safe_load = yaml_text.load
 
 
 def _copy(data: Any) -> Any:

@@ -59,6 +59,7 @@ from skill.engines._overlay import OverlaySpool, spool_fits, write_by_decoding
 from skill.engines.video_io import VideoInfo, VideoWriter, iter_frames, probe
 from skill.errors import BackendUnavailable, InputError, SkillError
 from skill.secrets import redact
+from skill import yaml_text
 
 if TYPE_CHECKING:  # the nim engine's HTTP client is imported only when that engine runs (start-up cost)
     import httpx2
@@ -150,7 +151,7 @@ def _drop_nulls(value: Any) -> Any:
 
 def _load_config(path: Path) -> tuple[dict[str, Any], LabelConfig]:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = yaml_text.load(path.read_text(encoding="utf-8")) or {}
     except OSError as exc:
         raise InputError(f"Cannot read the config {path.name}.", remedy="Check the --config path.") from exc
     except yaml.YAMLError as exc:

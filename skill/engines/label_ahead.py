@@ -39,6 +39,7 @@ from skill.engines.label import LabelRequest, LabelResult, _publish, _read_sampl
 from skill.engines._cache_log import note_in_cache
 from skill.errors import SkillError
 from skill.side_by_side import file_digest
+from skill import yaml_text
 
 __all__ = ["adopt", "ahead_key", "main", "note", "prepare"]
 
@@ -132,7 +133,7 @@ def _retarget_config(scene: Path, out_dir: Path) -> None:
     path = scene / "config.yaml"
     if not path.is_file():
         return
-    config = yaml.safe_load(path.read_text(encoding="utf-8"))
+    config = yaml_text.load(path.read_text(encoding="utf-8"))
     data = config.get("data") if isinstance(config, dict) else None
     if isinstance(data, list) and data and isinstance(data[0], dict):
         data[0].setdefault("output", {})["out_dir"] = str(out_dir)

@@ -46,6 +46,7 @@ from skill.models import DatasetName, RunId, VideoStem
 from skill.secrets import redact
 from skill.steps import batches
 from skill.storage import join, output_url
+from skill import yaml_text
 
 __all__ = [
     "LabelSummary",
@@ -414,7 +415,7 @@ def _hidden(path: Path, folder: Path) -> bool:
 
 def _sampled_vars(manifest: Path, video: str, warnings: list[str]) -> dict[str, dict[str, Any]]:
     try:
-        data = yaml.safe_load(manifest.read_text(encoding="utf-8")) or {}
+        data = yaml_text.load(manifest.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, UnicodeDecodeError, OSError) as exc:
         warnings.append(f"manifest.yaml is unreadable ({type(exc).__name__}).")
         return {}

@@ -1,4 +1,9 @@
-"""``yaml.dump(data)`` text, character for character, at a fraction of the cost on long strings.
+"""YAML in and out, fast where PyYAML's pure-Python code is slow, with the same results.
+
+* :func:`load`: ``yaml.safe_load`` through libyaml's parser when this PyYAML has it (the same
+  values; about ten times faster), else PyYAML's own.
+* :func:`dump_exact`: ``yaml.dump(data)`` text, character for character, at a fraction of the cost
+  on long strings.
 
 OSMO's CLI dumps the spec it submits with PyYAML's pure-Python emitter (``yaml.dump``), and the
 second render reads that text, so we must produce the same bytes (libyaml folds long strings at
@@ -156,6 +161,14 @@ class ExactDumper(yaml.Dumper):
         self.stream.write(data)
 
 
-def dump(data: Any) -> str:
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load(text: str) -> Any:
+    """``yaml.safe_load(text)``, parsed by libyaml when available. Raises ``yaml.YAMLError``."""
+    return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader, C or Python
+
+
+def dump_exact(data: Any) -> str:
     """Exactly ``yaml.dump(data)``."""
     return yaml.dump(data, Dumper=ExactDumper)

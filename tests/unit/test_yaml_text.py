@@ -1,4 +1,5 @@
-"""``skill.yaml_emit.dump`` writes exactly what ``yaml.dump`` writes (OSMO's CLI dumps with it)."""
+"""``skill.yaml_text``: ``dump_exact`` writes exactly what ``yaml.dump`` writes (OSMO's CLI dumps with
+it); ``load`` reads what ``yaml.safe_load`` reads."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from skill import yaml_emit
-from skill.paths import scripts_dir, workflow_path
+from skill import yaml_text
+from skill.paths import cookbooks_dir, scripts_dir, workflow_path
 from skill.render import render_submit
 
 # the characters the emitter treats specially, mixed with plain ones
@@ -24,7 +25,7 @@ def _shapes(text: str) -> list[object]:
 
 
 def _same(data: object) -> None:
-    assert yaml_emit.dump(data) == yaml.dump(data)
+    assert yaml_text.dump_exact(data) == yaml.dump(data)
 
 
 def test_every_shipped_script_inlined_as_a_file_dumps_the_same() -> None:
@@ -77,5 +78,15 @@ def test_any_text_dumps_the_same(text: str) -> None:
 def test_other_options_keep_pyyaml_s_own_methods() -> None:
     text = "caf\u00e9 \u2028 line\n  indented " * 8
     for data in _shapes(text):
-        assert yaml.dump(data, Dumper=yaml_emit.ExactDumper, allow_unicode=True) == yaml.dump(data, allow_unicode=True)
-        assert yaml.dump(data, Dumper=yaml_emit.ExactDumper, encoding="utf-8") == yaml.dump(data, encoding="utf-8")
+        assert yaml.dump(data, Dumper=yaml_text.ExactDumper, allow_unicode=True) == yaml.dump(data, allow_unicode=True)
+        assert yaml.dump(data, Dumper=yaml_text.ExactDumper, encoding="utf-8") == yaml.dump(data, encoding="utf-8")
+
+
+def test_load_reads_what_safe_load_reads() -> None:
+    texts = [p.read_text(encoding="utf-8") for p in sorted(cookbooks_dir().rglob("*.yaml"))]
+    assert len(texts) >= 10
+    texts.append(yaml.dump({"a": [1, 1.5, "1", True, None, "2026-12-07", {"b": "x\ny"}]}))
+    for text in texts:
+        assert yaml_text.load(text) == yaml.safe_load(text)
+    with pytest.raises(yaml.YAMLError):
+        yaml_text.load("a: [unclosed")
