@@ -14,7 +14,7 @@ from pathlib import Path
 
 from skill.backends._local_io import temp_name
 from skill.errors import BackendError, InputError
-from skill.models import CredentialInfo
+from skill.statuses import CredentialInfo
 from skill.secrets import PUBLIC_CREDENTIAL_KEYS, register_secret
 
 __all__ = ["CredentialStore"]

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from skill.backends._local_io import atomic_write_text
 from skill.errors import BackendError
-from skill.models import FAILED_STATES, GroupStatus, TaskState, TaskStatus, WorkflowState, WorkflowStatus
+from skill.statuses import FAILED_STATES, GroupStatus, TaskState, TaskStatus, WorkflowState, WorkflowStatus
 
 __all__ = [
     "GROUP_FINISHED",

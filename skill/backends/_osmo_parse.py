@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from skill.models import CredentialInfo, GroupStatus, PoolInfo, TaskStatus, WorkflowStatus
+from skill.statuses import CredentialInfo, GroupStatus, PoolInfo, TaskStatus, WorkflowStatus
 
 __all__ = [
     "UnparseableOutput",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
-from skill.models import CredentialInfo, PoolInfo, WorkflowStatus
+from skill.statuses import CredentialInfo, PoolInfo, WorkflowStatus
 from skill.workflow_spec import RenderedSpec
 
 __all__ = ["CLUSTER_TRAITS", "Backend", "BackendName", "BackendTraits", "CredentialType"]

@@ -59,7 +59,7 @@ from skill.backends._local_prestart import PrestartedStarter
 from skill.backends.local_runner import CANCEL_FILE, RUNNER_LOCK_FD_ENV, kill_process_group
 from skill.backends.local_storage import LocalStorage
 from skill.errors import BackendError, BackendTimeout, BackendUnavailable, InputError, NotFound
-from skill.models import CredentialInfo, PoolInfo, WorkflowStatus, is_terminal
+from skill.statuses import CredentialInfo, PoolInfo, WorkflowStatus, is_terminal
 from skill.paths import skill_root, workspace_dir
 from skill.workflow_spec import RenderedSpec
 

@@ -62,7 +62,7 @@ from skill.backends._local_state import (
 )
 from skill.backends.local_storage import LocalStorage
 from skill.errors import BackendError, SkillError
-from skill.models import FAILED_STATES
+from skill.statuses import FAILED_STATES
 from skill.paths import skill_root
 from skill.secrets import redact
 from skill.side_by_side import CACHE_ENV

@@ -40,7 +40,7 @@ from skill.errors import (
     RateLimited,
     SkillError,
 )
-from skill.models import CredentialInfo, PoolInfo, WorkflowStatus
+from skill.statuses import CredentialInfo, PoolInfo, WorkflowStatus
 from skill.workflow_spec import RenderedSpec
 from skill.secrets import PUBLIC_CREDENTIAL_KEYS, REDACTED, redact
 
