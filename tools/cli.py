@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from skill.errors import InputError, PolicyDenied, SkillError
 from skill.secrets import redact, token_shaped
+from tools.backends import default_backend_name
 from tools.output import emit_error
 
 __all__ = ["COMMANDS", "build_parser", "entry", "main"]
@@ -109,9 +110,36 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _local_run_ahead(argv: list[str]) -> bool:
+    """True when ``argv`` asks for a ``vda run`` on the local backend that will submit (not --help,
+    not --resume): its warm starter may start before the command's imports. A hint only: the
+    arguments are still parsed and checked as always, and a starter no run takes is let go."""
+    if _named_command(argv) != "run" or any(a in ("-h", "--help") or a.startswith("--resume") for a in argv):
+        return False
+    backend = default_backend_name()
+    for i, token in enumerate(argv):
+        if token == "--backend" and i + 1 < len(argv):
+            backend = argv[i + 1]
+        elif token.startswith("--backend="):
+            backend = token.split("=", 1)[1]
+    return backend == "local"
+
+
 def main(argv: list[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
+    if _local_run_ahead(argv):
+        from skill.backends import _local_prestart
+
+        _local_prestart.start_early()
+        try:
+            return _main(argv)
+        finally:
+            _local_prestart.discard_early()
+    return _main(argv)
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser(only=_named_command(argv))
     args = parser.parse_args(argv)
     logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.WARNING), stream=sys.stderr,

@@ -13,12 +13,27 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from skill.errors import BackendError
+from skill.paths import skill_root, workspace_dir
 
-__all__ = ["RUNNER_LOCK_FD_ENV", "atomic_write_text", "target_lock", "temp_name", "write_error"]
+__all__ = ["RUNNER_LOCK_FD_ENV", "atomic_write_text", "default_root", "runner_env", "target_lock", "temp_name", "write_error"]
 
 RUNNER_LOCK_FD_ENV = "VDA_RUNNER_LOCK_FD"  # the inherited fd holding runner.lock (see LocalBackend.submit)
 
 _FULL = {errno.ENOSPC, errno.EDQUOT}
+
+
+def default_root() -> Path:
+    """Where the local backend keeps its state: ``$VDA_LOCAL_ROOT`` if set, else ``<workspace>/.vda/local``."""
+    override = os.environ.get("VDA_LOCAL_ROOT")
+    return Path(override).expanduser().resolve() if override else workspace_dir() / ".vda" / "local"
+
+
+def runner_env() -> dict[str, str]:
+    """The runner's environment: this process's, with this install first on ``PYTHONPATH``."""
+    env = dict(os.environ)
+    root = str(skill_root())
+    env["PYTHONPATH"] = os.pathsep.join([root, *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]])
+    return env
 
 
 def temp_name(target: Path, suffix: str = "tmp") -> Path:

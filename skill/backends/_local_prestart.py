@@ -24,11 +24,14 @@ import sys
 import time
 from pathlib import Path
 
+from skill.backends._local_io import default_root, runner_env
 from skill.backends._local_warm import STARTED
 from skill.backends._warm_client import connect_unix
 from skill.secrets import redact
 
-__all__ = ["PrestartedStarter"]
+__all__ = ["PRESTART_DIR", "PrestartedStarter", "discard_early", "start_early", "take_early"]
+
+PRESTART_DIR = "warm"  # under the local root: sockets of starters started ahead of a submit
 
 _BIND_WAIT_S = 10.0  # a starter binds its socket right after its interpreter starts
 _ANSWER_TIMEOUT_S = 120.0  # the starter answers after the import in progress; far more than any takes
@@ -110,3 +113,39 @@ class PrestartedStarter:
             os.close(self._lifeline)
             self._lifeline = None
         self.proc.poll()  # reaped here if it already ended (it is this process's child)
+
+
+# --- started earlier still: before the command's own imports -----------------------------------
+
+_early: PrestartedStarter | None = None
+
+
+def start_early() -> None:
+    """Start the starter of the local run this process is about to prepare, into the default local
+    root, before the command imports what it needs (``vda run``: the two imports then overlap on two
+    cores instead of following each other). :meth:`LocalBackend.prewarmed` takes it over; one
+    nobody takes is let go by :func:`discard_early`, or exits with this process."""
+    global _early
+    if _early is None:
+        _early = PrestartedStarter.start(default_root() / PRESTART_DIR, runner_env())
+
+
+def take_early(folder: Path) -> PrestartedStarter | None:
+    """The starter :func:`start_early` started, once, when its socket lies in ``folder`` (the same
+    local root); else None (one for another root is let go)."""
+    global _early
+    early, _early = _early, None
+    if early is None:
+        return None
+    if early.socket_path.parent != folder or early.proc.poll() is not None:
+        early.close()
+        return None
+    return early
+
+
+def discard_early() -> None:
+    """Let go of an early starter no backend took (the command ended before its submit)."""
+    global _early
+    early, _early = _early, None
+    if early is not None:
+        early.close()

@@ -38,7 +38,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from skill.backends._local_credentials import CredentialStore
-from skill.backends._local_io import atomic_write_text, write_error
+from skill.backends._local_io import atomic_write_text, default_root, runner_env, write_error
 from skill.backends._local_logs import tail
 from skill.backends._local_plan import build_plan, group_gpus
 from skill.backends._local_signal import StateVersion, make_signal, state_version
@@ -55,12 +55,11 @@ from skill.backends._local_state import (
     write_json,
 )
 from skill.backends.base import BackendName, BackendTraits, CredentialType
-from skill.backends._local_prestart import PrestartedStarter
+from skill.backends._local_prestart import PRESTART_DIR, PrestartedStarter, take_early
 from skill.backends.local_runner import CANCEL_FILE, RUNNER_LOCK_FD_ENV, kill_process_group
 from skill.backends.local_storage import LocalStorage
 from skill.errors import BackendError, BackendTimeout, BackendUnavailable, InputError, NotFound
 from skill.statuses import CredentialInfo, PoolInfo, WorkflowStatus, is_terminal
-from skill.paths import skill_root, workspace_dir
 from skill.workflow_spec import RenderedSpec
 
 __all__ = ["LOCAL_PLATFORM", "LOCAL_POOL", "LocalBackend", "cpu_slots", "default_root"]
@@ -71,7 +70,6 @@ LOCAL_POOL = "local"
 LOCAL_PLATFORM = "cpu"
 _RUNNER_MODULE = "skill.backends._runner_main"  # starts the warm starter, then local_runner
 RUNNER_LOCK = "runner.lock"
-PRESTART_DIR = "warm"  # under the root: sockets of starters started ahead of a submit
 _WORKFLOW_ID = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_-]*[a-zA-Z0-9])?-\d+$")
 
 
@@ -79,12 +77,6 @@ def cpu_slots() -> int:
     """The CPUs this process may run on (its affinity mask where the OS has one, else all of them)."""
     affinity = getattr(os, "sched_getaffinity", None)
     return max(1, len(affinity(0)) if affinity else (os.cpu_count() or 1))
-
-
-def default_root() -> Path:
-    """``$VDA_LOCAL_ROOT`` if set, else ``<workspace>/.vda/local``."""
-    override = os.environ.get("VDA_LOCAL_ROOT")
-    return Path(override).expanduser().resolve() if override else workspace_dir() / ".vda" / "local"
 
 
 def _process_alive(pid: int, marker: str) -> bool:
@@ -103,14 +95,6 @@ def _process_alive(pid: int, marker: str) -> bool:
         return False
     state = stat.rsplit(")", 1)[-1].split()[0] if ")" in stat else "?"
     return state not in ("Z", "X") and marker in cmdline
-
-
-def _runner_env() -> dict[str, str]:
-    """The runner's environment: this process's, with this install first on ``PYTHONPATH``."""
-    env = dict(os.environ)
-    root = str(skill_root())
-    env["PYTHONPATH"] = os.pathsep.join([root, *[p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p and p != root]])
-    return env
 
 
 def _hold_runner_lock(run_dir: Path) -> int:
@@ -296,7 +280,8 @@ class LocalBackend:
         engines while the caller checks and renders (:mod:`skill.backends._local_prestart`); one no
         submit took ends with the block. Best effort: without it the submit starts its runner cold."""
         if self._prestarted is None:
-            self._prestarted = PrestartedStarter.start(self.root / PRESTART_DIR, _runner_env())
+            folder = self.root / PRESTART_DIR
+            self._prestarted = take_early(folder) or PrestartedStarter.start(folder, runner_env())
         try:
             yield
         finally:
@@ -314,7 +299,7 @@ class LocalBackend:
             prestarted.close()
 
     def _start_runner(self, workflow_id: str, run_dir: Path, lock_fd: int) -> None:
-        env = _runner_env()
+        env = runner_env()
         with (run_dir / "runner.log").open("ab") as log:
             pid = self._hand_over(run_dir, env, log.fileno(), lock_fd)
             if pid is not None:

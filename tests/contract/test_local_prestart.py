@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from skill.backends import _local_prestart
 from skill.backends._local_prestart import PrestartedStarter
 from skill.backends._local_warm import WarmStarter
 from skill.backends.local import LocalBackend
@@ -174,3 +175,61 @@ def test_a_starter_of_a_run_refuses_to_fork_a_runner(tmp_path: Path) -> None:
         os.close(lock)
         os.close(log)
         warm.stop()
+
+
+# --- started before the command's imports (tools.cli: a local `vda run`) ------------------------
+
+
+@pytest.fixture
+def early_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "early"
+    monkeypatch.setenv("VDA_LOCAL_ROOT", str(root))
+    yield root
+    _local_prestart.discard_early()
+
+
+def test_an_early_starter_is_the_one_the_backend_prewarms_with(early_root: Path) -> None:
+    _local_prestart.start_early()
+    early = _local_prestart._early
+    assert early is not None and early.socket_path.parent == early_root / "warm"
+    backend = LocalBackend()
+    with backend.prewarmed():
+        assert backend._prestarted is early  # taken over, no second starter
+        workflow_id = _submit(backend, "earlyrun")
+    runner = int((backend.workflows_dir / workflow_id / "runner.pid").read_text())
+    assert _parent_of(runner) == early.proc.pid
+    assert backend.wait(workflow_id, WAIT).status == "COMPLETED"
+    assert _local_prestart._early is None
+
+
+def test_an_early_starter_for_another_root_or_none_taken_is_let_go(early_root: Path, tmp_path: Path) -> None:
+    _local_prestart.start_early()
+    early = _local_prestart._early
+    other = LocalBackend(tmp_path / "other")
+    with other.prewarmed():
+        assert other._prestarted is not None and other._prestarted is not early
+    until(lambda: not _alive(early.proc), "the early starter of another root to exit")
+    _local_prestart.start_early()
+    unused = _local_prestart._early
+    _local_prestart.discard_early()
+    until(lambda: not _alive(unused.proc), "an early starter no run took to exit")
+
+
+@pytest.mark.parametrize(("argv", "env", "ahead"), [
+    (["run", "--video", "a.mp4"], None, True),
+    (["--log-level", "INFO", "run", "--backend", "local"], "osmo", True),
+    (["run", "--backend", "osmo"], None, False),
+    (["run", "--backend=osmo"], None, False),
+    (["run", "--video", "a.mp4"], "osmo", False),
+    (["run", "--help"], None, False),
+    (["run", "--resume", "run-1a2b3c4d"], None, False),
+    (["flow", "label my clips"], None, False),
+])
+def test_which_commands_start_a_starter_before_their_imports(argv, env, ahead, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tools.cli import _local_run_ahead
+
+    if env is None:
+        monkeypatch.delenv("VDA_BACKEND", raising=False)
+    else:
+        monkeypatch.setenv("VDA_BACKEND", env)
+    assert _local_run_ahead(argv) is ahead
