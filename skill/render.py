@@ -273,7 +273,6 @@ def render_submit(
     return SubmitRender(first=first, submitted=submitted, final=final, inlined=inlined, missing=missing)
 
 
-
 def _values_of(
     text: str, template: str, set_string: Any, set_values: Any
 ) -> tuple[dict[str, str], dict[str, str], dict[str, str], dict[str, Any], dict[str, Any]]:
@@ -385,7 +384,9 @@ def _local_file(local: str, base: str) -> Path:
 
 def _check_staged_file(item: InlinedFile, caller: Mapping[str, Any], template: str) -> None:
     """Render one inlined file alone, as its lines will be rendered inside the submitted text, so a
-    failure names the file and the line inside it. A file the render would change also fails."""
+    failure names the file and the line inside it; one the render would change also fails."""
+    if not _JINJA_OPEN.search(item.contents):
+        return  # no {{, {% or {#: Jinja data only, nothing in it can fail or change
     where = f"the staged file {item.localpath} (task {item.task})"
     remedy = "Rewrite that line without Jinja syntax ({{, {% or {#): OSMO renders inlined files a second time; e.g. count a bash array with a helper instead of ${#arr[@]}."
     try:
