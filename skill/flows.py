@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validat
 
 from skill.errors import InputError, NotFound
 from skill.models import ALIASES, FLOWS
-from skill.paths import skill_root, within_trusted_roots, workflow_path
+from skill.paths import expand_user, skill_root, within_trusted_roots, workflow_path
 
 __all__ = [
     "CACHE_WORKFLOW",
@@ -376,7 +376,7 @@ def resolve_workflow(name_or_path: str) -> Path:
     text = str(name_or_path).strip()
     looks_like_path = "/" in text or text.lower().endswith((".yaml", ".yml"))
     if looks_like_path:
-        given = Path(text).expanduser()
+        given = expand_user(text)
         # upstream's canonical form is relative to the skill (assets/configs/osmo/<flow>.yaml)
         path = given if given.is_absolute() or given.is_file() else skill_root() / given
         if path.is_file() and path.suffix.lower() in (".yaml", ".yml"):

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict
 
 from skill.engines.video_io import VideoInfo, VideoReadError, probe
 from skill.errors import InputError
+from skill.paths import expand_user
 from skill.video_types import INPUT_SUFFIXES, WORKFLOW_SUFFIX, is_video_name
 
 __all__ = ["IngestedVideo", "check_complete", "collect_videos", "to_workflow_video"]
@@ -135,7 +136,7 @@ def to_workflow_video(path: str | Path, folder: str | Path) -> IngestedVideo:
 
 
 def _expand(entry: str) -> list[Path]:
-    path = Path(entry).expanduser()
+    path = expand_user(entry)
     if path.is_dir():
         found = sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith(".") and is_video_name(p.name))
         if not found:

@@ -14,14 +14,20 @@ from skill.errors import InputError
 
 TRUSTED_SKILLS_DIRS_ENV = "VDA_TRUSTED_SKILLS_DIRS"
 
-__all__ = ["TRUSTED_SKILLS_DIRS_ENV", "assets_dir", "find_infra_skill", "cookbooks_dir", "references_dir", "scripts_dir", "skill_root", "trusted_skills_dir", "workflow_path", "workspace_dir"]
+__all__ = ["TRUSTED_SKILLS_DIRS_ENV", "assets_dir", "expand_user", "find_infra_skill", "cookbooks_dir", "references_dir", "scripts_dir", "skill_root", "trusted_skills_dir", "workflow_path", "workspace_dir"]
+
+
+def expand_user(value: str | os.PathLike[str]) -> Path:
+    """``value`` with a leading ``~`` or ``~user`` expanded; a ``~user`` that names no user stays as
+    written (so it is reported as a path that does not exist), where ``Path.expanduser`` would raise."""
+    return Path(os.path.expanduser(os.fspath(value)))
 
 
 def skill_root() -> Path:
     """The directory holding SKILL.md, assets/, scripts/: what ``skills_dir`` points at."""
     override = os.environ.get("VDA_SKILL_DIR")
     if override:
-        return Path(override).expanduser().resolve()
+        return expand_user(override).resolve()
     return Path(__file__).resolve().parent.parent
 
 
@@ -50,7 +56,7 @@ def workspace_dir() -> Path:
     """Root for runs, media and the ledger: ``VDA_HOME`` if set, else the checkout itself, so MEDIA
     lines point inside the workspace (``media/vda/runs/<run_id>/``) and state sits in ``.vda/``."""
     override = os.environ.get("VDA_HOME")
-    return Path(override).expanduser().resolve() if override else skill_root()
+    return expand_user(override).resolve() if override else skill_root()
 
 
 def trusted_skills_dir(value: str | os.PathLike[str] | None) -> Path:
@@ -72,7 +78,7 @@ def trusted_skills_dir(value: str | os.PathLike[str] | None) -> Path:
             code="skills-dir-untrusted",
         )
     given = Path(text).resolve()
-    allowed = [root] + [Path(p).expanduser().resolve() for p in os.environ.get(TRUSTED_SKILLS_DIRS_ENV, "").split(os.pathsep) if p.strip()]
+    allowed = [root] + [expand_user(p).resolve() for p in os.environ.get(TRUSTED_SKILLS_DIRS_ENV, "").split(os.pathsep) if p.strip()]
     if given not in allowed:
         raise InputError(
             "skills_dir names a folder that is not this skill installation, and its scripts would run in the workflow.",
@@ -84,7 +90,7 @@ def trusted_skills_dir(value: str | os.PathLike[str] | None) -> Path:
 
 def trusted_roots() -> list[Path]:
     """This installation and the skill checkouts the operator listed in ``VDA_TRUSTED_SKILLS_DIRS``."""
-    extra = [Path(p).expanduser().resolve() for p in os.environ.get(TRUSTED_SKILLS_DIRS_ENV, "").split(os.pathsep) if p.strip()]
+    extra = [expand_user(p).resolve() for p in os.environ.get(TRUSTED_SKILLS_DIRS_ENV, "").split(os.pathsep) if p.strip()]
     return [skill_root().resolve(), *extra]
 
 
@@ -107,7 +113,7 @@ def trusted_infra_skill_dir(value: str | None, name: str, marker: Path) -> Path 
     if value is None:
         return find_infra_skill(name, marker)
     extra = [p for p in os.environ.get(TRUSTED_SKILLS_DIRS_ENV, "").split(os.pathsep) if p.strip()]
-    allowed = {Path(c).expanduser().resolve() for c in (*_infra_candidates(name), *extra)}
+    allowed = {expand_user(c).resolve() for c in (*_infra_candidates(name), *extra)}
     given = Path(value).resolve()
     if given not in allowed:
         raise InputError(

@@ -235,9 +235,9 @@ def hf_token_file(env: Mapping[str, str]) -> Path:
     ``~/.cache/huggingface/token``)."""
     named = env.get("HF_TOKEN_FILE") or env.get("HF_TOKEN_PATH")
     if named:
-        return Path(named).expanduser()
+        return Path(os.path.expanduser(named))
     home = env.get("HF_HOME") or str(Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "huggingface")
-    return Path(home).expanduser() / "token"
+    return Path(os.path.expanduser(home)) / "token"
 
 
 def discover_hf_token(

@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel
 
 from skill.errors import InputError, SkillError
+from skill.paths import expand_user
 
 __all__ = [
     "ALLOWED_FIELDS", "INSTALL_MARKER", "SKILL_ENTRIES", "InstallResult", "SkillFrontmatter",
@@ -133,7 +134,7 @@ def validate_skill_dir(folder: Path, *, check_folder_name: bool = True) -> Skill
 def target_root(target: str) -> Path:
     """``claude`` -> ~/.claude/skills, ``codex`` -> ~/.codex/skills, anything else is a folder."""
     root = _AGENT_DIRS.get(target, Path(target))
-    return root.expanduser().absolute()
+    return expand_user(root).absolute()
 
 
 def _digest(folder: Path, entries: list[str]) -> str:

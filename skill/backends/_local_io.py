@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from skill.errors import BackendError
-from skill.paths import skill_root, workspace_dir
+from skill.paths import expand_user, skill_root, workspace_dir
 
 __all__ = ["RUNNER_LOCK_FD_ENV", "atomic_write_text", "default_root", "runner_env", "target_lock", "temp_name", "write_error"]
 
@@ -25,7 +25,7 @@ _FULL = {errno.ENOSPC, errno.EDQUOT}
 def default_root() -> Path:
     """Where the local backend keeps its state: ``$VDA_LOCAL_ROOT`` if set, else ``<workspace>/.vda/local``."""
     override = os.environ.get("VDA_LOCAL_ROOT")
-    return Path(override).expanduser().resolve() if override else workspace_dir() / ".vda" / "local"
+    return expand_user(override).resolve() if override else workspace_dir() / ".vda" / "local"
 
 
 def runner_env() -> dict[str, str]:

@@ -21,6 +21,7 @@ from typing import Any
 from skill.backends._local_state import GroupPlan, InputPlan, OutputPlan, RunPlan, TaskPlan
 from skill.backends.local_storage import LocalStorage
 from skill.errors import InputError
+from skill.paths import expand_user
 from skill.workflow_spec import RUNTIME_TOKEN, FileSpec, RenderedSpec, TaskSpec
 
 __all__ = ["LOCAL_HOST", "build_plan", "exit_status", "group_gpus", "parse_duration", "parse_exit_actions"]
@@ -151,7 +152,7 @@ def _file_bytes(item: FileSpec, *, task: str, base_dir: Path) -> tuple[bytes, in
             remedy="Give the file contents: or localpath:.",
             code="invalid-workflow",
         )
-    source = Path(item.localpath).expanduser()
+    source = expand_user(item.localpath)
     if not source.is_absolute():
         source = base_dir / source
     if not source.is_file():

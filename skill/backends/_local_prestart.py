@@ -126,8 +126,13 @@ def start_early() -> None:
     cores instead of following each other). :meth:`LocalBackend.prewarmed` takes it over; one
     nobody takes is let go by :func:`discard_early`, or exits with this process."""
     global _early
-    if _early is None:
-        _early = PrestartedStarter.start(default_root() / PRESTART_DIR, runner_env())
+    if _early is not None:
+        return
+    try:
+        folder = default_root() / PRESTART_DIR
+    except (OSError, RuntimeError, ValueError):  # an unusable VDA_HOME / VDA_LOCAL_ROOT: the command reports it
+        return
+    _early = PrestartedStarter.start(folder, runner_env())
 
 
 def take_early(folder: Path) -> PrestartedStarter | None:

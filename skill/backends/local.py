@@ -59,6 +59,7 @@ from skill.backends._local_prestart import PRESTART_DIR, PrestartedStarter, take
 from skill.backends.local_runner import CANCEL_FILE, RUNNER_LOCK_FD_ENV, kill_process_group
 from skill.backends.local_storage import LocalStorage
 from skill.errors import BackendError, BackendTimeout, BackendUnavailable, InputError, NotFound
+from skill.paths import expand_user
 from skill.statuses import CredentialInfo, PoolInfo, WorkflowStatus, is_terminal
 from skill.workflow_spec import RenderedSpec
 
@@ -182,7 +183,7 @@ class LocalBackend:
     requires_secrets = False  # CPU engines: no image pulls, no gated weights
 
     def __init__(self, root: Path | None = None, *, gpus: int | None = None) -> None:
-        self.root = Path(root).expanduser().resolve() if root is not None else default_root()
+        self.root = expand_user(root).resolve() if root is not None else default_root()
         self.storage = LocalStorage(self.root / "storage")
         self.gpus = gpus if gpus is not None else gang_gpus_from_env()
         self.workflows_dir = self.root / "workflows"

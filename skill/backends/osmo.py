@@ -40,6 +40,7 @@ from skill.errors import (
     RateLimited,
     SkillError,
 )
+from skill.paths import expand_user
 from skill.statuses import CredentialInfo, PoolInfo, WorkflowStatus
 from skill.workflow_spec import RenderedSpec
 from skill.secrets import PUBLIC_CREDENTIAL_KEYS, REDACTED, redact
@@ -357,7 +358,7 @@ class OsmoBackend:
 
     def data_download(self, url: str, dest: Path) -> list[Path]:
         target = _positional(url, "storage URL")
-        folder = Path(dest).expanduser().resolve()
+        folder = expand_user(dest).resolve()
         folder.mkdir(parents=True, exist_ok=True)
         before = _snapshot(folder)
         self._run(["data", "download", target, str(folder) + os.sep], timeout=self.transfer_timeout)
@@ -370,7 +371,7 @@ class OsmoBackend:
         target = _positional(url, "storage URL")
         files: list[str] = []
         for path in paths:
-            resolved = Path(path).expanduser().resolve()
+            resolved = expand_user(path).resolve()
             if not resolved.exists():
                 raise InputError(f"{resolved} does not exist.", remedy="Pass existing files to upload.", code="not-found")
             files += [str(p) for p in sorted(resolved.iterdir())] if resolved.is_dir() else [str(resolved)]

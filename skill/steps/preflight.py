@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from skill.backends.base import Backend
 from skill.errors import InputError, SkillError
 from skill.models import ALIASES, Check, PoolInfo
-from skill.paths import workflow_path
+from skill.paths import expand_user, workflow_path
 from skill.secrets import DiscoveredSecrets, discover, redact_obj
 from skill.steps.registry import RegistryProbe, http_status, nvcr_images, probe_image, registry_verdict
 
@@ -171,7 +171,7 @@ def preflight(
 
 def resolve_workflow_file(workflow: str) -> Path:
     """A YAML path, or a flow/workflow name under ``assets/configs/osmo/``."""
-    path = Path(workflow).expanduser()
+    path = expand_user(workflow)
     if path.is_file():
         return path.resolve()
     if _NAME.match(workflow):

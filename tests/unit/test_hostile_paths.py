@@ -222,3 +222,19 @@ def test_upload_refuses_a_hostile_folder_with_a_coded_error(value: str, home: Pa
         upload_dataset(UploadRequest.model_construct(folder=value, storage_url=STORAGE, name="vda-demo", recursive=False), backend=fake)
     assert_coded(err.value)
     assert fake.calls == []
+
+
+def test_a_tilde_user_that_names_no_user_is_a_missing_path_not_a_crash(tmp_path: Path, home: Path, capsys, monkeypatch):
+    """``Path.expanduser`` raises RuntimeError on ``~nosuchuser``; every path we take from an
+    argument or the environment goes through ``expand_user`` and is then simply not found."""
+    from skill.paths import expand_user
+    from tools.cli import main
+
+    assert expand_user("~vda_no_such_user_42/clip.mp4") == Path("~vda_no_such_user_42/clip.mp4")
+    assert expand_user("~/x") == Path.home() / "x"
+    monkeypatch.chdir(tmp_path)
+    for argv in (["run", "--video", "~vda_no_such_user_42/clip.mp4", "--json"],
+                 ["preflight", "--workflow", "~vda_no_such_user_42/w.yaml", "--json"]):
+        assert main(argv) == 1
+        err = capsys.readouterr()
+        assert "Traceback" not in err.out + err.err and "not" in (err.out + err.err)
