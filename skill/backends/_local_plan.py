@@ -24,7 +24,7 @@ from skill.errors import InputError
 from skill.paths import expand_user
 from skill.workflow_spec import RUNTIME_TOKEN, FileSpec, RenderedSpec, TaskSpec
 
-__all__ = ["LOCAL_HOST", "build_plan", "exit_status", "group_gpus", "parse_duration", "parse_exit_actions"]
+__all__ = ["LOCAL_HOST", "build_plan", "exit_status", "group_gpus", "parse_duration", "slack_groups", "parse_exit_actions"]
 
 LOCAL_HOST = "127.0.0.1"
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(us|ms|s|m|h|d)?$")
@@ -50,6 +50,33 @@ def _gpus(resource: dict[str, Any], *, task: str) -> int:
 def group_gpus(group: GroupPlan) -> int:
     """GPUs a group holds when placed: all its tasks start together (the gang rule)."""
     return sum(t.gpus for t in group.tasks)
+
+
+def slack_groups(groups: list[GroupPlan]) -> set[str]:
+    """The groups on no longest chain of groups (counted in groups, first to last): the run can
+    wait for them longer than for the others. In e2e the original clips' labeling, which no group
+    takes input from, runs beside the augmentation that two more groups follow."""
+    by_name = {g.name: g for g in groups}
+    after: dict[str, list[str]] = {name: [] for name in by_name}
+    for group in groups:
+        for upstream in group.upstream:
+            if upstream in after:
+                after[upstream].append(group.name)
+    depth: dict[str, int] = {}
+    height: dict[str, int] = {}
+
+    def depth_of(name: str) -> int:  # groups before it on its longest chain (the DAG is checked acyclic at submit)
+        if name not in depth:
+            depth[name] = max((depth_of(u) + 1 for u in by_name[name].upstream if u in by_name), default=0)
+        return depth[name]
+
+    def height_of(name: str) -> int:  # groups after it
+        if name not in height:
+            height[name] = max((height_of(d) + 1 for d in after[name]), default=0)
+        return height[name]
+
+    longest = max((depth_of(n) + height_of(n) for n in by_name), default=0)
+    return {n for n in by_name if depth_of(n) + height_of(n) < longest}
 
 
 def parse_duration(value: Any, *, field: str = "exec_timeout") -> float | None:

@@ -288,6 +288,28 @@ def _run_runner(conn: socket.socket, request: dict, fds: list[int], socket_path:
             os._exit(int(code or 0) & 0xFF)
 
 
+def _peer_priority(conn: socket.socket) -> int | None:
+    """The nice value of the process at the other end of ``conn`` (the task's launcher), or None
+    when it cannot be read (gone already, or not Linux)."""
+    try:
+        pid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[0]
+        return os.getpriority(os.PRIO_PROCESS, pid)
+    except (OSError, AttributeError, struct.error):
+        return None
+
+
+def _take_priority(priority: int | None) -> None:
+    """In a forked engine: run at the launcher's priority, as a cold start would inherit it (only
+    ever lower than this starter's: raising one needs privileges)."""
+    if priority is None:
+        return
+    try:
+        if priority > os.getpriority(os.PRIO_PROCESS, 0):
+            os.setpriority(os.PRIO_PROCESS, 0, priority)
+    except OSError:
+        return  # the engine runs at the starter's priority: slower to yield, never wrong
+
+
 def _reap_engines(_signum: int, _frame: object) -> None:
     while True:
         try:
@@ -367,10 +389,12 @@ class _Serving:
             # what the starter holds so far moves out of the collector's sight: an engine's collections
             # then never walk (and so copy, page by page) the imported modules it shares with the starter
             gc.freeze()
+            priority = _peer_priority(conn)
             pid = os.fork()
             if pid == 0:
                 self.server.close()
                 os.close(self.lifeline)
+                _take_priority(priority)
                 _run_engine(conn, request, fds)
             _close_all(fds)
             conn.close()

@@ -16,7 +16,10 @@ group DAG with OSMO 6.3.1's semantics (groups, leads, task inputs and outputs, s
 * ``exec_timeout`` (per group, from RUNNING) gives FAILED_EXEC_TIMEOUT; a ``cancel`` file in the run
   folder (written by :meth:`LocalBackend.cancel`) gives FAILED_CANCELED.
 
-Finer-grained than OSMO, same reports: every task gets ``VDA_RUN_CACHE`` (``<run_dir>/cache``), a
+Finer-grained than OSMO, same reports: a group on no longest chain of groups (``slack_groups``: in
+e2e the original clips' labeling, beside the augmentation two groups follow) runs its tasks at a
+lower CPU priority (``SLACK_NICE``), so on a busy machine the work the run waits for goes first;
+warm engines take their launcher's priority. Every task gets ``VDA_RUN_CACHE`` (``<run_dir>/cache``), a
 folder of the run that is no output and no log. A task may leave there, keyed by content, work a
 step would otherwise redo: the augmentation task writes each input|augmented comparison while it
 augments (:mod:`skill.side_by_side`) and labels each clip the moment it is augmented, which the
@@ -45,7 +48,7 @@ from pathlib import Path
 from skill.backends._local_credentials import CredentialStore
 from skill.backends._local_io import RUNNER_LOCK_FD_ENV, atomic_write_text
 from skill.backends._local_logs import RunLog
-from skill.backends._local_plan import exit_status, group_gpus
+from skill.backends._local_plan import exit_status, group_gpus, slack_groups
 from skill.backends._local_signal import notify
 from skill.backends._local_warm import WarmStarter
 from skill.backends._local_state import (
@@ -119,6 +122,21 @@ def kill_process_group(pgid: int, sig: int = signal.SIGKILL) -> bool:
     return True
 
 
+SLACK_NICE = 10  # the nice value of a slack group's tasks: about a tenth of the CPU when the others want it all
+
+
+def _lower_priority() -> None:
+    """The calling thread (a slack group's, before it starts its tasks) to ``SLACK_NICE``: on Linux
+    a nice value belongs to a thread, and a process it starts inherits it from its first
+    instruction. Best effort: a priority is never a reason to fail a task."""
+    try:
+        thread = threading.get_native_id()
+        if os.getpriority(os.PRIO_PROCESS, thread) < SLACK_NICE:  # a runner started nicer than that stays as it is
+            os.setpriority(os.PRIO_PROCESS, thread, SLACK_NICE)
+    except OSError as exc:
+        _note(f"the slack group's tasks keep the runner's priority ({exc.strerror or type(exc).__name__})")
+
+
 def _exited(proc: subprocess.Popen[bytes]) -> bool:
     """Whether the task's main process has exited, without reaping it (a zombie keeps its pid and
     so its process group id reserved: signalling the group afterwards cannot hit a stranger)."""
@@ -141,6 +159,7 @@ class Runner:
     def __init__(self, run_dir: Path, warm: WarmStarter | None = None) -> None:
         self.run_dir = Path(run_dir)
         self.plan = load_plan(self.run_dir / "plan.json")
+        self.slack = slack_groups(self.plan.groups)
         self.state: RunRecord = load_state(self.run_dir / "state.json")
         self.storage = LocalStorage(Path(self.plan.storage_root))
         self.credentials = CredentialStore(Path(self.plan.credentials_path))
@@ -363,6 +382,8 @@ class Runner:
                 self.log.write(task_plan.name, "Waiting for group ready ...", osmo=True)
             for task_plan in plan.tasks:
                 self.log.write(task_plan.name, "Group ready", osmo=True)
+        if plan.name in self.slack:
+            _lower_priority()
         started = time.monotonic()
         ended: list[tuple[TaskPlan, int | None, str | None]] = []
         for task_plan in plan.tasks:
