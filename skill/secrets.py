@@ -233,6 +233,8 @@ def hf_token_file(env: Mapping[str, str]) -> Path:
     """Where the Hugging Face token file is: ``HF_TOKEN_FILE``, else where huggingface_hub keeps it
     (``HF_TOKEN_PATH``, else ``$HF_HOME/token``, else ``$XDG_CACHE_HOME/huggingface/token``, else
     ``~/.cache/huggingface/token``)."""
+    # os.path.expanduser, as skill.paths.expand_user (which this module cannot import: skill.paths
+    # imports skill.errors, which imports this): a ~user naming no user stays as written
     named = env.get("HF_TOKEN_FILE") or env.get("HF_TOKEN_PATH")
     if named:
         return Path(os.path.expanduser(named))
