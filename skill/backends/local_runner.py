@@ -128,7 +128,10 @@ SLACK_NICE = 10  # the nice value of a slack group's tasks: about a tenth of the
 def _lower_priority() -> None:
     """The calling thread (a slack group's, before it starts its tasks) to ``SLACK_NICE``: on Linux
     a nice value belongs to a thread, and a process it starts inherits it from its first
-    instruction. Best effort: a priority is never a reason to fail a task."""
+    instruction. Elsewhere a thread id is no pid (setpriority could reach another process), so
+    nothing changes there. Best effort: a priority is never a reason to fail a task."""
+    if not sys.platform.startswith("linux"):
+        return
     try:
         thread = threading.get_native_id()
         if os.getpriority(os.PRIO_PROCESS, thread) < SLACK_NICE:  # a runner started nicer than that stays as it is

@@ -112,3 +112,14 @@ def test_a_warm_engine_takes_its_launchers_priority(tmp_path: Path) -> None:
         assert int(got.read()) == priority
     _take_priority(None)  # unknown: nothing changes
     assert os.getpriority(os.PRIO_PROCESS, 0) == base
+
+
+def test_off_linux_the_runner_changes_no_priority(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A thread id is a pid only on Linux: elsewhere setpriority on it could renice another process."""
+    from skill.backends import local_runner
+
+    calls: list[tuple] = []
+    monkeypatch.setattr(local_runner.sys, "platform", "darwin")
+    monkeypatch.setattr(local_runner.os, "setpriority", lambda *args: calls.append(args))
+    local_runner._lower_priority()
+    assert calls == []
