@@ -58,12 +58,6 @@ from skill.workflow_spec import (
 )
 
 
-# Text is read by libyaml's parser (skill.yaml_text.load: the same values, ~10x faster on the inlined
-# scripts of a rendered workflow) and always written as PyYAML's Python emitter writes it, as OSMO's
-# CLI does: libyaml folds long quoted strings at other places, which would change what is submitted.
-_safe_load = yaml_text.load
-
-
 __all__ = [
     "MAX_NAME_LENGTH",
     "RUNTIME_TOKEN",
@@ -268,7 +262,8 @@ def render_submit(
     inlined, missing = _inline(loaded, template, source, context.get("skills_dir"), missing_ok=missing_ok)
     for item in inlined:
         _check_staged_file(item, caller, template)
-    submitted = yaml_text.dump_exact(loaded)  # yaml.dump(loaded), as the CLI writes the spec it submits
+    # yaml.dump(loaded), as the CLI writes the spec it submits (libyaml folds long strings elsewhere)
+    submitted = yaml_text.dump_exact(loaded)
     final = _render_pass(submitted, caller, template, stage="second")
     return SubmitRender(first=first, submitted=submitted, final=final, inlined=inlined, missing=missing)
 
@@ -315,7 +310,7 @@ def _render_pass(text: str, data: Mapping[str, Any], template: str, *, stage: st
 
 def _load_rendered(rendered: str, template: str, caller: Mapping[str, Any] | None = None) -> dict[str, Any]:
     try:
-        loaded = _safe_load(rendered)
+        loaded = yaml_text.load(rendered)
     except yaml.YAMLError as exc:
         suspects = sorted(k for k, v in (caller or {}).items() if isinstance(v, str) and _YAML_SPECIAL.search(v))
         if suspects:
@@ -510,7 +505,7 @@ def _marked_render(body: str, context: Mapping[str, Any], template: str) -> Any:
     env = SandboxedEnvironment(undefined=StrictUndefined, finalize=marks.value, keep_trailing_newline=True)
     try:
         rendered = env.from_string(marks.protect(body)).render(**context)
-        loaded = _safe_load(rendered)
+        loaded = yaml_text.load(rendered)
     except (TemplateError, yaml.YAMLError) as exc:
         raise InputError(
             f"Workflow {template} does not render with its values kept out of the YAML structure ({type(exc).__name__}).",
@@ -573,7 +568,7 @@ def _load_defaults(section: str, template: str) -> dict[str, Any]:
     if not section.strip():
         return {}
     try:
-        loaded = _safe_load(section) or {}
+        loaded = yaml_text.load(section) or {}
     except yaml.YAMLError as exc:
         raise InputError(f"default-values of {template} is not valid YAML.", remedy="Fix the default-values block.", code="invalid-workflow") from exc
     values = loaded.get("default-values") or {}
@@ -585,7 +580,7 @@ def _load_defaults(section: str, template: str) -> dict[str, Any]:
 def _load_version(section: str | None, template: str) -> Any:
     if section is None:
         return None
-    value = (_safe_load(section) or {}).get("version")
+    value = (yaml_text.load(section) or {}).get("version")
     try:
         ok = float(value) == 2
     except (TypeError, ValueError):

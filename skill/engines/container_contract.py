@@ -437,19 +437,18 @@ _MODELS: dict[ContainerKind, type[BaseModel]] = {"auto-labeling": AutoLabelingCo
 
 
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-_safe_load = yaml_text.load
 
 
 def _copy(data: Any) -> Any:
     """A deep copy as YAML sees the data (tuples become lists), through libyaml when there."""
-    return _safe_load(yaml.dump(data, Dumper=_DUMPER))
+    return yaml_text.load(yaml.dump(data, Dumper=_DUMPER))
 
 
 def _scalar(text: str) -> Any:
     """A dotlist value read the way YAML reads a scalar (``0`` -> 0, ``false`` -> False, nothing -> None,
     as OmegaConf reads ``key=``)."""
     try:
-        value = _safe_load(text) if text.strip() else None
+        value = yaml_text.load(text) if text.strip() else None
     except yaml.YAMLError:
         return text
     return value if value is None or isinstance(value, (str, int, float, bool)) else text
@@ -588,6 +587,6 @@ def _generated_clip(root: Path) -> Any:
 
 def _load(path: Path) -> Any:
     try:
-        return _safe_load(path.read_text(encoding="utf-8"))
+        return yaml_text.load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ContainerConfigError(f"Cannot read {path} ({type(exc).__name__}).", remedy="Check the file exists and is valid YAML.") from None
