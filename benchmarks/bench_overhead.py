@@ -36,6 +36,7 @@ from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from benchmarks._engine_parts import engine_calls, generate
 from skill.paths import skill_root
 
 ROOT = skill_root()
@@ -77,35 +78,14 @@ def _timed(argv: list[str], env: dict[str, str], root: Path = ROOT) -> float:
 
 def _engine_work(clip: Path, folder: Path) -> tuple[float, float]:
     """(sum, critical path) of the engine calls of an e2e run on ``clip``, modules imported."""
-    from skill.engines import augment as aug
-    from skill.engines import configs as gen
-    from skill.engines import label as lab
-    from skill.paths import cookbooks_dir
-
-    cookbook = cookbooks_dir() / "city_traffic"
     work = Path(tempfile.mkdtemp(dir=folder))
     try:
-        shutil.copytree(cookbook, work / "cfg")
-        al_config = work / "cfg" / "auto_labeling" / "auto_labeling_config.yaml"
-        bank = work / "cfg" / "auto_labeling" / "question_bank.json"
-        times = []
-        start = time.perf_counter()
-        gen.generate_configs(clip.parent, work / "cfg", work / "cfg", run_id="run-0badcafe", only=clip.stem, log=lambda _m: None)
-        times.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        (work / "compare").mkdir()  # the run's augmentation call renders the side-by-side in the same pass
-        aug.augment("classic", work / "cfg" / f"{clip.stem}_aug0.yaml", clip, work / "aug", compare_cache=work / "compare")
-        times.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        lab.label(lab.LabelRequest(engine="classic", video=clip, output_dir=work / "orig", config=al_config, question_bank=bank, super_resolution=False))
-        times.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        lab.label(lab.LabelRequest(engine="classic", video=work / "aug" / "augmented_video.mp4", output_dir=work / "augl", config=al_config, question_bank=bank))
-        times.append(time.perf_counter() - start)
+        configs, config_dir = generate(clip, work)
+        augment, label_original, label_augmented = engine_calls(clip, config_dir, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    configs_s, augment_s, label_orig_s, label_aug_s = times
-    return sum(times), configs_s + augment_s + label_aug_s
+    total = configs.wall + augment.wall + label_original.wall + label_augmented.wall
+    return total, configs.wall + augment.wall + label_augmented.wall
 
 
 def _completion_latency(root: Path, seconds: float, *, signalled: bool) -> float:
