@@ -484,7 +484,7 @@ def _render_text(
         resources=workflow.get("resources") or {"default": {}},
         timeout=workflow.get("timeout") or {},
         flat_tasks=spec[1],
-        text=yaml.safe_dump(dump, sort_keys=True, allow_unicode=True),
+        text=yaml_text.dump(dump),  # read back by the local runner (spec.yaml) and shown: the data counts, not the layout
     )
     return rendered, passes
 

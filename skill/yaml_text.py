@@ -4,6 +4,9 @@
   values; about ten times faster), else PyYAML's own.
 * :func:`dump_exact`: ``yaml.dump(data)`` text, character for character, at a fraction of the cost
   on long strings.
+* :func:`dump`: YAML for files only we read back (keys sorted, Unicode kept), through libyaml's
+  emitter when this PyYAML has it: :func:`load` gives back the same data, but the text is not
+  PyYAML's character for character.
 
 OSMO's CLI dumps the spec it submits with PyYAML's pure-Python emitter (``yaml.dump``), and the
 second render reads that text, so we must produce the same bytes (libyaml folds long strings at
@@ -167,6 +170,15 @@ _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 def load(text: str) -> Any:
     """``yaml.safe_load(text)``, parsed by libyaml when available. Raises ``yaml.YAMLError``."""
     return yaml.load(text, Loader=_SAFE_LOADER)  # noqa: S506 - a safe loader, C or Python
+
+
+_SAFE_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+def dump(data: Any) -> str:
+    """``yaml.safe_dump(data, sort_keys=True, allow_unicode=True)``'s data, written by libyaml when
+    available (about ten times faster; long strings are folded at other places)."""
+    return yaml.dump(data, Dumper=_SAFE_DUMPER, sort_keys=True, allow_unicode=True)
 
 
 def dump_exact(data: Any) -> str:

@@ -90,3 +90,25 @@ def test_load_reads_what_safe_load_reads() -> None:
         assert yaml_text.load(text) == yaml.safe_load(text)
     with pytest.raises(yaml.YAMLError):
         yaml_text.load("a: [unclosed")
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text(max_size=200))
+def test_dump_gives_back_the_data_with_sorted_keys(text: str) -> None:
+    for data in [*_shapes(text), {"z": 1, "a": [True, None, 1.5, "1", text]}]:
+        written = yaml_text.dump(data)
+        assert yaml_text.load(written) == yaml.safe_load(written) == data
+
+
+def test_a_rendered_spec_s_text_reads_back_as_its_workflow() -> None:
+    from skill.render import render_workflow
+
+    values = {"dataset": "clips-1", "run_id": "run-1a2b3c4d", "storage_url": "s3://bucket/prefix", "gpu_platform": "gpu",
+              "video": "clip", "skills_dir": str(scripts_dir().parent),
+              "cosmos_model_cache_url": "s3://bucket/prefix/data/models/cosmos_transfer",
+              "auto_labeling_model_cache_url": "s3://bucket/prefix/data/models/auto_labeling"}
+    spec = render_workflow(workflow_path("e2e"), set_string=values)
+    again = yaml.safe_load(spec.text)["workflow"]
+    assert again["name"] == spec.name and len(again["groups"]) == len(spec.groups) == 4
+    assert [[task["name"] for task in group["tasks"]] for group in again["groups"]] == [[task.name for task in group.tasks] for group in spec.groups]
+    assert list(again) == sorted(again)  # keys sorted, as before
