@@ -436,12 +436,9 @@ _MODELS: dict[ContainerKind, type[BaseModel]] = {"auto-labeling": AutoLabelingCo
 # --- overrides ------------------------------------------------------------------------------------
 
 
-_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-
 def _copy(data: Any) -> Any:
     """A deep copy as YAML sees the data (tuples become lists), through libyaml when there."""
-    return yaml_text.load(yaml.dump(data, Dumper=_DUMPER))
+    return yaml_text.load(yaml_text.dump(data))
 
 
 def _scalar(text: str) -> Any:
